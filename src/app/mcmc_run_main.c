@@ -1,0 +1,72 @@
+/* mcmc-run: the main job. Reads a configuration, sets up the model and
+ * samples its posterior. This file only turns the command line into a call
+ * of the application layer and its result into an exit code. */
+#include "app/app.h"
+
+#include <petscsys.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+  "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
+  "\n"
+  "Samples the posterior of the PDE inverse problem described by CONFIG (TOML).\n"
+  "\n"
+  "Options:\n"
+  "  -h, --help          show this help and exit\n"
+  "  -V, --version       show the version of mcmc-run and of PETSc, HDF5, GSL, MPI\n"
+  "  --                  everything after this goes to PETSc\n"
+  "\n"
+  "PETSc options (single dash, e.g. -ksp_type cg -pc_type gamg -log_view) are\n"
+  "passed to PETSc; put them after CONFIG or after \"--\".\n"
+  "\n"
+  "Exit codes:\n"
+  "  0  success\n"
+  "  1  usage or configuration error\n"
+  "  2  runtime failure\n"
+  "  3  memory assertion failed (samples so far are on disk)\n"
+  "  4  stopped on a signal with a checkpoint written (resumable)\n";
+
+int main(int argc, char **argv)
+{
+  char      **own = calloc((size_t)argc + 1, sizeof(char *));
+  char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
+  int         nown = 0, npetsc, code = MC_EXIT_OK;
+  const char *config = NULL;
+
+  if (!own || !petsc) {
+    fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
+    return MC_EXIT_RUNTIME;
+  }
+  npetsc = McSplitArgs(argc, argv, own, &nown, petsc);
+  for (int i = 1; i < nown; i++) {
+    const char *a = own[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage, stdout);
+      goto done;
+    } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+      McPrintVersion(stdout, "mcmc-run");
+      goto done;
+    } else if (a[0] == '-' && a[1] == '-') {
+      fprintf(stderr, "mcmc-run: unknown option '%s' (see mcmc-run --help)\n", a);
+      code = MC_EXIT_USAGE;
+      goto done;
+    } else if (config) {
+      fprintf(stderr, "mcmc-run: more than one CONFIG given: '%s' and '%s'\n", config, a);
+      code = MC_EXIT_USAGE;
+      goto done;
+    } else {
+      config = a;
+    }
+  }
+  if (!config) {
+    fprintf(stderr, "mcmc-run: no CONFIG given\n\n%s", usage);
+    code = MC_EXIT_USAGE;
+    goto done;
+  }
+  code = McRunMain(npetsc, petsc, config);
+done:
+  free(own);
+  free(petsc);
+  return code;
+}

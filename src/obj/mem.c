@@ -169,6 +169,7 @@ PetscErrorCode McMemCheck(PetscInt tol_objects, size_t tol_bytes, PetscBool *ok,
   McMemUsage *now = &check_usage;
   McReport    r   = {report, len, 0};
   PetscInt64  tolb;
+  PetscBool   types_grew = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   PetscCheck(have_baseline, PETSC_COMM_SELF, PETSC_ERR_ORDER, "McMemCheck: no baseline; call McMemSetBaseline after warm-up");
@@ -184,7 +185,8 @@ PetscErrorCode McMemCheck(PetscInt tol_objects, size_t tol_bytes, PetscBool *ok,
     PetscInt64 grew = now->types[i].live - base;
     if (grew > tol_objects) {
       if (*ok) Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects, tol_bytes);
-      *ok = PETSC_FALSE;
+      *ok        = PETSC_FALSE;
+      types_grew = PETSC_TRUE;
       Say(&r, "  type %s: %" PetscInt64_FMT " live objects, baseline %" PetscInt64_FMT " (+%" PetscInt64_FMT ", %zu bytes each)\n", now->types[i].name,
           now->types[i].live, base, grew, now->types[i].size);
     }
@@ -203,7 +205,7 @@ PetscErrorCode McMemCheck(PetscInt tol_objects, size_t tol_bytes, PetscBool *ok,
   }
   if (!*ok) {
     if (mc_obj.debug) ReportSites(&r);
-    else Say(&r, "  (McMemSetDebug(PETSC_TRUE) before the baseline makes this report list where the new objects were created)\n");
+    else if (types_grew) Say(&r, "  (McMemSetDebug(PETSC_TRUE) before the baseline makes this report list where the new objects were created)\n");
     Say(&r, "  process RSS %" PetscInt64_FMT " bytes (baseline %" PetscInt64_FMT ")\n", now->rss_bytes, baseline.rss_bytes);
   }
   PetscFunctionReturn(0);

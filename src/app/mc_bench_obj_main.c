@@ -30,7 +30,7 @@ static void BenchClear(McObject *o)
 }
 
 static const McType TrackedType = {"BenchTracked", sizeof(BenchNode), NULL, NULL, BenchTraverse, BenchClear};
-static const McType PlainType   = {"BenchPlain", sizeof(BenchNode), NULL, NULL, NULL, NULL};
+static const McType PlainType = {"BenchPlain", sizeof(BenchNode), NULL, NULL, NULL, NULL};
 
 static double Now(void)
 {
@@ -149,12 +149,14 @@ static PetscErrorCode Run(long max)
   printf("| create + destroy, plain object (%zu bytes) | %.1f |\n", sizeof(BenchNode), plain);
   printf("| create + destroy, tracked container | %.1f |\n\n", tracked);
 
-  printf("| tracked objects | full collection, all alive | ns/object | full collection, all garbage (freed) | ns/object |\n");
+  printf("| tracked objects | full collection, all alive | ns/object | full collection, all garbage (freed) | "
+         "ns/object |\n");
   printf("|---|---|---|---|---|\n");
   for (long n = 1000; n <= max; n *= 10) {
     double live = 0, garbage = 0;
     PetscCall(BenchCollect(n, &live, &garbage));
-    printf("| %ld | %.3f ms | %.1f | %.3f ms | %.1f |\n", n, live * 1e3, live / n * 1e9, garbage * 1e3, garbage / n * 1e9);
+    printf("| %ld | %.3f ms | %.1f | %.3f ms | %.1f |\n", n, live * 1e3, live / n * 1e9, garbage * 1e3,
+           garbage / n * 1e9);
   }
   {
     /* a run holds tens of objects (mesh, spaces, fields, model, prior,
@@ -162,7 +164,8 @@ static PetscErrorCode Run(long max)
      * machines is 0.35 ms (1089 dofs, ../shared/DESIGN.md) */
     double live = 0, garbage = 0;
     PetscCall(BenchCollect(100, &live, &garbage));
-    printf("\nA full collection over 100 live objects (more than a run holds): %.2f us = %.3f%% of one 0.35 ms forward solve;\n"
+    printf("\nA full collection over 100 live objects (more than a run holds): %.2f us = %.3f%% of one 0.35 ms forward "
+           "solve;\n"
            "collected every 100 iterations (gc.period): %.5f%% per iteration.\n",
            live * 1e6, live / 0.35e-3 * 100, live / 0.35e-3);
   }
@@ -173,7 +176,8 @@ int main(int argc, char **argv)
 {
   long max = 1000000;
 
-  if (argc == 3 && !strcmp(argv[1], "--max")) max = atol(argv[2]);
+  if (argc == 3 && !strcmp(argv[1], "--max"))
+    max = atol(argv[2]);
   else if (argc != 1) {
     fprintf(stderr, "usage: %s [--max N]\n", argv[0]);
     return 1;

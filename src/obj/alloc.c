@@ -56,10 +56,13 @@ static PetscErrorCode ProjectAlloc(size_t n, PetscBool zero, void *ptr)
   PetscCheck(ptr, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McMalloc: NULL address to store the block in");
   *(void **)ptr = NULL;
   if (!n) PetscFunctionReturn(0);
-  PetscCheck(n <= SIZE_MAX - MC_ALLOC_HEADER, PETSC_COMM_SELF, PETSC_ERR_MEM, "McMalloc: %zu bytes cannot be allocated", n);
+  PetscCheck(n <= SIZE_MAX - MC_ALLOC_HEADER, PETSC_COMM_SELF, PETSC_ERR_MEM, "McMalloc: %zu bytes cannot be allocated",
+             n);
   h = InjectFailure() ? NULL : (zero ? calloc(1, n + MC_ALLOC_HEADER) : malloc(n + MC_ALLOC_HEADER));
-  PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM, "McMalloc: out of memory asking for %zu bytes (%" PetscInt64_FMT " bytes live through McMalloc)", n, mc_alloc.live_bytes);
-  h->size  = n;
+  PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "McMalloc: out of memory asking for %zu bytes (%" PetscInt64_FMT " bytes live through McMalloc)", n,
+             mc_alloc.live_bytes);
+  h->size = n;
   h->magic = MC_MAGIC_PROJECT;
   mc_alloc.calls++;
   mc_alloc.live_bytes += (PetscInt64)n;
@@ -98,12 +101,15 @@ PetscErrorCode McRealloc(size_t n, void *ptr)
     PetscFunctionReturn(0);
   }
   h = BlockToHeader(*(void **)ptr);
-  PetscCheck(h->magic == MC_MAGIC_PROJECT, PETSC_COMM_SELF, PETSC_ERR_MEMC, "McRealloc: %p was not allocated by McMalloc (or was freed)", *(void **)ptr);
-  PetscCheck(n <= SIZE_MAX - MC_ALLOC_HEADER, PETSC_COMM_SELF, PETSC_ERR_MEM, "McRealloc: %zu bytes cannot be allocated", n);
+  PetscCheck(h->magic == MC_MAGIC_PROJECT, PETSC_COMM_SELF, PETSC_ERR_MEMC,
+             "McRealloc: %p was not allocated by McMalloc (or was freed)", *(void **)ptr);
+  PetscCheck(n <= SIZE_MAX - MC_ALLOC_HEADER, PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "McRealloc: %zu bytes cannot be allocated", n);
   old = h->size;
-  nh  = InjectFailure() ? NULL : realloc(h, n + MC_ALLOC_HEADER);
+  nh = InjectFailure() ? NULL : realloc(h, n + MC_ALLOC_HEADER);
   /* on failure the old block stays valid and stays the caller's */
-  PetscCheck(nh, PETSC_COMM_SELF, PETSC_ERR_MEM, "McRealloc: out of memory asking for %zu bytes (block had %zu)", n, old);
+  PetscCheck(nh, PETSC_COMM_SELF, PETSC_ERR_MEM, "McRealloc: out of memory asking for %zu bytes (block had %zu)", n,
+             old);
   nh->size = n;
   mc_alloc.calls++;
   mc_alloc.live_bytes += (PetscInt64)n - (PetscInt64)old;
@@ -119,7 +125,8 @@ PetscErrorCode McFree(void *ptr)
   PetscCheck(ptr, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McFree: NULL address of the block (pass &p)");
   if (!*(void **)ptr) PetscFunctionReturn(0);
   h = BlockToHeader(*(void **)ptr);
-  PetscCheck(h->magic == MC_MAGIC_PROJECT, PETSC_COMM_SELF, PETSC_ERR_MEMC, "McFree: %p was not allocated by McMalloc (or was freed already)", *(void **)ptr);
+  PetscCheck(h->magic == MC_MAGIC_PROJECT, PETSC_COMM_SELF, PETSC_ERR_MEMC,
+             "McFree: %p was not allocated by McMalloc (or was freed already)", *(void **)ptr);
   h->magic = MC_MAGIC_FREED;
   mc_alloc.live_bytes -= (PetscInt64)h->size;
   mc_alloc.live_blocks--;
@@ -140,15 +147,18 @@ PetscErrorCode McMallocFailAfter(PetscInt64 n)
 /* These run inside PETSc's allocation macros, possibly before PETSc's error
  * handling exists: they report with PetscError directly and never call
  * PetscMalloc themselves. */
-static PetscErrorCode PetscHookMalloc(size_t n, PetscBool clear, int line, const char func[], const char file[], void **result)
+static PetscErrorCode PetscHookMalloc(size_t n, PetscBool clear, int line, const char func[], const char file[],
+                                      void **result)
 {
   McAllocHeader *h;
 
   *result = NULL;
   if (!n) return 0;
   h = clear ? calloc(1, n + MC_ALLOC_HEADER) : malloc(n + MC_ALLOC_HEADER);
-  if (!h) return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEM, PETSC_ERROR_INITIAL, "out of memory asking for %zu bytes", n);
-  h->size  = n;
+  if (!h)
+    return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEM, PETSC_ERROR_INITIAL,
+                      "out of memory asking for %zu bytes", n);
+  h->size = n;
   h->magic = MC_MAGIC_PETSC;
   mc_alloc.petsc_calls++;
   mc_alloc.petsc_bytes += (PetscInt64)n;
@@ -165,7 +175,9 @@ static PetscErrorCode PetscHookFree(void *p, int line, const char func[], const 
   h = BlockToHeader(p);
   if (h->magic != MC_MAGIC_PETSC)
     return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEMC, PETSC_ERROR_INITIAL,
-                      "PETSc frees %p, which the counting hooks did not allocate (hooks installed after PetscInitialize, or a double free)", p);
+                      "PETSc frees %p, which the counting hooks did not allocate (hooks installed after "
+                      "PetscInitialize, or a double free)",
+                      p);
   h->magic = MC_MAGIC_FREED;
   mc_alloc.petsc_bytes -= (PetscInt64)h->size;
   mc_alloc.petsc_blocks--;
@@ -187,10 +199,13 @@ static PetscErrorCode PetscHookRealloc(size_t n, int line, const char func[], co
   }
   h = BlockToHeader(*result);
   if (h->magic != MC_MAGIC_PETSC)
-    return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEMC, PETSC_ERROR_INITIAL, "PETSc reallocates %p, which the counting hooks did not allocate", *result);
+    return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEMC, PETSC_ERROR_INITIAL,
+                      "PETSc reallocates %p, which the counting hooks did not allocate", *result);
   old = h->size;
-  nh  = realloc(h, n + MC_ALLOC_HEADER);
-  if (!nh) return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEM, PETSC_ERROR_INITIAL, "out of memory asking for %zu bytes (block had %zu)", n, old);
+  nh = realloc(h, n + MC_ALLOC_HEADER);
+  if (!nh)
+    return PetscError(PETSC_COMM_SELF, line, func, file, PETSC_ERR_MEM, PETSC_ERROR_INITIAL,
+                      "out of memory asking for %zu bytes (block had %zu)", n, old);
   nh->size = n;
   mc_alloc.petsc_calls++;
   mc_alloc.petsc_bytes += (PetscInt64)n - (PetscInt64)old;
@@ -205,7 +220,8 @@ PetscErrorCode McMemInstallPetscHooks(void)
   PetscFunctionBeginUser;
   PetscCall(PetscInitialized(&initialized));
   PetscCheck(!initialized, PETSC_COMM_SELF, PETSC_ERR_ORDER,
-             "McMemInstallPetscHooks must run before PetscInitialize: PETSc's earlier blocks would be freed by the wrong allocator");
+             "McMemInstallPetscHooks must run before PetscInitialize: PETSc's earlier blocks would be freed by the "
+             "wrong allocator");
   PetscCall(PetscMallocSet(PetscHookMalloc, PetscHookFree, PetscHookRealloc));
   mc_alloc.petsc_hooked = PETSC_TRUE;
   PetscFunctionReturn(0);

@@ -28,14 +28,14 @@ typedef struct {
 } McGen;
 
 static McObject gen_head[NGEN] = {
-  {.gc_next = &gen_head[0], .gc_prev = &gen_head[0]},
-  {.gc_next = &gen_head[1], .gc_prev = &gen_head[1]},
-  {.gc_next = &gen_head[2], .gc_prev = &gen_head[2]},
+    {.gc_next = &gen_head[0], .gc_prev = &gen_head[0]},
+    {.gc_next = &gen_head[1], .gc_prev = &gen_head[1]},
+    {.gc_next = &gen_head[2], .gc_prev = &gen_head[2]},
 };
 static McGen      gens[NGEN] = {{.threshold = 700}, {.threshold = 10}, {.threshold = 10}};
-static PetscBool  enabled    = PETSC_TRUE;
+static PetscBool  enabled = PETSC_TRUE;
 static PetscBool  collecting = PETSC_FALSE; /* the re-entrancy guard */
-static PetscBool  debug      = PETSC_FALSE;
+static PetscBool  debug = PETSC_FALSE;
 static PetscInt64 long_lived_total, long_lived_pending;
 
 /* -------------------------------------------------------- list primitives */
@@ -52,10 +52,10 @@ static PetscBool ListEmpty(const McObject *h)
 
 static void ListAppend(McObject *o, McObject *h)
 {
-  o->gc_prev          = h->gc_prev;
-  o->gc_next          = h;
+  o->gc_prev = h->gc_prev;
+  o->gc_next = h;
   h->gc_prev->gc_next = o;
-  h->gc_prev          = o;
+  h->gc_prev = o;
 }
 
 static void ListUnlink(McObject *o)
@@ -74,11 +74,11 @@ static void ListMove(McObject *o, McObject *h)
 static void ListMerge(McObject *from, McObject *to)
 {
   if (!ListEmpty(from)) {
-    McObject *tail        = to->gc_prev;
-    tail->gc_next         = from->gc_next;
+    McObject *tail = to->gc_prev;
+    tail->gc_next = from->gc_next;
     from->gc_next->gc_prev = tail;
-    to->gc_prev           = from->gc_prev;
-    to->gc_prev->gc_next  = to;
+    to->gc_prev = from->gc_prev;
+    to->gc_prev->gc_next = to;
   }
   ListInit(from);
 }
@@ -86,7 +86,8 @@ static void ListMerge(McObject *from, McObject *to)
 static PetscInt64 ListSize(const McObject *h)
 {
   PetscInt64 n = 0;
-  for (const McObject *o = h->gc_next; o != h; o = o->gc_next) n++;
+  for (const McObject *o = h->gc_next; o != h; o = o->gc_next)
+    n++;
   return n;
 }
 
@@ -112,9 +113,11 @@ void McGCUntrack_Private(McObject *o)
 static void FatalTraverse(const McObject *parent, const McObject *child)
 {
   fprintf(stderr,
-          "mc-gc: fatal: traverse of %s at %p (created at %s:%d) visits %s at %p more often than references to it are counted: "
+          "mc-gc: fatal: traverse of %s at %p (created at %s:%d) visits %s at %p more often than references to it are "
+          "counted: "
           "a traverse must visit exactly the references its object holds\n",
-          parent->ob_type->name, (const void *)parent, parent->ob_file, parent->ob_line, child->ob_type->name, (const void *)child);
+          parent->ob_type->name, (const void *)parent, parent->ob_file, parent->ob_line, child->ob_type->name,
+          (const void *)child);
   abort();
 }
 
@@ -123,7 +126,8 @@ static void UpdateRefs(McObject *list)
 {
   for (McObject *o = list->gc_next; o != list; o = o->gc_next) {
     if (o->ob_refcnt <= 0) {
-      fprintf(stderr, "mc-gc: fatal: tracked %s at %p has reference count %ld\n", o->ob_type->name, (void *)o, (long)o->ob_refcnt);
+      fprintf(stderr, "mc-gc: fatal: tracked %s at %p has reference count %ld\n", o->ob_type->name, (void *)o,
+              (long)o->ob_refcnt);
       abort();
     }
     o->gc_refs = o->ob_refcnt;
@@ -145,7 +149,8 @@ static int VisitDecref(McObject *t, void *parent)
  * outside it. */
 static void SubtractRefs(McObject *list)
 {
-  for (McObject *o = list->gc_next; o != list; o = o->gc_next) o->ob_type->traverse(o, VisitDecref, o);
+  for (McObject *o = list->gc_next; o != list; o = o->gc_next)
+    o->ob_type->traverse(o, VisitDecref, o);
 }
 
 static int VisitReachable(McObject *t, void *young)
@@ -202,7 +207,7 @@ static void FinalizeGarbage(McObject *unreachable)
 
   ListInit(&seen);
   while (!ListEmpty(unreachable)) {
-    McObject     *o    = unreachable->gc_next;
+    McObject     *o = unreachable->gc_next;
     const McType *type = o->ob_type;
 
     ListMove(o, &seen);
@@ -259,13 +264,17 @@ static PetscInt64 Collect(int gen)
   double     t0 = Now();
 
   if (gen + 1 < NGEN) gens[gen + 1].count++;
-  for (int i = 0; i <= gen; i++) gens[i].count = 0;
+  for (int i = 0; i <= gen; i++)
+    gens[i].count = 0;
   if (debug)
-    fprintf(stderr, "mc-gc: collecting generation %d; objects in each generation: %" PetscInt64_FMT " %" PetscInt64_FMT " %" PetscInt64_FMT "\n", gen,
-            ListSize(&gen_head[0]), ListSize(&gen_head[1]), ListSize(&gen_head[2]));
-  for (int i = 0; i < gen; i++) ListMerge(&gen_head[i], &gen_head[gen]);
+    fprintf(stderr,
+            "mc-gc: collecting generation %d; objects in each generation: %" PetscInt64_FMT " %" PetscInt64_FMT
+            " %" PetscInt64_FMT "\n",
+            gen, ListSize(&gen_head[0]), ListSize(&gen_head[1]), ListSize(&gen_head[2]));
+  for (int i = 0; i < gen; i++)
+    ListMerge(&gen_head[i], &gen_head[gen]);
   young = &gen_head[gen];
-  old   = gen + 1 < NGEN ? &gen_head[gen + 1] : young;
+  old = gen + 1 < NGEN ? &gen_head[gen + 1] : young;
 
   UpdateRefs(young);
   SubtractRefs(young);
@@ -277,7 +286,7 @@ static PetscInt64 Collect(int gen)
     ListMerge(young, old);
   } else {
     long_lived_pending = 0;
-    long_lived_total   = ListSize(young);
+    long_lived_total = ListSize(young);
   }
 
   nunreachable = ListSize(&unreachable);
@@ -293,14 +302,16 @@ static PetscInt64 Collect(int gen)
   if (debug && resurrected) DebugList("resurrected by a finalizer:", &unreachable);
   ListMerge(&unreachable, old);
 
-  survived  = DeleteGarbage(&final, old);
+  survived = DeleteGarbage(&final, old);
   collected = nunreachable - resurrected - survived;
 
   gens[gen].stats.collections++;
   gens[gen].stats.collected += (PetscInt)collected;
   gens[gen].stats.seconds += Now() - t0;
   if (debug)
-    fprintf(stderr, "mc-gc: done, %" PetscInt64_FMT " unreachable, %" PetscInt64_FMT " collected, %" PetscInt64_FMT " resurrected, 0 uncollectable, %.6fs elapsed\n",
+    fprintf(stderr,
+            "mc-gc: done, %" PetscInt64_FMT " unreachable, %" PetscInt64_FMT " collected, %" PetscInt64_FMT
+            " resurrected, 0 uncollectable, %.6fs elapsed\n",
             nunreachable, collected, resurrected, Now() - t0);
   return collected;
 }
@@ -337,10 +348,11 @@ PetscErrorCode McGCCollect(int generation, PetscInt *ncollected)
   PetscInt64 n = 0;
 
   PetscFunctionBeginUser;
-  PetscCheck(generation >= 0 && generation < NGEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "McGCCollect: generation %d, expected 0, 1 or 2", generation);
+  PetscCheck(generation >= 0 && generation < NGEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "McGCCollect: generation %d, expected 0, 1 or 2", generation);
   if (!collecting) {
     collecting = PETSC_TRUE;
-    n          = Collect(generation);
+    n = Collect(generation);
     collecting = PETSC_FALSE;
   }
   if (ncollected) *ncollected = (PetscInt)n;
@@ -351,7 +363,9 @@ PetscErrorCode McGCSetThresholds(PetscInt t0, PetscInt t1, PetscInt t2)
 {
   PetscFunctionBeginUser;
   PetscCheck(t0 >= 0 && t1 >= 0 && t2 >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "McGCSetThresholds: thresholds must be >= 0, got (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", t0, t1, t2);
+             "McGCSetThresholds: thresholds must be >= 0, got (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT
+             ")",
+             t0, t1, t2);
   gens[0].threshold = t0;
   gens[1].threshold = t1;
   gens[2].threshold = t2;
@@ -391,14 +405,16 @@ PetscErrorCode McGCSetDebug(PetscBool on)
 PetscErrorCode McGCGetCount(PetscInt count[3])
 {
   PetscFunctionBeginUser;
-  for (int i = 0; i < NGEN; i++) count[i] = gens[i].count;
+  for (int i = 0; i < NGEN; i++)
+    count[i] = gens[i].count;
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McGCGetStats(int generation, McGCGenStats *stats)
 {
   PetscFunctionBeginUser;
-  PetscCheck(generation >= 0 && generation < NGEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "McGCGetStats: generation %d, expected 0, 1 or 2", generation);
+  PetscCheck(generation >= 0 && generation < NGEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "McGCGetStats: generation %d, expected 0, 1 or 2", generation);
   *stats = gens[generation].stats;
   PetscFunctionReturn(0);
 }

@@ -47,23 +47,23 @@ PetscErrorCode McMemGetUsage(McMemUsage *u)
   PetscCheck(u, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McMemGetUsage: NULL output");
   u->ntypes = mc_obj.ntypes;
   for (PetscInt i = 0; i < mc_obj.ntypes; i++) {
-    u->types[i].name    = mc_obj.types[i].type->name;
-    u->types[i].size    = mc_obj.types[i].type->size;
-    u->types[i].live    = mc_obj.types[i].live;
+    u->types[i].name = mc_obj.types[i].type->name;
+    u->types[i].size = mc_obj.types[i].type->size;
+    u->types[i].live = mc_obj.types[i].live;
     u->types[i].created = mc_obj.types[i].created;
   }
-  u->live_objects   = mc_obj.live_objects;
-  u->tracked        = mc_obj.tracked;
-  u->live_bytes     = mc_alloc.live_bytes;
-  u->live_blocks    = mc_alloc.live_blocks;
+  u->live_objects = mc_obj.live_objects;
+  u->tracked = mc_obj.tracked;
+  u->live_bytes = mc_alloc.live_bytes;
+  u->live_blocks = mc_alloc.live_blocks;
   u->project_allocs = mc_alloc.calls;
-  u->petsc_hooked   = mc_alloc.petsc_hooked;
-  u->petsc_bytes    = mc_alloc.petsc_bytes;
-  u->petsc_blocks   = mc_alloc.petsc_blocks;
-  u->petsc_allocs   = mc_alloc.petsc_calls;
-  u->rss_bytes      = ReadRSS();
-  mi                = mallinfo2();
-  u->heap_bytes     = (PetscInt64)mi.uordblks + (PetscInt64)mi.hblkhd;
+  u->petsc_hooked = mc_alloc.petsc_hooked;
+  u->petsc_bytes = mc_alloc.petsc_bytes;
+  u->petsc_blocks = mc_alloc.petsc_blocks;
+  u->petsc_allocs = mc_alloc.petsc_calls;
+  u->rss_bytes = ReadRSS();
+  mi = mallinfo2();
+  u->heap_bytes = (PetscInt64)mi.uordblks + (PetscInt64)mi.hblkhd;
   PetscFunctionReturn(0);
 }
 
@@ -95,7 +95,7 @@ PetscErrorCode McMemSetBaseline(void)
   PetscFunctionBeginUser;
   PetscCall(McMemGetUsage(&baseline));
   baseline_serial = mc_obj.serial;
-  have_baseline   = PETSC_TRUE;
+  have_baseline = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
@@ -153,27 +153,30 @@ static void ReportSites(McReport *r)
       site[nsite].type = o->ob_type;
       site[nsite].file = o->ob_file;
       site[nsite].line = o->ob_line;
-      site[nsite].n    = 0;
+      site[nsite].n = 0;
       nsite++;
     }
     site[k].n++;
   }
   if (!nsite) return;
   Say(r, "  objects created since the baseline and still alive, by creation site:\n");
-  for (int k = 0; k < nsite; k++) Say(r, "    %s:%d: %" PetscInt64_FMT " x %s\n", site[k].file, site[k].line, site[k].n, site[k].type->name);
+  for (int k = 0; k < nsite; k++)
+    Say(r, "    %s:%d: %" PetscInt64_FMT " x %s\n", site[k].file, site[k].line, site[k].n, site[k].type->name);
   if (other) Say(r, "    (%" PetscInt64_FMT " more at other sites)\n", other);
 }
 
 PetscErrorCode McMemCheck(PetscInt tol_objects, size_t tol_bytes, PetscBool *ok, char *report, size_t len)
 {
   McMemUsage *now = &check_usage;
-  McReport    r   = {report, len, 0};
+  McReport    r = {report, len, 0};
   PetscInt64  tolb;
   PetscBool   types_grew = PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  PetscCheck(have_baseline, PETSC_COMM_SELF, PETSC_ERR_ORDER, "McMemCheck: no baseline; call McMemSetBaseline after warm-up");
-  PetscCheck(tol_objects >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "McMemCheck: tol_objects must be >= 0, got %" PetscInt_FMT, tol_objects);
+  PetscCheck(have_baseline, PETSC_COMM_SELF, PETSC_ERR_ORDER,
+             "McMemCheck: no baseline; call McMemSetBaseline after warm-up");
+  PetscCheck(tol_objects >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "McMemCheck: tol_objects must be >= 0, got %" PetscInt_FMT, tol_objects);
   PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McMemCheck: NULL ok");
   if (report && len) report[0] = 0;
   tolb = tol_bytes > (size_t)INT64_MAX ? INT64_MAX : (PetscInt64)tol_bytes;
@@ -184,29 +187,45 @@ PetscErrorCode McMemCheck(PetscInt tol_objects, size_t tol_bytes, PetscBool *ok,
     PetscInt64 base = i < baseline.ntypes ? baseline.types[i].live : 0;
     PetscInt64 grew = now->types[i].live - base;
     if (grew > tol_objects) {
-      if (*ok) Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects, tol_bytes);
-      *ok        = PETSC_FALSE;
+      if (*ok)
+        Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects,
+            tol_bytes);
+      *ok = PETSC_FALSE;
       types_grew = PETSC_TRUE;
-      Say(&r, "  type %s: %" PetscInt64_FMT " live objects, baseline %" PetscInt64_FMT " (+%" PetscInt64_FMT ", %zu bytes each)\n", now->types[i].name,
-          now->types[i].live, base, grew, now->types[i].size);
+      Say(&r,
+          "  type %s: %" PetscInt64_FMT " live objects, baseline %" PetscInt64_FMT " (+%" PetscInt64_FMT
+          ", %zu bytes each)\n",
+          now->types[i].name, now->types[i].live, base, grew, now->types[i].size);
     }
   }
   if (now->live_bytes - baseline.live_bytes > tolb) {
-    if (*ok) Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects, tol_bytes);
+    if (*ok)
+      Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects,
+          tol_bytes);
     *ok = PETSC_FALSE;
-    Say(&r, "  project bytes (McMalloc): %" PetscInt64_FMT " live in %" PetscInt64_FMT " blocks, baseline %" PetscInt64_FMT " (+%" PetscInt64_FMT ")\n",
+    Say(&r,
+        "  project bytes (McMalloc): %" PetscInt64_FMT " live in %" PetscInt64_FMT " blocks, baseline %" PetscInt64_FMT
+        " (+%" PetscInt64_FMT ")\n",
         now->live_bytes, now->live_blocks, baseline.live_bytes, now->live_bytes - baseline.live_bytes);
   }
   if (now->petsc_hooked && baseline.petsc_hooked && now->petsc_bytes - baseline.petsc_bytes > tolb) {
-    if (*ok) Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects, tol_bytes);
+    if (*ok)
+      Say(&r, "memory check failed (tolerance %" PetscInt_FMT " objects per type, %zu bytes):\n", tol_objects,
+          tol_bytes);
     *ok = PETSC_FALSE;
-    Say(&r, "  PETSc bytes: %" PetscInt64_FMT " live in %" PetscInt64_FMT " blocks, baseline %" PetscInt64_FMT " (+%" PetscInt64_FMT ")\n", now->petsc_bytes,
-        now->petsc_blocks, baseline.petsc_bytes, now->petsc_bytes - baseline.petsc_bytes);
+    Say(&r,
+        "  PETSc bytes: %" PetscInt64_FMT " live in %" PetscInt64_FMT " blocks, baseline %" PetscInt64_FMT
+        " (+%" PetscInt64_FMT ")\n",
+        now->petsc_bytes, now->petsc_blocks, baseline.petsc_bytes, now->petsc_bytes - baseline.petsc_bytes);
   }
   if (!*ok) {
-    if (mc_obj.debug) ReportSites(&r);
-    else if (types_grew) Say(&r, "  (McMemSetDebug(PETSC_TRUE) before the baseline makes this report list where the new objects were created)\n");
-    Say(&r, "  process RSS %" PetscInt64_FMT " bytes (baseline %" PetscInt64_FMT ")\n", now->rss_bytes, baseline.rss_bytes);
+    if (mc_obj.debug)
+      ReportSites(&r);
+    else if (types_grew)
+      Say(&r, "  (McMemSetDebug(PETSC_TRUE) before the baseline makes this report list where the new objects were "
+              "created)\n");
+    Say(&r, "  process RSS %" PetscInt64_FMT " bytes (baseline %" PetscInt64_FMT ")\n", now->rss_bytes,
+        baseline.rss_bytes);
   }
   PetscFunctionReturn(0);
 }

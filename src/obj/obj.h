@@ -25,11 +25,12 @@ typedef int (*McVisitProc)(McObject *o, void *arg);
 /* A type descriptor; static const storage, one per kind of object. */
 typedef struct McType_ {
   const char *name;
-  size_t      size;                                  /* sizeof the whole object struct */
-  void (*finalize)(McObject *);                      /* optional, PEP 442: runs at most once per object */
-  void (*dealloc)(McObject *);                       /* optional: releases what is not an object (PETSc objects, buffers); NOT the object memory */
+  size_t      size;             /* sizeof the whole object struct */
+  void (*finalize)(McObject *); /* optional, PEP 442: runs at most once per object */
+  void (*dealloc)(
+      McObject *); /* optional: releases what is not an object (PETSc objects, buffers); NOT the object memory */
   int (*traverse)(McObject *, McVisitProc, void *); /* NULL => not a container, never tracked by the collector */
-  void (*clear)(McObject *);                         /* drops the object references it holds (MC_CLEAR each) */
+  void (*clear)(McObject *);                        /* drops the object references it holds (MC_CLEAR each) */
 } McType;
 
 /* The common header. Its fields belong to this layer: read them only
@@ -37,14 +38,14 @@ typedef struct McType_ {
 struct McObject_ {
   const McType *ob_type;
   intptr_t      ob_refcnt;
-  McObject     *gc_next, *gc_prev; /* generation list; gc_next == NULL: not tracked */
-  intptr_t      gc_refs;           /* collector scratch: refcount minus internal references */
-  uint32_t      gc_flags;          /* collector and debug state bits */
-  uint32_t      ob_typeidx;        /* slot in the per-type accounting table */
+  McObject     *gc_next, *gc_prev;   /* generation list; gc_next == NULL: not tracked */
+  intptr_t      gc_refs;             /* collector scratch: refcount minus internal references */
+  uint32_t      gc_flags;            /* collector and debug state bits */
+  uint32_t      ob_typeidx;          /* slot in the per-type accounting table */
   McObject     *dbg_next, *dbg_prev; /* list of objects created in debug mode */
-  const char   *ob_file;           /* creation site, for leak reports */
+  const char   *ob_file;             /* creation site, for leak reports */
   int           ob_line;
-  uint64_t      ob_serial;         /* creation number: which objects are newer than a baseline */
+  uint64_t      ob_serial; /* creation number: which objects are newer than a baseline */
 };
 
 #define MC_OBJECT_HEAD McObject ob_base /* first member of every object struct */
@@ -85,21 +86,21 @@ PetscErrorCode McObjectDestroy(void *handle);
 
 /* Like Py_CLEAR: the field is NULL before the reference goes, so a
  * finalizer that runs during the drop never sees a dangling pointer. */
-#define MC_CLEAR(p) \
-  do { \
-    void *mc_clear_tmp_ = (void *)(p); \
-    (p)                 = NULL; \
-    McDecref(mc_clear_tmp_); \
+#define MC_CLEAR(p)                                                                                                    \
+  do {                                                                                                                 \
+    void *mc_clear_tmp_ = (void *)(p);                                                                                 \
+    (p) = NULL;                                                                                                        \
+    McDecref(mc_clear_tmp_);                                                                                           \
   } while (0)
 
 /* Inside a traverse(McObject *o, McVisitProc visit, void *arg): visits one
  * held reference, stops the traversal when the visitor says so. */
-#define MC_VISIT(p) \
-  do { \
-    if (p) { \
-      int r_ = visit((McObject *)(p), arg); \
-      if (r_) return r_; \
-    } \
+#define MC_VISIT(p)                                                                                                    \
+  do {                                                                                                                 \
+    if (p) {                                                                                                           \
+      int r_ = visit((McObject *)(p), arg);                                                                            \
+      if (r_) return r_;                                                                                               \
+    }                                                                                                                  \
   } while (0)
 
 /* Borrowed: the type's name ("NULL" for NULL). */
@@ -173,17 +174,17 @@ typedef struct {
 struct McMemUsage_ {
   PetscInt       ntypes; /* types seen so far, in order of first creation */
   McMemTypeUsage types[MC_MEM_MAX_TYPES];
-  PetscInt64     live_objects;   /* all types */
-  PetscInt64     tracked;        /* of which tracked by the collector */
-  PetscInt64     live_bytes;     /* requested through McMalloc/McCalloc/McRealloc, not yet freed */
+  PetscInt64     live_objects; /* all types */
+  PetscInt64     tracked;      /* of which tracked by the collector */
+  PetscInt64     live_bytes;   /* requested through McMalloc/McCalloc/McRealloc, not yet freed */
   PetscInt64     live_blocks;
   PetscInt64     project_allocs; /* McMalloc/McCalloc/McRealloc calls so far */
   PetscBool      petsc_hooked;   /* McMemInstallPetscHooks ran before PetscInitialize */
   PetscInt64     petsc_bytes;    /* PETSc's live bytes through the hooks */
   PetscInt64     petsc_blocks;
-  PetscInt64     petsc_allocs;   /* PETSc malloc/realloc calls so far */
-  PetscInt64     rss_bytes;      /* process resident set, /proc/self/statm */
-  PetscInt64     heap_bytes;     /* glibc heap in use (mallinfo2), all libraries included */
+  PetscInt64     petsc_allocs; /* PETSc malloc/realloc calls so far */
+  PetscInt64     rss_bytes;    /* process resident set, /proc/self/statm */
+  PetscInt64     heap_bytes;   /* glibc heap in use (mallinfo2), all libraries included */
 };
 typedef struct McMemUsage_ McMemUsage;
 

@@ -29,16 +29,16 @@ typedef struct {
   PetscInt    ntypes;
   McTypeEntry types[MC_MEM_MAX_TYPES];
   PetscInt64  live_objects, tracked;
-  uint64_t    serial;    /* objects created so far; the next gets serial + 1 */
-  PetscBool   debug;     /* McMemSetDebug */
+  uint64_t    serial;     /* objects created so far; the next gets serial + 1 */
+  PetscBool   debug;      /* McMemSetDebug */
   McObject    debug_head; /* circular list through dbg_next/dbg_prev */
 } McObjState;
 extern McObjState mc_obj;
 
 /* Collector side of creation and destruction (gc.c). */
-void McGCOnCreate_Private(void);        /* counts a container creation, may collect */
-void McGCTrack_Private(McObject *o);    /* into generation 0 */
-void McGCUntrack_Private(McObject *o);  /* out of whatever list holds it */
+void McGCOnCreate_Private(void);       /* counts a container creation, may collect */
+void McGCTrack_Private(McObject *o);   /* into generation 0 */
+void McGCUntrack_Private(McObject *o); /* out of whatever list holds it */
 
 /* Creation site as printed in reports: file:line. */
 void McObjectDescribe_Private(const McObject *o, char *buf, size_t len);

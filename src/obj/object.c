@@ -39,10 +39,11 @@ static PetscErrorCode TypeIndex(const McType *type, uint32_t *idx)
     }
     if (!type_slot[s]) {
       PetscCheck(mc_obj.ntypes < MC_MEM_MAX_TYPES, PETSC_COMM_SELF, PETSC_ERR_SUP,
-                 "McObjectCreate: type %s would be the %d-th object type; raise MC_MEM_MAX_TYPES", type->name, MC_MEM_MAX_TYPES + 1);
+                 "McObjectCreate: type %s would be the %d-th object type; raise MC_MEM_MAX_TYPES", type->name,
+                 MC_MEM_MAX_TYPES + 1);
       mc_obj.types[mc_obj.ntypes].type = type;
-      type_slot[s]                     = (int16_t)(mc_obj.ntypes + 1);
-      *idx                             = (uint32_t)mc_obj.ntypes++;
+      type_slot[s] = (int16_t)(mc_obj.ntypes + 1);
+      *idx = (uint32_t)mc_obj.ntypes++;
       PetscFunctionReturn(0);
     }
   }
@@ -55,32 +56,35 @@ PetscErrorCode McObjectCreateAt_Private(const McType *type, void *newobj, const 
   uint32_t  idx;
 
   PetscFunctionBeginUser;
-  PetscCheck(newobj, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McObjectCreate: NULL address for the new object (%s:%d)", file, line);
+  PetscCheck(newobj, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McObjectCreate: NULL address for the new object (%s:%d)",
+             file, line);
   *(McObject **)newobj = NULL;
-  PetscCheck(type && type->name, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McObjectCreate: type without a name (%s:%d)", file, line);
-  PetscCheck(type->size >= sizeof(McObject), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
-             "McObjectCreate: type %s has size %zu, smaller than the object header (%zu): is MC_OBJECT_HEAD its first member?", type->name, type->size,
-             sizeof(McObject));
+  PetscCheck(type && type->name, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McObjectCreate: type without a name (%s:%d)",
+             file, line);
+  PetscCheck(
+      type->size >= sizeof(McObject), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+      "McObjectCreate: type %s has size %zu, smaller than the object header (%zu): is MC_OBJECT_HEAD its first member?",
+      type->name, type->size, sizeof(McObject));
   PetscCall(TypeIndex(type, &idx));
   PetscCall(McCalloc(type->size, &o));
   /* like CPython, the collection a creation may trigger runs before the new
    * object is tracked: it never sees a half-built object */
   if (type->traverse) McGCOnCreate_Private();
-  o->ob_type    = type;
-  o->ob_refcnt  = 1;
+  o->ob_type = type;
+  o->ob_refcnt = 1;
   o->ob_typeidx = idx;
-  o->ob_file    = file;
-  o->ob_line    = line;
-  o->ob_serial  = ++mc_obj.serial;
+  o->ob_file = file;
+  o->ob_line = line;
+  o->ob_serial = ++mc_obj.serial;
   mc_obj.types[idx].live++;
   mc_obj.types[idx].created++;
   mc_obj.live_objects++;
   if (mc_obj.debug) {
     McObject *head = &mc_obj.debug_head;
-    o->dbg_prev    = head->dbg_prev;
-    o->dbg_next    = head;
+    o->dbg_prev = head->dbg_prev;
+    o->dbg_next = head;
     head->dbg_prev->dbg_next = o;
-    head->dbg_prev           = o;
+    head->dbg_prev = o;
     o->gc_flags |= MC_GCF_DEBUGLIST;
   }
   if (type->traverse) McGCTrack_Private(o);
@@ -99,8 +103,8 @@ PetscErrorCode(McObjectCreate)(const McType *type, void *newobj)
 
 static void Fatal(const McObject *o, const char *what)
 {
-  fprintf(stderr, "mc-obj: fatal: %s: object %p of type %s created at %s:%d\n", what, (const void *)o, o->ob_type ? o->ob_type->name : "?",
-          o->ob_file ? o->ob_file : "?", o->ob_line);
+  fprintf(stderr, "mc-obj: fatal: %s: object %p of type %s created at %s:%d\n", what, (const void *)o,
+          o->ob_type ? o->ob_type->name : "?", o->ob_file ? o->ob_file : "?", o->ob_line);
   abort();
 }
 
@@ -108,7 +112,7 @@ static void Fatal(const McObject *o, const char *what)
 static void Release(McObject *o)
 {
   const McType *type = o->ob_type;
-  McObject     *mem  = o;
+  McObject     *mem = o;
 
   if (type->clear) type->clear(o);
   if (type->dealloc) type->dealloc(o);
@@ -137,7 +141,7 @@ void McObjectDealloc_Private(McObject *o)
   if (o->gc_next) McGCUntrack_Private(o);
   if (release_depth >= MC_TRASHCAN_DEPTH) {
     o->gc_prev = deferred;
-    deferred   = o;
+    deferred = o;
     return;
   }
   release_depth++;
@@ -145,8 +149,8 @@ void McObjectDealloc_Private(McObject *o)
   release_depth--;
   while (release_depth == 0 && deferred) {
     McObject *d = deferred;
-    deferred    = d->gc_prev;
-    d->gc_prev  = NULL;
+    deferred = d->gc_prev;
+    d->gc_prev = NULL;
     release_depth++;
     Release(d);
     release_depth--;

@@ -10,29 +10,29 @@
 
 static int failures;
 
-#define CHECK_INT(got, want) \
-  do { \
-    long long g_ = (long long)(got), w_ = (long long)(want); \
-    if (g_ != w_) { \
-      printf("FAIL %s:%d: %s = %lld, expected %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-      failures++; \
-    } \
+#define CHECK_INT(got, want)                                                                                           \
+  do {                                                                                                                 \
+    long long g_ = (long long)(got), w_ = (long long)(want);                                                           \
+    if (g_ != w_) {                                                                                                    \
+      printf("FAIL %s:%d: %s = %lld, expected %lld\n", __FILE__, __LINE__, #got, g_, w_);                              \
+      failures++;                                                                                                      \
+    }                                                                                                                  \
   } while (0)
 
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      failures++; \
-    } \
+#define CHECK(cond)                                                                                                    \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                           \
+      failures++;                                                                                                      \
+    }                                                                                                                  \
   } while (0)
 
-#define CHECK_CONTAINS(text, needle) \
-  do { \
-    if (!strstr((text), (needle))) { \
-      printf("FAIL %s:%d: \"%s\" not found in:\n%s\n", __FILE__, __LINE__, (needle), (text)); \
-      failures++; \
-    } \
+#define CHECK_CONTAINS(text, needle)                                                                                   \
+  do {                                                                                                                 \
+    if (!strstr((text), (needle))) {                                                                                   \
+      printf("FAIL %s:%d: \"%s\" not found in:\n%s\n", __FILE__, __LINE__, (needle), (text));                          \
+      failures++;                                                                                                      \
+    }                                                                                                                  \
   } while (0)
 
 /* Live objects and bytes at the start of a case. */
@@ -51,10 +51,10 @@ static inline PetscErrorCode CaseBegin(Live *live)
 }
 
 /* Memory back exactly where the case began. */
-#define CHECK_LIVE(live) \
-  do { \
-    PetscInt64 o_, b_; \
-    PetscCall(McMemGetLive(&o_, &b_)); \
-    CHECK_INT(o_, (live).objects); \
-    CHECK_INT(b_, (live).bytes); \
+#define CHECK_LIVE(live)                                                                                               \
+  do {                                                                                                                 \
+    PetscInt64 o_, b_;                                                                                                 \
+    PetscCall(McMemGetLive(&o_, &b_));                                                                                 \
+    CHECK_INT(o_, (live).objects);                                                                                     \
+    CHECK_INT(b_, (live).bytes);                                                                                       \
   } while (0)

@@ -39,13 +39,15 @@ typedef struct {
 static int MeshTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   Mesh *m = (Mesh *)o;
-  for (int i = 0; i < NSPACE; i++) MC_VISIT(m->spaces[i]);
+  for (int i = 0; i < NSPACE; i++)
+    MC_VISIT(m->spaces[i]);
   return 0;
 }
 static void MeshClear(McObject *o)
 {
   Mesh *m = (Mesh *)o;
-  for (int i = 0; i < NSPACE; i++) MC_CLEAR(m->spaces[i]);
+  for (int i = 0; i < NSPACE; i++)
+    MC_CLEAR(m->spaces[i]);
 }
 static void MeshDealloc(McObject *o)
 {
@@ -74,7 +76,7 @@ static void FieldDealloc(McObject *o)
   if (McFree(&((Field *)o)->values)) abort();
 }
 
-static const McType MeshType  = {"Mesh", sizeof(Mesh), NULL, MeshDealloc, MeshTraverse, MeshClear};
+static const McType MeshType = {"Mesh", sizeof(Mesh), NULL, MeshDealloc, MeshTraverse, MeshClear};
 static const McType SpaceType = {"Space", sizeof(Space), NULL, NULL, SpaceTraverse, SpaceClear};
 static const McType FieldType = {"Field", sizeof(Field), NULL, FieldDealloc, FieldTraverse, FieldClear};
 
@@ -100,7 +102,7 @@ static PetscErrorCode MeshGetSpace(Mesh *m, int degree, Space **s)
     PetscCall(McObjectCreate(&SpaceType, &sp));
     sp->degree = degree;
     McIncref(m);
-    sp->mesh          = m;
+    sp->mesh = m;
     m->spaces[degree] = sp; /* the cache keeps the creation reference */
   }
   *s = m->spaces[degree];
@@ -126,14 +128,16 @@ static PetscErrorCode Run(long iterations, long period)
   PetscInt     n;
   /* per iteration: mesh, two spaces, field, and their buffers */
   const PetscInt64 iter_objs = 2 + NSPACE, garbage_objs = 1 + NSPACE;
-  const PetscInt64 iter_bytes = sizeof(Mesh) + NSPACE * sizeof(Space) + sizeof(Field) + (NCOORDS + NVALUES) * sizeof(double);
+  const PetscInt64 iter_bytes =
+      sizeof(Mesh) + NSPACE * sizeof(Space) + sizeof(Field) + (NCOORDS + NVALUES) * sizeof(double);
 
   PetscFunctionBeginUser;
   PetscCall(CaseBegin(&live));
   PetscCall(McGCEnable(PETSC_TRUE)); /* the automatic collections run too */
   PetscCall(McMemGetUsage(&u));
   rss0 = u.rss_bytes;
-  for (int g = 0; g < 3; g++) PetscCall(McGCGetStats(g, &s0[g]));
+  for (int g = 0; g < 3; g++)
+    PetscCall(McGCGetStats(g, &s0[g]));
   for (long it = 0; it < iterations; it++) {
     Mesh  *mesh = NULL;
     Space *v0 = NULL, *v1 = NULL;
@@ -157,7 +161,8 @@ static PetscErrorCode Run(long iterations, long period)
   PetscCall(McGCCollect(2, &n));
   periodic += n;
   PetscCall(McGCEnable(PETSC_FALSE));
-  for (int g = 0; g < 3; g++) PetscCall(McGCGetStats(g, &s1[g]));
+  for (int g = 0; g < 3; g++)
+    PetscCall(McGCGetStats(g, &s1[g]));
   PetscCall(McMemGetUsage(&u));
   PetscCall(McMemGetLive(&objs, &bytes));
 
@@ -177,20 +182,21 @@ static PetscErrorCode Run(long iterations, long period)
   CHECK(peak_objs - live.objects <= garbage_objs * period + (iter_objs - garbage_objs));
   CHECK(peak_objs - live.objects >= iter_objs);
   CHECK(peak_bytes - live.bytes <= iter_bytes * period);
-  printf("%ld iterations, full collection every %ld: %lld objects collected, %lld of them by %lld automatic collections\n", iterations, period,
-         (long long)all, (long long)(all - periodic),
-         (long long)(s1[0].collections - s0[0].collections + s1[1].collections - s0[1].collections + s1[2].collections - s0[2].collections -
-                     (iterations / period + 1)));
-  printf("peak %lld live objects (bound %lld), peak %lld live bytes (bound %lld); RSS %.1f MB -> %.1f MB\n", (long long)(peak_objs - live.objects),
-         (long long)(garbage_objs * period + iter_objs - garbage_objs), (long long)(peak_bytes - live.bytes), (long long)(iter_bytes * period),
-         rss0 / 1e6, u.rss_bytes / 1e6);
+  printf(
+      "%ld iterations, full collection every %ld: %lld objects collected, %lld of them by %lld automatic collections\n",
+      iterations, period, (long long)all, (long long)(all - periodic),
+      (long long)(s1[0].collections - s0[0].collections + s1[1].collections - s0[1].collections + s1[2].collections -
+                  s0[2].collections - (iterations / period + 1)));
+  printf("peak %lld live objects (bound %lld), peak %lld live bytes (bound %lld); RSS %.1f MB -> %.1f MB\n",
+         (long long)(peak_objs - live.objects), (long long)(garbage_objs * period + iter_objs - garbage_objs),
+         (long long)(peak_bytes - live.bytes), (long long)(iter_bytes * period), rss0 / 1e6, u.rss_bytes / 1e6);
   PetscFunctionReturn(0);
 }
 
 int main(int argc, char **argv)
 {
   long iterations = argc > 1 ? atol(argv[1]) : 1000000;
-  long period     = argc > 2 ? atol(argv[2]) : 1000;
+  long period = argc > 2 ? atol(argv[2]) : 1000;
 
   if (iterations < 1 || period < 1) {
     printf("usage: %s [iterations >= 1 [period >= 1]]\n", argv[0]);

@@ -24,20 +24,22 @@ typedef struct {
 static int NodeTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   Node *n = (Node *)o;
-  for (int i = 0; i < 4; i++) MC_VISIT(n->ref[i]);
+  for (int i = 0; i < 4; i++)
+    MC_VISIT(n->ref[i]);
   return 0;
 }
 
 static void NodeClear(McObject *o)
 {
   Node *n = (Node *)o;
-  for (int i = 0; i < 4; i++) MC_CLEAR(n->ref[i]);
+  for (int i = 0; i < 4; i++)
+    MC_CLEAR(n->ref[i]);
 }
 
 #define MAXID 64
 static int       finalized[MAXID]; /* how often each id's finalizer ran */
 static int       nfinalized;
-static McObject *saved;            /* where resurrecting finalizers put objects */
+static McObject *saved; /* where resurrecting finalizers put objects */
 
 static void CountFinalize(McObject *o)
 {
@@ -73,20 +75,21 @@ static void      DropOther(McObject *o)
 
 /* Calls the collector from inside a finalizer; records what it got. */
 static PetscErrorCode inner_ierr = -1;
-static PetscInt       inner_n    = -1;
+static PetscInt       inner_n = -1;
 static void           CollectInside(McObject *o)
 {
   CountFinalize(o);
   inner_ierr = McGCCollect(2, &inner_n);
 }
 
-static const McType NodeType           = {"Node", sizeof(Node), NULL, NULL, NodeTraverse, NodeClear};
-static const McType FinNodeType        = {"FinNode", sizeof(Node), CountFinalize, NULL, NodeTraverse, NodeClear};
-static const McType ResurrectSelfType  = {"ResurrectSelf", sizeof(Node), ResurrectSelf, NULL, NodeTraverse, NodeClear};
-static const McType ResurrectOtherType = {"ResurrectOther", sizeof(Node), ResurrectOther, NULL, NodeTraverse, NodeClear};
-static const McType DropOtherType      = {"DropOther", sizeof(Node), DropOther, NULL, NodeTraverse, NodeClear};
-static const McType CollectInsideType  = {"CollectInside", sizeof(Node), CollectInside, NULL, NodeTraverse, NodeClear};
-static const McType LeafFinType        = {"LeafFin", sizeof(Node), CountFinalize, NULL, NULL, NULL};
+static const McType NodeType = {"Node", sizeof(Node), NULL, NULL, NodeTraverse, NodeClear};
+static const McType FinNodeType = {"FinNode", sizeof(Node), CountFinalize, NULL, NodeTraverse, NodeClear};
+static const McType ResurrectSelfType = {"ResurrectSelf", sizeof(Node), ResurrectSelf, NULL, NodeTraverse, NodeClear};
+static const McType ResurrectOtherType = {"ResurrectOther", sizeof(Node), ResurrectOther, NULL,
+                                          NodeTraverse,     NodeClear};
+static const McType DropOtherType = {"DropOther", sizeof(Node), DropOther, NULL, NodeTraverse, NodeClear};
+static const McType CollectInsideType = {"CollectInside", sizeof(Node), CollectInside, NULL, NodeTraverse, NodeClear};
+static const McType LeafFinType = {"LeafFin", sizeof(Node), CountFinalize, NULL, NULL, NULL};
 
 static PetscErrorCode NewNode(const McType *type, int id, Node **n)
 {
@@ -126,14 +129,16 @@ typedef struct {
 static int DictTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   Dict *d = (Dict *)o;
-  for (size_t i = 0; i < d->n; i++) MC_VISIT(d->entries[i].value);
+  for (size_t i = 0; i < d->n; i++)
+    MC_VISIT(d->entries[i].value);
   return 0;
 }
 
 static void DictClear(McObject *o)
 {
   Dict *d = (Dict *)o;
-  for (size_t i = 0; i < d->n; i++) MC_CLEAR(d->entries[i].value);
+  for (size_t i = 0; i < d->n; i++)
+    MC_CLEAR(d->entries[i].value);
 }
 
 static void DictDealloc(McObject *o)
@@ -161,7 +166,7 @@ static PetscErrorCode DictSet(Dict *d, const char *key, void *value)
     PetscCall(McRealloc(d->cap * sizeof(DictEntry), &d->entries));
   }
   McIncref(value);
-  d->entries[d->n].key   = key;
+  d->entries[d->n].key = key;
   d->entries[d->n].value = value;
   d->n++;
   PetscFunctionReturn(0);
@@ -517,23 +522,28 @@ static PetscErrorCode TestGenerations(void)
   CHECK_INT(count[0], 0);
   CHECK_INT(count[1], 0);
   CHECK_INT(count[2], 0);
-  for (int i = 0; i < 3; i++) PetscCall(NewNode(&NodeType, i, &k[i]));
+  for (int i = 0; i < 3; i++)
+    PetscCall(NewNode(&NodeType, i, &k[i]));
   PetscCall(McGCGetCount(count));
   CHECK_INT(count[0], 3);
-  for (int i = 0; i < 3; i++) CHECK_INT(McObjectGeneration(k[i]), 0);
+  for (int i = 0; i < 3; i++)
+    CHECK_INT(McObjectGeneration(k[i]), 0);
   PetscCall(McGCCollect(0, &n));
   CHECK_INT(n, 0);
   PetscCall(McGCGetCount(count));
   CHECK_INT(count[0], 0);
   CHECK_INT(count[1], 1);
-  for (int i = 0; i < 3; i++) CHECK_INT(McObjectGeneration(k[i]), 1);
+  for (int i = 0; i < 3; i++)
+    CHECK_INT(McObjectGeneration(k[i]), 1);
   PetscCall(McGCCollect(0, &n)); /* generation 1 untouched */
-  for (int i = 0; i < 3; i++) CHECK_INT(McObjectGeneration(k[i]), 1);
+  for (int i = 0; i < 3; i++)
+    CHECK_INT(McObjectGeneration(k[i]), 1);
   PetscCall(McGCCollect(1, &n));
   PetscCall(McGCGetCount(count));
   CHECK_INT(count[1], 0);
   CHECK_INT(count[2], 1);
-  for (int i = 0; i < 3; i++) CHECK_INT(McObjectGeneration(k[i]), 2);
+  for (int i = 0; i < 3; i++)
+    CHECK_INT(McObjectGeneration(k[i]), 2);
 
   /* an old cycle is garbage only for a full collection */
   Link(k[0], 0, k[1]);
@@ -569,7 +579,8 @@ static PetscErrorCode TestGenerations(void)
   CHECK_LIVE(live);
 
   /* the allocation counter follows creations minus deallocations */
-  for (int i = 0; i < 3; i++) PetscCall(NewNode(&NodeType, i, &k[i]));
+  for (int i = 0; i < 3; i++)
+    PetscCall(NewNode(&NodeType, i, &k[i]));
   PetscCall(McObjectDestroy(&k[1]));
   PetscCall(McGCGetCount(count));
   CHECK_INT(count[0], 2);
@@ -601,13 +612,16 @@ static PetscErrorCode RunThresholds(int nlonglived, const PetscInt want[3])
   PetscCall(CaseBegin(&live));
   if (nlonglived) {
     PetscCall(McMalloc(nlonglived * sizeof(Node *), &old));
-    for (int i = 0; i < nlonglived; i++) PetscCall(NewNode(&NodeType, 0, &old[i]));
+    for (int i = 0; i < nlonglived; i++)
+      PetscCall(NewNode(&NodeType, 0, &old[i]));
     PetscCall(McGCCollect(2, NULL));
   }
-  for (int g = 0; g < 3; g++) PetscCall(McGCGetStats(g, &s0[g]));
+  for (int g = 0; g < 3; g++)
+    PetscCall(McGCGetStats(g, &s0[g]));
   PetscCall(McGCSetThresholds(5, 2, 2));
   PetscCall(McGCEnable(PETSC_TRUE));
-  for (int i = 0; i < 96; i++) PetscCall(NewNode(&NodeType, 0, &keep[i]));
+  for (int i = 0; i < 96; i++)
+    PetscCall(NewNode(&NodeType, 0, &keep[i]));
   PetscCall(McGCEnable(PETSC_FALSE));
   for (int g = 0; g < 3; g++) {
     PetscCall(McGCGetStats(g, &s1[g]));
@@ -621,8 +635,10 @@ static PetscErrorCode RunThresholds(int nlonglived, const PetscInt want[3])
    * straight to 2 by the collection of generation 1 there */
   CHECK_INT(McObjectGeneration(keep[90]), want[2] ? 1 : 2);
   CHECK_INT(McObjectGeneration(keep[0]), 2);
-  for (int i = 0; i < 96; i++) PetscCall(McObjectDestroy(&keep[i]));
-  for (int i = 0; i < nlonglived; i++) PetscCall(McObjectDestroy(&old[i]));
+  for (int i = 0; i < 96; i++)
+    PetscCall(McObjectDestroy(&keep[i]));
+  for (int i = 0; i < nlonglived; i++)
+    PetscCall(McObjectDestroy(&old[i]));
   PetscCall(McFree(&old));
   PetscCall(McGCSetThresholds(700, 10, 10));
   CHECK_LIVE(live);
@@ -659,10 +675,12 @@ static PetscErrorCode TestThresholds(void)
   PetscCall(McGCSetThresholds(0, 1, 1));
   {
     Node *k[10];
-    for (int i = 0; i < 10; i++) PetscCall(NewNode(&NodeType, 0, &k[i]));
+    for (int i = 0; i < 10; i++)
+      PetscCall(NewNode(&NodeType, 0, &k[i]));
     PetscCall(McGCGetStats(0, &s1));
     CHECK_INT(s1.collections - s0.collections, 0);
-    for (int i = 0; i < 10; i++) PetscCall(McObjectDestroy(&k[i]));
+    for (int i = 0; i < 10; i++)
+      PetscCall(McObjectDestroy(&k[i]));
   }
   PetscCall(McGCEnable(PETSC_FALSE));
   PetscCall(McGCSetThresholds(700, 10, 10));
@@ -679,7 +697,8 @@ static PetscErrorCode TestStats(void)
 
   PetscFunctionBeginUser;
   PetscCall(CaseBegin(&live));
-  for (int g = 0; g < 3; g++) PetscCall(McGCGetStats(g, &s0[g]));
+  for (int g = 0; g < 3; g++)
+    PetscCall(McGCGetStats(g, &s0[g]));
   for (int i = 0; i < 4; i++) {
     PetscCall(NewNode(&NodeType, 0, &a));
     PetscCall(NewNode(&NodeType, 1, &b));
@@ -691,13 +710,15 @@ static PetscErrorCode TestStats(void)
   PetscCall(McGCCollect(0, NULL));
   PetscCall(McGCCollect(0, NULL));
   PetscCall(McGCCollect(1, NULL));
-  for (int g = 0; g < 3; g++) PetscCall(McGCGetStats(g, &s1[g]));
+  for (int g = 0; g < 3; g++)
+    PetscCall(McGCGetStats(g, &s1[g]));
   CHECK_INT(s1[0].collections - s0[0].collections, 2);
   CHECK_INT(s1[0].collected - s0[0].collected, 8);
   CHECK_INT(s1[1].collections - s0[1].collections, 1);
   CHECK_INT(s1[1].collected - s0[1].collected, 0);
   CHECK_INT(s1[2].collections - s0[2].collections, 0);
-  for (int g = 0; g < 3; g++) CHECK_INT(s1[g].uncollectable, 0);
+  for (int g = 0; g < 3; g++)
+    CHECK_INT(s1[g].uncollectable, 0);
   CHECK(s1[0].seconds > s0[0].seconds && s1[0].seconds - s0[0].seconds < 1.0);
   CHECK(s1[1].seconds > s0[1].seconds);
   CHECK(s1[2].seconds == s0[2].seconds);
@@ -749,7 +770,8 @@ static PetscErrorCode TestDebugOutput(void)
   CHECK_CONTAINS(text, "mc-gc: done, 2 unreachable, 2 collected, 0 resurrected, 0 uncollectable, ");
   /* exactly two objects listed */
   n = 0;
-  for (p = text; (p = strstr(p, "mc-gc: unreachable ")) != NULL; p++) n++;
+  for (p = text; (p = strstr(p, "mc-gc: unreachable ")) != NULL; p++)
+    n++;
   CHECK_INT(n, 2);
   CHECK_LIVE(live);
   PetscFunctionReturn(0);
@@ -778,8 +800,10 @@ static PetscErrorCode TestLongChain(void)
 
   for (int i = 0; i < N; i++) {
     PetscCall(NewNode(&NodeType, 0, &n));
-    if (head) Link(n, 0, head);
-    else first = n;
+    if (head)
+      Link(n, 0, head);
+    else
+      first = n;
     MC_CLEAR(head);
     head = n;
   }
@@ -852,20 +876,20 @@ typedef struct {
 } Case;
 
 static const Case cases[] = {
-  {"selfcycle", TestSelfCycle},
-  {"twocycle", TestTwoCycle},
-  {"finalizer_cycle", TestFinalizerCycle},
-  {"dict", TestDictCycle},
-  {"resurrection", TestResurrection},
-  {"finalizer_drops_other", TestFinalizerDropsOther},
-  {"clear_order", TestClearOrder},
-  {"collect_in_finalizer", TestCollectInFinalizer},
-  {"generations", TestGenerations},
-  {"thresholds", TestThresholds},
-  {"stats", TestStats},
-  {"debug_output", TestDebugOutput},
-  {"long_chain", TestLongChain},
-  {"allocator", TestAllocator},
+    {"selfcycle", TestSelfCycle},
+    {"twocycle", TestTwoCycle},
+    {"finalizer_cycle", TestFinalizerCycle},
+    {"dict", TestDictCycle},
+    {"resurrection", TestResurrection},
+    {"finalizer_drops_other", TestFinalizerDropsOther},
+    {"clear_order", TestClearOrder},
+    {"collect_in_finalizer", TestCollectInFinalizer},
+    {"generations", TestGenerations},
+    {"thresholds", TestThresholds},
+    {"stats", TestStats},
+    {"debug_output", TestDebugOutput},
+    {"long_chain", TestLongChain},
+    {"allocator", TestAllocator},
 };
 
 int main(int argc, char **argv)

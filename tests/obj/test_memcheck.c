@@ -57,7 +57,8 @@ static PetscErrorCode Run(void)
   CHECK_INT(strlen(report), 0);
 
   /* a leak: 7 objects of one type and 1000 loose bytes */
-  for (int i = 0; i < 7; i++) PetscCall(NewLeaky(&LeakyType, &kept[i]));
+  for (int i = 0; i < 7; i++)
+    PetscCall(NewLeaky(&LeakyType, &kept[i]));
   PetscCall(McMalloc(1000, &extra));
   PetscCall(McMemCheck(0, 0, &ok, report, sizeof(report)));
   CHECK(!ok);
@@ -84,7 +85,8 @@ static PetscErrorCode Run(void)
   CHECK(!ok);
   CHECK_INT(strlen(report), 19);
 
-  for (int i = 0; i < 7; i++) PetscCall(McObjectDestroy(&kept[i]));
+  for (int i = 0; i < 7; i++)
+    PetscCall(McObjectDestroy(&kept[i]));
   PetscCall(McFree(&extra));
   PetscCall(McMemCheck(0, 0, &ok, report, sizeof(report)));
   CHECK(ok);
@@ -107,7 +109,8 @@ static PetscErrorCode Run(void)
   snprintf(want, sizeof(want), "    tests/obj/test_memcheck.c:%d: 1 x Other\n", site + 2);
   CHECK_CONTAINS(report, want);
   printf("the report in debug mode:\n%s", report);
-  for (int i = 0; i < 4; i++) PetscCall(McObjectDestroy(&kept[i]));
+  for (int i = 0; i < 4; i++)
+    PetscCall(McObjectDestroy(&kept[i]));
   PetscCall(McMemCheck(0, 0, &ok, report, sizeof(report)));
   CHECK(ok);
   PetscCall(McMemSetDebug(PETSC_FALSE));

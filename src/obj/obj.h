@@ -27,8 +27,8 @@ typedef struct McType_ {
   const char *name;
   size_t      size;             /* sizeof the whole object struct */
   void (*finalize)(McObject *); /* optional, PEP 442: runs at most once per object */
-  void (*dealloc)(
-      McObject *); /* optional: releases what is not an object (PETSc objects, buffers); NOT the object memory */
+  /* optional: releases what is not an object (PETSc objects, buffers); NOT the object memory */
+  void (*dealloc)(McObject *);
   int (*traverse)(McObject *, McVisitProc, void *); /* NULL => not a container, never tracked by the collector */
   void (*clear)(McObject *);                        /* drops the object references it holds (MC_CLEAR each) */
 } McType;

@@ -2,7 +2,11 @@
  * proposal covariance is the empirical covariance of the chain so far,
  * regularised by epsilon I so it stays positive definite:
  *   xi' = xi + h L z,  L L^T = Cov(xi_0..xi_t) + epsilon I   (t >= t0),
- * with L = I before t0 draws. h starts at Haario's 2.38/sqrt(N) and is tuned
+ * with L = I before t0 draws. t0 defaults to 100 N: a covariance learnt from
+ * the first few hundred draws of a chain still walking in from its start is
+ * nearly singular, its small directions then get tiny proposals and are
+ * learnt again only very slowly (in 100 dimensions t0 = 200 left the chain
+ * stuck after 1e5 burn-in iterations; 1e4 did not). h starts at Haario's 2.38/sqrt(N) and is tuned
  * toward the target acceptance like every kernel's step. The covariance is
  * learnt only while adaptation is on (burn-in) and frozen after it, so the
  * sampling phase is a fixed random-walk Metropolis chain.
@@ -91,13 +95,14 @@ static PetscErrorCode AdaptAM(McKernel k)
   a->count += 1;
   for (PetscInt i = 0; i < N; i++) a->dense.z[i] = x[i] - a->mean[i]; /* z as scratch: delta */
   for (PetscInt i = 0; i < N; i++) a->mean[i] += a->dense.z[i] / a->count;
-  for (PetscInt i = 0; i < N; i++) {
+  for (PetscInt i = 0; i < N; i++) { /* lower triangle only: M2 is symmetric */
     PetscReal di = a->dense.z[i];
-    for (PetscInt j = 0; j < N; j++) a->M2[i * N + j] += di * (x[j] - a->mean[j]);
+    for (PetscInt j = 0; j <= i; j++) a->M2[i * N + j] += di * (x[j] - a->mean[j]);
   }
   PetscCall(VecRestoreArrayRead(a->xall, &x));
   if (a->count < a->t0 || fmod(a->count, a->update_every) != 0) PetscFunctionReturn(0);
-  for (PetscInt i = 0; i < N * N; i++) a->C[i] = a->M2[i] / (a->count - 1);
+  for (PetscInt i = 0; i < N; i++)
+    for (PetscInt j = 0; j <= i; j++) a->C[i * N + j] = a->C[j * N + i] = a->M2[i * N + j] / (a->count - 1);
   PetscCall(McDenseProposalFactor_Private(&a->dense, a->C, a->epsilon, &ok));
   /* Not positive definite only through rounding with a tiny epsilon: the
    * previous factor stays, which keeps the chain valid. */
@@ -162,7 +167,7 @@ PetscErrorCode McKernelCreate_AM(McKernel k)
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&a));
   k->data = a;
-  a->t0 = PetscMax(100, 2 * N);
+  a->t0 = PetscMax(200, 100 * N);
   a->epsilon = 1e-6;
   a->update_every = 10;
   k->ops.setup = SetUpAM;

@@ -12,7 +12,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscMPIInt     rank, size;
   PetscInt        dim, nb, nloc, N, nfound;
   Vec             pts, gidx;
-  PetscSF         cellSF;
+  PetscSF         cellSF = NULL; /* DMLocatePoints reuses a non-NULL one */
   const PetscSFNode *cells;
   const PetscInt  *found;
   PetscInt        *cellOf, *owner, *gowner;

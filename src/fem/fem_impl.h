@@ -56,6 +56,10 @@ struct _p_McForward {
   void   *resid_owner;                      /* the operator resid was made for */
   Mat     A;
   KSP     ksp;
+  Mat     F;        /* the PC's factor when the solver is a plain direct one (borrowed) */
+  PetscBool Fchol;  /* F is a Cholesky (else LU) factor */
+  PetscBool Fok;    /* the last numeric factorisation succeeded */
+  PetscObjectState Fstate; /* state of A when F was last factored */
   Mat     Agen; /* reference path: its own matrix, vector and solver */
   Vec     bgen, ugen;
   KSP     kspgen;
@@ -93,5 +97,6 @@ struct _p_McObsOperator {
 
 PetscErrorCode McForwardSetUpMatrix_Private(McForward fw);
 PetscErrorCode McForwardSetUpSolver_Private(McForward fw);
+PetscErrorCode McForwardLinearSolve_Private(McForward fw, Vec b, Vec x, PetscBool *ok);
 
 #endif

@@ -39,7 +39,11 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
   PetscCall(DMGlobalToLocal(fw->uspace->dm, fw->zfull, INSERT_VALUES, fw->zloc));
   PetscCall(DMLocalToGlobal(fw->dm, fw->zloc, INSERT_VALUES, fw->adjrhs));
   PetscCall(VecScale(fw->adjrhs, -1.0));
-  PetscCall(KSPSolve(fw->ksp, fw->adjrhs, fw->adj));
+  {
+    PetscBool ok;
+    PetscCall(McForwardLinearSolve_Private(fw, fw->adjrhs, fw->adj, &ok));
+    PetscCheck(ok, fw->comm, PETSC_ERR_NOT_CONVERGED, "the adjoint solve failed although the forward solve succeeded");
+  }
   PetscCall(VecZeroEntries(fw->adjloc));
   PetscCall(DMGlobalToLocal(fw->dm, fw->adj, INSERT_VALUES, fw->adjloc));
 

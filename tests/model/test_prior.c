@@ -235,12 +235,12 @@ static PetscErrorCode TestStatistics(McSpace space, gsl_rng *rng)
     EXPECT_NEAR("sample variance at centre vs exact discrete (MC, 4 SE)", varc, PetscRealPart(vc), 4 * sqrt(2.0 / (N - 1)) * PetscRealPart(vc));
     EXPECT_NEAR("sample correlation at distance rho vs exact discrete (MC, 4 SE)", corr, exact_corr, 4 * (1 - exact_corr * exact_corr) / sqrt((double)N));
     /* Discretisation: h = 1/32 resolves rho = 0.25 with 8 cells; measured
-     * differences are a few percent (lumped mass, P1), so 8% for the variance
+     * variance differs by 7.6% here (lumped mass, P1, Robin term), so 10%
      * and 0.03 for the correlation separate a wrong formula (factors of 2,
      * wrong nu) from discretisation error. */
-    EXPECT_NEAR("exact discrete variance at centre vs Matern sigma^2", PetscRealPart(vc), sigma * sigma, 0.08 * sigma * sigma);
+    EXPECT_NEAR("exact discrete variance at centre vs Matern sigma^2", PetscRealPart(vc), sigma * sigma, 0.10 * sigma * sigma);
     EXPECT_NEAR("exact discrete correlation at rho vs Matern", exact_corr, McPriorMaternCorrelation(2, rho, rho), 0.03);
-    EXPECT_NEAR("sample variance at centre vs Matern sigma^2 (MC + discretisation)", varc, sigma * sigma, 0.08 * sigma * sigma + 4 * sqrt(2.0 / (N - 1)) * sigma * sigma);
+    EXPECT_NEAR("sample variance at centre vs Matern sigma^2 (MC + discretisation)", varc, sigma * sigma, 0.10 * sigma * sigma + 4 * sqrt(2.0 / (N - 1)) * sigma * sigma);
   }
   PetscCall(VecDestroy(&e));
   PetscCall(VecDestroy(&lc));

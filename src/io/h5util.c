@@ -3,11 +3,12 @@
  * dimension-scale creation with creation-order tracking (§1-2), and one
  * hyperslab transfer used for writing blocks and reading them back. */
 #include "io/ioimpl.h"
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
 typedef struct {
-  char desc[256];
+  char desc[512];
   char func[64];
 } McH5Innermost;
 
@@ -19,6 +20,9 @@ static herr_t McH5Walk(unsigned n, const H5E_error2_t *err, void *data)
   McH5Innermost *in = (McH5Innermost *)data;
   if (n == 0) {
     snprintf(in->desc, sizeof in->desc, "%s", err->desc ? err->desc : "");
+    /* HDF5's driver messages contain a newline after the time stamp. */
+    for (char *p = in->desc; *p; p++)
+      if (*p == '\n') *p = ' ';
     snprintf(in->func, sizeof in->func, "%s", err->func_name ? err->func_name : "");
   }
   return 0;
@@ -27,13 +31,16 @@ static herr_t McH5Walk(unsigned n, const H5E_error2_t *err, void *data)
 PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call)
 {
   McH5Innermost in = {"(no HDF5 message)", ""};
-  int           flen;
+  int           flen, fstart;
 
   PetscFunctionBeginUser;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, McH5Walk, &in);
   H5Eclear2(H5E_DEFAULT);
+  /* The HDF5 function's name: the identifier before the first '(' of the
+   * call text (which may be an assignment such as "ds = H5Dopen2(...)"). */
   for (flen = 0; call[flen] && call[flen] != '('; flen++) {}
-  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: %.*s on %s failed: %s%s%s%s", path, flen, call, what, in.desc, in.func[0] ? " (in " : "", in.func, in.func[0] ? ")" : "");
+  for (fstart = flen; fstart > 0 && (isalnum((unsigned char)call[fstart - 1]) || call[fstart - 1] == '_'); fstart--) {}
+  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: %.*s on %s failed: %s%s%s%s", path, flen - fstart, call + fstart, what, in.desc, in.func[0] ? " (in " : "", in.func, in.func[0] ? ")" : "");
 }
 
 /* netCDF-C writes text attributes as scalar, fixed-length, NUL-terminated

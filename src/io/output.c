@@ -128,6 +128,31 @@ PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec,
   PetscFunctionReturn(0);
 }
 
+/* After a failed write HDF5 1.10.8 cannot close the file: the close
+ * retries the flush, fails again, and the library then crashes when it
+ * terminates (H5F__close_cb at MPI_Finalize). The file on disk must stay as
+ * the last successful flush left it anyway, so the descriptor HDF5 writes
+ * through is pointed at /dev/null: the close "succeeds", nothing more
+ * reaches the file, and the file keeps its SWMR mark like after a crash
+ * (readers open it with swmr=True or after h5clear -s). */
+static void McDetachFailedFile(McOutput o)
+{
+  int *fdp = NULL, null;
+
+  if (o->file < 0) return;
+  H5E_BEGIN_TRY
+  {
+    if (H5Fget_vfd_handle(o->file, H5P_DEFAULT, (void **)&fdp) >= 0 && fdp && *fdp >= 0) {
+      null = open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        dup2(null, *fdp);
+        close(null);
+      }
+    }
+  }
+  H5E_END_TRY;
+}
+
 /* Releases everything; HDF5 errors are ignored here because this also runs
  * after a failure, when closing may fail again for the same reason. */
 PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
@@ -148,6 +173,7 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
   ids[n++] = &o->draw_scales[0];
   ids[n++] = &o->draw_scales[1];
   ids[n++] = &o->ckpt_dset;
+  if (o->failed) McDetachFailedFile(o);
   H5E_BEGIN_TRY
   {
     for (int i = 0; i < n; i++)

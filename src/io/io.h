@@ -127,7 +127,9 @@ PetscErrorCode McOutputReadCheckpoint(McOutput out, PetscInt chain, const void *
 PetscErrorCode McOutputGetDrawCounts(McOutput out, PetscInt64 *appended, PetscInt64 *committed);
 
 /* Flushes what is buffered, closes the file and frees everything; *out =
- * NULL. After a write error it only releases (the file keeps what the last
- * successful flush wrote) and returns that error again.
+ * NULL. After a write error (already returned by the call that hit it) it
+ * only releases and returns 0: the file keeps what the last successful
+ * flush wrote, marked like after a crash (read it with h5py swmr=True, or
+ * run h5clear -s first), and McOutputOpenResume continues it.
  * Ownership: destroys *out. */
 PetscErrorCode McOutputClose(McOutput *out);

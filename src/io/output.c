@@ -25,6 +25,13 @@ static double McMonotonic(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double McWallClock(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 PetscErrorCode McOutputSpecInit(McOutputSpec *spec)
 {
   PetscFunctionBeginUser;
@@ -221,7 +228,7 @@ PetscErrorCode McOutputWriteProgress_Private(McOutput o)
   PetscCheck(fd >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s: cannot create progress file %s: %s", o->path, tmp, strerror(errno));
   ok = ok && dprintf(fd, "{\"file\": \"%s\", \"draws_committed\": %lld, \"draws_per_chain\": [", o->path, (long long)o->committed) > 0;
   for (PetscInt c = 0; ok && c < o->C; c++) ok = dprintf(fd, c ? ", %lld" : "%lld", (long long)o->committed) > 0;
-  ok = ok && dprintf(fd, "], \"field_samples\": %lld, \"memory_rows\": %lld, \"checkpoint_draws\": %lld, \"checkpoint_seq\": %lld, \"flushes\": %lld, \"unix_time\": %.3f}\n", (long long)o->committed_fields, (long long)o->committed_mem, (long long)o->ckpt_draws, (long long)o->ckpt_seq, (long long)o->nflushes, (double)time(NULL)) > 0;
+  ok = ok && dprintf(fd, "], \"field_samples\": %lld, \"memory_rows\": %lld, \"checkpoint_draws\": %lld, \"checkpoint_seq\": %lld, \"flushes\": %lld, \"unix_time\": %.3f}\n", (long long)o->committed_fields, (long long)o->committed_mem, (long long)o->ckpt_draws, (long long)o->ckpt_seq, (long long)o->nflushes, McWallClock()) > 0;
   if (close(fd) != 0) ok = 0;
   if (!ok) {
     int err = errno;

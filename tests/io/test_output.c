@@ -240,6 +240,48 @@ static PetscErrorCode TestCheckpoint(const char *dir)
   PetscFunctionReturn(0);
 }
 
+/* Flush policy: every N blocks, or by time; committed counts what a flush
+ * made durable. */
+static PetscErrorCode TestFlushPolicy(const char *dir)
+{
+  const char  *names[1] = {"sigma"};
+  McOutputSpec s;
+  McOutput     out;
+  char         path[PETSC_MAX_PATH_LEN];
+  PetscInt64   appended, committed;
+
+  PetscFunctionBeginUser;
+  Spec(&s, names);
+  s.flush_blocks = 3;
+  PetscCall(PetscSNPrintf(path, sizeof path, "%s/policy.h5", dir));
+  PetscCall(McOutputCreate(path, &s, &out));
+  for (PetscInt64 d = 0; d < 47; d++) PetscCall(Append(out, d));
+  PetscCall(McOutputGetDrawCounts(out, &appended, &committed));
+  CHECK(appended == 47 && committed == 0, "every 3 blocks, after 47 draws: appended %lld committed %lld, expected 47 0", (long long)appended, (long long)committed);
+  PetscCall(Append(out, 47));
+  PetscCall(McOutputGetDrawCounts(out, NULL, &committed));
+  CHECK(committed == 48, "every 3 blocks, after 48 draws: committed %lld, expected 48", (long long)committed);
+  PetscCall(Append(out, 48));
+  PetscCall(McOutputFlush(out));
+  PetscCall(McOutputGetDrawCounts(out, NULL, &committed));
+  CHECK(committed == 49, "explicit flush: committed %lld, expected 49", (long long)committed);
+  PetscCall(McOutputClose(&out));
+
+  s.flush_seconds = 1e6; /* by time: no block end comes a million seconds after the last flush */
+  PetscCall(McOutputCreate(path, &s, &out));
+  for (PetscInt64 d = 0; d < 160; d++) PetscCall(Append(out, d));
+  PetscCall(McOutputGetDrawCounts(out, NULL, &committed));
+  CHECK(committed == 0, "flush by time: committed %lld after 10 blocks, expected 0", (long long)committed);
+  PetscCall(McOutputClose(&out));
+  s.flush_seconds = 1e-9; /* ...and every block end is late enough */
+  PetscCall(McOutputCreate(path, &s, &out));
+  for (PetscInt64 d = 0; d < 20; d++) PetscCall(Append(out, d));
+  PetscCall(McOutputGetDrawCounts(out, NULL, &committed));
+  CHECK(committed == 16, "flush by time: committed %lld after 20 draws, expected 16", (long long)committed);
+  PetscCall(McOutputClose(&out));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode TestResumeRefusals(const char *dir)
 {
   const char  *names[1] = {"sigma"};
@@ -289,6 +331,7 @@ int main(int argc, char **argv)
   PetscCall(TestRefuseOverwrite(dir));
   PetscCall(TestZeroAllocations(dir));
   PetscCall(TestCheckpoint(dir));
+  PetscCall(TestFlushPolicy(dir));
   PetscCall(TestResumeRefusals(dir));
   PetscCall(PetscPrintf(PETSC_COMM_SELF, failures ? "%d FAILURES\n" : "all io unit checks passed\n", failures));
   PetscCall(PetscFinalize());

@@ -4,6 +4,26 @@
  * located once; the rows follow the input order on any number of ranks. */
 #include "fem_impl.h"
 
+static int ObsTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  MC_VISIT(((McObsOperator)o)->space);
+  return 0;
+}
+
+static void ObsClear(McObject *o)
+{
+  MC_CLEAR(((McObsOperator)o)->space);
+}
+
+static void ObsDealloc(McObject *o)
+{
+  McObsOperator obs = (McObsOperator)o;
+  PetscCallAbort(PETSC_COMM_SELF, MatDestroy(&obs->B));
+  PetscCallAbort(PETSC_COMM_SELF, PetscFree(obs->coords));
+}
+
+static const McType McObsOperatorType = {"McObsOperator", sizeof(struct _p_McObsOperator), NULL, ObsDealloc, ObsTraverse, ObsClear};
+
 /* The local cell containing each point (-1 if none), found through cell
  * bounding boxes and then the reference coordinates of the candidates.
  * Points on a face or vertex count as inside (tolerance 1e-10 in reference
@@ -84,7 +104,8 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(DMGetDimension(dm, &dim));
   PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT, npoints);
-  PetscCall(PetscCalloc1(1, &obs));
+  PetscCall(McObjectCreate(&McObsOperatorType, &obs));
+  McIncref(space);
   obs->space   = space;
   obs->npoints = npoints;
   PetscCall(PetscMalloc1(npoints * dim, &obs->coords));
@@ -103,8 +124,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
     else PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1], (double)coords[p * dim + 2]));
     PetscCall(PetscFree3(cellOf, owner, gowner));
-    PetscCall(PetscFree(obs->coords));
-    PetscCall(PetscFree(obs));
+    PetscCall(McObsOperatorDestroy(&obs));
     SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "observation point %" PetscInt_FMT " at %s is outside the mesh", p, xs);
   }
 
@@ -156,10 +176,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
 PetscErrorCode McObsOperatorDestroy(McObsOperator *obs)
 {
   PetscFunctionBeginUser;
-  if (!*obs) PetscFunctionReturn(0);
-  PetscCall(MatDestroy(&(*obs)->B));
-  PetscCall(PetscFree((*obs)->coords));
-  PetscCall(PetscFree(*obs));
+  PetscCall(McObjectDestroy(obs));
   PetscFunctionReturn(0);
 }
 

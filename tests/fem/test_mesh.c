@@ -318,6 +318,7 @@ int main(int argc, char **argv)
   PetscCall(TestGmsh(src));
   PetscCall(TestBadMeshes(tmp));
   PetscCall(TestMissingLabel());
+  PetscCall(CollectAndCheck());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", failures ? "FAILED" : "PASSED"));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

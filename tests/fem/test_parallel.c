@@ -161,6 +161,7 @@ int main(int argc, char **argv)
   PetscCall(Compare(2, 10, PETSC_FALSE, 1));
   PetscCall(Compare(3, 4, PETSC_TRUE, 1));
   PetscCall(Compare(3, 3, PETSC_FALSE, 2));
+  PetscCall(CollectAndCheck());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", failures ? "FAILED" : "PASSED"));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

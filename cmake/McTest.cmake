@@ -9,7 +9,7 @@ set(MC_MPIEXEC_FLAGS --oversubscribe --bind-to none)
 set(MC_TEST_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
     MC_SOURCE_DIR=${CMAKE_SOURCE_DIR} MC_BIN_DIR=${CMAKE_BINARY_DIR}/bin
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+    ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0
     LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0)
 
 function(mc_add_test)

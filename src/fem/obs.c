@@ -1,0 +1,147 @@
+/* The observation operator: point values of a finite-element field as one
+ * sparse matrix B (row p holds the basis functions of the cell containing
+ * point p, at that point), so B u and B^T v are single products. Points are
+ * located once; the rows follow the input order on any number of ranks. */
+#include "fem_impl.h"
+
+PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *out)
+{
+  McObsOperator   obs;
+  DM              dm = space->dm;
+  MPI_Comm        comm;
+  PetscMPIInt     rank, size;
+  PetscInt        dim, nb, nloc, N, nfound;
+  Vec             pts, gidx;
+  PetscSF         cellSF = NULL; /* DMLocatePoints reuses a non-NULL one */
+  const PetscSFNode *cells;
+  const PetscInt  *found;
+  PetscInt        *cellOf, *owner, *gowner;
+  PetscScalar     *a;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscObjectGetComm((PetscObject)dm, &comm));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(DMGetDimension(dm, &dim));
+  PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT, npoints);
+  PetscCall(PetscCalloc1(1, &obs));
+  obs->space   = space;
+  obs->npoints = npoints;
+  PetscCall(PetscMalloc1(npoints * dim, &obs->coords));
+  PetscCall(PetscArraycpy(obs->coords, coords, npoints * dim));
+
+  /* Every rank searches its own cells for every point. */
+  PetscCall(VecCreateSeq(PETSC_COMM_SELF, npoints * dim, &pts));
+  PetscCall(VecSetBlockSize(pts, dim));
+  PetscCall(VecGetArray(pts, &a));
+  for (PetscInt i = 0; i < npoints * dim; i++) a[i] = coords[i];
+  PetscCall(VecRestoreArray(pts, &a));
+  PetscCall(DMLocatePoints(dm, pts, DM_POINTLOCATION_NONE, &cellSF));
+  PetscCall(PetscSFGetGraph(cellSF, NULL, &nfound, &found, &cells));
+  PetscCall(PetscMalloc3(npoints, &cellOf, npoints, &owner, npoints, &gowner));
+  for (PetscInt p = 0; p < npoints; p++) cellOf[p] = -1;
+  for (PetscInt k = 0; k < nfound; k++) {
+    PetscInt p = found ? found[k] : k;
+    cellOf[p]  = cells[k].index;
+  }
+  /* A point on a partition boundary is found by several ranks: the lowest
+   * one evaluates it (any would give the same value). */
+  for (PetscInt p = 0; p < npoints; p++) owner[p] = cellOf[p] >= 0 ? rank : size;
+  PetscCall(MPIU_Allreduce(owner, gowner, npoints, MPIU_INT, MPI_MIN, comm));
+  for (PetscInt p = 0; p < npoints; p++) {
+    if (gowner[p] < size) continue;
+    char xs[128];
+    if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
+    else PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1], (double)coords[p * dim + 2]));
+    PetscCall(PetscFree3(cellOf, owner, gowner));
+    PetscCall(PetscSFDestroy(&cellSF));
+    PetscCall(VecDestroy(&pts));
+    PetscCall(PetscFree(obs->coords));
+    PetscCall(PetscFree(obs));
+    SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "observation point %" PetscInt_FMT " at %s is outside the mesh", p, xs);
+  }
+
+  /* Global index of every local dof of the space. */
+  {
+    Vec      g;
+    PetscInt start, n;
+    PetscCall(DMCreateGlobalVector(dm, &g));
+    PetscCall(VecGetOwnershipRange(g, &start, NULL));
+    PetscCall(VecGetLocalSize(g, &n));
+    PetscCall(VecGetArray(g, &a));
+    for (PetscInt i = 0; i < n; i++) a[i] = (PetscScalar)(start + i);
+    PetscCall(VecRestoreArray(g, &a));
+    PetscCall(DMCreateLocalVector(dm, &gidx));
+    PetscCall(DMGlobalToLocal(dm, g, INSERT_VALUES, gidx));
+    PetscCall(VecGetLocalSize(g, &nloc));
+    PetscCall(VecGetSize(g, &N));
+    PetscCall(VecDestroy(&g));
+  }
+  PetscCall(PetscFEGetDimension(space->fe, &nb));
+  PetscCall(MatCreateAIJ(comm, PETSC_DECIDE, nloc, npoints, N, nb, NULL, nb, NULL, &obs->B));
+  PetscCall(MatSetOption(obs->B, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
+  for (PetscInt p = 0; p < npoints; p++) {
+    PetscReal       ref[3];
+    PetscTabulation T;
+    PetscScalar    *vals = NULL, row[64];
+    PetscInt        n, cols[64];
+    if (gowner[p] != rank) continue;
+    PetscCall(DMPlexCoordinatesToReference(dm, cellOf[p], 1, &coords[p * dim], ref));
+    PetscCall(PetscFECreateTabulation(space->fe, 1, 1, ref, 0, &T));
+    PetscCall(DMPlexVecGetClosure(dm, NULL, gidx, cellOf[p], &n, &vals));
+    PetscCheck(n == nb && nb <= 64, PETSC_COMM_SELF, PETSC_ERR_PLIB, "unexpected closure size %" PetscInt_FMT, n);
+    for (PetscInt i = 0; i < nb; i++) {
+      cols[i] = (PetscInt)PetscRealPart(vals[i]);
+      row[i]  = T->T[0][i];
+    }
+    PetscCall(DMPlexVecRestoreClosure(dm, NULL, gidx, cellOf[p], &n, &vals));
+    PetscCall(PetscTabulationDestroy(&T));
+    PetscCall(MatSetValues(obs->B, 1, &p, nb, cols, row, INSERT_VALUES));
+  }
+  PetscCall(MatAssemblyBegin(obs->B, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(obs->B, MAT_FINAL_ASSEMBLY));
+  PetscCall(VecDestroy(&gidx));
+  PetscCall(PetscFree3(cellOf, owner, gowner));
+  PetscCall(PetscSFDestroy(&cellSF));
+  PetscCall(VecDestroy(&pts));
+  *out = obs;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McObsOperatorDestroy(McObsOperator *obs)
+{
+  PetscFunctionBeginUser;
+  if (!*obs) PetscFunctionReturn(0);
+  PetscCall(MatDestroy(&(*obs)->B));
+  PetscCall(PetscFree((*obs)->coords));
+  PetscCall(PetscFree(*obs));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McObsOperatorCreateVector(McObsOperator obs, Vec *d)
+{
+  PetscFunctionBeginUser;
+  PetscCall(MatCreateVecs(obs->B, NULL, d));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McObsOperatorApply(McObsOperator obs, Vec u, Vec d)
+{
+  PetscFunctionBeginUser;
+  PetscCall(MatMult(obs->B, u, d));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McObsOperatorApplyTranspose(McObsOperator obs, Vec d, Vec u)
+{
+  PetscFunctionBeginUser;
+  PetscCall(MatMultTranspose(obs->B, d, u));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McObsOperatorGetMatrix(McObsOperator obs, Mat *B)
+{
+  PetscFunctionBeginUser;
+  *B = obs->B;
+  PetscFunctionReturn(0);
+}

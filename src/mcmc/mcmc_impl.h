@@ -1,0 +1,98 @@
+/* Internals shared by the files of src/mcmc/ (PETSc's impl-header idea):
+ * the structs behind the public handles and the helpers every kernel uses.
+ * Nothing outside src/mcmc/ includes this. */
+#pragma once
+
+#include "mcmc/mcmc.h"
+
+#include <gsl/gsl_rng.h>
+
+struct _p_McRng {
+  gsl_rng *r;
+};
+
+struct _p_McTarget {
+  PetscInt    refct;
+  MPI_Comm    comm;
+  PetscInt    n, N;
+  Vec         tmpl; /* layout template */
+  McTargetOps ops;
+  void       *ctx;
+  PetscInt    nqoi;
+  char      **qoi_names;
+};
+
+/* One point of the chain: the parameter and what the target said there.
+ * Two of these (current, proposal) are swapped on acceptance. */
+typedef struct {
+  Vec        xi;
+  Vec        grad; /* grad Phi, only for gradient kernels */
+  PetscReal  phi;  /* Phi(xi) */
+  PetscReal  xi2;  /* |xi|^2 */
+  PetscReal *qoi;  /* nqoi values */
+} McState;
+
+typedef struct {
+  PetscErrorCode (*setup)(McKernel);
+  /* One whole step: propose into k->prop, evaluate, then
+   * McKernelAcceptReject_Private with the log MH ratio. */
+  PetscErrorCode (*step)(McKernel, McRng, McStepStats *);
+  PetscErrorCode (*set_param)(McKernel, const char *, PetscReal);
+  PetscErrorCode (*adapt_size)(McKernel, PetscInt *);
+  PetscErrorCode (*adapt_save)(McKernel, PetscReal *);
+  PetscErrorCode (*adapt_restore)(McKernel, const PetscReal *);
+  /* Called after each step while adapting (covariance learning). */
+  PetscErrorCode (*adapt)(McKernel);
+  PetscErrorCode (*destroy)(McKernel);
+} McKernelOps;
+
+struct _p_McKernel {
+  PetscInt    refct;
+  char        type[32];
+  McKernelOps ops;
+  void       *data;
+  McTarget    target;
+  PetscBool   need_grad, setup, has_state;
+  McState     cur, prop;
+  Vec         work; /* scratch of the parameter layout */
+  PetscInt    nqoi;
+  /* Step size adaptation: Robbins-Monro on log step. */
+  PetscReal   log_step, max_step, target_accept, gain, decay;
+  PetscBool   adapt;
+  PetscReal   nadapt; /* adaptation steps taken (a real: saved with the rest) */
+  /* Covariance proposal (rwm with covariance, am): serial copy of all N. */
+  PetscReal  *dense_C; /* user covariance for rwm, NULL otherwise */
+};
+
+/* Evaluates the target at s->xi (potential, gradient if the kernel needs it,
+ * QoIs); *ok is false for a failed evaluation or a non-finite potential. */
+PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok);
+/* Metropolis-Hastings decision for log ratio (NaN counts as failure),
+ * swap on accept, step-size adaptation, stats. */
+PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok, PetscReal log_ratio,
+                                            McStepStats *stats);
+/* The step size exp(log_step). */
+PetscReal McKernelStep_Private(McKernel k);
+
+/* Dense Cholesky-factor proposal in all N coordinates, shared by rwm and am:
+ * prop = cur + h L z with z ~ N(0, I_N) drawn identically on every rank. */
+typedef struct {
+  PetscInt    N, rstart, rend;
+  PetscReal  *L; /* N x N lower triangle, row-major */
+  PetscReal  *S; /* N x N scratch for factoring */
+  PetscReal  *z; /* N */
+} McDenseProposal;
+
+PetscErrorCode McDenseProposalCreate_Private(McKernel k, McDenseProposal *d);
+PetscErrorCode McDenseProposalDestroy_Private(McDenseProposal *d);
+/* L = chol(C + eps I); returns *ok = false (L untouched) if not SPD. */
+PetscErrorCode McDenseProposalFactor_Private(McDenseProposal *d, const PetscReal *C, PetscReal eps, PetscBool *ok);
+/* k->prop.xi = k->cur.xi + h L z. */
+PetscErrorCode McDenseProposalDraw_Private(McKernel k, McDenseProposal *d, McRng rng, PetscReal h);
+
+/* The built-in kernels' constructors. */
+PetscErrorCode McKernelCreate_PCN(McKernel);
+PetscErrorCode McKernelCreate_RWM(McKernel);
+PetscErrorCode McKernelCreate_AM(McKernel);
+PetscErrorCode McKernelCreate_MALA(McKernel);
+PetscErrorCode McKernelCreate_InfMALA(McKernel);

@@ -1,0 +1,120 @@
+/* Targets: the sampler's view of a posterior. A target is a parameter layout
+ * plus the potential Phi(xi) (negative log-likelihood in whitened
+ * coordinates) and, optionally, its gradient and some quantities of interest.
+ * Every target is a shell around function pointers, so the model module and
+ * the Gaussian test targets plug in the same way. */
+#include "mcmc/mcmc_impl.h"
+
+#include <string.h>
+
+PetscErrorCode McTargetCreateShell(MPI_Comm comm, PetscInt n, PetscInt N, const McTargetOps *ops, void *ctx,
+                                   PetscInt nqoi, const char *const *qoi_names, McTarget *target)
+{
+  McTarget t;
+
+  PetscFunctionBeginUser;
+  *target = NULL;
+  PetscCheck(ops && ops->potential, comm, PETSC_ERR_ARG_NULL, "a target needs a potential function");
+  PetscCheck(nqoi >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "number of quantities of interest must be >= 0, got %d",
+             (int)nqoi);
+  PetscCall(PetscNew(&t));
+  t->refct = 1;
+  t->comm = comm;
+  t->ops = *ops;
+  t->ctx = ctx;
+  PetscCall(VecCreate(comm, &t->tmpl));
+  PetscCall(VecSetSizes(t->tmpl, n, N));
+  PetscCall(VecSetType(t->tmpl, VECSTANDARD));
+  PetscCall(VecGetLocalSize(t->tmpl, &t->n));
+  PetscCall(VecGetSize(t->tmpl, &t->N));
+  t->nqoi = nqoi;
+  if (nqoi) {
+    PetscCall(PetscCalloc1(nqoi + 1, &t->qoi_names));
+    for (PetscInt i = 0; i < nqoi; i++) PetscCall(PetscStrallocpy(qoi_names[i], &t->qoi_names[i]));
+  }
+  *target = t;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetReference(McTarget target)
+{
+  PetscFunctionBeginUser;
+  target->refct++;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetDestroy(McTarget *target)
+{
+  McTarget t = *target;
+
+  PetscFunctionBeginUser;
+  *target = NULL;
+  if (!t || --t->refct > 0) PetscFunctionReturn(0);
+  if (t->ops.destroy) PetscCall(t->ops.destroy(t->ctx));
+  for (PetscInt i = 0; i < t->nqoi; i++) PetscCall(PetscFree(t->qoi_names[i]));
+  PetscCall(PetscFree(t->qoi_names));
+  PetscCall(VecDestroy(&t->tmpl));
+  PetscCall(PetscFree(t));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetGetComm(McTarget target, MPI_Comm *comm)
+{
+  PetscFunctionBeginUser;
+  *comm = target->comm;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetGetSizes(McTarget target, PetscInt *n, PetscInt *N)
+{
+  PetscFunctionBeginUser;
+  if (n) *n = target->n;
+  if (N) *N = target->N;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetCreateVec(McTarget target, Vec *v)
+{
+  PetscFunctionBeginUser;
+  PetscCall(VecDuplicate(target->tmpl, v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetHasGradient(McTarget target, PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  *has = target->ops.gradient ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetGetQoI(McTarget target, PetscInt *nqoi, const char *const **names)
+{
+  PetscFunctionBeginUser;
+  if (nqoi) *nqoi = target->nqoi;
+  if (names) *names = (const char *const *)target->qoi_names;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetPotential(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  PetscFunctionBeginUser;
+  *status = MC_EVAL_OK;
+  PetscCall(target->ops.potential(target->ctx, xi, phi, status));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetGradient(McTarget target, Vec xi, Vec grad, McEvalStatus *status)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(target->ops.gradient, target->comm, PETSC_ERR_SUP, "this target has no gradient");
+  *status = MC_EVAL_OK;
+  PetscCall(target->ops.gradient(target->ctx, xi, grad, status));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetQoI(McTarget target, Vec xi, PetscReal *values)
+{
+  PetscFunctionBeginUser;
+  if (target->ops.qoi) PetscCall(target->ops.qoi(target->ctx, xi, values));
+  PetscFunctionReturn(0);
+}

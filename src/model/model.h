@@ -1,0 +1,63 @@
+/* The Bayesian model: a Gaussian random-field prior on the parameter space
+ * (the SPDE "bilaplacian" prior), the noise model, the data, and the
+ * posterior the sampler sees in whitened coordinates.
+ *
+ * The one idea: the sampler works on xi ~ N(0, I); the prior maps it to the
+ * field m = m0 + L xi with L = A^-1 Ml^(1/2), where A = delta M + gamma K
+ * (+ a Robin boundary mass) is the SPDE operator and Ml the lumped mass.
+ * So C = L L^T = A^-1 Ml A^-1 and the gradient in xi is L^T grad_m. */
+#ifndef MC_MODEL_H
+#define MC_MODEL_H
+
+#include "fem/fem.h"
+#include <gsl/gsl_rng.h>
+
+/* ----------------------------------------------------------------- prior */
+
+typedef struct {
+  /* Either gamma and delta directly (both > 0), or correlation_length and
+   * std_dev (both > 0), converted with the Matern formulas. */
+  PetscReal gamma, delta;
+  PetscReal correlation_length, std_dev;
+  PetscBool robin;  /* Robin boundary term that reduces the boundary inflation of the variance */
+  PetscReal mean;   /* constant prior mean m0 */
+  Vec       mean_field; /* optional field mean (borrowed at create, copied) */
+  const char *options_prefix; /* PETSc options of the prior's solver, e.g. "prior_" */
+} McPriorSpec;
+
+typedef struct _p_McPrior *McPrior;
+
+PetscErrorCode McPriorSpecDefault(McPriorSpec *spec);
+/* gamma, delta of the bilaplacian prior whose Matern field in R^dim has
+ * correlation length rho (distance where the correlation is ~0.13) and
+ * pointwise standard deviation sigma: nu = 2 - dim/2, kappa = sqrt(8 nu)/rho,
+ * gamma^2 = Gamma(nu) / (Gamma(nu + dim/2) (4 pi)^(dim/2) kappa^(2 nu) sigma^2),
+ * delta = kappa^2 gamma. */
+PetscErrorCode McPriorMaternCoefficients(PetscInt dim, PetscReal rho, PetscReal sigma, PetscReal *gamma, PetscReal *delta);
+/* The Matern correlation at distance r of the field above (the exact
+ * continuous value tests compare with). */
+PetscReal McPriorMaternCorrelation(PetscInt dim, PetscReal rho, PetscReal r);
+
+/* Ownership: keeps its own reference to the space's mesh; returns a new prior. */
+PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *prior);
+PetscErrorCode McPriorDestroy(McPrior *prior);
+PetscErrorCode McPriorGetCoefficients(McPrior prior, PetscReal *gamma, PetscReal *delta, PetscReal *robin_beta);
+/* A new vector of the parameter layout (m and xi share it). Ownership: caller destroys. */
+PetscErrorCode McPriorCreateVector(McPrior prior, Vec *v);
+/* Operators (borrowed): A (SPDE operator), M (consistent mass), the lumped mass diagonal. */
+PetscErrorCode McPriorGetOperators(McPrior prior, Mat *A, Mat *M, Vec *lumped);
+/* m = m0 + L xi. */
+PetscErrorCode McPriorUnwhiten(McPrior prior, Vec xi, Vec m);
+/* xi = L^-1 (m - m0). */
+PetscErrorCode McPriorWhiten(McPrior prior, Vec m, Vec xi);
+/* gxi = L^T gm: a gradient w.r.t. m turned into one w.r.t. xi. */
+PetscErrorCode McPriorApplyLT(McPrior prior, Vec gm, Vec gxi);
+/* y = C^-1 x = A Ml^-1 A x. */
+PetscErrorCode McPriorApplyInverseCovariance(McPrior prior, Vec x, Vec y);
+/* xi with independent N(0,1) entries, drawn in global index order so the
+ * draw is the same on any number of ranks. */
+PetscErrorCode McPriorSampleWhite(McPrior prior, gsl_rng *rng, Vec xi);
+/* m = a sample of the prior. */
+PetscErrorCode McPriorSample(McPrior prior, gsl_rng *rng, Vec m);
+
+#endif

@@ -1,0 +1,32 @@
+/* Shared helpers of the fem tests: assertions that print both values. */
+#ifndef MC_FEM_TEST_H
+#define MC_FEM_TEST_H
+
+#include "fem/fem.h"
+
+#include <stdio.h>
+
+#define CHECK(cond, ...) \
+  do { \
+    if (!(cond)) { \
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s:%d: ", __FILE__, __LINE__)); \
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, __VA_ARGS__)); \
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n")); \
+      failures++; \
+    } \
+  } while (0)
+
+static int failures = 0;
+
+/* A box mesh spec. */
+static inline McMeshSpec BoxSpec(PetscInt dim, PetscInt n, PetscBool simplex)
+{
+  McMeshSpec s;
+  McMeshSpecDefault(&s);
+  s.dim     = dim;
+  s.simplex = simplex;
+  for (PetscInt d = 0; d < 3; d++) s.cells[d] = n;
+  return s;
+}
+
+#endif

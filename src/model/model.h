@@ -60,4 +60,47 @@ PetscErrorCode McPriorSampleWhite(McPrior prior, gsl_rng *rng, Vec xi);
 /* m = a sample of the prior. */
 PetscErrorCode McPriorSample(McPrior prior, gsl_rng *rng, Vec m);
 
+
+/* ------------------------------------------------------------- posterior */
+
+/* The posterior in whitened coordinates: xi ~ N(0, I) a priori, m = m0 + L xi,
+ * data d = B u(m) + e with e ~ N(0, diag(sigma^2)). The potential is the data
+ * misfit Phi(xi) = 0.5 sum ((B u - d) / sigma)^2; the log posterior is
+ * -Phi - |xi|^2/2. */
+typedef struct _p_McPosterior *McPosterior;
+
+/* What an evaluation at a proposal found. A failed evaluation is a result
+ * the sampler rejects and counts, never an error. */
+typedef enum { MC_POST_OK = 0, MC_POST_SOLVER_FAILED, MC_POST_OVERFLOW, MC_POST_NAN } McPosteriorStatus;
+
+/* Ownership: keeps references to fw, obs and prior; returns a new posterior.
+ * The data are set with McPosteriorSetData or McPosteriorSynthesize. */
+PetscErrorCode McPosteriorCreate(McForward fw, McObsOperator obs, McPrior prior, McPosterior *post);
+PetscErrorCode McPosteriorDestroy(McPosterior *post);
+/* Observed data d (copied) and the noise standard deviation per observation
+ * (sigma: one value for all, or a vector, copied). */
+PetscErrorCode McPosteriorSetData(McPosterior post, Vec d, PetscReal sigma, Vec sigmas);
+/* Synthetic data from the field mtrue: d = B u(mtrue) + sigma e, e ~ N(0, I)
+ * drawn from rng in observation order. With relative, sigma is taken times
+ * max |B u(mtrue)|. The data and the resulting absolute sigma are stored. */
+PetscErrorCode McPosteriorSynthesize(McPosterior post, Vec mtrue, PetscReal sigma, PetscBool relative, gsl_rng *rng);
+/* Borrowed: the data, the noise standard deviations (a vector), the
+ * noise-free observations of the truth (NULL unless synthesized). */
+PetscErrorCode McPosteriorGetData(McPosterior post, Vec *d, Vec *sigmas, Vec *clean);
+/* Phi(xi). Ownership: borrows xi. */
+PetscErrorCode McPosteriorPotential(McPosterior post, Vec xi, PetscReal *phi, McPosteriorStatus *status);
+/* grad_xi Phi at the xi of the last McPosteriorPotential call that returned
+ * MC_POST_OK (reuses its forward solve: one adjoint solve and one prior
+ * solve). */
+PetscErrorCode McPosteriorGradient(McPosterior post, Vec grad);
+/* The field m of the last McPosteriorPotential call. Ownership: borrows. */
+PetscErrorCode McPosteriorGetField(McPosterior post, Vec *m);
+/* Ownership: borrows. */
+PetscErrorCode McPosteriorGetPrior(McPosterior post, McPrior *prior);
+PetscErrorCode McPosteriorGetForward(McPosterior post, McForward *fw);
+PetscErrorCode McPosteriorGetObsOperator(McPosterior post, McObsOperator *obs);
+/* The largest m for which exp(m) is evaluated; above it a proposal is an
+ * overflow (rejected). exp(700) is near DBL_MAX / 1e4. */
+#define MC_POSTERIOR_MAX_LOG_COEFF 700.0
+
 #endif

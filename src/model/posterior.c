@@ -22,6 +22,8 @@ struct _p_McPosterior {
   Vec           weights; /* 1/sigma^2, the noise precision the adjoint uses */
   Vec           clean;   /* noise-free observations of the truth, if synthesized */
   Vec           gm;      /* gradient w.r.t. m */
+  Vec           r, wr;   /* residual and weighted residual (direct observation) */
+  McParameterization param;
   PetscBool     have_data, last_ok;
 };
 
@@ -52,6 +54,8 @@ static void PosteriorDealloc(McObject *o)
   (void)VecDestroy(&p->weights);
   (void)VecDestroy(&p->clean);
   (void)VecDestroy(&p->gm);
+  (void)VecDestroy(&p->r);
+  (void)VecDestroy(&p->wr);
 }
 
 static const McType McPosteriorType = {"McPosterior", sizeof(struct _p_McPosterior), NULL, PosteriorDealloc, PosteriorTraverse, PosteriorClear};
@@ -62,7 +66,7 @@ PetscErrorCode McPosteriorCreate(McForward fw, McObsOperator obs, McPrior prior,
 
   PetscFunctionBeginUser;
   PetscCall(McObjectCreate(&McPosteriorType, &p));
-  McIncref(fw);
+  McIncref(fw); /* NULL-safe: NULL means the field is observed directly */
   p->fw = fw;
   McIncref(obs);
   p->obs = obs;
@@ -73,6 +77,8 @@ PetscErrorCode McPosteriorCreate(McForward fw, McObsOperator obs, McPrior prior,
   PetscCall(McObsOperatorCreateVector(obs, &p->d));
   PetscCall(VecDuplicate(p->d, &p->sigmas));
   PetscCall(VecDuplicate(p->d, &p->weights));
+  PetscCall(VecDuplicate(p->d, &p->r));
+  PetscCall(VecDuplicate(p->d, &p->wr));
   *post = p;
   PetscFunctionReturn(0);
 }
@@ -123,6 +129,10 @@ static PetscErrorCode SolveAt(McPosterior p, Vec m, McPosteriorStatus *status)
     *status = MC_POST_OVERFLOW;
     PetscFunctionReturn(0);
   }
+  if (!p->fw) {
+    *status = MC_POST_OK;
+    PetscFunctionReturn(0);
+  }
   PetscCall(McForwardSolve(p->fw, m, &converged));
   *status = converged ? MC_POST_OK : MC_POST_SOLVER_FAILED;
   PetscFunctionReturn(0);
@@ -140,7 +150,8 @@ PetscErrorCode McPosteriorSynthesize(McPosterior p, Vec mtrue, PetscReal sigma, 
   PetscFunctionBeginUser;
   PetscCall(SolveAt(p, mtrue, &status));
   PetscCheck(status == MC_POST_OK, PetscObjectComm((PetscObject)p->d), PETSC_ERR_NOT_CONVERGED, "the forward problem cannot be solved for the synthetic truth (%s)", status == MC_POST_OVERFLOW ? "exp(m) overflows" : status == MC_POST_NAN ? "the truth has NaN" : "the solver failed");
-  PetscCall(McForwardGetState(p->fw, &u));
+  if (p->fw) PetscCall(McForwardGetState(p->fw, &u));
+  else u = mtrue;
   if (!p->clean) PetscCall(VecDuplicate(p->d, &p->clean));
   PetscCall(McObsOperatorApply(p->obs, u, p->clean));
   if (relative) PetscCall(VecNorm(p->clean, NORM_INFINITY, &scale));
@@ -170,18 +181,37 @@ PetscErrorCode McPosteriorGetData(McPosterior p, Vec *d, Vec *sigmas, Vec *clean
   PetscFunctionReturn(0);
 }
 
+/* 0.5 (B u - d)^T W (B u - d) and, with gm, its gradient w.r.t. m: through
+ * the adjoint for the PDE, B^T W (B m - d) for a directly observed field. */
+static PetscErrorCode Misfit(McPosterior p, PetscReal *phi, Vec gm)
+{
+  McNoise     noise = {1.0, p->weights};
+  PetscScalar rwr;
+
+  PetscFunctionBeginUser;
+  if (p->fw) {
+    PetscCall(McForwardMisfitGradient(p->fw, p->obs, p->d, &noise, phi, gm));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(McObsOperatorApply(p->obs, p->m, p->r));
+  PetscCall(VecAXPY(p->r, -1.0, p->d));
+  PetscCall(VecPointwiseMult(p->wr, p->r, p->weights));
+  PetscCall(VecDot(p->r, p->wr, &rwr));
+  *phi = 0.5 * PetscRealPart(rwr);
+  if (gm) PetscCall(McObsOperatorApplyTranspose(p->obs, p->wr, gm));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McPosteriorPotential(McPosterior p, Vec xi, PetscReal *phi, McPosteriorStatus *status)
 {
-  McNoise noise = {1.0, p->weights};
-
   PetscFunctionBeginUser;
   PetscCheck(p->have_data, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "the posterior has no data: call McPosteriorSetData or McPosteriorSynthesize first");
   p->last_ok = PETSC_FALSE;
   *phi       = PETSC_MAX_REAL;
-  PetscCall(McPriorUnwhiten(p->prior, xi, p->m));
+  PetscCall(McPosteriorParameterToField(p, xi, p->m));
   PetscCall(SolveAt(p, p->m, status));
   if (*status != MC_POST_OK) PetscFunctionReturn(0);
-  PetscCall(McForwardMisfitGradient(p->fw, p->obs, p->d, &noise, phi, NULL));
+  PetscCall(Misfit(p, phi, NULL));
   if (PetscIsInfOrNanReal(*phi)) {
     *status = MC_POST_NAN;
     *phi    = PETSC_MAX_REAL;
@@ -193,13 +223,13 @@ PetscErrorCode McPosteriorPotential(McPosterior p, Vec xi, PetscReal *phi, McPos
 
 PetscErrorCode McPosteriorGradient(McPosterior p, Vec grad)
 {
-  McNoise   noise = {1.0, p->weights};
   PetscReal phi;
 
   PetscFunctionBeginUser;
   PetscCheck(p->last_ok, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "McPosteriorGradient needs a successful McPosteriorPotential at the same point first");
-  PetscCall(McForwardMisfitGradient(p->fw, p->obs, p->d, &noise, &phi, p->gm));
-  PetscCall(McPriorApplyLT(p->prior, p->gm, grad));
+  PetscCall(Misfit(p, &phi, p->gm));
+  if (p->param == MC_PARAM_KL) PetscCall(McPriorKLApplyLT(p->prior, p->gm, grad));
+  else PetscCall(McPriorApplyLT(p->prior, p->gm, grad));
   PetscFunctionReturn(0);
 }
 
@@ -228,5 +258,37 @@ PetscErrorCode McPosteriorGetObsOperator(McPosterior p, McObsOperator *obs)
 {
   PetscFunctionBeginUser;
   *obs = p->obs;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorSetParameterization(McPosterior p, McParameterization kind)
+{
+  PetscFunctionBeginUser;
+  if (kind == MC_PARAM_KL) PetscCall(McPriorGetKL(p->prior, NULL, NULL, NULL)); /* errors when not set up */
+  p->param   = kind;
+  p->last_ok = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorGetParameterization(McPosterior p, McParameterization *kind)
+{
+  PetscFunctionBeginUser;
+  *kind = p->param;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorCreateParameterVector(McPosterior p, Vec *xi)
+{
+  PetscFunctionBeginUser;
+  if (p->param == MC_PARAM_KL) PetscCall(McPriorCreateKLVector(p->prior, xi));
+  else PetscCall(McPriorCreateVector(p->prior, xi));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorParameterToField(McPosterior p, Vec xi, Vec m)
+{
+  PetscFunctionBeginUser;
+  if (p->param == MC_PARAM_KL) PetscCall(McPriorKLUnwhiten(p->prior, xi, m));
+  else PetscCall(McPriorUnwhiten(p->prior, xi, m));
   PetscFunctionReturn(0);
 }

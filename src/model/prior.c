@@ -7,8 +7,7 @@
  * then one triangular solve pair and a diagonal scaling. The lumped mass Ml
  * (row sums of M, positive for Lagrange P1) makes the white-noise factor a
  * diagonal, so xi ~ N(0, I) has exactly the prior covariance A^-1 Ml A^-1. */
-#include "model/model.h"
-#include "obj/obj.h"
+#include "model/model_impl.h"
 
 /* PETSc's pointwise-form signatures are fixed; most arguments go unused. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -20,18 +19,6 @@
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
 
-struct _p_McPrior {
-  MC_OBJECT_HEAD;
-  MPI_Comm    comm;
-  McPriorSpec spec;
-  PetscInt    dim;
-  PetscReal   gamma, delta, beta;
-  DM          dm;                     /* clone of the parameter space with the prior's weak form */
-  Mat         A, M;
-  KSP         ksp;                    /* factorisation of A, made once */
-  Vec         m0, sqrtml, isqrtml, ml; /* mean, Ml^(1/2), Ml^(-1/2), Ml */
-  Vec         w1, w2;                 /* work */
-};
 
 PetscErrorCode McPriorSpecDefault(McPriorSpec *spec)
 {
@@ -168,6 +155,9 @@ static void PriorDealloc(McObject *o)
   (void)VecDestroy(&p->w1);
   (void)VecDestroy(&p->w2);
   (void)DMDestroy(&p->dm);
+  (void)MatDestroy(&p->klmodes);
+  (void)VecDestroy(&p->kleta);
+  (void)McFree(&p->kls);
 }
 
 /* Holds no references to other objects: not a container. */
@@ -319,3 +309,4 @@ PetscErrorCode McPriorSample(McPrior p, gsl_rng *rng, Vec m)
   PetscCall(McPriorUnwhiten(p, p->w2, m));
   PetscFunctionReturn(0);
 }
+

@@ -117,7 +117,7 @@ static PetscErrorCode TestNoise(Problem *pb)
 }
 
 /* Phi(xi + eps eta) - Phi(xi) - eps <grad, eta> = O(eps^2). */
-static PetscErrorCode TestTaylor(Problem *pb, gsl_rng *rng)
+static PetscErrorCode TestTaylor(Problem *pb, gsl_rng *rng, const char *name)
 {
   Vec               xi, eta, g, x;
   PetscReal         phi0, phi, r[6], eps = 0.05;
@@ -125,7 +125,7 @@ static PetscErrorCode TestTaylor(Problem *pb, gsl_rng *rng)
   McPosteriorStatus st;
 
   PetscFunctionBeginUser;
-  PetscCall(VecDuplicate(pb->xitrue, &xi));
+  PetscCall(McPosteriorCreateParameterVector(pb->post, &xi));
   PetscCall(VecDuplicate(xi, &eta));
   PetscCall(VecDuplicate(xi, &g));
   PetscCall(VecDuplicate(xi, &x));
@@ -143,7 +143,7 @@ static PetscErrorCode TestTaylor(Problem *pb, gsl_rng *rng)
   }
   for (int k = 1; k < 6; k++) {
     char what[64];
-    PetscCall(PetscSNPrintf(what, sizeof(what), "Taylor remainder order, step %d", k));
+    PetscCall(PetscSNPrintf(what, sizeof(what), "%s: Taylor remainder order, step %d", name, k));
     PetscCall(Expect(what, log(r[k - 1] / r[k]) / log(2.0), 2.0, 0.1));
   }
   PetscCall(VecDestroy(&xi));
@@ -201,7 +201,11 @@ int main(int argc, char **argv)
   gsl_rng_set(rng, 424242);
   PetscCall(ProblemCreate(rng, 0.01, &pb));
   PetscCall(TestNoise(&pb));
-  PetscCall(TestTaylor(&pb, rng));
+  PetscCall(TestTaylor(&pb, rng, "nodal"));
+  PetscCall(McPriorSetUpKL(pb.prior, 40));
+  PetscCall(McPosteriorSetParameterization(pb.post, MC_PARAM_KL));
+  PetscCall(TestTaylor(&pb, rng, "KL (K=40)"));
+  PetscCall(McPosteriorSetParameterization(pb.post, MC_PARAM_NODAL));
   PetscCall(TestFailures(&pb));
   PetscCall(ProblemDestroy(&pb));
   /* The mesh <-> space cycle goes with a full collection; then no object of

@@ -38,7 +38,7 @@ PetscErrorCode McPriorMaternCoefficients(PetscInt dim, PetscReal rho, PetscReal 
  * continuous value tests compare with). */
 PetscReal McPriorMaternCorrelation(PetscInt dim, PetscReal rho, PetscReal r);
 
-/* Ownership: keeps its own reference to the space's mesh; returns a new prior. */
+/* Ownership: keeps its own reference to the parameter space; returns a new prior. */
 PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *prior);
 PetscErrorCode McPriorDestroy(McPrior *prior);
 PetscErrorCode McPriorGetCoefficients(McPrior prior, PetscReal *gamma, PetscReal *delta, PetscReal *robin_beta);
@@ -129,6 +129,26 @@ PetscErrorCode McPosteriorGetField(McPosterior post, Vec *m);
 PetscErrorCode McPosteriorGetPrior(McPosterior post, McPrior *prior);
 PetscErrorCode McPosteriorGetForward(McPosterior post, McForward *fw);
 PetscErrorCode McPosteriorGetObsOperator(McPosterior post, McObsOperator *obs);
+/* Quantities of interest, evaluated at the field (and state) of the last
+ * successful McPosteriorPotential: the mean of m over a box region
+ * (lumped-mass weights of the vertices inside it; the whole domain when
+ * lower >= upper), or the value of m or of u at a point. */
+typedef enum { MC_QOI_MEAN, MC_QOI_POINT } McQoIKind;
+#define MC_QOI_NAME_LEN 64
+#define MC_QOI_MAX      16
+typedef struct {
+  char      name[MC_QOI_NAME_LEN];
+  McQoIKind kind;
+  PetscBool state;              /* POINT: the value of u instead of m */
+  PetscReal lower[3], upper[3]; /* MEAN: the region */
+  PetscReal point[3];           /* POINT: inside the domain (else an error naming it) */
+} McQoISpec;
+PetscErrorCode McPosteriorAddQoI(McPosterior post, const McQoISpec *spec);
+/* Borrowed names, in the order added. */
+PetscErrorCode McPosteriorGetQoI(McPosterior post, PetscInt *n, const char *const **names);
+/* values[0..n) at the last successful evaluation (same on every rank). */
+PetscErrorCode McPosteriorEvaluateQoI(McPosterior post, PetscReal *values);
+
 /* The largest m for which exp(m) is evaluated; above it a proposal is an
  * overflow (rejected). exp(700) is near DBL_MAX / 1e4. */
 #define MC_POSTERIOR_MAX_LOG_COEFF 700.0

@@ -5,8 +5,7 @@
  * is reported through McPosteriorStatus: the sampler rejects it and counts
  * it; it is never an error. The gradient reuses the forward solve of the
  * last potential evaluation (the sampler's call-order contract). */
-#include "model/model.h"
-#include "obj/obj.h"
+#include "model/model_impl.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -24,6 +23,12 @@ struct _p_McPosterior {
   Vec           gm;      /* gradient w.r.t. m */
   Vec           r, wr;   /* residual and weighted residual (direct observation) */
   McParameterization param;
+  PetscInt      nqoi;
+  McQoISpec     qoi[MC_QOI_MAX];
+  const char   *qoi_names[MC_QOI_MAX];
+  Vec           qoi_w[MC_QOI_MAX];        /* MEAN: weights over m */
+  McObsOperator qoi_obs[MC_QOI_MAX];      /* POINT: one-row observation (reference) */
+  Vec           qoi_v[MC_QOI_MAX];        /* POINT: its one-entry result */
   PetscBool     have_data, last_ok;
 };
 
@@ -33,6 +38,7 @@ static int PosteriorTraverse(McObject *o, McVisitProc visit, void *arg)
   MC_VISIT(p->fw);
   MC_VISIT(p->obs);
   MC_VISIT(p->prior);
+  for (PetscInt i = 0; i < p->nqoi; i++) MC_VISIT(p->qoi_obs[i]);
   return 0;
 }
 
@@ -42,6 +48,7 @@ static void PosteriorClear(McObject *o)
   MC_CLEAR(p->fw);
   MC_CLEAR(p->obs);
   MC_CLEAR(p->prior);
+  for (PetscInt i = 0; i < p->nqoi; i++) MC_CLEAR(p->qoi_obs[i]);
 }
 
 static void PosteriorDealloc(McObject *o)
@@ -56,6 +63,10 @@ static void PosteriorDealloc(McObject *o)
   (void)VecDestroy(&p->gm);
   (void)VecDestroy(&p->r);
   (void)VecDestroy(&p->wr);
+  for (PetscInt i = 0; i < p->nqoi; i++) {
+    (void)VecDestroy(&p->qoi_w[i]);
+    (void)VecDestroy(&p->qoi_v[i]);
+  }
 }
 
 static const McType McPosteriorType = {"McPosterior", sizeof(struct _p_McPosterior), NULL, PosteriorDealloc, PosteriorTraverse, PosteriorClear};
@@ -290,5 +301,109 @@ PetscErrorCode McPosteriorParameterToField(McPosterior p, Vec xi, Vec m)
   PetscFunctionBeginUser;
   if (p->param == MC_PARAM_KL) PetscCall(McPriorKLUnwhiten(p->prior, xi, m));
   else PetscCall(McPriorUnwhiten(p->prior, xi, m));
+  PetscFunctionReturn(0);
+}
+
+typedef struct {
+  PetscInt d;
+} CoordCtx;
+
+static PetscErrorCode Coordinate(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+{
+  const CoordCtx *c = (const CoordCtx *)ctx;
+  (void)dim;
+  *val = x[c->d];
+  return 0;
+}
+
+/* Lumped-mass weights of the parameter-space vertices inside the region,
+ * normalised to sum to one. */
+static PetscErrorCode RegionWeights(McPosterior p, const McQoISpec *q, Vec w)
+{
+  McSpace   space;
+  Vec       ml, x;
+  PetscInt  dim, n;
+  PetscBool whole = PETSC_TRUE;
+  PetscReal total;
+  DM        dm;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPriorGetOperators(p->prior, NULL, NULL, &ml));
+  PetscCall(VecCopy(ml, w));
+  PetscCall(McPriorGetSpace_Private(p->prior, &space));
+  PetscCall(McSpaceGetDM(space, &dm));
+  PetscCall(DMGetDimension(dm, &dim));
+  for (PetscInt d = 0; d < dim; d++) whole = (PetscBool)(whole && q->lower[d] >= q->upper[d]);
+  if (!whole) {
+    PetscCall(VecDuplicate(w, &x));
+    PetscCall(VecGetLocalSize(w, &n));
+    for (PetscInt d = 0; d < dim; d++) {
+      CoordCtx           c = {d};
+      const PetscScalar *xa;
+      PetscScalar       *wa;
+      PetscCall(McSpaceInterpolate(space, Coordinate, &c, x));
+      PetscCall(VecGetArrayRead(x, &xa));
+      PetscCall(VecGetArray(w, &wa));
+      for (PetscInt i = 0; i < n; i++)
+        if (PetscRealPart(xa[i]) < q->lower[d] || PetscRealPart(xa[i]) > q->upper[d]) wa[i] = 0;
+      PetscCall(VecRestoreArray(w, &wa));
+      PetscCall(VecRestoreArrayRead(x, &xa));
+    }
+    PetscCall(VecDestroy(&x));
+  }
+  PetscCall(VecSum(w, &total));
+  PetscCheck(total > 0, PetscObjectComm((PetscObject)w), PETSC_ERR_ARG_OUTOFRANGE, "quantity of interest '%s': its region contains no mesh vertex", q->name);
+  PetscCall(VecScale(w, 1.0 / total));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
+{
+  const PetscInt i = p->nqoi;
+
+  PetscFunctionBeginUser;
+  PetscCheck(i < MC_QOI_MAX, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_OUTOFRANGE, "at most %d quantities of interest", MC_QOI_MAX);
+  PetscCheck(!q->state || q->kind == MC_QOI_POINT, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "quantity of interest '%s': only point values of the state are supported", q->name);
+  PetscCheck(!q->state || p->fw, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "quantity of interest '%s': a directly observed field has no state", q->name);
+  p->qoi[i]       = *q;
+  p->qoi_names[i] = p->qoi[i].name;
+  if (q->kind == MC_QOI_MEAN) {
+    PetscCall(VecDuplicate(p->m, &p->qoi_w[i]));
+    PetscCall(RegionWeights(p, q, p->qoi_w[i]));
+  } else {
+    McSpace space;
+    if (q->state) PetscCall(McForwardGetStateSpace(p->fw, &space));
+    else PetscCall(McPriorGetSpace_Private(p->prior, &space));
+    PetscCall(McObsOperatorCreate(space, 1, q->point, &p->qoi_obs[i]));
+    PetscCall(McObsOperatorCreateVector(p->qoi_obs[i], &p->qoi_v[i]));
+  }
+  p->nqoi++;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorGetQoI(McPosterior p, PetscInt *n, const char *const **names)
+{
+  PetscFunctionBeginUser;
+  if (n) *n = p->nqoi;
+  if (names) *names = p->qoi_names;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorEvaluateQoI(McPosterior p, PetscReal *values)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(p->last_ok, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "quantities of interest need a successful McPosteriorPotential first");
+  for (PetscInt i = 0; i < p->nqoi; i++) {
+    PetscScalar v;
+    if (p->qoi[i].kind == MC_QOI_MEAN) {
+      PetscCall(VecDot(p->qoi_w[i], p->m, &v));
+    } else {
+      Vec u = p->m;
+      if (p->qoi[i].state) PetscCall(McForwardGetState(p->fw, &u));
+      PetscCall(McObsOperatorApply(p->qoi_obs[i], u, p->qoi_v[i]));
+      PetscCall(VecSum(p->qoi_v[i], &v)); /* one entry, on whichever rank owns it */
+    }
+    values[i] = PetscRealPart(v);
+  }
   PetscFunctionReturn(0);
 }

@@ -160,8 +160,18 @@ static void PriorDealloc(McObject *o)
   (void)McFree(&p->kls);
 }
 
-/* Holds no references to other objects: not a container. */
-static const McType McPriorType = {"McPrior", sizeof(struct _p_McPrior), NULL, PriorDealloc, NULL, NULL};
+static int PriorTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  MC_VISIT(((McPrior)o)->space);
+  return 0;
+}
+
+static void PriorClear(McObject *o)
+{
+  MC_CLEAR(((McPrior)o)->space);
+}
+
+static const McType McPriorType = {"McPrior", sizeof(struct _p_McPrior), NULL, PriorDealloc, PriorTraverse, PriorClear};
 
 PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *prior)
 {
@@ -171,7 +181,9 @@ PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *pr
   PetscFunctionBeginUser;
   PetscCall(McSpaceGetDM(space, &sdm));
   PetscCall(McObjectCreate(&McPriorType, &p));
-  p->comm = PetscObjectComm((PetscObject)sdm);
+  p->comm  = PetscObjectComm((PetscObject)sdm);
+  McIncref(space);
+  p->space = space;
   p->spec = *spec;
   PetscCall(SetUpDM(p, space));
   if (spec->gamma > 0 || spec->delta > 0) {
@@ -310,3 +322,10 @@ PetscErrorCode McPriorSample(McPrior p, gsl_rng *rng, Vec m)
   PetscFunctionReturn(0);
 }
 
+
+PetscErrorCode McPriorGetSpace_Private(McPrior p, McSpace *space)
+{
+  PetscFunctionBeginUser;
+  *space = p->space;
+  PetscFunctionReturn(0);
+}

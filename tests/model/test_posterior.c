@@ -5,6 +5,7 @@
 #include "obj/obj.h"
 
 #include <math.h>
+#include <string.h>
 
 static int failures;
 
@@ -189,6 +190,54 @@ static PetscErrorCode TestFailures(Problem *pb)
   PetscFunctionReturn(0);
 }
 
+/* QoIs at the truth: the domain mean equals sum(Ml m)/sum(Ml); a point
+ * value of m at a vertex equals the mean over a box holding only that
+ * vertex; a point value of u at an observation point equals the noise-free
+ * synthetic datum there. */
+static PetscErrorCode TestQoI(Problem *pb)
+{
+  McQoISpec         q[4];
+  PetscReal         v[4], phi;
+  McPosteriorStatus st;
+  Vec               ml, clean;
+  PetscScalar       dot, sum;
+  const PetscScalar *c;
+  PetscInt          n;
+  const char *const *names;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(q, sizeof(q)));
+  PetscCall(PetscStrncpy(q[0].name, "mean_m", MC_QOI_NAME_LEN));
+  q[0].kind = MC_QOI_MEAN;
+  PetscCall(PetscStrncpy(q[1].name, "m_at_centre", MC_QOI_NAME_LEN));
+  q[1].kind     = MC_QOI_POINT;
+  q[1].point[0] = q[1].point[1] = 0.5;
+  PetscCall(PetscStrncpy(q[2].name, "mean_m_near_centre", MC_QOI_NAME_LEN));
+  q[2].kind     = MC_QOI_MEAN;
+  q[2].lower[0] = q[2].lower[1] = 0.49;
+  q[2].upper[0] = q[2].upper[1] = 0.51;
+  PetscCall(PetscStrncpy(q[3].name, "u_at_obs_210", MC_QOI_NAME_LEN));
+  q[3].kind     = MC_QOI_POINT;
+  q[3].state    = PETSC_TRUE;
+  q[3].point[0] = q[3].point[1] = 10.5 / 20;
+  for (int i = 0; i < 4; i++) PetscCall(McPosteriorAddQoI(pb->post, &q[i]));
+  PetscCall(McPosteriorGetQoI(pb->post, &n, &names));
+  PetscCall(Expect("number of QoIs", n, 4, 0));
+  PetscCall(Expect("QoI names kept", strcmp(names[3], "u_at_obs_210"), 0, 0));
+  PetscCall(McPosteriorPotential(pb->post, pb->xitrue, &phi, &st));
+  PetscCall(McPosteriorEvaluateQoI(pb->post, v));
+  PetscCall(McPriorGetOperators(pb->prior, NULL, NULL, &ml));
+  PetscCall(VecDot(ml, pb->mtrue, &dot));
+  PetscCall(VecSum(ml, &sum));
+  PetscCall(Expect("domain mean of m", v[0], PetscRealPart(dot / sum), 1e-12));
+  PetscCall(Expect("m at a vertex = mean over a box around only it", v[1], v[2], 1e-12));
+  PetscCall(McPosteriorGetData(pb->post, NULL, NULL, &clean));
+  PetscCall(VecGetArrayRead(clean, &c));
+  PetscCall(Expect("u at observation point 210 = its noise-free datum", v[3], PetscRealPart(c[210]), 1e-12));
+  PetscCall(VecRestoreArrayRead(clean, &c));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   Problem    pb;
@@ -207,6 +256,7 @@ int main(int argc, char **argv)
   PetscCall(TestTaylor(&pb, rng, "KL (K=40)"));
   PetscCall(McPosteriorSetParameterization(pb.post, MC_PARAM_NODAL));
   PetscCall(TestFailures(&pb));
+  PetscCall(TestQoI(&pb));
   PetscCall(ProblemDestroy(&pb));
   /* The mesh <-> space cycle goes with a full collection; then no object of
    * the problem may survive. */

@@ -104,6 +104,13 @@ PetscErrorCode McPosteriorSetData(McPosterior post, Vec d, PetscReal sigma, Vec 
  * drawn from rng in observation order. With relative, sigma is taken times
  * max |B u(mtrue)|. The data and the resulting absolute sigma are stored. */
 PetscErrorCode McPosteriorSynthesize(McPosterior post, Vec mtrue, PetscReal sigma, PetscBool relative, gsl_rng *rng);
+/* A full noise covariance Gamma[M*M] (row-major, symmetric positive
+ * definite; copied) for a small number M of observations, replacing the
+ * independent noise: Phi = 0.5 r^T Gamma^-1 r. Factored once (Cholesky,
+ * on every rank); set it before McPosteriorSynthesize to draw correlated
+ * noise. With a covariance set, the sigma arguments of SetData and
+ * Synthesize are not used. */
+PetscErrorCode McPosteriorSetNoiseCovariance(McPosterior post, PetscInt M, const PetscReal *Gamma);
 /* Borrowed: the data, the noise standard deviations (a vector), the
  * noise-free observations of the truth (NULL unless synthesized). */
 PetscErrorCode McPosteriorGetData(McPosterior post, Vec *d, Vec *sigmas, Vec *clean);

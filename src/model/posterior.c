@@ -7,6 +7,8 @@
  * last potential evaluation (the sampler's call-order contract). */
 #include "model/model_impl.h"
 
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 
@@ -23,6 +25,11 @@ struct _p_McPosterior {
   Vec           gm;      /* gradient w.r.t. m */
   Vec           r, wr;   /* residual and weighted residual (direct observation) */
   McParameterization param;
+  gsl_matrix   *gchol;   /* Cholesky factor of a full noise covariance, or NULL */
+  gsl_vector   *grfull, *gzfull; /* residual and Gamma^-1 residual, whole */
+  VecScatter    toall;
+  Vec           rall;    /* the residual gathered on every rank */
+  Vec           bu;      /* B u */
   PetscInt      nqoi;
   McQoISpec     qoi[MC_QOI_MAX];
   const char   *qoi_names[MC_QOI_MAX];
@@ -63,6 +70,12 @@ static void PosteriorDealloc(McObject *o)
   (void)VecDestroy(&p->gm);
   (void)VecDestroy(&p->r);
   (void)VecDestroy(&p->wr);
+  (void)VecScatterDestroy(&p->toall);
+  (void)VecDestroy(&p->rall);
+  (void)VecDestroy(&p->bu);
+  if (p->gchol) gsl_matrix_free(p->gchol);
+  if (p->grfull) gsl_vector_free(p->grfull);
+  if (p->gzfull) gsl_vector_free(p->gzfull);
   for (PetscInt i = 0; i < p->nqoi; i++) {
     (void)VecDestroy(&p->qoi_w[i]);
     (void)VecDestroy(&p->qoi_v[i]);
@@ -119,7 +132,7 @@ PetscErrorCode McPosteriorSetData(McPosterior p, Vec d, PetscReal sigma, Vec sig
 {
   PetscFunctionBeginUser;
   PetscCall(VecCopy(d, p->d));
-  PetscCall(SetSigmas(p, sigma, sigmas));
+  if (!p->gchol) PetscCall(SetSigmas(p, sigma, sigmas));
   p->have_data = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
@@ -165,6 +178,20 @@ PetscErrorCode McPosteriorSynthesize(McPosterior p, Vec mtrue, PetscReal sigma, 
   else u = mtrue;
   if (!p->clean) PetscCall(VecDuplicate(p->d, &p->clean));
   PetscCall(McObsOperatorApply(p->obs, u, p->clean));
+  if (p->gchol) {
+    /* Correlated noise e = L xi, L the covariance's Cholesky factor; the
+     * whole vector on every rank, each keeping its rows. */
+    PetscCall(VecGetOwnershipRange(p->d, &lo, &hi));
+    for (size_t i = 0; i < p->grfull->size; i++) gsl_vector_set(p->grfull, i, gsl_ran_gaussian_ziggurat(rng, 1.0));
+    PetscCheck(!gsl_blas_dtrmv(CblasLower, CblasNoTrans, CblasNonUnit, p->gchol, p->grfull), PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL triangular product failed");
+    PetscCall(VecGetArrayRead(p->clean, &s));
+    PetscCall(VecGetArrayWrite(p->d, &a));
+    for (PetscInt i = lo; i < hi; i++) a[i - lo] = s[i - lo] + gsl_vector_get(p->grfull, i);
+    PetscCall(VecRestoreArrayWrite(p->d, &a));
+    PetscCall(VecRestoreArrayRead(p->clean, &s));
+    p->have_data = PETSC_TRUE;
+    PetscFunctionReturn(0);
+  }
   if (relative) PetscCall(VecNorm(p->clean, NORM_INFINITY, &scale));
   PetscCall(SetSigmas(p, sigma * scale, NULL));
   /* Noise drawn in observation order on every rank, each keeping its rows:
@@ -183,12 +210,91 @@ PetscErrorCode McPosteriorSynthesize(McPosterior p, Vec mtrue, PetscReal sigma, 
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McPosteriorSetNoiseCovariance(McPosterior p, PetscInt M, const PetscReal *Gamma)
+{
+  PetscInt nobs;
+  MPI_Comm comm = PetscObjectComm((PetscObject)p->d);
+  int      status;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetSize(p->d, &nobs));
+  PetscCheck(M == nobs, comm, PETSC_ERR_ARG_SIZ, "the noise covariance is %" PetscInt_FMT " x %" PetscInt_FMT ", but there are %" PetscInt_FMT " observations", M, M, nobs);
+  PetscCheck(!p->gchol, comm, PETSC_ERR_ORDER, "the noise covariance is already set");
+  p->gchol = gsl_matrix_alloc(M, M);
+  p->grfull = gsl_vector_alloc(M);
+  p->gzfull = gsl_vector_alloc(M);
+  PetscCheck(p->gchol && p->grfull && p->gzfull, comm, PETSC_ERR_MEM, "out of memory for a %" PetscInt_FMT " x %" PetscInt_FMT " noise covariance", M, M);
+  for (PetscInt i = 0; i < M; i++)
+    for (PetscInt j = 0; j < M; j++) {
+      PetscCheck(Gamma[i * M + j] == Gamma[j * M + i], comm, PETSC_ERR_ARG_WRONG, "the noise covariance is not symmetric: entry (%" PetscInt_FMT ",%" PetscInt_FMT ") is %g, (%" PetscInt_FMT ",%" PetscInt_FMT ") is %g", i, j, (double)Gamma[i * M + j], j, i, (double)Gamma[j * M + i]);
+      gsl_matrix_set(p->gchol, i, j, Gamma[i * M + j]);
+    }
+  status = gsl_linalg_cholesky_decomp1(p->gchol);
+  PetscCheck(status == 0, comm, PETSC_ERR_ARG_WRONG, "the noise covariance is not positive definite");
+  PetscCall(VecScatterCreateToAll(p->d, &p->toall, &p->rall));
+  PetscCall(VecDuplicate(p->d, &p->bu));
+  /* The marginal standard deviations, for reports and relative scaling. */
+  {
+    PetscInt     lo, hi;
+    PetscScalar *a;
+    PetscCall(VecGetOwnershipRange(p->sigmas, &lo, &hi));
+    PetscCall(VecGetArrayWrite(p->sigmas, &a));
+    for (PetscInt i = lo; i < hi; i++) a[i - lo] = PetscSqrtReal(Gamma[i * M + i]);
+    PetscCall(VecRestoreArrayWrite(p->sigmas, &a));
+  }
+  p->last_ok = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McPosteriorGetData(McPosterior p, Vec *d, Vec *sigmas, Vec *clean)
 {
   PetscFunctionBeginUser;
   if (d) *d = p->d;
   if (sigmas) *sigmas = p->sigmas;
   if (clean) *clean = p->clean;
+  PetscFunctionReturn(0);
+}
+
+/* With a full noise covariance: r = B u - d gathered on every rank,
+ * z = Gamma^-1 r by the stored Cholesky factor, Phi = r^T z / 2. The
+ * gradient B^T z goes through the forward model's adjoint with unit weights
+ * and the data shifted to B u - z, whose residual is exactly z. */
+static PetscErrorCode MisfitCovariance(McPosterior p, PetscReal *phi, Vec gm)
+{
+  Vec                u;
+  PetscScalar       *ra;
+  const PetscScalar *ba;
+  PetscInt           lo, hi;
+  double             rz;
+
+  PetscFunctionBeginUser;
+  if (p->fw) PetscCall(McForwardGetState(p->fw, &u));
+  else u = p->m;
+  PetscCall(McObsOperatorApply(p->obs, u, p->bu));
+  PetscCall(VecWAXPY(p->r, -1.0, p->d, p->bu));
+  PetscCall(VecScatterBegin(p->toall, p->r, p->rall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(p->toall, p->r, p->rall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArray(p->rall, &ra));
+  for (size_t i = 0; i < p->grfull->size; i++) gsl_vector_set(p->grfull, i, PetscRealPart(ra[i]));
+  PetscCall(VecRestoreArray(p->rall, &ra));
+  PetscCheck(!gsl_linalg_cholesky_solve(p->gchol, p->grfull, p->gzfull), PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL could not apply the noise covariance");
+  PetscCheck(!gsl_blas_ddot(p->grfull, p->gzfull, &rz), PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL dot product failed");
+  *phi = 0.5 * rz;
+  if (!gm) PetscFunctionReturn(0);
+  PetscCall(VecGetOwnershipRange(p->r, &lo, &hi));
+  PetscCall(VecGetArrayRead(p->bu, &ba));
+  PetscCall(VecGetArray(p->wr, &ra));
+  for (PetscInt i = lo; i < hi; i++) ra[i - lo] = gsl_vector_get(p->gzfull, i);
+  PetscCall(VecRestoreArray(p->wr, &ra));
+  PetscCall(VecRestoreArrayRead(p->bu, &ba));
+  if (p->fw) {
+    McNoise   unit = {1.0, NULL};
+    PetscReal junk;
+    PetscCall(VecWAXPY(p->r, -1.0, p->wr, p->bu)); /* shifted data: B u - z */
+    PetscCall(McForwardMisfitGradient(p->fw, p->obs, p->r, &unit, &junk, gm));
+  } else {
+    PetscCall(McObsOperatorApplyTranspose(p->obs, p->wr, gm));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -200,6 +306,10 @@ static PetscErrorCode Misfit(McPosterior p, PetscReal *phi, Vec gm)
   PetscScalar rwr;
 
   PetscFunctionBeginUser;
+  if (p->gchol) {
+    PetscCall(MisfitCovariance(p, phi, gm));
+    PetscFunctionReturn(0);
+  }
   if (p->fw) {
     PetscCall(McForwardMisfitGradient(p->fw, p->obs, p->d, &noise, phi, gm));
     PetscFunctionReturn(0);

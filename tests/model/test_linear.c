@@ -57,11 +57,12 @@ static PetscErrorCode NegLogPostGradient(McPosterior post, Vec xi, Vec work, gsl
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode CheckExact(McPosterior post, McObsOperator obs, const char *name)
+/* W: the noise precision, dense; NULL for the diagonal 1/sigma^2. */
+static PetscErrorCode CheckExact(McPosterior post, McObsOperator obs, const gsl_matrix *W, const char *name)
 {
   Vec               xi, work, m, m0, bm, d, sig;
   PetscInt          n, nobs;
-  gsl_matrix       *G, *H, *Hf;
+  gsl_matrix       *G, *H, *Hf, *WG;
   gsl_vector       *b, *mean, *g0, *g1, *tmp;
   const PetscScalar *da, *sa, *ba;
   double            hmax = 0, herr = 0, gmax = 0, bmax = 0;
@@ -102,18 +103,29 @@ static PetscErrorCode CheckExact(McPosterior post, McObsOperator obs, const char
   PetscCall(VecGetArrayRead(d, &da));
   PetscCall(VecGetArrayRead(sig, &sa));
   PetscCall(VecGetArrayRead(bm, &ba));
+  /* WG = W G, then b = (WG)^T (d - B m0), H = I + G^T W G. */
+  WG = gsl_matrix_alloc(nobs, n);
+  for (PetscInt k = 0; k < nobs; k++)
+    for (PetscInt j = 0; j < n; j++) {
+      double v = 0;
+      if (W)
+        for (PetscInt l = 0; l < nobs; l++) v += gsl_matrix_get(W, k, l) * gsl_matrix_get(G, l, j);
+      else v = gsl_matrix_get(G, k, j) / PetscSqr(PetscRealPart(sa[k]));
+      gsl_matrix_set(WG, k, j, v);
+    }
   for (PetscInt i = 0; i < n; i++) {
     double bi = 0;
-    for (PetscInt k = 0; k < nobs; k++) bi += gsl_matrix_get(G, k, i) * (PetscRealPart(da[k]) - PetscRealPart(ba[k])) / PetscSqr(PetscRealPart(sa[k]));
+    for (PetscInt k = 0; k < nobs; k++) bi += gsl_matrix_get(WG, k, i) * (PetscRealPart(da[k]) - PetscRealPart(ba[k]));
     gsl_vector_set(b, i, bi);
     bmax = PetscMax(bmax, fabs(bi));
     for (PetscInt j = 0; j < n; j++) {
       double h = i == j ? 1.0 : 0.0;
-      for (PetscInt k = 0; k < nobs; k++) h += gsl_matrix_get(G, k, i) * gsl_matrix_get(G, k, j) / PetscSqr(PetscRealPart(sa[k]));
+      for (PetscInt k = 0; k < nobs; k++) h += gsl_matrix_get(G, k, i) * gsl_matrix_get(WG, k, j);
       gsl_matrix_set(H, i, j, h);
       hmax = PetscMax(hmax, fabs(h));
     }
   }
+  gsl_matrix_free(WG);
   PetscCall(VecRestoreArrayRead(d, &da));
   PetscCall(VecRestoreArrayRead(sig, &sa));
   PetscCall(VecRestoreArrayRead(bm, &ba));
@@ -192,10 +204,35 @@ int main(int argc, char **argv)
   PetscCall(McPriorSampleWhite(prior, rng, xi));
   PetscCall(McPriorUnwhiten(prior, xi, mtrue));
   PetscCall(McPosteriorSynthesize(post, mtrue, 0.05, PETSC_FALSE, rng));
-  PetscCall(CheckExact(post, obs, "nodal"));
+  PetscCall(CheckExact(post, obs, NULL, "nodal"));
   PetscCall(McPriorSetUpKL(prior, 30));
   PetscCall(McPosteriorSetParameterization(post, MC_PARAM_KL));
-  PetscCall(CheckExact(post, obs, "KL (K=30)"));
+  PetscCall(CheckExact(post, obs, NULL, "KL (K=30)"));
+  PetscCall(McPosteriorDestroy(&post));
+
+  /* A full noise covariance: exponential correlation between the sensors,
+   * Gamma_ij = 0.05^2 exp(-|x_i - x_j| / 0.3) + 1e-4 delta_ij. */
+  {
+    PetscReal  *Gamma;
+    gsl_matrix *W = gsl_matrix_alloc(36, 36);
+    PetscCall(PetscMalloc1(36 * 36, &Gamma));
+    for (int i = 0; i < 36; i++)
+      for (int j = 0; j < 36; j++) {
+        const double r = hypot(pts[2 * i] - pts[2 * j], pts[2 * i + 1] - pts[2 * j + 1]);
+        Gamma[36 * i + j] = 0.0025 * exp(-r / 0.3) + (i == j ? 1e-4 : 0.0);
+        gsl_matrix_set(W, i, j, Gamma[36 * i + j]);
+      }
+    gsl_linalg_cholesky_decomp1(W);
+    gsl_linalg_cholesky_invert(W);
+    PetscCall(McPosteriorCreate(NULL, obs, prior, &post));
+    PetscCall(McPosteriorSetNoiseCovariance(post, 36, Gamma));
+    PetscCall(McPosteriorSynthesize(post, mtrue, 0.0, PETSC_FALSE, rng));
+    PetscCall(CheckExact(post, obs, W, "nodal, full noise covariance"));
+    PetscCall(McPosteriorSetParameterization(post, MC_PARAM_KL));
+    PetscCall(CheckExact(post, obs, W, "KL, full noise covariance"));
+    gsl_matrix_free(W);
+    PetscCall(PetscFree(Gamma));
+  }
   PetscCall(VecDestroy(&xi));
   PetscCall(VecDestroy(&mtrue));
   PetscCall(McPosteriorDestroy(&post));

@@ -11,7 +11,7 @@ MC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MC_PACKAGES=(
   build-essential cmake pkg-config git
   petsc-dev libgsl-dev libhdf5-openmpi-dev hdf5-tools openmpi-bin
-  python3 python3-numpy python3-h5py
+  python3 python3-numpy python3-h5py python3-matplotlib
   valgrind clang libclang-rt-14-dev
 )
 

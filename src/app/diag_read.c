@@ -503,10 +503,10 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
       for (hsize_t p = p0; p < p0 + np; p++) {
         McDiagVar *v = &d->vars[d->nvars];
         if (!s->select[p]) continue;
+        d->nvars++;
         PetscCall(PetscStrallocpy(s->labels[p], &v->name));
         PetscCall(PetscMalloc1(C * N, &v->x));
         for (PetscInt k = 0; k < C * N; k++) v->x[k] = buf[k * np + (p - p0)];
-        d->nvars++;
       }
     }
     PetscCall(PetscFree(buf));
@@ -515,45 +515,59 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
   PetscFunctionReturn(0);
 }
 
+/* Everything after opening the file; src is freed by the caller. */
+static PetscErrorCode ReadOpen(const McDiagOptions *opt, McDiagData *d, hid_t f, Source *src, PetscInt *nsrc)
+{
+  PetscInt nsel = 0, shortest;
+  hsize_t  ndraw;
+
+  PetscFunctionBeginUser;
+  PetscCheck(Exists(f, "posterior"), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: no group /posterior (not an mcmc-run output file?)", opt->file);
+  PetscCall(FindSources(d, f, opt, src, nsrc, &ndraw));
+  PetscCall(CheckVars(d, opt, src, *nsrc));
+  PetscCall(CountDraws(d, f, src, *nsrc, ndraw));
+  shortest = d->file_draws;
+  for (PetscInt c = 0; c < d->C; c++) shortest = PetscMin(shortest, d->chains[c].draws);
+  d->burn = (PetscInt)opt->burn;
+  d->N    = shortest - d->burn;
+  PetscCheck(d->N >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the shortest chain has %d draws; after --burn %d that leaves %d, and the diagnostics need at least 4", opt->file, (int)shortest, (int)d->burn, (int)d->N);
+  for (PetscInt i = 0; i < *nsrc; i++)
+    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++) nsel += src[i].select[p];
+  PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
+  PetscCall(ReadDraws(d, f, src, *nsrc));
+  PetscCall(ChainStats(d, f));
+  PetscCall(ReadFields(d, f));
+  PetscCall(ReadMemory(d, f));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d)
 {
-  hid_t    f;
-  Source  *src;
-  PetscInt nsrc, nsel = 0, shortest;
-  hsize_t  ndraw;
+  hid_t          f;
+  Source        *src;
+  PetscInt       nsrc = 0;
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(d, sizeof *d));
   d->path = opt->file;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by us, with the file's name */
   PetscCheck(H5Fis_hdf5(opt->file) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: not a readable HDF5 file", opt->file);
-  /* A file being written must be read as a SWMR reader; a finished file in
-   * the old format cannot be, and is opened plainly. */
+  /* A file being written must be read as a SWMR reader; a file the library
+   * cannot open that way is opened plainly. */
   f       = H5Fopen(opt->file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   d->swmr = f >= 0 ? PETSC_TRUE : PETSC_FALSE;
   if (f < 0) f = H5Fopen(opt->file, H5F_ACC_RDONLY, H5P_DEFAULT);
   PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open the HDF5 file (a file left by a killed writer needs 'h5clear -s %s' first)", opt->file, opt->file);
-  PetscCheck(Exists(f, "posterior"), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: no group /posterior (not an mcmc-run output file?)", opt->file);
-
   PetscCall(PetscCalloc1(MC_DIAG_MAXVARS, &src));
-  PetscCall(FindSources(d, f, opt, src, &nsrc, &ndraw));
-  PetscCall(CheckVars(d, opt, src, nsrc));
-  PetscCall(CountDraws(d, f, src, nsrc, ndraw));
-  shortest = d->file_draws;
-  for (PetscInt c = 0; c < d->C; c++) shortest = PetscMin(shortest, d->chains[c].draws);
-  d->burn = (PetscInt)opt->burn;
-  d->N    = shortest - d->burn;
-  PetscCheck(d->N >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the shortest chain has %d draws; after --burn %d that leaves %d, and the diagnostics need at least 4", opt->file, (int)shortest, (int)d->burn, (int)d->N);
-  for (PetscInt i = 0; i < nsrc; i++)
-    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++) nsel += src[i].select[p];
-  PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
-  PetscCall(ReadDraws(d, f, src, nsrc));
+  /* Not PetscCall: a user error (a --vars name, a short file) must still
+   * release what was read so far. */
+  ierr = ReadOpen(opt, d, f, src, &nsrc);
   FreeSources(src, nsrc);
   PetscCall(PetscFree(src));
-  PetscCall(ChainStats(d, f));
-  PetscCall(ReadFields(d, f));
-  PetscCall(ReadMemory(d, f));
   H5Fclose(f);
+  if (ierr) PetscCall(McDiagDataFree_Private(d));
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 

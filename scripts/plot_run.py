@@ -197,6 +197,8 @@ def plot_pair(draws, path, k=4):
 
 def read_mesh(path):
     """Vertices and triangles from PETSc's DMView HDF5 (quads split in two)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
     with h5py.File(path, "r") as m:
         verts = m["geometry/vertices"][...]
         cells = m["viz/topology/cells"][...]
@@ -307,8 +309,15 @@ def main():
             pngs.append(({"trace": "Trace plots", "rank": "Rank plots", "autocorr": "Autocorrelation",
                           "hist": "Marginal histograms", "pair": "Pair plot"}[name], name + ".png"))
         if "fields/mean" in f and "fields/count" in f and f["fields/count"][...].sum() >= 2:
-            plot_fields(f, a.run, a.mesh, os.path.join(out, "fields.png"))
-            pngs.append(("Field: truth, posterior mean and std", "fields.png"))
+            try:
+                plot_fields(f, a.run, a.mesh, os.path.join(out, "fields.png"))
+                pngs.append(("Field: truth, posterior mean and std", "fields.png"))
+            except FileNotFoundError as e:
+                if a.mesh:
+                    sys.exit(f"plot-run: cannot read the mesh file {a.mesh}: {e}")
+                # the field is still worth the other plots: say what is missing
+                notes.append(f"field: no mesh file next to the run ({e.filename}); give it with --mesh")
+                print(f"plot-run: no field plot: mesh file {e.filename} not found (give it with --mesh)", file=sys.stderr)
         else:
             notes.append("field: the file has no field summary (fields/mean) yet")
         if "memory/iteration" in f and f["memory/iteration"].shape[0] > 0:

@@ -82,6 +82,15 @@ with tempfile.TemporaryDirectory() as tmp:
     check(not os.path.exists(os.path.join(out, "fields.png")), "fields.png without fields")
     check("no field summary" in open(os.path.join(out, "index.html")).read(), "index.html does not say why no field plot")
 
+    # a field without its mesh file: the other plots, and the reason
+    os.rename(os.path.join(tmp, "run_mesh.h5"), os.path.join(tmp, "elsewhere.h5"))
+    out = os.path.join(tmp, "nomesh")
+    run([path, "-o", out])
+    check_pngs(out, [n for n in ALL if n != "fields"])
+    check("no mesh file next to the run" in open(os.path.join(out, "index.html")).read(), "index.html: missing mesh")
+    run([path, "-o", out, "--mesh", os.path.join(tmp, "elsewhere.h5")])
+    check_pngs(out, ALL)
+
     p = subprocess.run([PLOT, path, "--vars", "nonesuch", "-o", out], capture_output=True, text=True)
     check(p.returncode != 0 and "no quantity named nonesuch" in p.stderr, f"--vars nonesuch: {p.returncode} {p.stderr}")
 print(f"{failures} failures")

@@ -3,11 +3,13 @@
 #define MC_FEM_IMPL_H
 
 #include "fem/fem.h"
+#include "obj/obj.h"
 
 #include <petscds.h>
 #include <petscsf.h>
 
 struct _p_McMesh {
+  MC_OBJECT_HEAD;
   MPI_Comm  comm;
   DM        dm;
   PetscInt  dim;
@@ -17,6 +19,7 @@ struct _p_McMesh {
 };
 
 struct _p_McSpace {
+  MC_OBJECT_HEAD;
   McMesh   mesh; /* reference: mesh <-> space is a cycle */
   PetscInt order;
   DM       dm;   /* clone of the mesh with one scalar Lagrange field */
@@ -33,6 +36,7 @@ PetscErrorCode McMeshAlloc_Private(McMesh *mesh);
 #define MC_FEM_NAME_LEN 64
 
 struct _p_McForward {
+  MC_OBJECT_HEAD;
   MPI_Comm  comm;
   McMesh    mesh;   /* reference */
   McSpace   uspace; /* reference: state space (no boundary conditions) */
@@ -89,6 +93,7 @@ struct _p_McForward {
 
 
 struct _p_McObsOperator {
+  MC_OBJECT_HEAD;
   McSpace    space; /* reference */
   PetscInt   npoints;
   PetscReal *coords;

@@ -109,6 +109,67 @@ static PetscErrorCode CopyName(MPI_Comm comm, const char *src, char dst[MC_FEM_N
   PetscFunctionReturn(0);
 }
 
+static int ForwardTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  McForward fw = (McForward)o;
+  MC_VISIT(fw->mesh);
+  MC_VISIT(fw->uspace);
+  MC_VISIT(fw->mspace);
+  return 0;
+}
+
+static void ForwardClear(McObject *o)
+{
+  McForward fw = (McForward)o;
+  MC_CLEAR(fw->mesh);
+  MC_CLEAR(fw->uspace);
+  MC_CLEAR(fw->mspace);
+}
+
+static PetscErrorCode ForwardFree(McForward fw)
+{
+  PetscFunctionBeginUser;
+  PetscCall(KSPDestroy(&fw->ksp));
+  PetscCall(KSPDestroy(&fw->kspgen));
+  PetscCall(MatDestroy(&fw->A));
+  PetscCall(MatDestroy(&fw->Agen));
+  PetscCall(PetscSFDestroy(&fw->sf));
+  Vec *vecs[] = {&fw->u, &fw->b, &fw->b0, &fw->bgen, &fw->liftloc, &fw->gloc, &fw->uloc, &fw->ufull, &fw->mloc, &fw->adj, &fw->adjrhs, &fw->adjloc, &fw->zfull, &fw->zloc, &fw->gradloc, &fw->resid, &fw->wresid, &fw->ugen};
+  for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) PetscCall(VecDestroy(vecs[i]));
+  PetscCall(DMDestroy(&fw->dm));
+  PetscCall(DMDestroy(&fw->auxdm));
+  PetscCall(PetscFEDestroy(&fw->mfe));
+  PetscCall(PetscFree(fw->Gq));
+  PetscCall(PetscFree(fw->Nm));
+  PetscCall(PetscFree(fw->Nu));
+  PetscCall(PetscFree(fw->midx));
+  PetscCall(PetscFree(fw->uidx));
+  PetscCall(PetscFree(fw->gtmp));
+  PetscCall(PetscFree(fw->pos));
+  PetscCall(PetscFree(fw->con));
+  PetscCall(PetscFree(fw->hasbc));
+  PetscCall(PetscFree3(fw->kq, fw->Ke, fw->mv));
+  PetscCall(PetscFree2(fw->leafbuf, fw->rootbuf));
+  PetscCall(PetscFree(fw->rootcode));
+  PetscCall(PetscFree(fw->wells));
+  PetscCall(PetscFree(fw->prefix));
+  PetscFunctionReturn(0);
+}
+
+static void ForwardDealloc(McObject *o)
+{
+  PetscCallAbort(PETSC_COMM_SELF, ForwardFree((McForward)o));
+}
+
+static const McType McForwardType = {"McForward", sizeof(struct _p_McForward), NULL, ForwardDealloc, ForwardTraverse, ForwardClear};
+
+PetscErrorCode McForwardDestroy(McForward *fw)
+{
+  PetscFunctionBeginUser;
+  PetscCall(McObjectDestroy(fw));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McForwardCreate(McMesh mesh, const McPDESpec *spec, McForward *out)
 {
   McForward fw;
@@ -121,7 +182,8 @@ PetscErrorCode McForwardCreate(McMesh mesh, const McPDESpec *spec, McForward *ou
   PetscCheck(spec->nneumann >= 0 && spec->nneumann <= MC_FEM_MAX_BC, comm, PETSC_ERR_ARG_OUTOFRANGE, "at most %d Neumann labels, got %" PetscInt_FMT, MC_FEM_MAX_BC, spec->nneumann);
   PetscCheck(spec->nwells >= 0 && spec->nwells <= MC_FEM_MAX_WELLS, comm, PETSC_ERR_ARG_OUTOFRANGE, "at most %d wells, got %" PetscInt_FMT, MC_FEM_MAX_WELLS, spec->nwells);
   for (PetscInt w = 0; w < spec->nwells; w++) PetscCheck(spec->wells[w].width > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "well %" PetscInt_FMT " width must be > 0, got %g", w, (double)spec->wells[w].width);
-  PetscCall(PetscCalloc1(1, &fw));
+  PetscCall(McObjectCreate(&McForwardType, &fw));
+  McIncref(mesh);
   fw->mesh = mesh;
   fw->comm = comm;
   fw->spec = *spec;
@@ -141,42 +203,10 @@ PetscErrorCode McForwardCreate(McMesh mesh, const McPDESpec *spec, McForward *ou
   fw->spec.options_prefix = NULL;
   if (spec->options_prefix) PetscCall(PetscStrallocpy(spec->options_prefix, &fw->prefix));
   PetscCall(McMeshGetSpace(mesh, spec->order, &fw->uspace));
+  McIncref(fw->uspace);
   PetscCall(McMeshGetSpace(mesh, spec->m_order, &fw->mspace));
+  McIncref(fw->mspace);
   *out = fw;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode McForwardDestroy(McForward *pfw)
-{
-  McForward fw = *pfw;
-
-  PetscFunctionBeginUser;
-  if (!fw) PetscFunctionReturn(0);
-  *pfw = NULL;
-  PetscCall(KSPDestroy(&fw->ksp));
-  PetscCall(KSPDestroy(&fw->kspgen));
-  PetscCall(MatDestroy(&fw->A));
-  PetscCall(MatDestroy(&fw->Agen));
-  PetscCall(PetscSFDestroy(&fw->sf));
-  Vec *vecs[] = {&fw->u, &fw->b, &fw->b0, &fw->bgen, &fw->liftloc, &fw->gloc, &fw->uloc, &fw->ufull, &fw->mloc, &fw->adj, &fw->adjrhs, &fw->adjloc, &fw->zfull, &fw->zloc, &fw->gradloc, &fw->resid, &fw->wresid, &fw->ugen};
-  for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) PetscCall(VecDestroy(vecs[i]));
-  PetscCall(DMDestroy(&fw->dm));
-  PetscCall(DMDestroy(&fw->auxdm));
-  PetscCall(PetscFEDestroy(&fw->mfe));
-  PetscCall(PetscFree(fw->Gq));
-  PetscCall(PetscFree(fw->Nm));
-  PetscCall(PetscFree(fw->Nu));
-  PetscCall(PetscFree(fw->midx));
-  PetscCall(PetscFree(fw->uidx));
-  PetscCall(PetscFree(fw->pos));
-  PetscCall(PetscFree(fw->con));
-  PetscCall(PetscFree(fw->hasbc));
-  PetscCall(PetscFree3(fw->kq, fw->Ke, fw->mv));
-  PetscCall(PetscFree2(fw->leafbuf, fw->rootbuf));
-  PetscCall(PetscFree(fw->rootcode));
-  PetscCall(PetscFree(fw->wells));
-  PetscCall(PetscFree(fw->prefix));
-  PetscCall(PetscFree(fw));
   PetscFunctionReturn(0);
 }
 

@@ -319,48 +319,59 @@ static PetscErrorCode CheckSpec(MPI_Comm comm, const McMeshSpec *s)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McMeshCreate(MPI_Comm comm, const McMeshSpec *spec, McMesh *mesh)
+/* Builds into me->dm, so that on any error McMeshCreate can release what
+ * exists so far: a bad mesh file is a user error, not a leak. */
+static PetscErrorCode Build(MPI_Comm comm, const McMeshSpec *spec, McMesh me)
 {
-  McMesh      me;
-  DM          dm = NULL, dist = NULL;
+  DM          dist = NULL;
   PetscMPIInt size;
 
   PetscFunctionBeginUser;
-  PetscCall(McMeshAlloc_Private(&me));
-  me->comm = comm;
   if (spec->gmsh_file && spec->gmsh_file[0]) {
-    PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "%s", spec->gmsh_file));
-    PetscCall(CreateGmsh(comm, spec->gmsh_file, &dm));
-    PetscCall(DMGetDimension(dm, &me->dim));
     McMeshSpec s = *spec;
-    s.dim        = me->dim;
-    PetscCall(LabelBoundary(dm, &s, PETSC_FALSE));
+    PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "%s", spec->gmsh_file));
+    PetscCall(CreateGmsh(comm, spec->gmsh_file, &me->dm));
+    PetscCall(DMGetDimension(me->dm, &me->dim));
+    s.dim = me->dim;
+    PetscCall(LabelBoundary(me->dm, &s, PETSC_FALSE));
   } else {
     PetscCall(CheckSpec(comm, spec));
     me->dim = spec->dim;
     if (spec->dim == 2) PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "box %" PetscInt_FMT "x%" PetscInt_FMT " %s", spec->cells[0], spec->cells[1], spec->simplex ? "triangles" : "quadrilaterals"));
     else PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "box %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " %s", spec->cells[0], spec->cells[1], spec->cells[2], spec->simplex ? "tetrahedra" : "hexahedra"));
-    if (spec->simplex) PetscCall(CreateSimplexBox(comm, spec, &dm));
-    else {
-      PetscMPIInt rank;
-      PetscCallMPI(MPI_Comm_rank(comm, &rank));
-      PetscCall(DMPlexCreateBoxMesh(comm, spec->dim, PETSC_FALSE, spec->cells, spec->lower, spec->upper, NULL, PETSC_TRUE, &dm));
-    }
-    PetscCall(LabelBoundary(dm, spec, PETSC_TRUE));
+    if (spec->simplex) PetscCall(CreateSimplexBox(comm, spec, &me->dm));
+    else PetscCall(DMPlexCreateBoxMesh(comm, spec->dim, PETSC_FALSE, spec->cells, spec->lower, spec->upper, NULL, PETSC_TRUE, &me->dm));
+    PetscCall(LabelBoundary(me->dm, spec, PETSC_TRUE));
   }
-  PetscCall(PetscObjectSetName((PetscObject)dm, "mesh"));
-  PetscCall(CheckCells(comm, dm, me->desc));
+  PetscCall(PetscObjectSetName((PetscObject)me->dm, "mesh"));
+  PetscCall(CheckCells(comm, me->dm, me->desc));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   if (size > 1) {
-    PetscCall(DMPlexDistribute(dm, 0, NULL, &dist));
+    PetscCall(DMPlexDistribute(me->dm, 0, NULL, &dist));
     if (dist) {
-      PetscCall(DMDestroy(&dm));
-      dm = dist;
+      PetscCall(DMDestroy(&me->dm));
+      me->dm = dist;
     }
   }
-  PetscCall(DMPlexIsSimplex(dm, &me->simplex));
-  me->dm = dm;
-  *mesh  = me;
+  PetscCall(DMPlexIsSimplex(me->dm, &me->simplex));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McMeshCreate(MPI_Comm comm, const McMeshSpec *spec, McMesh *mesh)
+{
+  McMesh         me;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  *mesh = NULL;
+  PetscCall(McMeshAlloc_Private(&me));
+  me->comm = comm;
+  ierr     = Build(comm, spec, me);
+  if (ierr) {
+    PetscCall(McMeshDestroy(&me));
+    PetscCall(ierr);
+  }
+  *mesh = me;
   PetscFunctionReturn(0);
 }
 

@@ -4,17 +4,97 @@
  * located once; the rows follow the input order on any number of ranks. */
 #include "fem_impl.h"
 
+static int ObsTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  MC_VISIT(((McObsOperator)o)->space);
+  return 0;
+}
+
+static void ObsClear(McObject *o)
+{
+  MC_CLEAR(((McObsOperator)o)->space);
+}
+
+static void ObsDealloc(McObject *o)
+{
+  McObsOperator obs = (McObsOperator)o;
+  PetscCallAbort(PETSC_COMM_SELF, MatDestroy(&obs->B));
+  PetscCallAbort(PETSC_COMM_SELF, PetscFree(obs->coords));
+}
+
+static const McType McObsOperatorType = {"McObsOperator", sizeof(struct _p_McObsOperator), NULL, ObsDealloc, ObsTraverse, ObsClear};
+
+/* The local cell containing each point (-1 if none), found through cell
+ * bounding boxes and then the reference coordinates of the candidates.
+ * Points on a face or vertex count as inside (tolerance 1e-10 in reference
+ * coordinates), so observations on the boundary are allowed. */
+static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coords[], PetscInt cellOf[])
+{
+  PetscInt   dim, cStart, cEnd, ncells;
+  PetscBool  simplex;
+  PetscReal *box;
+  const PetscReal tol = 1e-10;
+
+  PetscFunctionBeginUser;
+  PetscCall(DMGetDimension(dm, &dim));
+  PetscCall(DMPlexGetHeightStratum(dm, 0, &cStart, &cEnd));
+  PetscCall(DMPlexIsSimplex(dm, &simplex));
+  ncells = cEnd - cStart;
+  PetscCall(PetscMalloc1(2 * dim * ncells, &box));
+  for (PetscInt c = 0; c < ncells; c++) {
+    PetscInt           nv;
+    PetscBool          isDG;
+    const PetscScalar *arr;
+    PetscScalar       *xc = NULL;
+    PetscReal         *lo = &box[2 * dim * c], *hi = lo + dim, h = 0;
+    PetscCall(DMPlexGetCellCoordinates(dm, cStart + c, &isDG, &nv, &arr, &xc));
+    for (PetscInt d = 0; d < dim; d++) {
+      lo[d] = PETSC_MAX_REAL;
+      hi[d] = PETSC_MIN_REAL;
+    }
+    for (PetscInt i = 0; i < nv / dim; i++)
+      for (PetscInt d = 0; d < dim; d++) {
+        lo[d] = PetscMin(lo[d], PetscRealPart(xc[i * dim + d]));
+        hi[d] = PetscMax(hi[d], PetscRealPart(xc[i * dim + d]));
+      }
+    for (PetscInt d = 0; d < dim; d++) h = PetscMax(h, hi[d] - lo[d]);
+    for (PetscInt d = 0; d < dim; d++) {
+      lo[d] -= tol * h;
+      hi[d] += tol * h;
+    }
+    PetscCall(DMPlexRestoreCellCoordinates(dm, cStart + c, &isDG, &nv, &arr, &xc));
+  }
+  for (PetscInt p = 0; p < npoints; p++) {
+    const PetscReal *x = &coords[p * dim];
+    cellOf[p]          = -1;
+    for (PetscInt c = 0; c < ncells && cellOf[p] < 0; c++) {
+      const PetscReal *lo = &box[2 * dim * c], *hi = lo + dim;
+      PetscBool        in = PETSC_TRUE;
+      PetscReal        ref[3], sum = 0;
+      for (PetscInt d = 0; d < dim; d++)
+        if (x[d] < lo[d] || x[d] > hi[d]) in = PETSC_FALSE;
+      if (!in) continue;
+      PetscCall(DMPlexCoordinatesToReference(dm, cStart + c, 1, x, ref));
+      for (PetscInt d = 0; d < dim; d++) {
+        if (ref[d] < -1 - tol || (!simplex && ref[d] > 1 + tol)) in = PETSC_FALSE;
+        sum += ref[d] + 1;
+      }
+      if (simplex && sum > 2 + tol) in = PETSC_FALSE;
+      if (in) cellOf[p] = cStart + c;
+    }
+  }
+  PetscCall(PetscFree(box));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *out)
 {
   McObsOperator   obs;
   DM              dm = space->dm;
   MPI_Comm        comm;
   PetscMPIInt     rank, size;
-  PetscInt        dim, nb, nloc, N, nfound;
-  Vec             pts, gidx;
-  PetscSF         cellSF = NULL; /* DMLocatePoints reuses a non-NULL one */
-  const PetscSFNode *cells;
-  const PetscInt  *found;
+  PetscInt        dim, nb, nloc, N;
+  Vec             gidx;
   PetscInt        *cellOf, *owner, *gowner;
   PetscScalar     *a;
 
@@ -24,26 +104,16 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(DMGetDimension(dm, &dim));
   PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT, npoints);
-  PetscCall(PetscCalloc1(1, &obs));
+  PetscCall(McObjectCreate(&McObsOperatorType, &obs));
+  McIncref(space);
   obs->space   = space;
   obs->npoints = npoints;
   PetscCall(PetscMalloc1(npoints * dim, &obs->coords));
   PetscCall(PetscArraycpy(obs->coords, coords, npoints * dim));
 
   /* Every rank searches its own cells for every point. */
-  PetscCall(VecCreateSeq(PETSC_COMM_SELF, npoints * dim, &pts));
-  PetscCall(VecSetBlockSize(pts, dim));
-  PetscCall(VecGetArray(pts, &a));
-  for (PetscInt i = 0; i < npoints * dim; i++) a[i] = coords[i];
-  PetscCall(VecRestoreArray(pts, &a));
-  PetscCall(DMLocatePoints(dm, pts, DM_POINTLOCATION_NONE, &cellSF));
-  PetscCall(PetscSFGetGraph(cellSF, NULL, &nfound, &found, &cells));
   PetscCall(PetscMalloc3(npoints, &cellOf, npoints, &owner, npoints, &gowner));
-  for (PetscInt p = 0; p < npoints; p++) cellOf[p] = -1;
-  for (PetscInt k = 0; k < nfound; k++) {
-    PetscInt p = found ? found[k] : k;
-    cellOf[p]  = cells[k].index;
-  }
+  PetscCall(LocateLocal(dm, npoints, coords, cellOf));
   /* A point on a partition boundary is found by several ranks: the lowest
    * one evaluates it (any would give the same value). */
   for (PetscInt p = 0; p < npoints; p++) owner[p] = cellOf[p] >= 0 ? rank : size;
@@ -54,10 +124,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
     else PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1], (double)coords[p * dim + 2]));
     PetscCall(PetscFree3(cellOf, owner, gowner));
-    PetscCall(PetscSFDestroy(&cellSF));
-    PetscCall(VecDestroy(&pts));
-    PetscCall(PetscFree(obs->coords));
-    PetscCall(PetscFree(obs));
+    PetscCall(McObsOperatorDestroy(&obs));
     SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "observation point %" PetscInt_FMT " at %s is outside the mesh", p, xs);
   }
 
@@ -102,8 +169,6 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscCall(MatAssemblyEnd(obs->B, MAT_FINAL_ASSEMBLY));
   PetscCall(VecDestroy(&gidx));
   PetscCall(PetscFree3(cellOf, owner, gowner));
-  PetscCall(PetscSFDestroy(&cellSF));
-  PetscCall(VecDestroy(&pts));
   *out = obs;
   PetscFunctionReturn(0);
 }
@@ -111,10 +176,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
 PetscErrorCode McObsOperatorDestroy(McObsOperator *obs)
 {
   PetscFunctionBeginUser;
-  if (!*obs) PetscFunctionReturn(0);
-  PetscCall(MatDestroy(&(*obs)->B));
-  PetscCall(PetscFree((*obs)->coords));
-  PetscCall(PetscFree(*obs));
+  PetscCall(McObjectDestroy(obs));
   PetscFunctionReturn(0);
 }
 

@@ -15,30 +15,59 @@ PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt orde
   PetscFunctionReturn(0);
 }
 
+/* ------------------------------------------------------- object types */
+
+static int MeshTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  McMesh mesh = (McMesh)o;
+  for (PetscInt k = 0; k < 3; k++) MC_VISIT(mesh->spaces[k]);
+  return 0;
+}
+
+static void MeshClear(McObject *o)
+{
+  McMesh mesh = (McMesh)o;
+  for (PetscInt k = 0; k < 3; k++) MC_CLEAR(mesh->spaces[k]);
+}
+
+static void MeshDealloc(McObject *o)
+{
+  PetscCallAbort(PETSC_COMM_SELF, DMDestroy(&((McMesh)o)->dm));
+}
+
+static const McType McMeshType = {"McMesh", sizeof(struct _p_McMesh), NULL, MeshDealloc, MeshTraverse, MeshClear};
+
+static int SpaceTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  MC_VISIT(((McSpace)o)->mesh);
+  return 0;
+}
+
+static void SpaceClear(McObject *o)
+{
+  MC_CLEAR(((McSpace)o)->mesh);
+}
+
+static void SpaceDealloc(McObject *o)
+{
+  McSpace sp = (McSpace)o;
+  PetscCallAbort(PETSC_COMM_SELF, DMDestroy(&sp->dm));
+  PetscCallAbort(PETSC_COMM_SELF, PetscFEDestroy(&sp->fe));
+}
+
+static const McType McSpaceType = {"McSpace", sizeof(struct _p_McSpace), NULL, SpaceDealloc, SpaceTraverse, SpaceClear};
+
 PetscErrorCode McMeshAlloc_Private(McMesh *mesh)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscCalloc1(1, mesh));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode McSpaceFree(McSpace *space)
-{
-  PetscFunctionBeginUser;
-  if (!*space) PetscFunctionReturn(0);
-  PetscCall(DMDestroy(&(*space)->dm));
-  PetscCall(PetscFEDestroy(&(*space)->fe));
-  PetscCall(PetscFree(*space));
+  PetscCall(McObjectCreate(&McMeshType, mesh));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McMeshDestroy(McMesh *mesh)
 {
   PetscFunctionBeginUser;
-  if (!*mesh) PetscFunctionReturn(0);
-  for (PetscInt k = 0; k < 3; k++) PetscCall(McSpaceFree(&(*mesh)->spaces[k]));
-  PetscCall(DMDestroy(&(*mesh)->dm));
-  PetscCall(PetscFree(*mesh));
+  PetscCall(McObjectDestroy(mesh));
   PetscFunctionReturn(0);
 }
 
@@ -49,14 +78,15 @@ PetscErrorCode McMeshGetSpace(McMesh mesh, PetscInt order, McSpace *space)
   PetscFunctionBeginUser;
   PetscCheck(order == 1 || order == 2, mesh->comm, PETSC_ERR_ARG_OUTOFRANGE, "Lagrange order must be 1 or 2, got %" PetscInt_FMT, order);
   if (!mesh->spaces[order]) {
-    PetscCall(PetscCalloc1(1, &sp));
-    sp->mesh  = mesh;
+    PetscCall(McObjectCreate(&McSpaceType, &sp));
+    McIncref(mesh);
+    sp->mesh  = mesh; /* the back edge of the mesh <-> space cycle */
     sp->order = order;
+    mesh->spaces[order] = sp; /* the cache owns the creation reference */
     PetscCall(McFECreate_Private(mesh->dim, mesh->simplex, order, McFEQuadratureOrder_Private(mesh->simplex, order), &sp->fe));
     PetscCall(DMClone(mesh->dm, &sp->dm));
     PetscCall(DMSetField(sp->dm, 0, NULL, (PetscObject)sp->fe));
     PetscCall(DMCreateDS(sp->dm));
-    mesh->spaces[order] = sp;
   }
   *space = mesh->spaces[order];
   PetscFunctionReturn(0);

@@ -3,6 +3,7 @@
 #define MC_FEM_TEST_H
 
 #include "fem/fem.h"
+#include "obj/obj.h"
 
 #include <stdio.h>
 
@@ -27,6 +28,20 @@ static inline McMeshSpec BoxSpec(PetscInt dim, PetscInt n, PetscBool simplex)
   s.simplex = simplex;
   for (PetscInt d = 0; d < 3; d++) s.cells[d] = n;
   return s;
+}
+
+/* Collects the mesh <-> space cycles and checks that no fem object is
+ * left alive: every test ends with it, before PetscFinalize. */
+static inline PetscErrorCode CollectAndCheck(void)
+{
+  McMemUsage         u;
+  static const char *types[] = {"McMesh", "McSpace", "McForward", "McObsOperator"};
+
+  PetscFunctionBeginUser;
+  PetscCall(McGCCollect(2, NULL));
+  PetscCall(McMemGetUsage(&u));
+  for (int i = 0; i < 4; i++) CHECK(McMemUsageLive(&u, types[i]) == 0, "%lld %s objects alive after a full collection", (long long)McMemUsageLive(&u, types[i]), types[i]);
+  PetscFunctionReturn(0);
 }
 
 #endif

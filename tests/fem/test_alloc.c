@@ -1,52 +1,16 @@
 /* After set-up, 1000 forward steps (re-assembly, refactorisation, solve,
- * observation, misfit, adjoint gradient) allocate nothing through PETSc:
- * counted by our own PetscMallocSet hooks, installed before PetscInitialize
- * so every PETSc allocation passes them.
+ * misfit, adjoint gradient) allocate nothing: counted by the object layer's
+ * PETSc hooks (McMemInstallPetscHooks before PetscInitialize) and its own
+ * allocator, through McMemAllocCount, and the live objects/bytes checked
+ * against a baseline with McMemCheck.
  *
- * With MUMPS (-expect_zero) the count must be exactly zero. With PETSc's own
- * Cholesky (the default up to ~20k dofs) its numeric factorisation takes one
- * workspace block per call and frees it before returning
- * (MatCholeskyFactorNumeric_SeqAIJ); that block is counted apart, and every
- * other allocation must still be zero and the balance must be zero. */
+ * With MUMPS (-expect_zero) both counts must be exactly zero. With PETSc's
+ * own Cholesky (the default up to ~20k dofs) its numeric factorisation
+ * (MatCholeskyFactorNumeric_SeqAIJ) takes one workspace block per call and
+ * frees it before returning: then PETSc's count must be exactly one per step
+ * and live bytes must not move. */
 #include "fem_test.h"
-
-#include <stdlib.h>
-#include <string.h>
-
-static long nmalloc = 0, nfree = 0, nfactor = 0;
-static int  tracing = 0;
-
-static PetscErrorCode CountMalloc(size_t n, PetscBool clear, int line, const char fn[], const char file[], void **p)
-{
-  if (!n) {
-    *p = NULL;
-    return 0;
-  }
-  *p = clear ? calloc(1, n) : malloc(n);
-  if (!*p) return PETSC_ERR_MEM;
-  if (tracing && !strcmp(fn, "MatCholeskyFactorNumeric_SeqAIJ")) nfactor++;
-  else nmalloc++;
-  if (getenv("MC_TRACE_ALLOC") && tracing) fprintf(stderr, "alloc %zu in %s (%s:%d)\n", n, fn, file, line);
-  return 0;
-}
-
-static PetscErrorCode CountFree(void *p, int line, const char fn[], const char file[])
-{
-  (void)line, (void)fn, (void)file;
-  if (p) nfree++;
-  free(p);
-  return 0;
-}
-
-static PetscErrorCode CountRealloc(size_t n, int line, const char fn[], const char file[], void **p)
-{
-  (void)line, (void)fn, (void)file;
-  void *q = realloc(*p, n);
-  if (n && !q) return PETSC_ERR_MEM;
-  if (!*p) nmalloc++;
-  *p = q;
-  return 0;
-}
+#include "obj/obj.h"
 
 int main(int argc, char **argv)
 {
@@ -62,11 +26,11 @@ int main(int argc, char **argv)
   PetscReal     pts[2 * 10], J;
   PetscRandom   rnd;
   PetscBool     ok;
-  long          m0, f0;
+  PetscInt64    p0, q0, p1, q1;
   PetscInt      nsolves = 1000, failed = 0;
   PetscBool     expect_zero = PETSC_FALSE;
 
-  if (PetscMallocSet(CountMalloc, CountFree, CountRealloc)) return 2;
+  if (McMemInstallPetscHooks()) return 2;
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-n", &nsolves, NULL));
@@ -104,9 +68,8 @@ int main(int argc, char **argv)
     PetscCall(McObsOperatorApply(obs, u, d));
     PetscCall(McForwardMisfitGradient(fw, obs, d, &noise, &J, g));
   }
-  m0      = nmalloc;
-  f0      = nfree;
-  tracing = 1;
+  PetscCall(McMemSetBaseline());
+  PetscCall(McMemAllocCount(&p0, &q0));
   for (PetscInt i = 0; i < nsolves; i++) {
     /* Change m in place (no random generator: its own state is not ours). */
     PetscCall(VecScale(m, i % 2 ? -1.0 : 0.9));
@@ -114,13 +77,18 @@ int main(int argc, char **argv)
     if (!ok) failed++;
     PetscCall(McForwardMisfitGradient(fw, obs, d, &noise, &J, g));
   }
-  tracing = 0;
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d steps: %ld PETSc allocations (+ %ld transient in PETSc's numeric Cholesky), %ld frees, %d failed solves\n", (int)nsolves, nmalloc - m0, nfactor, nfree - f0, (int)failed));
+  PetscCall(McMemAllocCount(&p1, &q1));
+  {
+    PetscBool ok;
+    char      report[1024];
+    PetscCall(McMemCheck(0, 0, &ok, report, sizeof(report)));
+    CHECK(ok, "memory grew over %d steps: %s", (int)nsolves, report);
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d steps: %lld project allocations, %lld PETSc allocations, %d failed solves\n", (int)nsolves, (long long)(p1 - p0), (long long)(q1 - q0), (int)failed));
   CHECK(failed == 0, "%d solves failed", (int)failed);
-  CHECK(nmalloc - m0 == 0, "%ld allocations in %d steady-state steps, expected 0", nmalloc - m0, (int)nsolves);
-  CHECK(nfree - f0 == nfactor, "%ld frees in %d steady-state steps, expected %ld (the factorisation's workspace)", nfree - f0, (int)nsolves, nfactor);
-  CHECK(nfactor <= nsolves, "%ld factorisation workspaces for %d steps", nfactor, (int)nsolves);
-  if (expect_zero) CHECK(nfactor == 0, "%ld allocations in the factorisation, expected none", nfactor);
+  CHECK(p1 - p0 == 0, "%lld project allocations in %d steady-state steps, expected 0", (long long)(p1 - p0), (int)nsolves);
+  if (expect_zero) CHECK(q1 - q0 == 0, "%lld PETSc allocations in %d steady-state steps, expected 0", (long long)(q1 - q0), (int)nsolves);
+  else CHECK(q1 - q0 == nsolves, "%lld PETSc allocations in %d steady-state steps, expected exactly one factorisation workspace per step", (long long)(q1 - q0), (int)nsolves);
   PetscCall(PetscRandomDestroy(&rnd));
   PetscCall(VecDestroy(&m));
   PetscCall(VecDestroy(&g));
@@ -128,6 +96,7 @@ int main(int argc, char **argv)
   PetscCall(McObsOperatorDestroy(&obs));
   PetscCall(McForwardDestroy(&fw));
   PetscCall(McMeshDestroy(&mesh));
+  PetscCall(CollectAndCheck());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", failures ? "FAILED" : "PASSED"));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

@@ -77,6 +77,7 @@ int main(int argc, char **argv)
   PetscCall(Compare(3, 2, PETSC_TRUE, 2, 1));
   PetscCall(Compare(3, 3, PETSC_FALSE, 1, 1));
   PetscCall(Compare(3, 2, PETSC_FALSE, 2, 1));
+  PetscCall(CollectAndCheck());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", failures ? "FAILED" : "PASSED"));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

@@ -211,6 +211,7 @@ int main(int argc, char **argv)
   PetscCall(TestOutside());
   PetscCall(Taylor(1, PETSC_FALSE));
   PetscCall(Taylor(2, PETSC_TRUE));
+  PetscCall(CollectAndCheck());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", failures ? "FAILED" : "PASSED"));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

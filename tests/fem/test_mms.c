@@ -122,6 +122,7 @@ int main(int argc, char **argv)
   PetscCall(Rates(3, PETSC_TRUE, 2, 2, 3));
   PetscCall(Rates(3, PETSC_FALSE, 1, 4, 3));
   PetscCall(Rates(3, PETSC_FALSE, 2, 2, 3));
+  PetscCall(CollectAndCheck());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", failures ? "FAILED" : "PASSED"));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

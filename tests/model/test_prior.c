@@ -3,6 +3,7 @@
  * samples against both the exact discrete covariance and the continuous
  * Matern field it discretises. */
 #include "model/model.h"
+#include "obj/obj.h"
 
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sf_bessel.h>
@@ -265,6 +266,8 @@ int main(int argc, char **argv)
   PetscCall(TestMaps(space, rng));
   PetscCall(TestStatistics(space, rng));
   PetscCall(McMeshDestroy(&mesh));
+  /* The mesh and its cached spaces form a cycle (fem objects): collect it. */
+  PetscCall(McGCCollect(2, NULL));
   gsl_rng_free(rng);
   printf("%d failures\n", failures);
   PetscCall(PetscFinalize());

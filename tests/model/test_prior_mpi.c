@@ -4,6 +4,7 @@
  * differs between layouts; layout-independent draws are the parallel
  * issue's work.) */
 #include "model/model.h"
+#include "obj/obj.h"
 
 #include <math.h>
 
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
   PetscCall(VecDestroy(&back));
   PetscCall(McPriorDestroy(&prior));
   PetscCall(McMeshDestroy(&mesh));
+  /* The mesh and its cached spaces form a cycle (fem objects): collect it. */
+  PetscCall(McGCCollect(2, NULL));
   gsl_rng_free(rng);
   PetscCall(PetscFinalize());
   return failures != 0;

@@ -4,12 +4,16 @@ back from the file, to 1e-8; --burn and --vars; the table; per-chain
 acceptance; the field summary; a file still open for writing (SWMR) with
 one chain behind; user errors.
 
-usage: check_diag.py MCMC_DIAG"""
+With IO_DRIVER (tests/io's toy sampler streaming through src/io/), also
+on files of the project's own writer, finished and while it writes.
+
+usage: check_diag.py MCMC_DIAG [IO_DRIVER]"""
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -63,6 +67,61 @@ def draws_from_file(path):
         out["sigma"] = f["posterior/sigma"][...]
         stats = {k: f["sample_stats/" + k][...] for k in ("accepted", "acceptance_rate", "step_size", "failed")}
     return out, stats
+
+
+def draws_generic(path):
+    """name -> [C, N] for lp and every posterior variable, cut at the
+    shortest flushed chain, in the file's creation order."""
+    with h5py.File(path, "r", swmr=True) as f:
+        out = {"lp": f["sample_stats/lp"][...]}
+        post = f["posterior"]
+        for k, v in post.items():
+            if h5py.h5ds.is_scale(v.id):
+                continue
+            if v.ndim == 3:
+                labels = [s.decode() if isinstance(s, bytes) else s for s in post["param"][...]]
+                a = v[...]
+                for p, lab in enumerate(labels):
+                    out[lab] = a[:, :, p]
+            elif v.ndim == 2:
+                out[k] = v[...]
+        n = min(min(v.shape[1] for v in out.values()), post["draw"].shape[0])
+    return {k: v[:, :n] for k, v in out.items()}
+
+
+def test_io_writer(tmp, driver):
+    path = os.path.join(tmp, "io.h5")
+    p = subprocess.run([driver, "-draws", "600", "-chains", "3", "-params", "4", "-block", "50", "-thin", "10",
+                        "-nv", "12", "-file", path, "-force"], capture_output=True, text=True)
+    check(p.returncode == 0, f"io-driver failed: {p.stderr}")
+    chains = draws_generic(path)
+    js = diag_json(path)
+    if js:
+        check(js["chains"] == 3 and js["draws_per_chain"] == [600] * 3, f"io file: {js['draws_per_chain']}")
+        got = compare(js, chains, 0, 600, "io writer")
+        check(set(got) == set(chains), f"io file: variables {list(got)} vs {list(chains)}")
+        check(js["fields"] is not None and js["fields"]["nodes"] == 12 and js["memory"] is not None,
+              "io file: fields or memory missing")
+    # while the writer is still writing (SWMR), reading twice sees growth
+    live = os.path.join(tmp, "io_live.h5")
+    w = subprocess.Popen([driver, "-draws", "3000", "-chains", "2", "-params", "3", "-block", "50", "-nv", "5",
+                          "-pause_ms", "40", "-file", live, "-force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        seen = []
+        for _ in range(200):
+            if os.path.exists(live + ".progress") and os.path.getsize(live + ".progress") > 0:
+                js = diag_json(live) if os.path.exists(live) else None
+                if js and js["draws_used"] >= 4:
+                    seen.append(js["draws_in_file"])
+                    check(js["swmr"] is True and js["draws_per_chain"][0] == js["draws_per_chain"][1],
+                          f"live io file: {js['swmr']} {js['draws_per_chain']}")
+                    if len(seen) == 2:
+                        break
+            time.sleep(0.3)
+        check(len(seen) == 2 and 0 < seen[0] < seen[1] < 3000,
+              f"live io file: draws seen {seen}, want two growing snapshots before the end")
+    finally:
+        w.wait(timeout=120)
 
 
 def compare(js, chains, burn, n, what):
@@ -191,5 +250,7 @@ def test_swmr(tmp):
 with tempfile.TemporaryDirectory() as tmp:
     test_finished(tmp)
     test_swmr(tmp)
+    if len(sys.argv) > 2:
+        test_io_writer(tmp, sys.argv[2])
 print(f"{failures} failures")
 sys.exit(1 if failures else 0)

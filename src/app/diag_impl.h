@@ -24,10 +24,10 @@ typedef struct {
   PetscBool   present;
   char        name[64]; /* field name from posterior_fields (or "field") */
   PetscInt    C, nv;
-  PetscInt64 *count;    /* [C] samples in each chain's running mean/std */
-  PetscReal  *mean;     /* [C*nv] */
-  PetscReal  *std;      /* [C*nv], divisor n-1 */
-  PetscReal  *truth;    /* [nv] or NULL */
+  PetscInt64 *count; /* [C] samples in each chain's running mean/std */
+  PetscReal  *mean;  /* [C*nv] */
+  PetscReal  *std;   /* [C*nv], divisor n-1 */
+  PetscReal  *truth; /* [nv] or NULL */
 } McDiagFields;
 
 typedef struct {

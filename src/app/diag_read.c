@@ -19,13 +19,13 @@
 
 /* Every HDF5 call goes through this: a negative result is an error that
  * names the file and the object. */
-#define MC_H5READ(call, ...)                                                                                             \
+#define MC_H5READ(call, ...)                                                                                           \
   do {                                                                                                                 \
     if ((call) < 0) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_READ, __VA_ARGS__);                                        \
   } while (0)
 
 typedef struct {
-  char   *names[MC_DIAG_MAXVARS];
+  char    *names[MC_DIAG_MAXVARS];
   PetscInt n;
 } NameList;
 
@@ -41,7 +41,8 @@ static herr_t CollectName(hid_t g, const char *name, const H5L_info_t *info, voi
 
 static void FreeNames(NameList *l)
 {
-  for (PetscInt i = 0; i < l->n; i++) free(l->names[i]);
+  for (PetscInt i = 0; i < l->n; i++)
+    free(l->names[i]);
   l->n = 0;
 }
 
@@ -53,7 +54,8 @@ static PetscErrorCode ListGroup(const char *path, hid_t g, const char *gname, Na
   l->n = 0;
   if (H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, CollectName, l) < 0) {
     FreeNames(l);
-    MC_H5READ(H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, CollectName, l), "%s: cannot list group /%s", path, gname);
+    MC_H5READ(H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, CollectName, l), "%s: cannot list group /%s", path,
+              gname);
   }
   PetscFunctionReturn(0);
 }
@@ -61,7 +63,7 @@ static PetscErrorCode ListGroup(const char *path, hid_t g, const char *gname, Na
 static PetscBool Exists(hid_t loc, const char *name)
 {
   /* H5Lexists on "a/b" fails when "a" is missing: test each level. */
-  char  buf[256], *p;
+  char   buf[256], *p;
   htri_t ok = 1;
 
   if (strlen(name) >= sizeof buf) return PETSC_FALSE;
@@ -86,8 +88,10 @@ static PetscErrorCode OpenDataset(McDiagData *d, hid_t f, const char *name, hid_
   if (d->swmr) MC_H5READ(H5Drefresh(*ds), "%s: cannot refresh dataset /%s", d->path, name);
   MC_H5READ(sp = H5Dget_space(*ds), "%s: cannot read the shape of /%s", d->path, name);
   *rank = H5Sget_simple_extent_ndims(sp);
-  if (*rank > 3) *rank = 4; /* reported as "unexpected rank" by the callers */
-  else MC_H5READ(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: cannot read the shape of /%s", d->path, name);
+  if (*rank > 3)
+    *rank = 4; /* reported as "unexpected rank" by the callers */
+  else
+    MC_H5READ(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: cannot read the shape of /%s", d->path, name);
   H5Sclose(sp);
   PetscFunctionReturn(0);
 }
@@ -105,12 +109,14 @@ static PetscErrorCode ReadSlab(McDiagData *d, hid_t ds, const char *name, int ra
   if (rank == 2) np = 1;
   if (C * nd * np == 0) PetscFunctionReturn(0);
   MC_H5READ(fs = H5Dget_space(ds), "%s: cannot read the shape of /%s", d->path, name);
-  MC_H5READ(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), "%s: cannot select draws of /%s", d->path, name);
+  MC_H5READ(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), "%s: cannot select draws of /%s",
+            d->path, name);
   MC_H5READ(ms = H5Screate_simple(rank, count, NULL), "%s: cannot read /%s", d->path, name);
   rc = H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, buf);
   H5Sclose(ms);
   H5Sclose(fs);
-  MC_H5READ(rc, "%s: cannot read draws %llu..%llu of /%s", d->path, (unsigned long long)d0, (unsigned long long)(d0 + nd), name);
+  MC_H5READ(rc, "%s: cannot read draws %llu..%llu of /%s", d->path, (unsigned long long)d0,
+            (unsigned long long)(d0 + nd), name);
   PetscFunctionReturn(0);
 }
 
@@ -124,9 +130,11 @@ static PetscErrorCode ReadAll(McDiagData *d, hid_t f, const char *name, hid_t me
 
   PetscFunctionBeginUser;
   PetscCall(OpenDataset(d, f, name, &ds, &rank, dims));
-  for (int i = 0; i < rank && i < 3; i++) total *= dims[i];
+  for (int i = 0; i < rank && i < 3; i++)
+    total *= dims[i];
   if (total != n) H5Dclose(ds);
-  PetscCheck(total == n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: /%s has %llu values, expected %llu", d->path, name, (unsigned long long)total, (unsigned long long)n);
+  PetscCheck(total == n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: /%s has %llu values, expected %llu", d->path,
+             name, (unsigned long long)total, (unsigned long long)n);
   rc = H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   H5Dclose(ds);
   MC_H5READ(rc, "%s: cannot read /%s", d->path, name);
@@ -143,7 +151,8 @@ static PetscErrorCode ReadLabels(McDiagData *d, hid_t f, hsize_t P, char **label
   herr_t  rc;
 
   PetscFunctionBeginUser;
-  for (hsize_t i = 0; i < P; i++) labels[i] = NULL;
+  for (hsize_t i = 0; i < P; i++)
+    labels[i] = NULL;
   if (!Exists(f, "posterior/param")) PetscFunctionReturn(0);
   PetscCall(OpenDataset(d, f, "posterior/param", &ds, &rank, dims));
   if (rank != 1 || dims[0] != P) {
@@ -164,7 +173,8 @@ static PetscErrorCode ReadLabels(McDiagData *d, hid_t f, hsize_t P, char **label
     H5Tset_size(mt, H5T_VARIABLE);
     rc = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
     if (rc >= 0) {
-      for (hsize_t i = 0; i < P; i++) PetscCall(PetscStrallocpy(v[i] ? v[i] : "", &labels[i]));
+      for (hsize_t i = 0; i < P; i++)
+        PetscCall(PetscStrallocpy(v[i] ? v[i] : "", &labels[i]));
       sp = H5Dget_space(ds);
       H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
       H5Sclose(sp);
@@ -177,7 +187,8 @@ static PetscErrorCode ReadLabels(McDiagData *d, hid_t f, hsize_t P, char **label
     H5Tset_size(mt, len);
     rc = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     if (rc >= 0)
-      for (hsize_t i = 0; i < P; i++) PetscCall(PetscStrallocpy(buf + i * len, &labels[i]));
+      for (hsize_t i = 0; i < P; i++)
+        PetscCall(PetscStrallocpy(buf + i * len, &labels[i]));
     PetscCall(PetscFree(buf));
   }
   H5Tclose(mt);
@@ -212,13 +223,15 @@ static PetscBool Listed(const char *list, const char *name)
 /* Trailing NaNs of a chain are draws not yet written. */
 static PetscInt FlushedDraws(PetscInt n, const PetscReal *x)
 {
-  while (n > 0 && PetscIsNanReal(x[n - 1])) n--;
+  while (n > 0 && PetscIsNanReal(x[n - 1]))
+    n--;
   return n;
 }
 
 static PetscErrorCode ChainStats(McDiagData *d, hid_t f)
 {
-  static const char *const names[4] = {"sample_stats/accepted", "sample_stats/acceptance_rate", "sample_stats/step_size", "sample_stats/failed"};
+  static const char *const names[4] = {"sample_stats/accepted", "sample_stats/acceptance_rate",
+                                       "sample_stats/step_size", "sample_stats/failed"};
   PetscReal               *buf;
 
   PetscFunctionBeginUser;
@@ -267,8 +280,9 @@ static PetscErrorCode ReadFields(McDiagData *d, hid_t f)
   if (!Exists(f, "fields/mean") || !Exists(f, "fields/std") || !Exists(f, "fields/count")) PetscFunctionReturn(0);
   PetscCall(OpenDataset(d, f, "fields/mean", &ds, &rank, dims));
   H5Dclose(ds);
-  PetscCheck(rank == 2, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: /fields/mean has rank %d, expected 2 [chain, node]", d->path, rank);
-  F->C  = (PetscInt)dims[0];
+  PetscCheck(rank == 2, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "%s: /fields/mean has rank %d, expected 2 [chain, node]", d->path, rank);
+  F->C = (PetscInt)dims[0];
   F->nv = (PetscInt)dims[1];
   PetscCall(PetscMalloc3(F->C, &F->count, F->C * F->nv, &F->mean, F->C * F->nv, &F->std));
   F->present = PETSC_TRUE;
@@ -281,7 +295,8 @@ static PetscErrorCode ReadFields(McDiagData *d, hid_t f)
   }
   PetscCall(PetscStrncpy(F->name, "field", sizeof F->name));
   if (Exists(f, "posterior_fields") && H5Aexists_by_name(f, "posterior_fields", "field", H5P_DEFAULT) > 0) {
-    hid_t a = H5Aopen_by_name(f, "posterior_fields", "field", H5P_DEFAULT, H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a);
+    hid_t a = H5Aopen_by_name(f, "posterior_fields", "field", H5P_DEFAULT, H5P_DEFAULT),
+          t = a < 0 ? -1 : H5Aget_type(a);
     if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0 && H5Tget_size(t) < sizeof F->name) {
       hid_t mt = H5Tcopy(H5T_C_S1);
       char  buf[64] = {0};
@@ -297,10 +312,11 @@ static PetscErrorCode ReadFields(McDiagData *d, hid_t f)
 
 static PetscErrorCode ReadMemory(McDiagData *d, hid_t f)
 {
-  static const char *const names[5] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes", "memory/collections"};
-  McDiagMemory            *M        = &d->memory;
-  PetscInt64             **cols[5]  = {&M->iteration, &M->rss, &M->live_objects, &M->live_bytes, &M->collections};
-  hsize_t                  n        = (hsize_t)-1;
+  static const char *const names[5] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes",
+                                       "memory/collections"};
+  McDiagMemory            *M = &d->memory;
+  PetscInt64             **cols[5] = {&M->iteration, &M->rss, &M->live_objects, &M->live_bytes, &M->collections};
+  hsize_t                  n = (hsize_t)-1;
 
   PetscFunctionBeginUser;
   for (int k = 0; k < 5; k++) {
@@ -310,7 +326,8 @@ static PetscErrorCode ReadMemory(McDiagData *d, hid_t f)
     if (!Exists(f, names[k])) PetscFunctionReturn(0);
     PetscCall(OpenDataset(d, f, names[k], &ds, &rank, dims));
     H5Dclose(ds);
-    PetscCheck(rank == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: /%s has rank %d, expected 1", d->path, names[k], rank);
+    PetscCheck(rank == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: /%s has rank %d, expected 1", d->path,
+               names[k], rank);
     n = PetscMin(n, dims[0]); /* a growing trace: columns may differ by a block */
   }
   M->rows = (PetscInt)n;
@@ -334,16 +351,17 @@ static PetscErrorCode ReadMemory(McDiagData *d, hid_t f)
 }
 
 /* Finds the draw variables and decides which are reported, by name. */
-static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *opt, Source *src, PetscInt *nsrc, hsize_t *ndraw)
+static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *opt, Source *src, PetscInt *nsrc,
+                                  hsize_t *ndraw)
 {
   NameList l;
   hid_t    g;
   PetscInt n3 = 0;
 
   PetscFunctionBeginUser;
-  *nsrc  = 0;
+  *nsrc = 0;
   *ndraw = (hsize_t)-1;
-  d->C   = -1;
+  d->C = -1;
   MC_H5READ(g = H5Gopen2(f, "posterior", H5P_DEFAULT), "%s: cannot open group /posterior", d->path);
   PetscCall(ListGroup(d->path, g, "posterior", &l));
   H5Gclose(g);
@@ -358,14 +376,15 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
   }
   FreeNames(&l);
   for (PetscInt i = 0; i < *nsrc; i++) {
-    Source *s = &src[i];
-    hid_t   ds;
-    int     rank;
-    hsize_t dims[3];
+    Source    *s = &src[i];
+    hid_t      ds;
+    int        rank;
+    hsize_t    dims[3];
     H5O_info_t info;
 
     s->rank = 0;
-    if (H5Oget_info_by_name2(f, s->name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET) continue;
+    if (H5Oget_info_by_name2(f, s->name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET)
+      continue;
     PetscCall(OpenDataset(d, f, s->name, &ds, &rank, dims));
     if (H5DSis_scale(ds) > 0 || (rank != 2 && rank != 3)) {
       if (!strcmp(s->name, "posterior/draw") && rank == 1) *ndraw = PetscMin(*ndraw, dims[0]);
@@ -374,13 +393,18 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
     }
     H5Dclose(ds);
     if (d->C < 0) d->C = (PetscInt)dims[0];
-    PetscCheck(dims[0] == (hsize_t)d->C, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: /%s has %llu chains, /%s has %d", d->path, s->name, (unsigned long long)dims[0], src[0].name, (int)d->C);
+    PetscCheck(dims[0] == (hsize_t)d->C, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+               "%s: /%s has %llu chains, /%s has %d", d->path, s->name, (unsigned long long)dims[0], src[0].name,
+               (int)d->C);
     s->rank = rank;
-    s->P    = rank == 3 ? dims[2] : 1;
-    *ndraw  = PetscMin(*ndraw, dims[1]);
+    s->P = rank == 3 ? dims[2] : 1;
+    *ndraw = PetscMin(*ndraw, dims[1]);
     if (rank == 3) n3++;
   }
-  PetscCheck(d->C > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: no draws: /posterior has no [chain, draw] or [chain, draw, param] dataset (not an mcmc-run output file?)", d->path);
+  PetscCheck(
+      d->C > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+      "%s: no draws: /posterior has no [chain, draw] or [chain, draw, param] dataset (not an mcmc-run output file?)",
+      d->path);
   if (Exists(f, "posterior/draw")) {
     hid_t   ds;
     int     rank;
@@ -391,7 +415,7 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
     if (rank == 1) *ndraw = PetscMin(*ndraw, dims[0]);
   }
   for (PetscInt i = 0; i < *nsrc; i++) {
-    Source     *s    = &src[i];
+    Source     *s = &src[i];
     const char *base = strrchr(s->name, '/') + 1;
     if (!s->rank) continue;
     PetscCall(PetscCalloc2(s->P, &s->labels, s->P, &s->select));
@@ -401,15 +425,20 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
       PetscCall(ReadLabels(d, f, s->P, lab));
       for (hsize_t p = 0; p < s->P; p++) {
         char buf[512];
-        if (lab[p] && n3 == 1) PetscCall(PetscSNPrintf(buf, sizeof buf, "%s", lab[p]));
-        else if (lab[p]) PetscCall(PetscSNPrintf(buf, sizeof buf, "%s[%s]", base, lab[p]));
-        else PetscCall(PetscSNPrintf(buf, sizeof buf, "%s[%llu]", base, (unsigned long long)p));
+        if (lab[p] && n3 == 1)
+          PetscCall(PetscSNPrintf(buf, sizeof buf, "%s", lab[p]));
+        else if (lab[p])
+          PetscCall(PetscSNPrintf(buf, sizeof buf, "%s[%s]", base, lab[p]));
+        else
+          PetscCall(PetscSNPrintf(buf, sizeof buf, "%s[%llu]", base, (unsigned long long)p));
         PetscCall(PetscStrallocpy(buf, &s->labels[p]));
         PetscCall(PetscFree(lab[p]));
       }
       PetscCall(PetscFree(lab));
-    } else PetscCall(PetscStrallocpy(base, &s->labels[0]));
-    for (hsize_t p = 0; p < s->P; p++) s->select[p] = !opt->vars || Listed(opt->vars, s->labels[p]) || Listed(opt->vars, base);
+    } else
+      PetscCall(PetscStrallocpy(base, &s->labels[0]));
+    for (hsize_t p = 0; p < s->P; p++)
+      s->select[p] = !opt->vars || Listed(opt->vars, s->labels[p]) || Listed(opt->vars, base);
   }
   PetscFunctionReturn(0);
 }
@@ -418,7 +447,8 @@ static void FreeSources(Source *src, PetscInt nsrc)
 {
   for (PetscInt i = 0; i < nsrc; i++) {
     if (!src[i].labels) continue;
-    for (hsize_t p = 0; p < src[i].P; p++) PetscFree(src[i].labels[p]);
+    for (hsize_t p = 0; p < src[i].P; p++)
+      PetscFree(src[i].labels[p]);
     PetscFree2(src[i].labels, src[i].select);
   }
 }
@@ -430,7 +460,7 @@ static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const S
 
   PetscFunctionBeginUser;
   while (p && *p) {
-    const char *e   = strchr(p, ',');
+    const char *e = strchr(p, ',');
     size_t      len = e ? (size_t)(e - p) : strlen(p);
     PetscBool   hit = PETSC_FALSE;
     char        name[256] = {0}, avail[2048] = {0};
@@ -439,7 +469,8 @@ static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const S
     for (PetscInt i = 0; i < nsrc && !hit; i++) {
       if (!src[i].rank) continue;
       hit = !strcmp(strrchr(src[i].name, '/') + 1, name);
-      for (hsize_t q = 0; q < src[i].P && !hit; q++) hit = !strcmp(src[i].labels[q], name);
+      for (hsize_t q = 0; q < src[i].P && !hit; q++)
+        hit = !strcmp(src[i].labels[q], name);
     }
     if (!hit) {
       for (PetscInt i = 0; i < nsrc; i++)
@@ -449,7 +480,8 @@ static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const S
             strcat(avail, src[i].labels[q]);
           }
     }
-    PetscCheck(hit, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "--vars: %s has no quantity named '%s'; it has: %s", d->path, name, avail);
+    PetscCheck(hit, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "--vars: %s has no quantity named '%s'; it has: %s", d->path,
+               name, avail);
     p = e ? e + 1 : NULL;
   }
   PetscFunctionReturn(0);
@@ -474,7 +506,8 @@ static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const Source *src, Pets
   PetscCall(OpenDataset(d, f, m->name, &ds, &rank, dims));
   PetscCall(ReadSlab(d, ds, m->name, rank, d->C, 0, ndraw, 0, 1, buf));
   H5Dclose(ds);
-  for (PetscInt c = 0; c < d->C; c++) d->chains[c].draws = FlushedDraws((PetscInt)ndraw, buf + c * ndraw);
+  for (PetscInt c = 0; c < d->C; c++)
+    d->chains[c].draws = FlushedDraws((PetscInt)ndraw, buf + c * ndraw);
   PetscCall(PetscFree(buf));
   PetscFunctionReturn(0);
 }
@@ -506,7 +539,8 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
         d->nvars++;
         PetscCall(PetscStrallocpy(s->labels[p], &v->name));
         PetscCall(PetscMalloc1(C * N, &v->x));
-        for (PetscInt k = 0; k < C * N; k++) v->x[k] = buf[k * np + (p - p0)];
+        for (PetscInt k = 0; k < C * N; k++)
+          v->x[k] = buf[k * np + (p - p0)];
       }
     }
     PetscCall(PetscFree(buf));
@@ -522,17 +556,22 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, McDiagData *d, hid_t f,
   hsize_t  ndraw;
 
   PetscFunctionBeginUser;
-  PetscCheck(Exists(f, "posterior"), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: no group /posterior (not an mcmc-run output file?)", opt->file);
+  PetscCheck(Exists(f, "posterior"), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "%s: no group /posterior (not an mcmc-run output file?)", opt->file);
   PetscCall(FindSources(d, f, opt, src, nsrc, &ndraw));
   PetscCall(CheckVars(d, opt, src, *nsrc));
   PetscCall(CountDraws(d, f, src, *nsrc, ndraw));
   shortest = d->file_draws;
-  for (PetscInt c = 0; c < d->C; c++) shortest = PetscMin(shortest, d->chains[c].draws);
+  for (PetscInt c = 0; c < d->C; c++)
+    shortest = PetscMin(shortest, d->chains[c].draws);
   d->burn = (PetscInt)opt->burn;
-  d->N    = shortest - d->burn;
-  PetscCheck(d->N >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: the shortest chain has %d draws; after --burn %d that leaves %d, and the diagnostics need at least 4", opt->file, (int)shortest, (int)d->burn, (int)d->N);
+  d->N = shortest - d->burn;
+  PetscCheck(d->N >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s: the shortest chain has %d draws; after --burn %d that leaves %d, and the diagnostics need at least 4",
+             opt->file, (int)shortest, (int)d->burn, (int)d->N);
   for (PetscInt i = 0; i < *nsrc; i++)
-    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++) nsel += src[i].select[p];
+    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++)
+      nsel += src[i].select[p];
   PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
   PetscCall(ReadDraws(d, f, src, *nsrc));
   PetscCall(ChainStats(d, f));
@@ -552,13 +591,16 @@ PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d)
   PetscCall(PetscMemzero(d, sizeof *d));
   d->path = opt->file;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by us, with the file's name */
-  PetscCheck(H5Fis_hdf5(opt->file) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: not a readable HDF5 file", opt->file);
+  PetscCheck(H5Fis_hdf5(opt->file) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: not a readable HDF5 file",
+             opt->file);
   /* A file being written must be read as a SWMR reader; a file the library
    * cannot open that way is opened plainly. */
-  f       = H5Fopen(opt->file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  f = H5Fopen(opt->file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   d->swmr = f >= 0 ? PETSC_TRUE : PETSC_FALSE;
   if (f < 0) f = H5Fopen(opt->file, H5F_ACC_RDONLY, H5P_DEFAULT);
-  PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open the HDF5 file (a file left by a killed writer needs 'h5clear -s %s' first)", opt->file, opt->file);
+  PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "%s: cannot open the HDF5 file (a file left by a killed writer needs 'h5clear -s %s' first)", opt->file,
+             opt->file);
   PetscCall(PetscCalloc1(MC_DIAG_MAXVARS, &src));
   /* Not PetscCall: a user error (a --vars name, a short file) must still
    * release what was read so far. */

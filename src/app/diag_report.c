@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#define MC_DIAG_RHAT_MAX 1.01
+#define MC_DIAG_RHAT_MAX      1.01
 #define MC_DIAG_ESS_PER_CHAIN 100
 
 typedef struct {
@@ -27,7 +27,7 @@ static void SummarizeFields(const McDiagFields *F, FieldSummary *fs)
   PetscReal se = 0, st = 0, cover = 0, sstd = 0;
   PetscInt  n = 0, used = 0, nrhat = 0;
 
-  *fs          = (FieldSummary){F->nv, 0, NAN, INFINITY, -INFINITY, NAN, NAN, NAN, NAN, 0};
+  *fs = (FieldSummary){F->nv, 0, NAN, INFINITY, -INFINITY, NAN, NAN, NAN, NAN, 0};
   fs->rhat_max = NAN;
   for (PetscInt c = 0; c < F->C; c++)
     if (F->count[c] >= 2) n += F->count[c], used++;
@@ -70,7 +70,7 @@ static void SummarizeFields(const McDiagFields *F, FieldSummary *fs)
   }
   fs->mean_std = sstd / F->nv;
   if (F->truth) {
-    fs->rmse      = PetscSqrtReal(se / F->nv);
+    fs->rmse = PetscSqrtReal(se / F->nv);
     fs->rel_error = st > 0 ? PetscSqrtReal(se / st) : NAN;
     fs->coverage2 = cover / F->nv;
   }
@@ -78,7 +78,8 @@ static void SummarizeFields(const McDiagFields *F, FieldSummary *fs)
 
 static void Warning(const McDiagData *d, const McDiagSummary *s, char *w, size_t n)
 {
-  PetscBool r = !(s->rhat <= MC_DIAG_RHAT_MAX), e = !(PetscMin(s->ess_bulk, s->ess_tail) >= MC_DIAG_ESS_PER_CHAIN * d->C);
+  PetscBool r = !(s->rhat <= MC_DIAG_RHAT_MAX),
+            e = !(PetscMin(s->ess_bulk, s->ess_tail) >= MC_DIAG_ESS_PER_CHAIN * d->C);
   snprintf(w, n, "%s%s%s", r ? "R_hat" : "", r && e ? "," : "", e ? "ESS" : "");
 }
 
@@ -87,9 +88,12 @@ static void JsonString(FILE *o, const char *s)
   fputc('"', o);
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(o, "\\%c", ch);
-    else if (ch < 0x20) fprintf(o, "\\u%04x", ch);
-    else fputc(ch, o);
+    if (ch == '"' || ch == '\\')
+      fprintf(o, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(o, "\\u%04x", ch);
+    else
+      fputc(ch, o);
   }
   fputc('"', o);
 }
@@ -97,8 +101,10 @@ static void JsonString(FILE *o, const char *s)
 /* JSON has no NaN or infinity: they become null. */
 static void JsonNum(FILE *o, const char *key, PetscReal x, const char *sep)
 {
-  if (isfinite(x)) fprintf(o, "\"%s\": %.17g%s", key, (double)x, sep);
-  else fprintf(o, "\"%s\": null%s", key, sep);
+  if (isfinite(x))
+    fprintf(o, "\"%s\": %.17g%s", key, (double)x, sep);
+  else
+    fprintf(o, "\"%s\": null%s", key, sep);
 }
 
 static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
@@ -107,10 +113,13 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
 
   fprintf(o, "{\n  \"file\": ");
   JsonString(o, d->path);
-  fprintf(o, ",\n  \"swmr\": %s,\n  \"chains\": %d,\n  \"draws_in_file\": %d,\n  \"draws_per_chain\": [", d->swmr ? "true" : "false", (int)d->C, (int)d->file_draws);
-  for (PetscInt c = 0; c < d->C; c++) fprintf(o, "%s%d", c ? ", " : "", (int)d->chains[c].draws);
+  fprintf(o, ",\n  \"swmr\": %s,\n  \"chains\": %d,\n  \"draws_in_file\": %d,\n  \"draws_per_chain\": [",
+          d->swmr ? "true" : "false", (int)d->C, (int)d->file_draws);
+  for (PetscInt c = 0; c < d->C; c++)
+    fprintf(o, "%s%d", c ? ", " : "", (int)d->chains[c].draws);
   fprintf(o, "],\n  \"burn\": %d,\n  \"draws_used\": %d,\n", (int)d->burn, (int)d->N);
-  fprintf(o, "  \"thresholds\": {\"rhat\": %g, \"ess\": %d},\n  \"variables\": [", MC_DIAG_RHAT_MAX, (int)(MC_DIAG_ESS_PER_CHAIN * d->C));
+  fprintf(o, "  \"thresholds\": {\"rhat\": %g, \"ess\": %d},\n  \"variables\": [", MC_DIAG_RHAT_MAX,
+          (int)(MC_DIAG_ESS_PER_CHAIN * d->C));
   for (PetscInt i = 0; i < d->nvars; i++) {
     const McDiagSummary *s = &d->vars[i].s;
     char                 w[32];
@@ -138,16 +147,20 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
     JsonNum(o, "accepted", ch->accepted, ", ");
     JsonNum(o, "acceptance_rate", ch->accept_prob, ", ");
     JsonNum(o, "step_size", ch->step_size, ", ");
-    if (ch->failed >= 0) fprintf(o, "\"failed\": %d}", (int)ch->failed);
-    else fprintf(o, "\"failed\": null}");
+    if (ch->failed >= 0)
+      fprintf(o, "\"failed\": %d}", (int)ch->failed);
+    else
+      fprintf(o, "\"failed\": null}");
   }
   fprintf(o, "\n  ],\n  \"fields\": ");
-  if (!d->fields.present) fprintf(o, "null");
+  if (!d->fields.present)
+    fprintf(o, "null");
   else {
     fprintf(o, "{\"name\": ");
     JsonString(o, d->fields.name);
     fprintf(o, ", \"nodes\": %d, \"samples\": %d, \"count_per_chain\": [", (int)fs->nodes, (int)fs->samples);
-    for (PetscInt c = 0; c < d->fields.C; c++) fprintf(o, "%s%lld", c ? ", " : "", (long long)d->fields.count[c]);
+    for (PetscInt c = 0; c < d->fields.C; c++)
+      fprintf(o, "%s%lld", c ? ", " : "", (long long)d->fields.count[c]);
     fprintf(o, "], ");
     JsonNum(o, "mean_std", fs->mean_std, ", ");
     JsonNum(o, "mean_min", fs->mean_min, ", ");
@@ -159,7 +172,8 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
     fprintf(o, "\"node_rhat_over\": %d}", (int)fs->rhat_over);
   }
   fprintf(o, ",\n  \"memory\": ");
-  if (!M->rows) fprintf(o, "null");
+  if (!M->rows)
+    fprintf(o, "null");
   else {
     PetscInt64 rmax = M->rss[0], omin = M->live_objects[0], omax = M->live_objects[0];
     for (PetscInt r = 0; r < M->rows; r++) {
@@ -167,17 +181,27 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
       omin = PetscMin(omin, M->live_objects[r]);
       omax = PetscMax(omax, M->live_objects[r]);
     }
-    fprintf(o, "{\"rows\": %d, \"first_iteration\": %lld, \"last_iteration\": %lld, \"rss_first\": %lld, \"rss_max\": %lld, \"rss_last\": %lld, ", (int)M->rows, (long long)M->iteration[0], (long long)M->iteration[M->rows - 1], (long long)M->rss[0], (long long)rmax, (long long)M->rss[M->rows - 1]);
-    fprintf(o, "\"live_objects_first\": %lld, \"live_objects_min\": %lld, \"live_objects_max\": %lld, \"live_objects_last\": %lld, \"live_bytes_first\": %lld, \"live_bytes_last\": %lld, \"collections\": %lld}",
-            (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1], (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
+    fprintf(o,
+            "{\"rows\": %d, \"first_iteration\": %lld, \"last_iteration\": %lld, \"rss_first\": %lld, \"rss_max\": "
+            "%lld, \"rss_last\": %lld, ",
+            (int)M->rows, (long long)M->iteration[0], (long long)M->iteration[M->rows - 1], (long long)M->rss[0],
+            (long long)rmax, (long long)M->rss[M->rows - 1]);
+    fprintf(
+        o,
+        "\"live_objects_first\": %lld, \"live_objects_min\": %lld, \"live_objects_max\": %lld, \"live_objects_last\": "
+        "%lld, \"live_bytes_first\": %lld, \"live_bytes_last\": %lld, \"collections\": %lld}",
+        (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1],
+        (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
   }
   fprintf(o, "\n}\n");
 }
 
 static void Num(FILE *o, PetscReal x, int w)
 {
-  if (isfinite(x)) fprintf(o, " %*.4g", w, (double)x);
-  else fprintf(o, " %*s", w, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+  if (isfinite(x))
+    fprintf(o, " %*.4g", w, (double)x);
+  else
+    fprintf(o, " %*s", w, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
 }
 
 static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
@@ -187,10 +211,14 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
 
   fprintf(o, "Inference for %s\n", d->path);
   fprintf(o, "%d chains; draws flushed per chain:", (int)d->C);
-  for (PetscInt c = 0; c < d->C; c++) fprintf(o, " %d", (int)d->chains[c].draws);
-  fprintf(o, "\nburn %d; used draws %d..%d of every chain: %d per chain, %d in total\n\n", (int)d->burn, (int)d->burn, (int)(d->burn + d->N - 1), (int)d->N, (int)(d->N * d->C));
-  for (PetscInt i = 0; i < d->nvars; i++) w = PetscMax(w, (int)strlen(d->vars[i].name));
-  fprintf(o, "%-*s %10s %10s %10s %10s %10s %10s %9s %9s %7s %9s  %s\n", w, "", "Mean", "MCSE", "StdDev", "5%", "50%", "95%", "ESS_bulk", "ESS_tail", "R_hat", "IAT", "Warning");
+  for (PetscInt c = 0; c < d->C; c++)
+    fprintf(o, " %d", (int)d->chains[c].draws);
+  fprintf(o, "\nburn %d; used draws %d..%d of every chain: %d per chain, %d in total\n\n", (int)d->burn, (int)d->burn,
+          (int)(d->burn + d->N - 1), (int)d->N, (int)(d->N * d->C));
+  for (PetscInt i = 0; i < d->nvars; i++)
+    w = PetscMax(w, (int)strlen(d->vars[i].name));
+  fprintf(o, "%-*s %10s %10s %10s %10s %10s %10s %9s %9s %7s %9s  %s\n", w, "", "Mean", "MCSE", "StdDev", "5%", "50%",
+          "95%", "ESS_bulk", "ESS_tail", "R_hat", "IAT", "Warning");
   for (PetscInt i = 0; i < d->nvars; i++) {
     const McDiagSummary *s = &d->vars[i].s;
     char                 wn[32];
@@ -202,12 +230,14 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
     Num(o, s->q05, 10);
     Num(o, s->q50, 10);
     Num(o, s->q95, 10);
-    fprintf(o, " %9.0f %9.0f %7.4f %9.2f  %s\n", (double)s->ess_bulk, (double)s->ess_tail, (double)s->rhat, (double)s->iat, wn);
+    fprintf(o, " %9.0f %9.0f %7.4f %9.2f  %s\n", (double)s->ess_bulk, (double)s->ess_tail, (double)s->rhat,
+            (double)s->iat, wn);
   }
-  fprintf(o, "\nESS: rank-normalised split-chain bulk and tail (5%%/95%% quantile) effective sample sizes;\n"
-             "R_hat: max of rank-normalised split R-hat and its folded version (Vehtari et al. 2021);\n"
-             "IAT: integrated autocorrelation time (draws per independent draw); MCSE of the mean.\n"
-             "Warning: R_hat > %.2f or ESS < %d (100 per chain) - not converged or too few effective draws.\n",
+  fprintf(o,
+          "\nESS: rank-normalised split-chain bulk and tail (5%%/95%% quantile) effective sample sizes;\n"
+          "R_hat: max of rank-normalised split R-hat and its folded version (Vehtari et al. 2021);\n"
+          "IAT: integrated autocorrelation time (draws per independent draw); MCSE of the mean.\n"
+          "Warning: R_hat > %.2f or ESS < %d (100 per chain) - not converged or too few effective draws.\n",
           MC_DIAG_RHAT_MAX, (int)(MC_DIAG_ESS_PER_CHAIN * d->C));
 
   fprintf(o, "\n%5s %8s %9s %10s %10s %7s\n", "chain", "draws", "accepted", "acc_prob", "step_size", "failed");
@@ -217,16 +247,24 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
     Num(o, ch->accepted, 9);
     Num(o, ch->accept_prob, 10);
     Num(o, ch->step_size, 10);
-    if (ch->failed >= 0) fprintf(o, " %7d\n", (int)ch->failed);
-    else fprintf(o, " %7s\n", "-");
+    if (ch->failed >= 0)
+      fprintf(o, " %7d\n", (int)ch->failed);
+    else
+      fprintf(o, " %7s\n", "-");
   }
   fprintf(o, "(accepted, acc_prob and failed over the draws after --burn)\n");
 
   if (d->fields.present) {
-    fprintf(o, "\nField '%s' (running mean/std of all draws, --burn does not apply): %d nodes, %d samples\n", d->fields.name, (int)fs->nodes, (int)fs->samples);
-    fprintf(o, "  posterior mean in [%.4g, %.4g], average posterior std %.4g\n", (double)fs->mean_min, (double)fs->mean_max, (double)fs->mean_std);
-    if (d->fields.truth) fprintf(o, "  vs truth: RMSE %.4g, relative L2 error %.4g, nodes within 2 std %.1f%%\n", (double)fs->rmse, (double)fs->rel_error, 100 * (double)fs->coverage2);
-    if (!isnan(fs->rhat_max)) fprintf(o, "  node R-hat (basic, from chain means/stds): max %.4f, %d nodes > %.2f\n", (double)fs->rhat_max, (int)fs->rhat_over, MC_DIAG_RHAT_MAX);
+    fprintf(o, "\nField '%s' (running mean/std of all draws, --burn does not apply): %d nodes, %d samples\n",
+            d->fields.name, (int)fs->nodes, (int)fs->samples);
+    fprintf(o, "  posterior mean in [%.4g, %.4g], average posterior std %.4g\n", (double)fs->mean_min,
+            (double)fs->mean_max, (double)fs->mean_std);
+    if (d->fields.truth)
+      fprintf(o, "  vs truth: RMSE %.4g, relative L2 error %.4g, nodes within 2 std %.1f%%\n", (double)fs->rmse,
+              (double)fs->rel_error, 100 * (double)fs->coverage2);
+    if (!isnan(fs->rhat_max))
+      fprintf(o, "  node R-hat (basic, from chain means/stds): max %.4f, %d nodes > %.2f\n", (double)fs->rhat_max,
+              (int)fs->rhat_over, MC_DIAG_RHAT_MAX);
   }
   if (M->rows) {
     PetscInt64 rmax = M->rss[0], omin = M->live_objects[0], omax = M->live_objects[0];
@@ -235,10 +273,15 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
       omin = PetscMin(omin, M->live_objects[r]);
       omax = PetscMax(omax, M->live_objects[r]);
     }
-    fprintf(o, "\nMemory trace: %d rows, iterations %lld..%lld\n", (int)M->rows, (long long)M->iteration[0], (long long)M->iteration[M->rows - 1]);
-    fprintf(o, "  RSS first %.1f MiB, max %.1f MiB, last %.1f MiB\n", M->rss[0] / 1048576.0, rmax / 1048576.0, M->rss[M->rows - 1] / 1048576.0);
-    fprintf(o, "  live objects first %lld, min %lld, max %lld, last %lld; live bytes first %lld, last %lld; collections %lld\n", (long long)M->live_objects[0], (long long)omin, (long long)omax,
-            (long long)M->live_objects[M->rows - 1], (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
+    fprintf(o, "\nMemory trace: %d rows, iterations %lld..%lld\n", (int)M->rows, (long long)M->iteration[0],
+            (long long)M->iteration[M->rows - 1]);
+    fprintf(o, "  RSS first %.1f MiB, max %.1f MiB, last %.1f MiB\n", M->rss[0] / 1048576.0, rmax / 1048576.0,
+            M->rss[M->rows - 1] / 1048576.0);
+    fprintf(o,
+            "  live objects first %lld, min %lld, max %lld, last %lld; live bytes first %lld, last %lld; collections "
+            "%lld\n",
+            (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1],
+            (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
   }
 }
 
@@ -254,8 +297,10 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out)
     PetscCall(PetscFree(d.vars[i].x));
   }
   if (d.fields.present) SummarizeFields(&d.fields, &fs);
-  if (opt->json) PrintJson(out, &d, &fs);
-  else PrintTable(out, &d, &fs);
+  if (opt->json)
+    PrintJson(out, &d, &fs);
+  else
+    PrintTable(out, &d, &fs);
   PetscCall(McDiagDataFree_Private(&d));
   PetscFunctionReturn(0);
 }

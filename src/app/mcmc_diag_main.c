@@ -8,25 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-  "usage: mcmc-diag [OPTIONS] FILE.h5\n"
-  "\n"
-  "Convergence diagnostics and posterior summaries of an mcmc-run output file,\n"
-  "finished or still being written: per quantity mean, MCSE, sd, 5/50/95%\n"
-  "quantiles, bulk and tail ESS, rank-normalised split R-hat, integrated\n"
-  "autocorrelation time and a warning when R-hat > 1.01 or ESS < 100 per chain;\n"
-  "acceptance per chain; the field's posterior mean/std against the truth; the\n"
-  "memory trace.\n"
-  "\n"
-  "Options:\n"
-  "  --burn N         drop the first N draws of every chain (default 0)\n"
-  "  --vars a,b,...   report only these quantities (parameter labels, QoI names,\n"
-  "                   lp, or a parameter dataset's name such as theta)\n"
-  "  --json           print JSON instead of the table\n"
-  "  -h, --help       show this help and exit\n"
-  "  -V, --version    show the version of mcmc-diag and of its libraries\n"
-  "\n"
-  "Exit codes: 0 success, 1 usage error or unreadable file, 2 runtime failure.\n";
+static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5\n"
+                            "\n"
+                            "Convergence diagnostics and posterior summaries of an mcmc-run output file,\n"
+                            "finished or still being written: per quantity mean, MCSE, sd, 5/50/95%\n"
+                            "quantiles, bulk and tail ESS, rank-normalised split R-hat, integrated\n"
+                            "autocorrelation time and a warning when R-hat > 1.01 or ESS < 100 per chain;\n"
+                            "acceptance per chain; the field's posterior mean/std against the truth; the\n"
+                            "memory trace.\n"
+                            "\n"
+                            "Options:\n"
+                            "  --burn N         drop the first N draws of every chain (default 0)\n"
+                            "  --vars a,b,...   report only these quantities (parameter labels, QoI names,\n"
+                            "                   lp, or a parameter dataset's name such as theta)\n"
+                            "  --json           print JSON instead of the table\n"
+                            "  -h, --help       show this help and exit\n"
+                            "  -V, --version    show the version of mcmc-diag and of its libraries\n"
+                            "\n"
+                            "Exit codes: 0 success, 1 usage error or unreadable file, 2 runtime failure.\n";
 
 /* The value of --name=value or --name value; NULL if a does not match. */
 static const char *OptionValue(const char *name, int argc, char **argv, int *i)
@@ -43,7 +42,7 @@ static int Run(const McDiagOptions *opt)
 {
   PetscErrorCode ierr;
   int            code = MC_EXIT_OK, one = 1;
-  char           *args[] = {(char *)"mcmc-diag", NULL}, **argv = args;
+  char          *args[] = {(char *)"mcmc-diag", NULL}, **argv = args;
 
   /* No PETSc options: the command line is ours. */
   if (PetscInitialize(&one, &argv, NULL, NULL)) return MC_EXIT_RUNTIME;
@@ -56,7 +55,10 @@ static int Run(const McDiagOptions *opt)
     char       *specific = NULL;
     PetscErrorMessage(ierr, &text, &specific);
     fprintf(stderr, "mcmc-diag: %s\n", specific && specific[0] ? specific : text);
-    code = ierr == PETSC_ERR_FILE_OPEN || ierr == PETSC_ERR_FILE_READ || ierr == PETSC_ERR_FILE_UNEXPECTED || ierr == PETSC_ERR_USER_INPUT ? MC_EXIT_USAGE : MC_EXIT_RUNTIME;
+    code = ierr == PETSC_ERR_FILE_OPEN || ierr == PETSC_ERR_FILE_READ || ierr == PETSC_ERR_FILE_UNEXPECTED ||
+                   ierr == PETSC_ERR_USER_INPUT
+               ? MC_EXIT_USAGE
+               : MC_EXIT_RUNTIME;
   }
   PetscPopErrorHandler();
   if (PetscFinalize() && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;
@@ -79,7 +81,7 @@ int main(int argc, char **argv)
       opt.json = 1;
     } else if ((v = OptionValue("--burn", argc, argv, &i))) {
       char *end;
-      errno    = 0;
+      errno = 0;
       opt.burn = strtoll(v, &end, 10);
       if (!*v || *end || errno || opt.burn < 0) {
         fprintf(stderr, "mcmc-diag: --burn needs a number of draws >= 0, got '%s'\n", v);

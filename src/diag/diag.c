@@ -33,7 +33,7 @@ static PetscReal GeyerTau(PetscInt N, PetscReal *rho, PetscReal (*r)(void *, Pet
   rho[1] = odd = r(ctx, 1);
   while (t < N - 3 && even + odd > 0) {
     even = r(ctx, t + 1);
-    odd  = r(ctx, t + 2);
+    odd = r(ctx, t + 2);
     if (even + odd >= 0) {
       rho[t + 1] = even;
       rho[t + 2] = odd;
@@ -49,7 +49,8 @@ static PetscReal GeyerTau(PetscInt N, PetscReal *rho, PetscReal (*r)(void *, Pet
     }
   }
   tau = -1;
-  for (t = 0; t <= max_t; t++) tau += 2 * rho[t];
+  for (t = 0; t <= max_t; t++)
+    tau += 2 * rho[t];
   if (max_t + 1 < N) tau += rho[max_t + 1];
   return tau;
 }
@@ -65,7 +66,8 @@ static PetscReal CombinedRho(void *ctx, PetscInt t)
   Combined *c = (Combined *)ctx;
   PetscReal m = 0;
 
-  for (PetscInt k = 0; k < c->C; k++) m += c->acov[k * c->N + t];
+  for (PetscInt k = 0; k < c->C; k++)
+    m += c->acov[k * c->N + t];
   return 1 - (c->W - m / c->C) / c->varplus;
 }
 
@@ -76,7 +78,8 @@ PetscErrorCode McDiagESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *
   PetscReal     *rho, *means, lo = PETSC_MAX_REAL, hi = -PETSC_MAX_REAL, tau, a0 = 0, mm = 0, bvar = 0;
 
   PetscFunctionBeginUser;
-  PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "ESS needs >= 1 chain of >= 4 draws, got %d x %d", (int)C, (int)N);
+  PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "ESS needs >= 1 chain of >= 4 draws, got %d x %d", (int)C, (int)N);
   if (AnyNaN(S, x)) {
     *ess = NAN;
     PetscFunctionReturn(0);
@@ -95,18 +98,20 @@ PetscErrorCode McDiagESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *
   for (PetscInt c = 0; c < C; c++) {
     PetscCall(McAutocovariance(N, x + c * N, 1, cb.acov + c * N));
     means[c] = 0;
-    for (PetscInt i = 0; i < N; i++) means[c] += x[c * N + i];
+    for (PetscInt i = 0; i < N; i++)
+      means[c] += x[c * N + i];
     means[c] /= N;
     a0 += cb.acov[c * N];
     mm += means[c];
   }
   cb.W = a0 / C * N / (N - 1.0); /* mean within-chain variance, divisor N-1 */
   mm /= C;
-  for (PetscInt c = 0; c < C; c++) bvar += (means[c] - mm) * (means[c] - mm);
+  for (PetscInt c = 0; c < C; c++)
+    bvar += (means[c] - mm) * (means[c] - mm);
   cb.varplus = cb.W * (N - 1.0) / N + (C > 1 ? bvar / (C - 1) : 0);
   PetscCall(PetscArrayzero(rho, N));
-  tau  = GeyerTau(N, rho, CombinedRho, &cb);
-  tau  = PetscMax(tau, 1 / PetscLog10Real((PetscReal)S));
+  tau = GeyerTau(N, rho, CombinedRho, &cb);
+  tau = PetscMax(tau, 1 / PetscLog10Real((PetscReal)S));
   *ess = S / tau;
   for (PetscInt t = 0; t < N; t++)
     if (PetscIsNanReal(rho[t])) *ess = NAN;
@@ -119,20 +124,24 @@ PetscErrorCode McDiagRhatBasic(PetscInt C, PetscInt N, const PetscReal *x, Petsc
   PetscReal mm = 0, bvar = 0, W = 0, *means;
 
   PetscFunctionBeginUser;
-  PetscCheck(C >= 2 && N >= 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "R-hat needs >= 2 chains of >= 2 draws, got %d x %d", (int)C, (int)N);
+  PetscCheck(C >= 2 && N >= 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "R-hat needs >= 2 chains of >= 2 draws, got %d x %d", (int)C, (int)N);
   PetscCall(PetscMalloc1(C, &means));
   for (PetscInt c = 0; c < C; c++) {
     PetscReal m = 0, v = 0;
-    for (PetscInt i = 0; i < N; i++) m += x[c * N + i];
+    for (PetscInt i = 0; i < N; i++)
+      m += x[c * N + i];
     m /= N;
-    for (PetscInt i = 0; i < N; i++) v += (x[c * N + i] - m) * (x[c * N + i] - m);
+    for (PetscInt i = 0; i < N; i++)
+      v += (x[c * N + i] - m) * (x[c * N + i] - m);
     W += v / (N - 1);
     means[c] = m;
     mm += m;
   }
   W /= C;
   mm /= C;
-  for (PetscInt c = 0; c < C; c++) bvar += (means[c] - mm) * (means[c] - mm);
+  for (PetscInt c = 0; c < C; c++)
+    bvar += (means[c] - mm) * (means[c] - mm);
   bvar /= C - 1;
   /* B = N * var(chain means); R-hat = sqrt((B/W + N - 1) / N) */
   *rhat = PetscSqrtReal((N * bvar / W + N - 1) / N);
@@ -164,10 +173,12 @@ PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
   for (PetscInt i = 0; i < S;) {
     PetscInt j = i;
     /* ties share the average of their 1-based ranks i+1 .. j */
-    while (j < S && v[perm[j]] == v[perm[i]]) j++;
+    while (j < S && v[perm[j]] == v[perm[i]])
+      j++;
     PetscReal r = 0.5 * ((i + 1) + j);
     PetscReal z0 = gsl_cdf_ugaussian_Pinv((r - 0.375) / (S + 0.25));
-    for (PetscInt k = i; k < j; k++) z[perm[k]] = z0;
+    for (PetscInt k = i; k < j; k++)
+      z[perm[k]] = z0;
     i = j;
   }
   PetscCall(PetscFree2(perm, v));
@@ -179,7 +190,8 @@ PetscErrorCode McDiagQuantile(PetscInt S, const PetscReal *x, PetscReal p, Petsc
   PetscReal *v;
 
   PetscFunctionBeginUser;
-  PetscCheck(S >= 1 && p >= 0 && p <= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "quantile %g of %d values", (double)p, (int)S);
+  PetscCheck(S >= 1 && p >= 0 && p <= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "quantile %g of %d values",
+             (double)p, (int)S);
   PetscCall(PetscMalloc1(S, &v));
   PetscCall(PetscArraycpy(v, x, S));
   gsl_sort(v, 1, (size_t)S);
@@ -198,10 +210,12 @@ static PetscErrorCode RankRhat(PetscInt C2, PetscInt h, PetscReal *y, PetscReal 
 }
 
 /* ESS of the split indicator x <= q. */
-static PetscErrorCode IndicatorESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal q, PetscReal *work, PetscReal *split, PetscReal *ess)
+static PetscErrorCode IndicatorESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal q, PetscReal *work,
+                                   PetscReal *split, PetscReal *ess)
 {
   PetscFunctionBeginUser;
-  for (PetscInt i = 0; i < C * N; i++) work[i] = x[i] <= q ? 1.0 : 0.0;
+  for (PetscInt i = 0; i < C * N; i++)
+    work[i] = x[i] <= q ? 1.0 : 0.0;
   PetscCall(McDiagSplitChains(C, N, work, split));
   PetscCall(McDiagESS(2 * C, N / 2, split, ess));
   PetscFunctionReturn(0);
@@ -213,7 +227,8 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
   PetscReal     *sorted, *work, *split, e05, e95, med, rb, rt;
 
   PetscFunctionBeginUser;
-  PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "a summary needs >= 1 chain of >= 4 draws, got %d x %d", (int)C, (int)N);
+  PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "a summary needs >= 1 chain of >= 4 draws, got %d x %d", (int)C, (int)N);
   if (AnyNaN(S, x)) {
     /* An unwritten or failed value: nothing below means anything. */
     PetscReal nan = NAN;
@@ -224,22 +239,23 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
   PetscCall(PetscArraycpy(sorted, x, S));
   gsl_sort(sorted, 1, (size_t)S);
   s->mean = gsl_stats_mean(x, 1, (size_t)S);
-  s->sd   = gsl_stats_sd_m(x, 1, (size_t)S, s->mean);
-  s->q05  = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.05);
+  s->sd = gsl_stats_sd_m(x, 1, (size_t)S, s->mean);
+  s->q05 = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.05);
   s->q50 = med = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.5);
-  s->q95       = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.95);
+  s->q95 = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.95);
 
   PetscCall(McDiagSplitChains(C, N, x, split));
   PetscCall(McDiagESS(2 * C, h, split, &s->ess_mean));
   s->mcse_mean = s->sd / PetscSqrtReal(s->ess_mean);
-  s->iat       = S / s->ess_mean;
+  s->iat = S / s->ess_mean;
   PetscCall(McDiagRankNormalize(2 * C * h, split, split));
   PetscCall(McDiagESS(2 * C, h, split, &s->ess_bulk));
   PetscCall(McDiagRhatBasic(2 * C, h, split, &rb));
 
   /* Folding around the median turns a difference in scale (which leaves
    * the location-based R-hat blind) into one in location. */
-  for (PetscInt i = 0; i < S; i++) work[i] = PetscAbsReal(x[i] - med);
+  for (PetscInt i = 0; i < S; i++)
+    work[i] = PetscAbsReal(x[i] - med);
   PetscCall(McDiagSplitChains(C, N, work, split));
   PetscCall(RankRhat(2 * C, h, split, &rt));
   s->rhat = PetscMax(rb, rt);

@@ -12,14 +12,14 @@
 
 /* What mcmc-diag reports for one quantity. */
 typedef struct {
-  PetscReal mean, sd;           /* over all C*N draws; sd with divisor S-1 */
-  PetscReal mcse_mean;          /* sd / sqrt(ess_mean) */
-  PetscReal q05, q50, q95;      /* quantiles, linear interpolation (R type 7, numpy's default) */
-  PetscReal ess_bulk;           /* ESS of the split, rank-normalised chains */
-  PetscReal ess_tail;           /* min of the ESS of the indicators x <= q05 and x <= q95 (split) */
-  PetscReal ess_mean;           /* ESS of the split chains (for the MCSE of the mean) */
-  PetscReal rhat;               /* max of the rank-normalised split R-hat of x and of |x - median| */
-  PetscReal iat;                /* integrated autocorrelation time C*N / ess_mean */
+  PetscReal mean, sd;      /* over all C*N draws; sd with divisor S-1 */
+  PetscReal mcse_mean;     /* sd / sqrt(ess_mean) */
+  PetscReal q05, q50, q95; /* quantiles, linear interpolation (R type 7, numpy's default) */
+  PetscReal ess_bulk;      /* ESS of the split, rank-normalised chains */
+  PetscReal ess_tail;      /* min of the ESS of the indicators x <= q05 and x <= q95 (split) */
+  PetscReal ess_mean;      /* ESS of the split chains (for the MCSE of the mean) */
+  PetscReal rhat;          /* max of the rank-normalised split R-hat of x and of |x - median| */
+  PetscReal iat;           /* integrated autocorrelation time C*N / ess_mean */
 } McDiagSummary;
 
 /* Multi-chain effective sample size (Vehtari et al. 2021, eqs. 10-11):

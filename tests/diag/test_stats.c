@@ -27,7 +27,7 @@ static PetscErrorCode TestExact(void)
   PetscReal       x[4] = {4, 1, 3, 2}, q, z[6], r, ess;
   PetscReal       ties[6] = {5, 1, 5, 2, 5, 0};
   const PetscReal rank[6] = {5, 2, 5, 3, 5, 1}; /* the tied 5s share (4+5+6)/3 */
-  PetscReal       two[4]  = {0, 2, 2, 4};       /* chains {0,2} and {2,4} */
+  PetscReal       two[4] = {0, 2, 2, 4};        /* chains {0,2} and {2,4} */
   PetscReal       odd[10] = {0, 1, 2, 3, 4, 10, 11, 12, 13, 14}, y[8];
   const PetscReal ysplit[8] = {0, 1, 3, 4, 10, 11, 13, 14};
   PetscReal       konst[12], nanx[12];
@@ -52,9 +52,11 @@ static PetscErrorCode TestExact(void)
 
   /* odd N = 5: the middle draw of each chain is dropped */
   PetscCall(McDiagSplitChains(2, 5, odd, y));
-  for (int i = 0; i < 8; i++) CHECK(y[i] == ysplit[i], "split value %d = %g, want %g", i, (double)y[i], (double)ysplit[i]);
+  for (int i = 0; i < 8; i++)
+    CHECK(y[i] == ysplit[i], "split value %d = %g, want %g", i, (double)y[i], (double)ysplit[i]);
 
-  for (int i = 0; i < 12; i++) konst[i] = 7, nanx[i] = i;
+  for (int i = 0; i < 12; i++)
+    konst[i] = 7, nanx[i] = i;
   nanx[5] = NAN;
   PetscCall(McDiagESS(3, 4, konst, &ess));
   CHECK(ess == 12, "ESS of a constant = %g, want the draw count 12", (double)ess);
@@ -69,8 +71,9 @@ static void AR1(McRng r, PetscInt C, PetscInt N, PetscReal rho, PetscReal *x)
 {
   for (PetscInt c = 0; c < C; c++) {
     PetscReal *xc = x + c * N;
-    xc[0]         = McRngGaussian(r);
-    for (PetscInt i = 1; i < N; i++) xc[i] = rho * xc[i - 1] + sqrt(1 - rho * rho) * McRngGaussian(r);
+    xc[0] = McRngGaussian(r);
+    for (PetscInt i = 1; i < N; i++)
+      xc[i] = rho * xc[i - 1] + sqrt(1 - rho * rho) * McRngGaussian(r);
   }
 }
 
@@ -123,19 +126,24 @@ static PetscErrorCode TestRhat(void)
   PetscCall(McRngCreate(7, 0, &r));
   McRngGaussianArray(r, C * N, x);
   PetscCall(McDiagSummarize(C, N, x, &s));
-  printf("independent: R-hat %.5f, bulk-ESS %.0f, tail-ESS %.0f of %d\n", (double)s.rhat, (double)s.ess_bulk, (double)s.ess_tail, (int)(C * N));
+  printf("independent: R-hat %.5f, bulk-ESS %.0f, tail-ESS %.0f of %d\n", (double)s.rhat, (double)s.ess_bulk,
+         (double)s.ess_tail, (int)(C * N));
   CHECK(fabs(s.rhat - 1) < 0.01, "independent chains: R-hat %g, want 1 +- 0.01", (double)s.rhat);
   /* ESS of S independent draws: S within 10% (the estimator's sd is ~3%) */
-  CHECK(fabs(s.ess_bulk / (C * N) - 1) < 0.1, "independent chains: bulk-ESS %g, want %d within 10%%", (double)s.ess_bulk, (int)(C * N));
-  CHECK(fabs(s.ess_tail / (C * N) - 1) < 0.1, "independent chains: tail-ESS %g, want %d within 10%%", (double)s.ess_tail, (int)(C * N));
+  CHECK(fabs(s.ess_bulk / (C * N) - 1) < 0.1, "independent chains: bulk-ESS %g, want %d within 10%%",
+        (double)s.ess_bulk, (int)(C * N));
+  CHECK(fabs(s.ess_tail / (C * N) - 1) < 0.1, "independent chains: tail-ESS %g, want %d within 10%%",
+        (double)s.ess_tail, (int)(C * N));
 
-  for (PetscInt i = 0; i < N; i++) x[3 * N + i] += 2;
+  for (PetscInt i = 0; i < N; i++)
+    x[3 * N + i] += 2;
   PetscCall(McDiagSummarize(C, N, x, &s));
   printf("one chain shifted by 2 sd: R-hat %.4f\n", (double)s.rhat);
   CHECK(s.rhat > 1.1, "shifted chain: R-hat %g, want > 1.1", (double)s.rhat);
 
   McRngGaussianArray(r, C * N, x);
-  for (PetscInt i = 0; i < N; i++) x[3 * N + i] *= 3;
+  for (PetscInt i = 0; i < N; i++)
+    x[3 * N + i] *= 3;
   PetscCall(McDiagRhatBasic(C, N, x, &rb));
   PetscCall(McDiagSummarize(C, N, x, &s));
   printf("one chain 3x wider: basic R-hat %.4f, rank-normalised folded R-hat %.4f\n", (double)rb, (double)s.rhat);
@@ -169,8 +177,10 @@ static PetscErrorCode TestHeavyTail(void)
     }
   }
   PetscCall(McDiagSummarize(C, N, x, &s));
-  printf("RWM on Cauchy: bulk-ESS %.0f, tail-ESS %.0f, R-hat %.4f\n", (double)s.ess_bulk, (double)s.ess_tail, (double)s.rhat);
-  CHECK(s.ess_tail < s.ess_bulk, "heavy tails: tail-ESS %g, want < bulk-ESS %g", (double)s.ess_tail, (double)s.ess_bulk);
+  printf("RWM on Cauchy: bulk-ESS %.0f, tail-ESS %.0f, R-hat %.4f\n", (double)s.ess_bulk, (double)s.ess_tail,
+         (double)s.rhat);
+  CHECK(s.ess_tail < s.ess_bulk, "heavy tails: tail-ESS %g, want < bulk-ESS %g", (double)s.ess_tail,
+        (double)s.ess_bulk);
   PetscCall(McRngDestroy(&r));
   PetscCall(PetscFree(x));
   PetscFunctionReturn(0);

@@ -13,6 +13,7 @@ MC_PACKAGES=(
   build-essential cmake pkg-config git
   petsc-dev slepc-dev libgsl-dev libhdf5-openmpi-dev hdf5-tools openmpi-bin
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-netcdf4
+  python3-matplotlib
   valgrind clang libclang-rt-14-dev
 )
 

@@ -37,3 +37,16 @@ typedef enum {
  * (an error in it is one line "file:line:col: message" on stderr and exit
  * code 1), does what mode says, finalises. Returns an exit code. */
 int McRunMain(int petsc_argc, char **petsc_argv, const char *config, McRunMode mode);
+
+/* mcmc-diag's options (see mcmc-diag --help). */
+typedef struct {
+  const char *file;   /* the output file, finished or being written */
+  const char *vars;   /* comma-separated names to report; NULL = all */
+  long long   burn;   /* draws dropped at the start of every chain */
+  int         json;   /* JSON instead of the table */
+} McDiagOptions;
+
+/* Reads the file, computes the diagnostics and prints them to out. Needs
+ * PETSc initialised; returns a PetscErrorCode (user errors: PETSC_ERR_FILE_*
+ * or PETSC_ERR_USER_INPUT, with a message naming the file and object). */
+int McDiagReportRun(const McDiagOptions *opt, FILE *out);

@@ -1,93 +1,111 @@
-/* mcmc-diag: reads an mcmc-run output file and reports on it. This file
- * turns the command line into calls of the diagnostics and an exit code. */
+/* mcmc-diag: reads an mcmc-run output file and reports convergence
+ * diagnostics and posterior summaries. This file turns the command line
+ * into McDiagOptions and the result into an exit code. */
 #include "app/app.h"
 
-#include <hdf5.h>
+#include <errno.h>
+#include <petscsys.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-  "usage: mcmc-diag [OPTIONS] FILE.h5\n"
-  "\n"
-  "Reports on an mcmc-run output file: every group and dataset with its shape.\n"
-  "\n"
-  "Options:\n"
-  "  -h, --help       show this help and exit\n"
-  "  -V, --version    show the version of mcmc-diag and of its libraries\n"
-  "\n"
-  "Exit codes: 0 success, 1 usage error or unreadable file, 2 runtime failure.\n";
+static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5\n"
+                            "\n"
+                            "Convergence diagnostics and posterior summaries of an mcmc-run output file,\n"
+                            "finished or still being written: per quantity mean, MCSE, sd, 5/50/95%\n"
+                            "quantiles, bulk and tail ESS, rank-normalised split R-hat, integrated\n"
+                            "autocorrelation time and a warning when R-hat > 1.01 or ESS < 100 per chain;\n"
+                            "acceptance per chain; the field's posterior mean/std against the truth; the\n"
+                            "memory trace.\n"
+                            "\n"
+                            "Options:\n"
+                            "  --burn N         drop the first N draws of every chain (default 0)\n"
+                            "  --vars a,b,...   report only these quantities (parameter labels, QoI names,\n"
+                            "                   lp, or a parameter dataset's name such as theta)\n"
+                            "  --json           print JSON instead of the table\n"
+                            "  -h, --help       show this help and exit\n"
+                            "  -V, --version    show the version of mcmc-diag and of its libraries\n"
+                            "\n"
+                            "Exit codes: 0 success, 1 usage error or unreadable file, 2 runtime failure.\n";
 
-static herr_t ListObject(hid_t loc, const char *name, const H5O_info_t *info, void *data)
+/* The value of --name=value or --name value; NULL if a does not match. */
+static const char *OptionValue(const char *name, int argc, char **argv, int *i)
 {
-  (void)data;
-  if (!strcmp(name, ".")) return 0;
-  if (info->type == H5O_TYPE_GROUP) {
-    printf("%-40s group\n", name);
-  } else if (info->type == H5O_TYPE_DATASET) {
-    hid_t   ds = H5Dopen2(loc, name, H5P_DEFAULT);
-    hid_t   sp = ds < 0 ? -1 : H5Dget_space(ds);
-    hsize_t dims[H5S_MAX_RANK];
-    int     rank = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, dims, NULL);
-
-    printf("%-40s dataset [", name);
-    for (int i = 0; i < rank; i++) printf("%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
-    printf("]\n");
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
-    if (rank < 0) return -1;
-  }
-  return 0;
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n]) return NULL;
+  if (*i + 1 >= argc) return "";
+  return argv[++*i];
 }
 
-static int Report(const char *path)
+static int Run(const McDiagOptions *opt)
 {
-  hid_t file;
-  int   code = MC_EXIT_OK;
+  PetscErrorCode ierr;
+  int            code = MC_EXIT_OK, one = 1;
+  char          *args[] = {(char *)"mcmc-diag", NULL}, **argv = args;
 
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
-  if (H5Fis_hdf5(path) <= 0) {
-    fprintf(stderr, "mcmc-diag: %s: not a readable HDF5 file\n", path);
-    return MC_EXIT_USAGE;
+  /* No PETSc options: the command line is ours. */
+  if (PetscInitialize(&one, &argv, NULL, NULL)) return MC_EXIT_RUNTIME;
+  /* User errors arrive as PETSc errors with a full message; print that
+   * message alone, not PETSc's traceback. */
+  PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
+  ierr = McDiagReportRun(opt, stdout);
+  if (ierr) {
+    const char *text;
+    char       *specific = NULL;
+    PetscErrorMessage(ierr, &text, &specific);
+    fprintf(stderr, "mcmc-diag: %s\n", specific && specific[0] ? specific : text);
+    code = ierr == PETSC_ERR_FILE_OPEN || ierr == PETSC_ERR_FILE_READ || ierr == PETSC_ERR_FILE_UNEXPECTED ||
+                   ierr == PETSC_ERR_USER_INPUT
+               ? MC_EXIT_USAGE
+               : MC_EXIT_RUNTIME;
   }
-  file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  if (file < 0) file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) {
-    fprintf(stderr, "mcmc-diag: %s: cannot open the HDF5 file\n", path);
-    return MC_EXIT_USAGE;
-  }
-  printf("%s\n", path);
-  if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, ListObject, NULL, H5O_INFO_BASIC) < 0) {
-    fprintf(stderr, "mcmc-diag: %s: the file is damaged (cannot list its contents)\n", path);
-    code = MC_EXIT_RUNTIME;
-  }
-  H5Fclose(file);
+  PetscPopErrorHandler();
+  if (PetscFinalize() && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;
   return code;
 }
 
 int main(int argc, char **argv)
 {
-  const char *file = NULL;
+  McDiagOptions opt = {NULL, NULL, 0, 0};
 
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
+    const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage, stdout);
       return MC_EXIT_OK;
     } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
       McPrintVersion(stdout, "mcmc-diag");
       return MC_EXIT_OK;
+    } else if (!strcmp(a, "--json")) {
+      opt.json = 1;
+    } else if ((v = OptionValue("--burn", argc, argv, &i))) {
+      char *end;
+      errno = 0;
+      opt.burn = strtoll(v, &end, 10);
+      if (!*v || *end || errno || opt.burn < 0) {
+        fprintf(stderr, "mcmc-diag: --burn needs a number of draws >= 0, got '%s'\n", v);
+        return MC_EXIT_USAGE;
+      }
+    } else if ((v = OptionValue("--vars", argc, argv, &i))) {
+      if (!*v) {
+        fprintf(stderr, "mcmc-diag: --vars needs a comma-separated list of names\n");
+        return MC_EXIT_USAGE;
+      }
+      opt.vars = v;
     } else if (a[0] == '-') {
       fprintf(stderr, "mcmc-diag: unknown option '%s' (see mcmc-diag --help)\n", a);
       return MC_EXIT_USAGE;
-    } else if (file) {
-      fprintf(stderr, "mcmc-diag: more than one FILE given: '%s' and '%s'\n", file, a);
+    } else if (opt.file) {
+      fprintf(stderr, "mcmc-diag: more than one FILE given: '%s' and '%s'\n", opt.file, a);
       return MC_EXIT_USAGE;
+    } else {
+      opt.file = a;
     }
-    file = a;
   }
-  if (!file) {
+  if (!opt.file) {
     fprintf(stderr, "mcmc-diag: no FILE given\n\n%s", usage);
     return MC_EXIT_USAGE;
   }
-  return Report(file);
+  return Run(&opt);
 }

@@ -1,0 +1,55 @@
+/* mcmc-diag internals shared by diag_read.c (HDF5 -> these structs) and
+ * diag_report.c (statistics, table and JSON). */
+#pragma once
+#include "app/app.h"
+#include "diag/diag.h"
+
+#include <hdf5.h>
+
+typedef struct {
+  char         *name; /* display name: the param label, QoI or statistic name */
+  PetscReal    *x;    /* C*N draws, chain-major, or NULL once summarised */
+  McDiagSummary s;
+} McDiagVar;
+
+typedef struct {
+  PetscInt  draws;       /* draws flushed in this chain */
+  PetscReal accepted;    /* fraction of accepted proposals after --burn; NaN = not recorded */
+  PetscReal accept_prob; /* mean MH acceptance probability after --burn; NaN = not recorded */
+  PetscReal step_size;   /* last recorded step size; NaN = not recorded */
+  PetscInt  failed;      /* failed forward solves after --burn; -1 = not recorded */
+} McDiagChain;
+
+typedef struct {
+  PetscBool   present;
+  char        name[64]; /* field name from posterior_fields (or "field") */
+  PetscInt    C, nv;
+  PetscInt64 *count; /* [C] samples in each chain's running mean/std */
+  PetscReal  *mean;  /* [C*nv] */
+  PetscReal  *std;   /* [C*nv], divisor n-1 */
+  PetscReal  *truth; /* [nv] or NULL */
+} McDiagFields;
+
+typedef struct {
+  PetscInt    rows;
+  PetscInt64 *iteration, *rss, *live_objects, *live_bytes, *collections;
+} McDiagMemory;
+
+typedef struct {
+  const char  *path;
+  PetscBool    swmr; /* opened as a SWMR reader (the file may be growing) */
+  PetscInt     C;
+  PetscInt     file_draws; /* draws per chain the file's draw dimension holds */
+  PetscInt     burn, N;    /* draws dropped and used per chain */
+  McDiagChain *chains;
+  PetscInt     nvars;
+  McDiagVar   *vars;
+  McDiagFields fields;
+  McDiagMemory memory;
+} McDiagData;
+
+/* Opens opt->file and reads everything mcmc-diag reports; the draws of the
+ * selected variables are read burn .. burn+N of every chain.
+ * Ownership: fills *d, freed by McDiagDataFree_Private. */
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d);
+PetscErrorCode McDiagDataFree_Private(McDiagData *d);

@@ -1,0 +1,268 @@
+/* Multi-chain ESS, R-hat, rank normalisation and the per-quantity summary
+ * (Vehtari et al. 2021; Geyer 1992). The autocovariance of each chain is
+ * the FFT one of src/mcmc/ess.c; what is added here is how chains are
+ * combined: the autocorrelation at lag t is
+ *   rho_t = 1 - (W - mean_c acov_c(t)) / var+,  var+ = (N-1)/N W + B/N,
+ * so chains that disagree in location lower every rho_t less than they raise
+ * var+, and the ESS drops. */
+#include "diag/diag.h"
+#include "mcmc/mcmc.h"
+
+#include <math.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+static PetscBool AnyNaN(PetscInt S, const PetscReal *x)
+{
+  for (PetscInt i = 0; i < S; i++)
+    if (PetscIsNanReal(x[i])) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+/* Geyer's truncation on the combined autocorrelation rho[0..N): the initial
+ * positive sequence of pair sums, the last even term kept when positive
+ * (reduces the variance for antithetic chains), then pairs made
+ * monotone. Returns tau. rho is modified. */
+static PetscReal GeyerTau(PetscInt N, PetscReal *rho, PetscReal (*r)(void *, PetscInt), void *ctx)
+{
+  PetscReal even = 1, odd, tau;
+  PetscInt  t = 1, max_t;
+
+  rho[0] = 1;
+  rho[1] = odd = r(ctx, 1);
+  while (t < N - 3 && even + odd > 0) {
+    even = r(ctx, t + 1);
+    odd = r(ctx, t + 2);
+    if (even + odd >= 0) {
+      rho[t + 1] = even;
+      rho[t + 2] = odd;
+    }
+    t += 2;
+  }
+  max_t = t - 2;
+  if (even > 0) rho[max_t + 1] = even;
+  for (t = 1; t <= max_t - 2; t += 2) {
+    if (rho[t + 1] + rho[t + 2] > rho[t - 1] + rho[t]) {
+      rho[t + 1] = (rho[t - 1] + rho[t]) / 2;
+      rho[t + 2] = rho[t + 1];
+    }
+  }
+  tau = -1;
+  for (t = 0; t <= max_t; t++)
+    tau += 2 * rho[t];
+  if (max_t + 1 < N) tau += rho[max_t + 1];
+  return tau;
+}
+
+typedef struct {
+  PetscInt   C, N;
+  PetscReal *acov; /* C rows of N lags */
+  PetscReal  W, varplus;
+} Combined;
+
+static PetscReal CombinedRho(void *ctx, PetscInt t)
+{
+  Combined *c = (Combined *)ctx;
+  PetscReal m = 0;
+
+  for (PetscInt k = 0; k < c->C; k++)
+    m += c->acov[k * c->N + t];
+  return 1 - (c->W - m / c->C) / c->varplus;
+}
+
+PetscErrorCode McDiagESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *ess)
+{
+  const PetscInt S = C * N;
+  Combined       cb = {C, N, NULL, 0, 0};
+  PetscReal     *rho, *means, lo = PETSC_MAX_REAL, hi = -PETSC_MAX_REAL, tau, a0 = 0, mm = 0, bvar = 0;
+
+  PetscFunctionBeginUser;
+  PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "ESS needs >= 1 chain of >= 4 draws, got %d x %d", (int)C, (int)N);
+  if (AnyNaN(S, x)) {
+    *ess = NAN;
+    PetscFunctionReturn(0);
+  }
+  for (PetscInt i = 0; i < S; i++) {
+    lo = PetscMin(lo, x[i]);
+    hi = PetscMax(hi, x[i]);
+  }
+  /* A constant quantity (an indicator never crossing its quantile, a stuck
+   * chain) is as informative as independent draws would be: ArviZ's rule. */
+  if (hi - lo < 1e-15) {
+    *ess = (PetscReal)S;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscMalloc3(C * N, &cb.acov, N, &rho, C, &means));
+  for (PetscInt c = 0; c < C; c++) {
+    PetscCall(McAutocovariance(N, x + c * N, 1, cb.acov + c * N));
+    means[c] = 0;
+    for (PetscInt i = 0; i < N; i++)
+      means[c] += x[c * N + i];
+    means[c] /= N;
+    a0 += cb.acov[c * N];
+    mm += means[c];
+  }
+  cb.W = a0 / C * N / (N - 1.0); /* mean within-chain variance, divisor N-1 */
+  mm /= C;
+  for (PetscInt c = 0; c < C; c++)
+    bvar += (means[c] - mm) * (means[c] - mm);
+  cb.varplus = cb.W * (N - 1.0) / N + (C > 1 ? bvar / (C - 1) : 0);
+  PetscCall(PetscArrayzero(rho, N));
+  tau = GeyerTau(N, rho, CombinedRho, &cb);
+  tau = PetscMax(tau, 1 / PetscLog10Real((PetscReal)S));
+  *ess = S / tau;
+  for (PetscInt t = 0; t < N; t++)
+    if (PetscIsNanReal(rho[t])) *ess = NAN;
+  PetscCall(PetscFree3(cb.acov, rho, means));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagRhatBasic(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *rhat)
+{
+  PetscReal mm = 0, bvar = 0, W = 0, *means;
+
+  PetscFunctionBeginUser;
+  PetscCheck(C >= 2 && N >= 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "R-hat needs >= 2 chains of >= 2 draws, got %d x %d", (int)C, (int)N);
+  PetscCall(PetscMalloc1(C, &means));
+  for (PetscInt c = 0; c < C; c++) {
+    PetscReal m = 0, v = 0;
+    for (PetscInt i = 0; i < N; i++)
+      m += x[c * N + i];
+    m /= N;
+    for (PetscInt i = 0; i < N; i++)
+      v += (x[c * N + i] - m) * (x[c * N + i] - m);
+    W += v / (N - 1);
+    means[c] = m;
+    mm += m;
+  }
+  W /= C;
+  mm /= C;
+  for (PetscInt c = 0; c < C; c++)
+    bvar += (means[c] - mm) * (means[c] - mm);
+  bvar /= C - 1;
+  /* B = N * var(chain means); R-hat = sqrt((B/W + N - 1) / N) */
+  *rhat = PetscSqrtReal((N * bvar / W + N - 1) / N);
+  PetscCall(PetscFree(means));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagSplitChains(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *y)
+{
+  const PetscInt h = N / 2;
+
+  PetscFunctionBeginUser;
+  for (PetscInt c = 0; c < C; c++) {
+    PetscCall(PetscArraycpy(y + 2 * c * h, x + c * N, h));
+    PetscCall(PetscArraycpy(y + (2 * c + 1) * h, x + c * N + N - h, h));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
+{
+  size_t    *perm;
+  PetscReal *v;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(S, &perm, S, &v));
+  PetscCall(PetscArraycpy(v, x, S));
+  gsl_sort_index(perm, v, 1, (size_t)S);
+  for (PetscInt i = 0; i < S;) {
+    PetscInt j = i;
+    /* ties share the average of their 1-based ranks i+1 .. j */
+    while (j < S && v[perm[j]] == v[perm[i]])
+      j++;
+    PetscReal r = 0.5 * ((i + 1) + j);
+    PetscReal z0 = gsl_cdf_ugaussian_Pinv((r - 0.375) / (S + 0.25));
+    for (PetscInt k = i; k < j; k++)
+      z[perm[k]] = z0;
+    i = j;
+  }
+  PetscCall(PetscFree2(perm, v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagQuantile(PetscInt S, const PetscReal *x, PetscReal p, PetscReal *q)
+{
+  PetscReal *v;
+
+  PetscFunctionBeginUser;
+  PetscCheck(S >= 1 && p >= 0 && p <= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "quantile %g of %d values",
+             (double)p, (int)S);
+  PetscCall(PetscMalloc1(S, &v));
+  PetscCall(PetscArraycpy(v, x, S));
+  gsl_sort(v, 1, (size_t)S);
+  *q = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)S, p);
+  PetscCall(PetscFree(v));
+  PetscFunctionReturn(0);
+}
+
+/* Rank-normalised split R-hat of y (already split: C2 chains of h draws). */
+static PetscErrorCode RankRhat(PetscInt C2, PetscInt h, PetscReal *y, PetscReal *rhat)
+{
+  PetscFunctionBeginUser;
+  PetscCall(McDiagRankNormalize(C2 * h, y, y));
+  PetscCall(McDiagRhatBasic(C2, h, y, rhat));
+  PetscFunctionReturn(0);
+}
+
+/* ESS of the split indicator x <= q. */
+static PetscErrorCode IndicatorESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal q, PetscReal *work,
+                                   PetscReal *split, PetscReal *ess)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < C * N; i++)
+    work[i] = x[i] <= q ? 1.0 : 0.0;
+  PetscCall(McDiagSplitChains(C, N, work, split));
+  PetscCall(McDiagESS(2 * C, N / 2, split, ess));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDiagSummary *s)
+{
+  const PetscInt S = C * N, h = N / 2;
+  PetscReal     *sorted, *work, *split, e05, e95, med, rb, rt;
+
+  PetscFunctionBeginUser;
+  PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "a summary needs >= 1 chain of >= 4 draws, got %d x %d", (int)C, (int)N);
+  if (AnyNaN(S, x)) {
+    /* An unwritten or failed value: nothing below means anything. */
+    PetscReal nan = NAN;
+    *s = (McDiagSummary){nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan};
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscMalloc3(S, &sorted, S, &work, 2 * C * h, &split));
+  PetscCall(PetscArraycpy(sorted, x, S));
+  gsl_sort(sorted, 1, (size_t)S);
+  s->mean = gsl_stats_mean(x, 1, (size_t)S);
+  s->sd = gsl_stats_sd_m(x, 1, (size_t)S, s->mean);
+  s->q05 = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.05);
+  s->q50 = med = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.5);
+  s->q95 = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.95);
+
+  PetscCall(McDiagSplitChains(C, N, x, split));
+  PetscCall(McDiagESS(2 * C, h, split, &s->ess_mean));
+  s->mcse_mean = s->sd / PetscSqrtReal(s->ess_mean);
+  s->iat = S / s->ess_mean;
+  PetscCall(McDiagRankNormalize(2 * C * h, split, split));
+  PetscCall(McDiagESS(2 * C, h, split, &s->ess_bulk));
+  PetscCall(McDiagRhatBasic(2 * C, h, split, &rb));
+
+  /* Folding around the median turns a difference in scale (which leaves
+   * the location-based R-hat blind) into one in location. */
+  for (PetscInt i = 0; i < S; i++)
+    work[i] = PetscAbsReal(x[i] - med);
+  PetscCall(McDiagSplitChains(C, N, work, split));
+  PetscCall(RankRhat(2 * C, h, split, &rt));
+  s->rhat = PetscMax(rb, rt);
+
+  PetscCall(IndicatorESS(C, N, x, s->q05, work, split, &e05));
+  PetscCall(IndicatorESS(C, N, x, s->q95, work, split, &e95));
+  s->ess_tail = PetscMin(e05, e95);
+  PetscCall(PetscFree3(sorted, work, split));
+  PetscFunctionReturn(0);
+}

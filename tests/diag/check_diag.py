@@ -1,0 +1,256 @@
+"""mcmc-diag on output files: every number of --json against the numpy
+reference of the paper's formulas (reference.py) on the same chains read
+back from the file, to 1e-8; --burn and --vars; the table; per-chain
+acceptance; the field summary; a file still open for writing (SWMR) with
+one chain behind; user errors.
+
+With IO_DRIVER (tests/io's toy sampler streaming through src/io/), also
+on files of the project's own writer, finished and while it writes.
+
+usage: check_diag.py MCMC_DIAG [IO_DRIVER]"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference  # noqa: E402
+import runfile  # noqa: E402
+
+DIAG = sys.argv[1]
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", msg)
+
+
+def close(a, b, rel=1e-8):
+    if a is None or b is None:
+        return a is None and (b is None or not np.isfinite(b))
+    return abs(a - b) <= rel * max(abs(b), 1e-300) or abs(a - b) < 1e-13
+
+
+def diag(*args, code=0):
+    p = subprocess.run([DIAG, *args], capture_output=True, text=True)
+    check(p.returncode == code, f"mcmc-diag {' '.join(args)}: exit {p.returncode}, want {code}; stderr: {p.stderr}")
+    # in the sanitizer build an error path that leaks keeps its exit code: look
+    check("Sanitizer" not in p.stderr, f"mcmc-diag {' '.join(args)}: sanitizer report:\n{p.stderr}")
+    return p
+
+
+def diag_json(*args):
+    p = diag("--json", *args)
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError as e:
+        check(False, f"--json output does not parse: {e}\n{p.stdout[:2000]}")
+        return None
+
+
+def draws_from_file(path):
+    """name -> [C, N_flushed] chains read back with h5py (what both sides see)."""
+    with h5py.File(path, "r", swmr=True) as f:
+        theta = f["posterior/theta"][...]
+        labels = [s.decode() if isinstance(s, bytes) else s for s in f["posterior/param"][...]]
+        out = {"lp": f["sample_stats/lp"][...]}
+        for p, lab in enumerate(labels):
+            out[lab] = theta[:, :, p]
+        out["sigma"] = f["posterior/sigma"][...]
+        stats = {k: f["sample_stats/" + k][...] for k in ("accepted", "acceptance_rate", "step_size", "failed")}
+    return out, stats
+
+
+def draws_generic(path):
+    """name -> [C, N] for lp and every posterior variable, cut at the
+    shortest flushed chain, in the file's creation order."""
+    with h5py.File(path, "r", swmr=True) as f:
+        out = {"lp": f["sample_stats/lp"][...]}
+        post = f["posterior"]
+        for k, v in post.items():
+            if h5py.h5ds.is_scale(v.id):
+                continue
+            if v.ndim == 3:
+                labels = [s.decode() if isinstance(s, bytes) else s for s in post["param"][...]]
+                a = v[...]
+                for p, lab in enumerate(labels):
+                    out[lab] = a[:, :, p]
+            elif v.ndim == 2:
+                out[k] = v[...]
+        n = min(min(v.shape[1] for v in out.values()), post["draw"].shape[0])
+    return {k: v[:, :n] for k, v in out.items()}
+
+
+def test_io_writer(tmp, driver):
+    path = os.path.join(tmp, "io.h5")
+    p = subprocess.run([driver, "-draws", "600", "-chains", "3", "-params", "4", "-block", "50", "-thin", "10",
+                        "-nv", "12", "-file", path, "-force"], capture_output=True, text=True)
+    check(p.returncode == 0, f"io-driver failed: {p.stderr}")
+    chains = draws_generic(path)
+    js = diag_json(path)
+    if js:
+        check(js["chains"] == 3 and js["draws_per_chain"] == [600] * 3, f"io file: {js['draws_per_chain']}")
+        got = compare(js, chains, 0, 600, "io writer")
+        check(set(got) == set(chains), f"io file: variables {list(got)} vs {list(chains)}")
+        check(js["fields"] is not None and js["fields"]["nodes"] == 12 and js["memory"] is not None,
+              "io file: fields or memory missing")
+    # while the writer is still writing (SWMR), reading twice sees growth
+    live = os.path.join(tmp, "io_live.h5")
+    w = subprocess.Popen([driver, "-draws", "3000", "-chains", "2", "-params", "3", "-block", "50", "-nv", "5",
+                          "-pause_ms", "80", "-file", live, "-force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        seen = []
+        for _ in range(200):
+            if os.path.exists(live + ".progress") and os.path.getsize(live + ".progress") > 0:
+                js = diag_json(live) if os.path.exists(live) else None
+                if js and js["draws_used"] >= 4:
+                    seen.append(js["draws_in_file"])
+                    check(js["swmr"] is True and js["draws_per_chain"][0] == js["draws_per_chain"][1],
+                          f"live io file: {js['swmr']} {js['draws_per_chain']}")
+                    if len(seen) == 2:
+                        break
+            time.sleep(0.3)
+        check(len(seen) == 2 and 0 < seen[0] < seen[1] <= 3000,
+              f"live io file: draws seen {seen}, want two growing snapshots, the first before the end")
+    finally:
+        w.wait(timeout=120)
+
+
+def compare(js, chains, burn, n, what):
+    ref_names = list(chains)
+    got = {v["name"]: v for v in js["variables"]}
+    check(list(got) == [k for k in ref_names if k in got], f"{what}: variable order {list(got)}")
+    for name, v in got.items():
+        x = chains[name][:, burn:burn + n]
+        ref = reference.summary(x)
+        for key, want in ref.items():
+            check(close(v[key], want), f"{what}: {name}.{key} = {v[key]!r}, reference {want!r}")
+        warn = ("R_hat" if not ref["rhat"] <= 1.01 else "") + \
+               ("," if not ref["rhat"] <= 1.01 and min(ref["ess_bulk"], ref["ess_tail"]) < 100 * x.shape[0] else "") + \
+               ("ESS" if min(ref["ess_bulk"], ref["ess_tail"]) < 100 * x.shape[0] else "")
+        check(v["warning"] == warn, f"{what}: {name} warning {v['warning']!r}, want {warn!r}")
+    return got
+
+
+def test_finished(tmp):
+    path = os.path.join(tmp, "run.h5")
+    _, values = runfile.write_standard(path, os.path.join(tmp, "run_mesh.h5"))
+    chains, stats = draws_from_file(path)
+    js = diag_json(path)
+    if js is None:
+        return
+    check(js["chains"] == 4 and js["draws_per_chain"] == [1000] * 4 and js["draws_used"] == 1000,
+          f"finished: chains/draws {js['chains']} {js['draws_per_chain']} {js['draws_used']}")
+    got = compare(js, chains, 0, 1000, "finished")
+    check(len(got) == 5, f"finished: {len(got)} variables, want lp + 3 parameters + sigma")
+    # what the fixture was made to show
+    check("R_hat" in got["log_kappa_1"]["warning"], "shifted chain not flagged")
+    check(got["tail"]["ess_tail"] < got["tail"]["ess_bulk"], "heavy-tailed chain: tail-ESS not below bulk-ESS")
+    check(got["log_kappa_0"]["warning"] == "" and got["sigma"]["warning"] == "", "well-mixed quantities flagged")
+    for c, cs in enumerate(js["chain_stats"]):
+        check(close(cs["accepted"], stats["accepted"][c].mean()), f"chain {c} accepted {cs['accepted']}")
+        check(close(cs["acceptance_rate"], stats["acceptance_rate"][c].mean()), f"chain {c} acceptance_rate")
+        check(cs["step_size"] == stats["step_size"][c, -1], f"chain {c} step_size {cs['step_size']}")
+        check(cs["failed"] == int(stats["failed"][c].sum()), f"chain {c} failed {cs['failed']}")
+    # fields: pooled over chains from the running mean/std
+    with h5py.File(path, "r") as f:
+        m, s, n, t = f["fields/mean"][...], f["fields/std"][...], f["fields/count"][...], f["fields/truth"][...]
+    N = n.sum()
+    pm = (n[:, None] * m).sum(0) / N
+    pv = (((n[:, None] - 1) * s ** 2 + n[:, None] * (m - pm) ** 2).sum(0)) / (N - 1)
+    fj = js["fields"]
+    check(fj is not None and fj["nodes"] == len(t) and fj["samples"] == N, f"fields header {fj}")
+    if fj:
+        check(close(fj["mean_std"], np.sqrt(pv).mean()), f"fields mean_std {fj['mean_std']}")
+        check(close(fj["rmse_vs_truth"], np.sqrt(((pm - t) ** 2).mean())), f"fields rmse {fj['rmse_vs_truth']}")
+        check(close(fj["coverage_2sd"], (np.abs(pm - t) <= 2 * np.sqrt(pv)).mean()), "fields coverage")
+        W, nb = (s ** 2).mean(0), N / len(n)
+        r = np.sqrt(((nb - 1) / nb * W + m.var(axis=0, ddof=1)) / W)
+        check(close(fj["node_rhat_max"], r.max()), f"fields node R-hat {fj['node_rhat_max']} vs {r.max()}")
+    mj = js["memory"]
+    check(mj is not None and mj["rows"] == 50 and mj["live_objects_last"] == 42 and mj["rss_max"] == 51_000_000,
+          f"memory {mj}")
+
+    # --burn and --vars: only those, on the later draws
+    js = diag_json("--burn", "300", "--vars", "sigma,log_kappa_0", path)
+    if js:
+        check([v["name"] for v in js["variables"]] == ["log_kappa_0", "sigma"], f"--vars gave {js['variables']}")
+        check(js["burn"] == 300 and js["draws_used"] == 700, f"--burn: {js['burn']} {js['draws_used']}")
+        compare(js, chains, 300, 700, "burn 300")
+        check(close(js["chain_stats"][1]["accepted"], stats["accepted"][1, 300:].mean()), "accepted after burn")
+    js = diag_json("--vars=theta", path)
+    if js:
+        check([v["name"] for v in js["variables"]] == ["log_kappa_0", "log_kappa_1", "tail"],
+              f"--vars=theta gave {[v['name'] for v in js['variables']]}")
+
+    # the table
+    p = diag(path)
+    lines = p.stdout.splitlines()
+    head = next((ln for ln in lines if "ESS_bulk" in ln), "")
+    for col in ("Mean", "MCSE", "StdDev", "5%", "50%", "95%", "ESS_bulk", "ESS_tail", "R_hat", "IAT", "Warning"):
+        check(col in head, f"table header lacks {col}: {head!r}")
+    row = next((ln for ln in lines if ln.startswith("log_kappa_1 ")), "")
+    check(row.endswith("R_hat,ESS") or row.endswith("R_hat"), f"table row of the shifted parameter: {row!r}")
+    check(any(ln.split()[:2] == ["3", "1000"] for ln in lines), "table lacks chain 3's line")
+    check("Field 'u'" in p.stdout and "Memory trace: 50 rows" in p.stdout, "table lacks field or memory summary")
+
+    # user errors
+    p = diag("--vars", "nonesuch", path, code=1)
+    check("has no quantity named 'nonesuch'" in p.stderr and "log_kappa_0" in p.stderr, f"--vars error: {p.stderr}")
+    p = diag("--burn", "998", path, code=1)
+    check("after --burn 998 that leaves 2" in p.stderr, f"--burn error: {p.stderr}")
+    p = diag("--burn", "x", path, code=1)
+    with h5py.File(os.path.join(tmp, "empty.h5"), "w") as f:
+        f.create_group("posterior")
+    p = diag(os.path.join(tmp, "empty.h5"), code=1)
+    check("no draws" in p.stderr, f"empty posterior: {p.stderr}")
+
+
+def test_swmr(tmp):
+    """The writer keeps the file open in SWMR mode; chain 2 is 250 draws
+    behind (NaN from there on); half the memory trace is written."""
+    path = os.path.join(tmp, "live.h5")
+    rf, values = runfile.write_standard(path, os.path.join(tmp, "run_mesh.h5"), N=800, swmr=True, keep_open=True,
+                                        short_chain=(2, 550))
+    try:
+        js = diag_json(path)
+        if js is None:
+            return
+        check(js["swmr"] is True, "live file not read as a SWMR reader")
+        check(js["draws_per_chain"] == [800, 800, 550, 800] and js["draws_used"] == 550,
+              f"live: draws_per_chain {js['draws_per_chain']}, used {js['draws_used']}")
+        chains = {"lp": values["sample_stats/lp"], "sigma": values["posterior/sigma"]}
+        for p, lab in enumerate(["log_kappa_0", "log_kappa_1", "tail"]):
+            chains[lab] = values["posterior/theta"][:, :, p]
+        chains = {k: chains[k] for k in ["lp", "log_kappa_0", "log_kappa_1", "tail", "sigma"]}
+        compare(js, chains, 0, 550, "live")
+        check(close(js["chain_stats"][2]["acceptance_rate"], np.nanmean(values["sample_stats/acceptance_rate"][2, :550])),
+              "live: acceptance of the short chain")
+        # more draws arrive while the reader comes back
+        theta, sigma, stats = runfile.standard_chains(4, 200, seed=9)
+        for v in (theta, sigma, stats["sample_stats/lp"], stats["sample_stats/acceptance_rate"]):
+            v[2] = np.nan  # chain 2 is still behind
+        rf.append({"posterior/theta": theta, "posterior/sigma": sigma, **stats})
+        js = diag_json(path)
+        if js:
+            check(js["draws_in_file"] == 1000 and js["draws_per_chain"] == [1000, 1000, 550, 1000],
+                  f"live after append: {js['draws_in_file']} {js['draws_per_chain']}")
+    finally:
+        rf.close()
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    test_finished(tmp)
+    test_swmr(tmp)
+    if len(sys.argv) > 2:
+        test_io_writer(tmp, sys.argv[2])
+print(f"{failures} failures")
+sys.exit(1 if failures else 0)

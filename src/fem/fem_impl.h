@@ -28,7 +28,8 @@ struct _p_McSpace {
 
 /* Quadrature order of the assembly for Lagrange order k: a Gauss rule with
  * k+1 points per direction on tensor cells (fewer under-integrates Q1), and
- * the cheapest rule that keeps the optimal rates on simplices. */
+ * the cheapest rule that keeps the optimal rates on simplices (one point for
+ * P1: its gradients are constant). */
 PetscInt McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k);
 PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt order, PetscInt qorder, PetscFE *fe);
 PetscErrorCode McMeshAlloc_Private(McMesh *mesh);
@@ -75,7 +76,9 @@ struct _p_McForward {
   PetscReal *Nu;    /* [q][nb]: state basis at the quadrature points */
   PetscInt  *uidx;  /* [cell][nb]: local offsets of the state dofs */
   PetscInt  *midx;  /* [cell][nbm]: local offsets of the m dofs */
-  PetscInt  *gtmp;  /* set-up only: global indices, -1 for Dirichlet */
+  PetscInt  *gtmp;  /* global indices of the closure dofs, -1 for Dirichlet; kept on one rank (lifting rows) */
+  PetscInt  *gof;   /* one rank: global index of each local dof, -1 for Dirichlet */
+  PetscBool  ufull_identity; /* one rank: the state space's global vector is the local one */
   PetscInt  *pos;   /* [cell][nb*nb]: value position codes, -1 to skip */
   char      *con;   /* [cell][nb]: dof is Dirichlet */
   char      *hasbc; /* [cell]: some dof is Dirichlet (lifting) */

@@ -145,6 +145,7 @@ static PetscErrorCode ForwardFree(McForward fw)
   PetscCall(PetscFree(fw->midx));
   PetscCall(PetscFree(fw->uidx));
   PetscCall(PetscFree(fw->gtmp));
+  PetscCall(PetscFree(fw->gof));
   PetscCall(PetscFree(fw->pos));
   PetscCall(PetscFree(fw->con));
   PetscCall(PetscFree(fw->hasbc));
@@ -428,6 +429,34 @@ static PetscErrorCode SetUpElementData(McForward fw)
   PetscCall(GlobalIndexVector(dm, &gidx));
   PetscCall(PetscMalloc1((size_t)fw->ncells * nb, &gtmp));
   PetscCall(ClosureIndices(dm, gidx, fw->cStart, fw->cEnd, nb, gtmp));
+  {
+    /* On one rank the hot path skips the DM's scatters (their constrained
+     * section path walks every point): keep the local -> global map, and
+     * check whether the state space's global vector is just the local one. */
+    PetscMPIInt size;
+    PetscCallMPI(MPI_Comm_size(fw->comm, &size));
+    if (size == 1) {
+      const PetscScalar *a;
+      PetscInt           n, ng;
+      Vec                li, lg;
+      PetscCall(VecGetLocalSize(gidx, &n));
+      PetscCall(PetscMalloc1(n, &fw->gof));
+      PetscCall(VecGetArrayRead(gidx, &a));
+      for (PetscInt i = 0; i < n; i++) fw->gof[i] = (PetscInt)PetscRealPart(a[i]);
+      PetscCall(VecRestoreArrayRead(gidx, &a));
+      PetscCall(LocalIndexVector(fw->uspace->dm, &li));
+      PetscCall(DMCreateGlobalVector(fw->uspace->dm, &lg));
+      PetscCall(VecGetLocalSize(lg, &ng));
+      PetscCall(DMLocalToGlobal(fw->uspace->dm, li, INSERT_VALUES, lg));
+      fw->ufull_identity = ng == n ? PETSC_TRUE : PETSC_FALSE;
+      PetscCall(VecGetArrayRead(lg, &a));
+      for (PetscInt i = 0; i < ng && fw->ufull_identity; i++)
+        if ((PetscInt)PetscRealPart(a[i]) != i) fw->ufull_identity = PETSC_FALSE;
+      PetscCall(VecRestoreArrayRead(lg, &a));
+      PetscCall(VecDestroy(&li));
+      PetscCall(VecDestroy(&lg));
+    }
+  }
   PetscCall(VecDestroy(&gidx));
   PetscCall(PetscMalloc1((size_t)fw->ncells * nb, &fw->con));
   PetscCall(PetscMalloc1(fw->ncells, &fw->hasbc));

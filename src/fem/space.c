@@ -5,7 +5,10 @@
 
 PetscInt McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k)
 {
-  return simplex ? 2 * k - 1 : 2 * k;
+  /* PetscFECreateLagrange takes qorder + 1 Gauss(-Jacobi) points per
+   * direction: k + 1 on tensor cells (Q1 2x2, Q2 3x3), k on simplices (P1
+   * one point, P2 four on a triangle, exact for degree 3). */
+  return simplex ? k - 1 : k;
 }
 
 PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt order, PetscInt qorder, PetscFE *fe)

@@ -49,26 +49,28 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
 
   PetscFunctionBeginUser;
   PetscCall(McMeshSpecDefault(&ms));
-  ms.dim     = dim;
+  ms.dim = dim;
   ms.simplex = PETSC_TRUE;
-  for (PetscInt k = 0; k < 3; k++) ms.cells[k] = n;
+  for (PetscInt k = 0; k < 3; k++)
+    ms.cells[k] = n;
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.source              = 0.0;
-  ps.nwells              = 2;
-  ps.wells               = wells;
-  ps.ndirichlet          = 2;
+  ps.source = 0.0;
+  ps.nwells = 2;
+  ps.wells = wells;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_values[0] = 1.0;
   ps.dirichlet_labels[1] = "right";
   ps.dirichlet_values[1] = 0.0;
-  ps.options_prefix      = "fwd_";
+  ps.options_prefix = "fwd_";
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 64; p++)
-    for (PetscInt k = 0; k < dim; k++) pts[p * dim + k] = 0.05 + 0.9 * ((p * (3 + 2 * k) + k) % 64) / 63.0;
+    for (PetscInt k = 0; k < dim; k++)
+      pts[p * dim + k] = 0.05 + 0.9 * ((p * (3 + 2 * k) + k) % 64) / 63.0;
   PetscCall(McObsOperatorCreate(uspace, 64, pts, &obs));
   PetscCall(McObsOperatorCreateVector(obs, &d));
   PetscCall(McSpaceCreateVector(mspace, &m0));
@@ -122,11 +124,17 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
     }
   }
   {
-    char name[32];
+    char   name[32];
     double s = 1e3 / steps, g = gsteps > 1 ? 1e3 / (gsteps - 1) : 0;
-    if (dim == 2) snprintf(name, sizeof(name), "P1 %dx%d", (int)n, (int)n);
-    else snprintf(name, sizeof(name), "P1 %dx%dx%d tets", (int)n, (int)n, (int)n);
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| %-18s | %6d | %-17s | %8.3f | %8.3f | %8.3f | %6.3f | %8.3f | %7.1f | %5.3f | %8.3f | %8.3f |\n", name, (int)N, solver, asm_ * s, fac * s, sol * s, ob * s, full * s, steps / full, full / (fac + sol), gasm * g, gfull * g));
+    if (dim == 2)
+      snprintf(name, sizeof(name), "P1 %dx%d", (int)n, (int)n);
+    else
+      snprintf(name, sizeof(name), "P1 %dx%dx%d tets", (int)n, (int)n, (int)n);
+    PetscCall(
+        PetscPrintf(PETSC_COMM_WORLD,
+                    "| %-18s | %6d | %-17s | %8.3f | %8.3f | %8.3f | %6.3f | %8.3f | %7.1f | %5.3f | %8.3f | %8.3f |\n",
+                    name, (int)N, solver, asm_ * s, fac * s, sol * s, ob * s, full * s, steps / full,
+                    full / (fac + sol), gasm * g, gfull * g));
   }
   PetscCall(VecDestroy(&m0));
   PetscCall(VecDestroy(&dm));
@@ -148,9 +156,16 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-steps", &steps, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-generic_steps", &gsteps, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-only", &only, NULL)); /* 1..4: one row */
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Forward step cost, ms per step (mean of %d fast steps, %d generic); ratio = full / (factorisation + solve)\n\n", (int)steps, (int)(gsteps - 1)));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| mesh               |   dofs | solver            | assembly |   factor |    solve |    obs |     full | steps/s | ratio | generic asm | generic full |\n"));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "|--------------------|--------|-------------------|----------|----------|----------|--------|----------|---------|-------|-------------|--------------|\n"));
+  PetscCall(PetscPrintf(
+      PETSC_COMM_WORLD,
+      "Forward step cost, ms per step (mean of %d fast steps, %d generic); ratio = full / (factorisation + solve)\n\n",
+      (int)steps, (int)(gsteps - 1)));
+  PetscCall(
+      PetscPrintf(PETSC_COMM_WORLD, "| mesh               |   dofs | solver            | assembly |   factor |    "
+                                    "solve |    obs |     full | steps/s | ratio | generic asm | generic full |\n"));
+  PetscCall(
+      PetscPrintf(PETSC_COMM_WORLD, "|--------------------|--------|-------------------|----------|----------|---------"
+                                    "-|--------|----------|---------|-------|-------------|--------------|\n"));
   if (!only || only == 1) PetscCall(Bench(2, 32, steps, gsteps));
   if (!only || only == 2) PetscCall(Bench(2, 64, steps, gsteps));
   if (!only || only == 3) PetscCall(Bench(2, 128, steps / 4 > 10 ? steps / 4 : 10, gsteps));

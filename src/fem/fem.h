@@ -14,7 +14,7 @@
 #include <petscfe.h>
 #include <petscksp.h>
 
-#define MC_FEM_MAX_BC 8    /* labels per kind of boundary condition */
+#define MC_FEM_MAX_BC    8  /* labels per kind of boundary condition */
 #define MC_FEM_MAX_WELLS 32 /* Gaussian sources in the generic reference path */
 
 /* ---------------------------------------------------------------- meshes */
@@ -64,7 +64,9 @@ PetscErrorCode McSpaceGetMesh(McSpace space, McMesh *mesh);
 /* Ownership: returns a new Vec (global, all dofs) the caller destroys. */
 PetscErrorCode McSpaceCreateVector(McSpace space, Vec *v);
 /* Interpolates fn at the nodes into the global vector v. */
-PetscErrorCode McSpaceInterpolate(McSpace space, PetscErrorCode (*fn)(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx), void *ctx, Vec v);
+PetscErrorCode McSpaceInterpolate(McSpace space,
+                                  PetscErrorCode (*fn)(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx),
+                                  void *ctx, Vec v);
 
 /* ----------------------------------------------------------------- PDE */
 
@@ -138,7 +140,10 @@ PetscErrorCode McForwardGetKSP(McForward fw, KSP *ksp);
 PetscErrorCode McForwardGetTimes(McForward fw, McForwardTimes *t);
 /* L2 norm of u - exact and H1 seminorm of u - exact on the last state, with
  * a quadrature of higher order than the assembly's. */
-PetscErrorCode McForwardComputeErrors(McForward fw, McPointFn exact, PetscErrorCode (*exact_grad)(PetscInt dim, const PetscReal x[], PetscScalar g[], void *ctx), void *ctx, PetscReal *l2, PetscReal *h1semi);
+PetscErrorCode McForwardComputeErrors(McForward fw, McPointFn exact,
+                                      PetscErrorCode (*exact_grad)(PetscInt dim, const PetscReal x[], PetscScalar g[],
+                                                                   void *ctx),
+                                      void *ctx, PetscReal *l2, PetscReal *h1semi);
 
 /* ------------------------------------------------- observation operator */
 
@@ -173,6 +178,7 @@ typedef struct {
 /* After McForwardSolve(m): misfit 0.5 (Bu-d)^T Gamma^-1 (Bu-d), and if grad
  * != NULL its gradient w.r.t. the nodal m (adjoint solve reusing the
  * factorisation). grad is a global vector of the m space. */
-PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit, Vec grad);
+PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit,
+                                       Vec grad);
 
 #endif

@@ -22,7 +22,8 @@ static void ObsDealloc(McObject *o)
   PetscCallAbort(PETSC_COMM_SELF, PetscFree(obs->coords));
 }
 
-static const McType McObsOperatorType = {"McObsOperator", sizeof(struct _p_McObsOperator), NULL, ObsDealloc, ObsTraverse, ObsClear};
+static const McType McObsOperatorType = {
+    "McObsOperator", sizeof(struct _p_McObsOperator), NULL, ObsDealloc, ObsTraverse, ObsClear};
 
 /* The local cell containing each point (-1 if none), found through cell
  * bounding boxes and then the reference coordinates of the candidates.
@@ -30,9 +31,9 @@ static const McType McObsOperatorType = {"McObsOperator", sizeof(struct _p_McObs
  * coordinates), so observations on the boundary are allowed. */
 static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coords[], PetscInt cellOf[])
 {
-  PetscInt   dim, cStart, cEnd, ncells;
-  PetscBool  simplex;
-  PetscReal *box;
+  PetscInt        dim, cStart, cEnd, ncells;
+  PetscBool       simplex;
+  PetscReal      *box;
   const PetscReal tol = 1e-10;
 
   PetscFunctionBeginUser;
@@ -57,7 +58,8 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
         lo[d] = PetscMin(lo[d], PetscRealPart(xc[i * dim + d]));
         hi[d] = PetscMax(hi[d], PetscRealPart(xc[i * dim + d]));
       }
-    for (PetscInt d = 0; d < dim; d++) h = PetscMax(h, hi[d] - lo[d]);
+    for (PetscInt d = 0; d < dim; d++)
+      h = PetscMax(h, hi[d] - lo[d]);
     for (PetscInt d = 0; d < dim; d++) {
       lo[d] -= tol * h;
       hi[d] += tol * h;
@@ -66,7 +68,7 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
   }
   for (PetscInt p = 0; p < npoints; p++) {
     const PetscReal *x = &coords[p * dim];
-    cellOf[p]          = -1;
+    cellOf[p] = -1;
     for (PetscInt c = 0; c < ncells && cellOf[p] < 0; c++) {
       const PetscReal *lo = &box[2 * dim * c], *hi = lo + dim;
       PetscBool        in = PETSC_TRUE;
@@ -89,24 +91,25 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
 
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *out)
 {
-  McObsOperator   obs;
-  DM              dm = space->dm;
-  MPI_Comm        comm;
-  PetscMPIInt     rank, size;
-  PetscInt        dim, nb, nloc, N;
-  Vec             gidx;
-  PetscInt        *cellOf, *owner, *gowner;
-  PetscScalar     *a;
+  McObsOperator obs;
+  DM            dm = space->dm;
+  MPI_Comm      comm;
+  PetscMPIInt   rank, size;
+  PetscInt      dim, nb, nloc, N;
+  Vec           gidx;
+  PetscInt     *cellOf, *owner, *gowner;
+  PetscScalar  *a;
 
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)dm, &comm));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(DMGetDimension(dm, &dim));
-  PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT, npoints);
+  PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT,
+             npoints);
   PetscCall(McObjectCreate(&McObsOperatorType, &obs));
   McIncref(space);
-  obs->space   = space;
+  obs->space = space;
   obs->npoints = npoints;
   PetscCall(PetscMalloc1(npoints * dim, &obs->coords));
   PetscCall(PetscArraycpy(obs->coords, coords, npoints * dim));
@@ -116,13 +119,17 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscCall(LocateLocal(dm, npoints, coords, cellOf));
   /* A point on a partition boundary is found by several ranks: the lowest
    * one evaluates it (any would give the same value). */
-  for (PetscInt p = 0; p < npoints; p++) owner[p] = cellOf[p] >= 0 ? rank : size;
+  for (PetscInt p = 0; p < npoints; p++)
+    owner[p] = cellOf[p] >= 0 ? rank : size;
   PetscCall(MPIU_Allreduce(owner, gowner, npoints, MPIU_INT, MPI_MIN, comm));
   for (PetscInt p = 0; p < npoints; p++) {
     if (gowner[p] < size) continue;
     char xs[128];
-    if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
-    else PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1], (double)coords[p * dim + 2]));
+    if (dim == 2)
+      PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
+    else
+      PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1],
+                              (double)coords[p * dim + 2]));
     PetscCall(PetscFree3(cellOf, owner, gowner));
     PetscCall(McObsOperatorDestroy(&obs));
     SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "observation point %" PetscInt_FMT " at %s is outside the mesh", p, xs);
@@ -136,7 +143,8 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     PetscCall(VecGetOwnershipRange(g, &start, NULL));
     PetscCall(VecGetLocalSize(g, &n));
     PetscCall(VecGetArray(g, &a));
-    for (PetscInt i = 0; i < n; i++) a[i] = (PetscScalar)(start + i);
+    for (PetscInt i = 0; i < n; i++)
+      a[i] = (PetscScalar)(start + i);
     PetscCall(VecRestoreArray(g, &a));
     PetscCall(DMCreateLocalVector(dm, &gidx));
     PetscCall(DMGlobalToLocal(dm, g, INSERT_VALUES, gidx));
@@ -159,7 +167,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     PetscCheck(n == nb && nb <= 64, PETSC_COMM_SELF, PETSC_ERR_PLIB, "unexpected closure size %" PetscInt_FMT, n);
     for (PetscInt i = 0; i < nb; i++) {
       cols[i] = (PetscInt)PetscRealPart(vals[i]);
-      row[i]  = T->T[0][i];
+      row[i] = T->T[0][i];
     }
     PetscCall(DMPlexVecRestoreClosure(dm, NULL, gidx, cellOf[p], &n, &vals));
     PetscCall(PetscTabulationDestroy(&T));

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
   McSpace       mspace, uspace;
   McObsOperator obs;
   McNoise       noise = {100.0, NULL};
-  McWell        well  = {{0.5, 0.5, 0}, 0.1, 1.0};
+  McWell        well = {{0.5, 0.5, 0}, 0.1, 1.0};
   Vec           m, g, d, u;
   PetscReal     pts[2 * 10], J;
   PetscRandom   rnd;
@@ -38,17 +38,17 @@ int main(int argc, char **argv)
   ms = BoxSpec(2, 16, PETSC_TRUE);
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.nwells              = 1;
-  ps.wells               = &well;
-  ps.ndirichlet          = 1;
+  ps.nwells = 1;
+  ps.wells = &well;
+  ps.ndirichlet = 1;
   ps.dirichlet_labels[0] = "boundary";
-  ps.options_prefix      = "fwd_";
+  ps.options_prefix = "fwd_";
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 10; p++) {
-    pts[2 * p]     = 0.05 + 0.09 * p;
+    pts[2 * p] = 0.05 + 0.09 * p;
     pts[2 * p + 1] = 0.9 - 0.08 * p;
   }
   PetscCall(McObsOperatorCreate(uspace, 10, pts, &obs));
@@ -84,11 +84,19 @@ int main(int argc, char **argv)
     PetscCall(McMemCheck(0, 0, &ok, report, sizeof(report)));
     CHECK(ok, "memory grew over %d steps: %s", (int)nsolves, report);
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d steps: %lld project allocations, %lld PETSc allocations, %d failed solves\n", (int)nsolves, (long long)(p1 - p0), (long long)(q1 - q0), (int)failed));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                        "%d steps: %lld project allocations, %lld PETSc allocations, %d failed solves\n", (int)nsolves,
+                        (long long)(p1 - p0), (long long)(q1 - q0), (int)failed));
   CHECK(failed == 0, "%d solves failed", (int)failed);
-  CHECK(p1 - p0 == 0, "%lld project allocations in %d steady-state steps, expected 0", (long long)(p1 - p0), (int)nsolves);
-  if (expect_zero) CHECK(q1 - q0 == 0, "%lld PETSc allocations in %d steady-state steps, expected 0", (long long)(q1 - q0), (int)nsolves);
-  else CHECK(q1 - q0 == nsolves, "%lld PETSc allocations in %d steady-state steps, expected exactly one factorisation workspace per step", (long long)(q1 - q0), (int)nsolves);
+  CHECK(p1 - p0 == 0, "%lld project allocations in %d steady-state steps, expected 0", (long long)(p1 - p0),
+        (int)nsolves);
+  if (expect_zero)
+    CHECK(q1 - q0 == 0, "%lld PETSc allocations in %d steady-state steps, expected 0", (long long)(q1 - q0),
+          (int)nsolves);
+  else
+    CHECK(q1 - q0 == nsolves,
+          "%lld PETSc allocations in %d steady-state steps, expected exactly one factorisation workspace per step",
+          (long long)(q1 - q0), (int)nsolves);
   PetscCall(PetscRandomDestroy(&rnd));
   PetscCall(VecDestroy(&m));
   PetscCall(VecDestroy(&g));

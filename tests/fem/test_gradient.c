@@ -11,7 +11,7 @@
 static PetscErrorCode Quadratic(PetscInt dim, const PetscReal x[], PetscScalar *u, void *ctx)
 {
   PetscInt order = *(PetscInt *)ctx;
-  *u             = 1.0 + 2.0 * x[0] - x[1] + (dim == 3 ? 0.5 * x[2] : 0.0);
+  *u = 1.0 + 2.0 * x[0] - x[1] + (dim == 3 ? 0.5 * x[2] : 0.0);
   if (order == 2) *u += x[0] * x[1] - 0.7 * x[0] * x[0];
   return 0;
 }
@@ -56,7 +56,8 @@ static PetscErrorCode TestObservation(PetscInt order, PetscBool simplex)
     }
     PetscCall(VecRestoreArrayRead(d, &da));
   }
-  CHECK(err < 1e-13, "P%d %s: B u differs from the exact field by %g", (int)order, simplex ? "simplex" : "tensor", (double)err);
+  CHECK(err < 1e-13, "P%d %s: B u differs from the exact field by %g", (int)order, simplex ? "simplex" : "tensor",
+        (double)err);
   /* Adjointness with random vectors. */
   PetscCall(PetscRandomCreate(PETSC_COMM_WORLD, &rnd));
   PetscCall(PetscRandomSetSeed(rnd, 7));
@@ -69,7 +70,8 @@ static PetscErrorCode TestObservation(PetscInt order, PetscBool simplex)
   PetscCall(McObsOperatorApplyTranspose(obs, v, w));
   PetscCall(VecDot(d, v, &a));
   PetscCall(VecDot(u, w, &b));
-  CHECK(PetscAbsScalar(a - b) < 1e-13 * PetscAbsScalar(a), "(Bu, v) = %.17g but (u, B^T v) = %.17g", (double)a, (double)b);
+  CHECK(PetscAbsScalar(a - b) < 1e-13 * PetscAbsScalar(a), "(Bu, v) = %.17g but (u, B^T v) = %.17g", (double)a,
+        (double)b);
   PetscCall(PetscRandomDestroy(&rnd));
   PetscCall(VecDestroy(&v));
   PetscCall(VecDestroy(&w));
@@ -83,7 +85,7 @@ static PetscErrorCode TestObservation(PetscInt order, PetscBool simplex)
 static PetscErrorCode TestOutside(void)
 {
   McMesh         mesh;
-  McMeshSpec     ms     = BoxSpec(2, 4, PETSC_TRUE);
+  McMeshSpec     ms = BoxSpec(2, 4, PETSC_TRUE);
   PetscReal      pts[8] = {0.5, 0.5, 0.2, 0.3, 0.4, 0.4, 1.5, 0.5};
   McSpace        space;
   McObsOperator  obs = NULL;
@@ -98,7 +100,8 @@ static PetscErrorCode TestOutside(void)
   PetscCall(PetscPopErrorHandler());
   PetscCall(PetscErrorMessage(ierr, NULL, &msg));
   CHECK(ierr != 0 && obs == NULL, "a point outside the mesh was accepted");
-  CHECK(msg && strstr(msg, "observation point 3 at (1.5, 0.5) is outside the mesh"), "message was '%s'", msg ? msg : "(none)");
+  CHECK(msg && strstr(msg, "observation point 3 at (1.5, 0.5) is outside the mesh"), "message was '%s'",
+        msg ? msg : "(none)");
   PetscCall(McMeshDestroy(&mesh));
   PetscFunctionReturn(0);
 }
@@ -112,7 +115,7 @@ static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
   McSpace       mspace, uspace;
   McObsOperator obs;
   McNoise       noise = {25.0, NULL};
-  McWell        well  = {{0.3, 0.6, 0}, 0.1, 3.0};
+  McWell        well = {{0.3, 0.6, 0}, 0.1, 3.0};
   Vec           m, mt, dm, g, d, u;
   PetscReal     pts[2 * 30], J0, Je, r[6], gdm;
   PetscScalar   s;
@@ -122,23 +125,23 @@ static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
   PetscFunctionBeginUser;
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.order               = order;
-  ps.nwells              = 1;
-  ps.wells               = &well;
-  ps.ndirichlet          = 2;
+  ps.order = order;
+  ps.nwells = 1;
+  ps.wells = &well;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_values[0] = 1.0;
   ps.dirichlet_labels[1] = "right";
   ps.dirichlet_values[1] = 0.0;
-  ps.nneumann            = 1;
-  ps.neumann_labels[0]   = "top";
-  ps.neumann_values[0]   = 0.5;
+  ps.nneumann = 1;
+  ps.neumann_labels[0] = "top";
+  ps.neumann_values[0] = 0.5;
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 30; p++) {
-    pts[2 * p]     = 0.05 + 0.9 * ((p * 7) % 30) / 29.0;
+    pts[2 * p] = 0.05 + 0.9 * ((p * 7) % 30) / 29.0;
     pts[2 * p + 1] = 0.05 + 0.9 * p / 29.0;
   }
   PetscCall(McObsOperatorCreate(uspace, 30, pts, &obs));
@@ -172,13 +175,15 @@ static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
   Vec me;
   PetscCall(VecDuplicate(m, &me));
   PetscReal eps = 0.05;
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Taylor P%d %s: J = %.6e, g.dm = %.6e\n", (int)order, weights ? "vector precision" : "scalar precision", (double)J0, (double)gdm));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Taylor P%d %s: J = %.6e, g.dm = %.6e\n", (int)order,
+                        weights ? "vector precision" : "scalar precision", (double)J0, (double)gdm));
   for (PetscInt k = 0; k < 6; k++, eps /= 2) {
     PetscCall(VecWAXPY(me, eps, dm, m));
     PetscCall(McForwardSolve(fw, me, &ok));
     PetscCall(McForwardMisfitGradient(fw, obs, d, &noise, &Je, NULL));
     r[k] = PetscAbsReal(Je - J0 - eps * gdm);
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  eps %.4e  |J(m+e dm) - J(m)| %.3e  remainder %.3e", (double)eps, (double)PetscAbsReal(Je - J0), (double)r[k]));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  eps %.4e  |J(m+e dm) - J(m)| %.3e  remainder %.3e", (double)eps,
+                          (double)PetscAbsReal(Je - J0), (double)r[k]));
     if (k) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  order %.3f", (double)PetscLog2Real(r[k - 1] / r[k])));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n"));
   }

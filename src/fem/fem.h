@@ -3,6 +3,9 @@
  * conditions, an observation operator B (points -> sparse matrix), and the
  * adjoint gradient of the data misfit.
  *
+ * Mesh, space, forward model and observation operator are objects of the
+ * object layer (obj/obj.h): refcounted, the mesh <-> space cycle collected.
+ *
  * The one idea: everything a forward solve touches is built in SetUp; a
  * solve (McForwardSolve) only recomputes numbers -- the coefficient-dependent
  * element matrices are written straight into the existing matrix values at
@@ -40,7 +43,9 @@ PetscErrorCode McMeshSpecDefault(McMeshSpec *spec);
  * Inverted or degenerate cells are an error naming the cell.
  * Ownership: returns a new reference in *mesh. */
 PetscErrorCode McMeshCreate(MPI_Comm comm, const McMeshSpec *spec, McMesh *mesh);
-/* Ownership: drops the caller's reference, sets *mesh = NULL. */
+/* Ownership: drops the caller's reference, sets *mesh = NULL. A mesh whose
+ * spaces were created is in a cycle with them: the collector (McGCCollect)
+ * frees both once nothing else refers to them. */
 PetscErrorCode McMeshDestroy(McMesh *mesh);
 /* Ownership: borrows (the DM lives as long as the mesh). */
 PetscErrorCode McMeshGetDM(McMesh mesh, DM *dm);
@@ -177,7 +182,9 @@ typedef struct {
 
 /* After McForwardSolve(m): misfit 0.5 (Bu-d)^T Gamma^-1 (Bu-d), and if grad
  * != NULL its gradient w.r.t. the nodal m (adjoint solve reusing the
- * factorisation). grad is a global vector of the m space. */
+ * factorisation). grad is a global vector of the m space. The first call
+ * with an operator of a new size allocates two observation-sized vectors;
+ * later calls allocate nothing. Ownership: borrows everything. */
 PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit,
                                        Vec grad);
 

@@ -57,8 +57,7 @@ struct _p_McForward {
   Vec              liftloc, gloc, uloc, adjloc, zloc; /* local of dm */
   Vec              ufull, zfull;                      /* global of the state space */
   Vec              gradloc;                           /* local of the parameter space */
-  Vec              resid, wresid;                     /* observation-sized work */
-  void            *resid_owner;                       /* the operator resid was made for */
+  Vec              resid, wresid;                     /* observation-sized work, made on first use */
   Mat              A;
   KSP              ksp;
   Mat              F;      /* the PC's factor when the solver is a plain direct one (borrowed) */

@@ -17,14 +17,18 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
   PetscFunctionBeginUser;
   PetscCheck(obs->space == fw->uspace, fw->comm, PETSC_ERR_ARG_INCOMP,
              "the observation operator must be built on the forward model's state space");
-  if (fw->resid_owner != (void *)obs) {
-    /* First use with this operator: the only allocation, outside the loop's
-     * steady state. */
-    PetscCall(VecDestroy(&fw->resid));
-    PetscCall(VecDestroy(&fw->wresid));
-    PetscCall(MatCreateVecs(obs->B, NULL, &fw->resid));
-    PetscCall(VecDuplicate(fw->resid, &fw->wresid));
-    fw->resid_owner = obs;
+  {
+    PetscInt nrow, nres = -1;
+    PetscCall(MatGetLocalSize(obs->B, &nrow, NULL));
+    if (fw->resid) PetscCall(VecGetLocalSize(fw->resid, &nres));
+    if (nres != nrow) {
+      /* First use with an operator of this size: the only allocation, made
+       * before the loop's steady state. */
+      PetscCall(VecDestroy(&fw->resid));
+      PetscCall(VecDestroy(&fw->wresid));
+      PetscCall(MatCreateVecs(obs->B, NULL, &fw->resid));
+      PetscCall(VecDuplicate(fw->resid, &fw->wresid));
+    }
   }
   PetscCall(MatMult(obs->B, fw->ufull, fw->resid));
   PetscCall(VecAXPY(fw->resid, -1.0, d));

@@ -129,6 +129,18 @@ PetscErrorCode McForwardDestroy(McForward *fw);
  * in-place re-assembly, numeric refactorisation, solve. A solver failure is a
  * result, not an error: *converged says whether u is valid. */
 PetscErrorCode McForwardSolve(McForward fw, Vec m, PetscBool *converged);
+/* Solves for u given m WITHOUT refactorising: CG on the new operator,
+ * preconditioned by the factorisation of the last refactorised state (the
+ * DESIGN's proposal path: a small change of m costs a few iterations). If CG
+ * does not reach its tolerance (default rtol 1e-10, 50 iterations; options
+ * <prefix>reuse_ksp_*), the operator is refactorised and solved directly
+ * (*refactored = PETSC_TRUE). *its: CG iterations. Needs a direct solver.
+ * The gradient after it refactorises (the adjoint needs this operator). */
+PetscErrorCode McForwardSolveReuse(McForward fw, Vec m, PetscBool *converged, PetscInt *its, PetscBool *refactored);
+/* Refactorises the operator of the last assembly (e.g. when a proposal
+ * solved by McForwardSolveReuse is accepted), so the factorisation belongs
+ * to the current state. A no-op if it already does. */
+PetscErrorCode McForwardRefactor(McForward fw, PetscBool *ok);
 /* The same solve through PETSc's generic pointwise assembly (reference). */
 PetscErrorCode McForwardSolveGeneric(McForward fw, Vec m, PetscBool *converged);
 /* Assemble the operator (free dofs) and right-hand side for m, fast path or

@@ -67,6 +67,7 @@ struct _p_McForward {
   Mat              Agen;   /* reference path: its own matrix, vector and solver */
   Vec              bgen, ugen;
   KSP              kspgen;
+  KSP              kspreuse; /* CG preconditioned by the existing factor F */
 
   /* element data (fast path) */
   PetscInt   cStart, cEnd, ncells, nb, nbm, nq, ns;

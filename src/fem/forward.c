@@ -162,6 +162,7 @@ static PetscErrorCode ForwardFree(McForward fw)
   PetscFunctionBeginUser;
   PetscCall(KSPDestroy(&fw->ksp));
   PetscCall(KSPDestroy(&fw->kspgen));
+  PetscCall(KSPDestroy(&fw->kspreuse));
   PetscCall(MatDestroy(&fw->A));
   PetscCall(MatDestroy(&fw->Agen));
   PetscCall(PetscSFDestroy(&fw->sf));

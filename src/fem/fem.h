@@ -173,6 +173,13 @@ typedef struct _p_McObsOperator *McObsOperator;
  * returns a new reference. */
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *obs);
 PetscErrorCode McObsOperatorDestroy(McObsOperator *obs);
+/* Reads observation points from a CSV file: one point per line, dim numbers
+ * separated by commas and/or blanks; blank lines and lines starting with '#'
+ * are skipped, and so is a first line that is not numeric (a header). Read
+ * on rank 0 and broadcast. Errors name file:line and what was expected.
+ * Ownership: *coords (npoints*dim) is the caller's, freed with PetscFree. */
+PetscErrorCode McObsReadPointsCSV(MPI_Comm comm, const char file[], PetscInt dim, PetscInt *npoints,
+                                  PetscReal **coords);
 /* Ownership: returns a new Vec (distributed like B's rows) the caller destroys. */
 PetscErrorCode McObsOperatorCreateVector(McObsOperator obs, Vec *d);
 /* d = B u (u a global vector of the space). */

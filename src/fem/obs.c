@@ -4,6 +4,11 @@
  * located once; the rows follow the input order on any number of ranks. */
 #include "fem_impl.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 static int ObsTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   MC_VISIT(((McObsOperator)o)->space);
@@ -213,5 +218,84 @@ PetscErrorCode McObsOperatorGetMatrix(McObsOperator obs, Mat *B)
 {
   PetscFunctionBeginUser;
   *B = obs->B;
+  PetscFunctionReturn(0);
+}
+
+/* Parses up to dim numbers from line into x; returns how many it found and,
+ * in *junk, whether anything else was on the line. */
+static int ParsePoint(char *line, int dim, PetscReal x[], int *junk)
+{
+  int   n = 0;
+  char *p = line;
+  *junk = 0;
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' || *p == '\n')
+      p++;
+    if (!*p) break;
+    char  *end;
+    double v = strtod(p, &end);
+    if (end == p) {
+      *junk = 1;
+      break;
+    }
+    if (n < dim) x[n] = v;
+    n++;
+    p = end;
+  }
+  return n;
+}
+
+PetscErrorCode McObsReadPointsCSV(MPI_Comm comm, const char file[], PetscInt dim, PetscInt *npoints, PetscReal **coords)
+{
+  PetscMPIInt rank;
+  char        err[PETSC_MAX_PATH_LEN + 256] = "";
+  PetscInt    n = 0, cap = 0;
+  PetscReal  *pts = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCheck(dim >= 1 && dim <= 3, comm, PETSC_ERR_ARG_OUTOFRANGE, "dimension must be 1..3, got %" PetscInt_FMT, dim);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    FILE *fp = fopen(file, "r");
+    char  line[1024];
+    int   lineno = 0;
+    if (!fp) snprintf(err, sizeof(err), "observation points file '%s' cannot be opened (%s)", file, strerror(errno));
+    while (fp && !err[0] && fgets(line, sizeof(line), fp)) {
+      PetscReal x[3];
+      int       junk, k;
+      char     *s = line;
+      lineno++;
+      while (*s == ' ' || *s == '\t')
+        s++;
+      if (*s == '#' || *s == '\n' || *s == '\r' || !*s) continue;
+      k = ParsePoint(s, (int)dim, x, &junk);
+      if (junk && k == 0 && n == 0 && lineno == 1) continue; /* header */
+      if (junk || k != dim) {
+        line[strcspn(line, "\r\n")] = 0;
+        snprintf(err, sizeof(err), "%s:%d: expected %d numbers (x%s), got '%.80s'", file, lineno, (int)dim,
+                 dim == 1 ? "" : (dim == 2 ? ", y" : ", y, z"), line);
+        break;
+      }
+      if (n == cap) {
+        cap = cap ? 2 * cap : 64;
+        PetscCall(PetscRealloc(sizeof(PetscReal) * cap * dim, &pts));
+      }
+      for (int d = 0; d < dim; d++)
+        pts[n * dim + d] = x[d];
+      n++;
+    }
+    if (fp) fclose(fp);
+    if (!err[0] && n == 0) snprintf(err, sizeof(err), "observation points file '%s' holds no points", file);
+  }
+  PetscCallMPI(MPI_Bcast(err, sizeof(err), MPI_CHAR, 0, comm));
+  if (err[0]) {
+    PetscCall(PetscFree(pts));
+    SETERRQ(comm, PETSC_ERR_FILE_READ, "%s", err);
+  }
+  PetscCallMPI(MPI_Bcast(&n, 1, MPIU_INT, 0, comm));
+  if (rank != 0) PetscCall(PetscMalloc1(n * dim, &pts));
+  PetscCallMPI(MPI_Bcast(pts, (int)(n * dim), MPIU_REAL, 0, comm));
+  *npoints = n;
+  *coords = pts;
   PetscFunctionReturn(0);
 }

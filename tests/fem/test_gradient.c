@@ -106,6 +106,44 @@ static PetscErrorCode TestOutside(void)
   PetscFunctionReturn(0);
 }
 
+/* Observation points from CSV: header, comments, blank lines, commas or
+ * blanks; a malformed line is an error naming file:line. */
+static PetscErrorCode TestCSV(void)
+{
+  const char    *good = "points_good.csv", *bad = "points_bad.csv";
+  PetscMPIInt    rank;
+  PetscInt       n;
+  PetscReal     *x = NULL;
+  PetscErrorCode ierr;
+  char          *msg = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  if (rank == 0) {
+    FILE *fp = fopen(good, "w");
+    fputs("x,y\n# a comment\n0.25, 0.5\n\n  0.75 0.125\n1e-1,9e-1\n", fp);
+    fclose(fp);
+    fp = fopen(bad, "w");
+    fputs("x,y\n0.25,0.5\n0.3,abc\n", fp);
+    fclose(fp);
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCall(McObsReadPointsCSV(PETSC_COMM_WORLD, good, 2, &n, &x));
+  CHECK(n == 3, "read %d points, expected 3", (int)n);
+  if (n == 3)
+    CHECK(x[0] == 0.25 && x[1] == 0.5 && x[2] == 0.75 && x[3] == 0.125 && x[4] == 0.1 && x[5] == 0.9,
+          "points read wrongly: (%g,%g) (%g,%g) (%g,%g)", (double)x[0], (double)x[1], (double)x[2], (double)x[3],
+          (double)x[4], (double)x[5]);
+  PetscCall(PetscFree(x));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = McObsReadPointsCSV(PETSC_COMM_WORLD, bad, 2, &n, &x);
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(PetscErrorMessage(ierr, NULL, &msg));
+  CHECK(ierr && msg && strstr(msg, "points_bad.csv:3: expected 2 numbers (x, y), got '0.3,abc'"), "message was '%s'",
+        msg ? msg : "");
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
 {
   McMesh        mesh;
@@ -214,6 +252,7 @@ int main(int argc, char **argv)
   PetscCall(TestObservation(1, PETSC_FALSE));
   PetscCall(TestObservation(2, PETSC_FALSE));
   PetscCall(TestOutside());
+  PetscCall(TestCSV());
   PetscCall(Taylor(1, PETSC_FALSE));
   PetscCall(Taylor(2, PETSC_TRUE));
   PetscCall(CollectAndCheck());

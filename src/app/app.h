@@ -25,6 +25,15 @@ void McPrintVersion(FILE *out, const char *prog);
  * after it goes to PETSc. */
 int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **petsc_argv);
 
+/* What mcmc-run does with its configuration. */
+typedef enum {
+  MC_RUN_SAMPLE,      /* load, validate and run */
+  MC_RUN_CHECK,       /* --check: validate, print "CONFIG: ok" */
+  MC_RUN_PRINT_CONFIG /* --print-config: validate, print the resolved configuration as TOML */
+} McRunMode;
+
 /* Runs mcmc-run on the configuration file config: initialises PETSc with
- * petsc_argv (PETSc's options only), runs, finalises. Returns an exit code. */
-int McRunMain(int petsc_argc, char **petsc_argv, const char *config);
+ * petsc_argv (PETSc's options only), loads and validates the configuration
+ * (an error in it is one line "file:line:col: message" on stderr and exit
+ * code 1), does what mode says, finalises. Returns an exit code. */
+int McRunMain(int petsc_argc, char **petsc_argv, const char *config, McRunMode mode);

@@ -10,7 +10,7 @@
 #include <signal.h>
 
 struct _p_McChain {
-  PetscInt              refct;
+  MC_OBJECT_HEAD;
   McKernel              kernel;
   McSink                sink;
   McRng                 rng;
@@ -31,14 +31,42 @@ struct _p_McChain {
   PetscInt  ran;
 };
 
+/* A chain holds references to its kernel and its sink. */
+static int ChainTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  McChain c = (McChain)o;
+
+  MC_VISIT(c->kernel);
+  MC_VISIT(c->sink);
+  return 0;
+}
+
+static void ChainClear(McObject *o)
+{
+  McChain c = (McChain)o;
+
+  MC_CLEAR(c->kernel);
+  MC_CLEAR(c->sink);
+}
+
+static void ChainDealloc(McObject *o)
+{
+  McChain c = (McChain)o;
+
+  MC_DEALLOC_CALL(McRngDestroy(&c->rng));
+  MC_DEALLOC_CALL(VecDestroy(&c->x0));
+}
+
+static const McType McChainType = {"McChain", sizeof(struct _p_McChain), NULL, ChainDealloc, ChainTraverse,
+                                   ChainClear};
+
 PetscErrorCode McChainCreate(McKernel kernel, McChain *chain)
 {
   McChain c;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&c));
-  c->refct = 1;
-  PetscCall(McKernelReference(kernel));
+  PetscCall(McObjectCreate(&McChainType, &c));
+  McIncref(kernel);
   c->kernel = kernel;
   c->iterations = 1000;
   c->burn = 0;
@@ -50,22 +78,14 @@ PetscErrorCode McChainCreate(McKernel kernel, McChain *chain)
 PetscErrorCode McChainReference(McChain chain)
 {
   PetscFunctionBeginUser;
-  chain->refct++;
+  McIncref(chain);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McChainDestroy(McChain *chain)
 {
-  McChain c = *chain;
-
   PetscFunctionBeginUser;
-  *chain = NULL;
-  if (!c || --c->refct > 0) PetscFunctionReturn(0);
-  PetscCall(McKernelDestroy(&c->kernel));
-  PetscCall(McSinkDestroy(&c->sink));
-  PetscCall(McRngDestroy(&c->rng));
-  PetscCall(VecDestroy(&c->x0));
-  PetscCall(PetscFree(c));
+  PetscCall(McObjectDestroy(chain));
   PetscFunctionReturn(0);
 }
 
@@ -101,8 +121,8 @@ PetscErrorCode McChainSetSeed(McChain chain, uint64_t seed, PetscInt chain_index
 PetscErrorCode McChainSetSink(McChain chain, McSink sink)
 {
   PetscFunctionBeginUser;
-  PetscCall(McSinkReference(sink));
-  PetscCall(McSinkDestroy(&chain->sink));
+  McIncref(sink); /* the new before the old: sink may be the one held already */
+  MC_CLEAR(chain->sink);
   chain->sink = sink;
   PetscFunctionReturn(0);
 }
@@ -292,12 +312,12 @@ PetscErrorCode McCheckpointCreate(McChain chain, McCheckpoint **ckpt)
 
   PetscFunctionBeginUser;
   PetscCheck(chain->setup, ChainComm(chain), PETSC_ERR_ORDER, "call McChainSetUp before McCheckpointCreate");
-  PetscCall(PetscNew(&c));
+  PetscCall(McCalloc(sizeof(*c), &c));
   PetscCall(McTargetCreateVec(chain->kernel->target, &c->xi));
   c->rng_size = McRngStateSize(chain->rng);
-  PetscCall(PetscMalloc1(c->rng_size, &c->rng));
+  PetscCall(McMalloc((size_t)(c->rng_size) * sizeof(*c->rng), &c->rng));
   PetscCall(McKernelAdaptSize(chain->kernel, &c->nadapt));
-  PetscCall(PetscMalloc1(c->nadapt, &c->adapt));
+  PetscCall(McMalloc((size_t)(c->nadapt) * sizeof(*c->adapt), &c->adapt));
   c->seed = chain->seed;
   c->chain = chain->index;
   *ckpt = c;
@@ -312,9 +332,9 @@ PetscErrorCode McCheckpointDestroy(McCheckpoint **ckpt)
   *ckpt = NULL;
   if (!c) PetscFunctionReturn(0);
   PetscCall(VecDestroy(&c->xi));
-  PetscCall(PetscFree(c->rng));
-  PetscCall(PetscFree(c->adapt));
-  PetscCall(PetscFree(c));
+  PetscCall(McFree(&c->rng));
+  PetscCall(McFree(&c->adapt));
+  PetscCall(McFree(&c));
   PetscFunctionReturn(0);
 }
 

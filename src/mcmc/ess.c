@@ -23,7 +23,7 @@ PetscErrorCode McAutocovariance(PetscInt n, const PetscReal *x, PetscInt stride,
   PetscCheck(n >= 1 && stride >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "autocovariance needs n >= 1 and stride >= 1, got %d and %d", (int)n, (int)stride);
   while (M < 2 * (size_t)n) M *= 2;
-  PetscCall(PetscCalloc1(M, &a));
+  PetscCall(McCalloc((size_t)(M) * sizeof(*a), &a));
   for (PetscInt i = 0; i < n; i++) mean += x[i * stride];
   mean /= n;
   for (PetscInt i = 0; i < n; i++) a[i] = x[i * stride] - mean;
@@ -38,10 +38,10 @@ PetscErrorCode McAutocovariance(PetscInt n, const PetscReal *x, PetscInt stride,
     }
     rc = gsl_fft_halfcomplex_radix2_inverse(a, 1, M);
   }
-  if (rc) PetscCall(PetscFree(a));
+  if (rc) PetscCall(McFree(&a));
   PetscCheck(!rc, PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL FFT of length %zu failed: %s", M, gsl_strerror(rc));
   for (PetscInt k = 0; k < n; k++) acov[k] = a[k] / n;
-  PetscCall(PetscFree(a));
+  PetscCall(McFree(&a));
   PetscFunctionReturn(0);
 }
 
@@ -50,12 +50,12 @@ PetscErrorCode McESS(PetscInt n, const PetscReal *x, PetscInt stride, PetscReal 
   PetscReal *acov, tau = -1, prev = PETSC_INFINITY;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(n, &acov));
+  PetscCall(McMalloc((size_t)(n) * sizeof(*acov), &acov));
   PetscCall(McAutocovariance(n, x, stride, acov));
   if (!(acov[0] > 0)) {
     /* A constant sequence (a chain that never moved) carries one value's
      * worth of information. */
-    PetscCall(PetscFree(acov));
+    PetscCall(McFree(&acov));
     *ess = 1;
     PetscFunctionReturn(0);
   }
@@ -68,7 +68,7 @@ PetscErrorCode McESS(PetscInt n, const PetscReal *x, PetscInt stride, PetscReal 
   }
   if (n == 1 || tau <= 0) tau = 1; /* too short to say anything: treat as independent */
   *ess = n / tau;
-  PetscCall(PetscFree(acov));
+  PetscCall(McFree(&acov));
   PetscFunctionReturn(0);
 }
 
@@ -94,9 +94,9 @@ PetscErrorCode McMCSEVariance(PetscInt n, const PetscReal *x, PetscInt stride, P
   PetscFunctionBeginUser;
   for (PetscInt i = 0; i < n; i++) m += x[i * stride];
   m /= n;
-  PetscCall(PetscMalloc1(n, &y));
+  PetscCall(McMalloc((size_t)(n) * sizeof(*y), &y));
   for (PetscInt i = 0; i < n; i++) y[i] = (x[i * stride] - m) * (x[i * stride] - m);
   PetscCall(McMCSEMean(n, y, 1, var, mcse));
-  PetscCall(PetscFree(y));
+  PetscCall(McFree(&y));
   PetscFunctionReturn(0);
 }

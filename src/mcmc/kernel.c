@@ -52,6 +52,40 @@ static PetscErrorCode RegisterBuiltins(void)
   PetscFunctionReturn(0);
 }
 
+static void StateDestroy(McState *s)
+{
+  MC_DEALLOC_CALL(VecDestroy(&s->xi));
+  MC_DEALLOC_CALL(VecDestroy(&s->grad));
+  MC_DEALLOC_CALL(McFree(&s->qoi));
+}
+
+/* A kernel holds one object reference, its target. */
+static int KernelTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  MC_VISIT(((McKernel)o)->target);
+  return 0;
+}
+
+static void KernelClear(McObject *o)
+{
+  MC_CLEAR(((McKernel)o)->target);
+}
+
+/* Runs after clear: implementations' destroy must not use k->target. */
+static void KernelDealloc(McObject *o)
+{
+  McKernel k = (McKernel)o;
+
+  if (k->ops.destroy) MC_DEALLOC_CALL(k->ops.destroy(k));
+  StateDestroy(&k->cur);
+  StateDestroy(&k->prop);
+  MC_DEALLOC_CALL(VecDestroy(&k->work));
+  MC_DEALLOC_CALL(McFree(&k->dense_C));
+}
+
+static const McType McKernelType = {"McKernel", sizeof(struct _p_McKernel), NULL, KernelDealloc, KernelTraverse,
+                                    KernelClear};
+
 PetscErrorCode McKernelCreate(McTarget target, const char *name, McKernel *kernel)
 {
   McKernel k;
@@ -70,10 +104,9 @@ PetscErrorCode McKernelCreate(McTarget target, const char *name, McKernel *kerne
     }
     SETERRQ(target->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown kernel '%s' (known: %s)", name, known);
   }
-  PetscCall(PetscNew(&k));
-  k->refct = 1;
+  PetscCall(McObjectCreate(&McKernelType, &k));
   PetscCall(PetscStrncpy(k->type, name, sizeof(k->type)));
-  PetscCall(McTargetReference(target));
+  McIncref(target);
   k->target = target;
   k->nqoi = target->nqoi;
   k->target_accept = 0.234;
@@ -90,33 +123,14 @@ PetscErrorCode McKernelCreate(McTarget target, const char *name, McKernel *kerne
 PetscErrorCode McKernelReference(McKernel kernel)
 {
   PetscFunctionBeginUser;
-  kernel->refct++;
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode StateDestroy(McState *s)
-{
-  PetscFunctionBeginUser;
-  PetscCall(VecDestroy(&s->xi));
-  PetscCall(VecDestroy(&s->grad));
-  PetscCall(PetscFree(s->qoi));
+  McIncref(kernel);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McKernelDestroy(McKernel *kernel)
 {
-  McKernel k = *kernel;
-
   PetscFunctionBeginUser;
-  *kernel = NULL;
-  if (!k || --k->refct > 0) PetscFunctionReturn(0);
-  if (k->ops.destroy) PetscCall(k->ops.destroy(k));
-  PetscCall(StateDestroy(&k->cur));
-  PetscCall(StateDestroy(&k->prop));
-  PetscCall(VecDestroy(&k->work));
-  PetscCall(PetscFree(k->dense_C));
-  PetscCall(McTargetDestroy(&k->target));
-  PetscCall(PetscFree(k));
+  PetscCall(McObjectDestroy(kernel));
   PetscFunctionReturn(0);
 }
 
@@ -201,7 +215,7 @@ PetscErrorCode McKernelRWMSetCovariance(McKernel kernel, PetscInt N, const Petsc
   PetscCheck(N == kernel->target->N, kernel->target->comm, PETSC_ERR_ARG_SIZ,
              "rwm covariance is %d x %d but the target has %d parameters", (int)N, (int)N, (int)kernel->target->N);
   PetscCheck(!kernel->setup, kernel->target->comm, PETSC_ERR_ORDER, "set the rwm covariance before McKernelSetUp");
-  if (!kernel->dense_C) PetscCall(PetscMalloc1(N * N, &kernel->dense_C));
+  if (!kernel->dense_C) PetscCall(McMalloc((size_t)(N * N) * sizeof(*kernel->dense_C), &kernel->dense_C));
   PetscCall(PetscArraycpy(kernel->dense_C, C, N * N));
   PetscFunctionReturn(0);
 }
@@ -211,7 +225,7 @@ static PetscErrorCode StateCreate(McKernel k, McState *s)
   PetscFunctionBeginUser;
   PetscCall(VecDuplicate(k->target->tmpl, &s->xi));
   if (k->need_grad) PetscCall(VecDuplicate(k->target->tmpl, &s->grad));
-  if (k->nqoi) PetscCall(PetscCalloc1(k->nqoi, &s->qoi));
+  if (k->nqoi) PetscCall(McCalloc((size_t)(k->nqoi) * sizeof(*s->qoi), &s->qoi));
   PetscFunctionReturn(0);
 }
 
@@ -376,9 +390,9 @@ PetscErrorCode McDenseProposalCreate_Private(McKernel k, McDenseProposal *d)
   PetscFunctionBeginUser;
   d->N = N;
   PetscCall(VecGetOwnershipRange(k->target->tmpl, &d->rstart, &d->rend));
-  PetscCall(PetscCalloc1(N * N, &d->L));
-  PetscCall(PetscCalloc1(N * N, &d->S));
-  PetscCall(PetscCalloc1(N, &d->z));
+  PetscCall(McCalloc((size_t)(N * N) * sizeof(*d->L), &d->L));
+  PetscCall(McCalloc((size_t)(N * N) * sizeof(*d->S), &d->S));
+  PetscCall(McCalloc((size_t)(N) * sizeof(*d->z), &d->z));
   for (PetscInt i = 0; i < N; i++) d->L[i * N + i] = 1;
   PetscFunctionReturn(0);
 }
@@ -386,9 +400,9 @@ PetscErrorCode McDenseProposalCreate_Private(McKernel k, McDenseProposal *d)
 PetscErrorCode McDenseProposalDestroy_Private(McDenseProposal *d)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscFree(d->L));
-  PetscCall(PetscFree(d->S));
-  PetscCall(PetscFree(d->z));
+  PetscCall(McFree(&d->L));
+  PetscCall(McFree(&d->S));
+  PetscCall(McFree(&d->z));
   PetscFunctionReturn(0);
 }
 

@@ -59,9 +59,9 @@ static PetscErrorCode SetUpAM(McKernel k)
 
   PetscFunctionBeginUser;
   PetscCall(McDenseProposalCreate_Private(k, &a->dense));
-  PetscCall(PetscCalloc1(N, &a->mean));
-  PetscCall(PetscCalloc1(N * N, &a->M2));
-  PetscCall(PetscCalloc1(N * N, &a->C));
+  PetscCall(McCalloc((size_t)(N) * sizeof(*a->mean), &a->mean));
+  PetscCall(McCalloc((size_t)(N * N) * sizeof(*a->M2), &a->M2));
+  PetscCall(McCalloc((size_t)(N * N) * sizeof(*a->C), &a->C));
   PetscCall(VecScatterCreateToAll(k->cur.xi, &a->toall, &a->xall));
   PetscFunctionReturn(0);
 }
@@ -150,12 +150,12 @@ static PetscErrorCode DestroyAM(McKernel k)
 
   PetscFunctionBeginUser;
   PetscCall(McDenseProposalDestroy_Private(&a->dense));
-  PetscCall(PetscFree(a->mean));
-  PetscCall(PetscFree(a->M2));
-  PetscCall(PetscFree(a->C));
+  PetscCall(McFree(&a->mean));
+  PetscCall(McFree(&a->M2));
+  PetscCall(McFree(&a->C));
   PetscCall(VecScatterDestroy(&a->toall));
   PetscCall(VecDestroy(&a->xall));
-  PetscCall(PetscFree(k->data));
+  PetscCall(McFree(&k->data));
   PetscFunctionReturn(0);
 }
 
@@ -165,7 +165,7 @@ PetscErrorCode McKernelCreate_AM(McKernel k)
   PetscInt N = k->target->N;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&a));
+  PetscCall(McCalloc(sizeof(*a), &a));
   k->data = a;
   a->t0 = PetscMax(200, 100 * N);
   a->epsilon = 1e-6;

@@ -49,7 +49,7 @@ static PetscErrorCode DestroyRWM(McKernel k)
 
   PetscFunctionBeginUser;
   PetscCall(McDenseProposalDestroy_Private(&r->dense));
-  PetscCall(PetscFree(k->data));
+  PetscCall(McFree(&k->data));
   PetscFunctionReturn(0);
 }
 
@@ -58,7 +58,7 @@ PetscErrorCode McKernelCreate_RWM(McKernel k)
   RWM *r;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&r));
+  PetscCall(McCalloc(sizeof(*r), &r));
   k->data = r;
   k->ops.setup = SetUpRWM;
   k->ops.step = StepRWM;

@@ -9,9 +9,10 @@
  * (KL expansion, SPDE prior square root, ...) behind McTargetCreateShell.
  *
  * Lifecycle (PETSc style): Create -> Set... -> SetUp -> use -> Destroy(&x).
- * Objects here carry a reference count: a kernel holds a reference to its
- * target, a chain to its kernel and sink; Destroy drops one reference and
- * sets the caller's handle to NULL. */
+ * McTarget, McKernel, McSink and McChain are objects of the object layer
+ * (src/obj): a kernel holds a reference to its target, a chain to its kernel
+ * and sink (both visited by the collector); Destroy drops one reference and
+ * sets the caller's handle to NULL. All memory goes through McMalloc. */
 #pragma once
 
 #include <petscvec.h>

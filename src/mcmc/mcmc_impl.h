@@ -4,15 +4,29 @@
 #pragma once
 
 #include "mcmc/mcmc.h"
+#include "obj/obj.h"
 
 #include <gsl/gsl_rng.h>
+#include <stdlib.h>
 
 struct _p_McRng {
   gsl_rng *r;
 };
 
+/* A dealloc cannot return an error: a failing PETSc call there means a
+ * corrupted object, reported through PETSc's error printer before abort(). */
+#define MC_DEALLOC_CALL(call)                                                                                          \
+  do {                                                                                                                 \
+    PetscErrorCode mc_e_ = (call);                                                                                     \
+    if (mc_e_) {                                                                                                       \
+      (void)PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, mc_e_, PETSC_ERROR_REPEAT,            \
+                       "releasing an object");                                                                         \
+      abort();                                                                                                         \
+    }                                                                                                                  \
+  } while (0)
+
 struct _p_McTarget {
-  PetscInt    refct;
+  MC_OBJECT_HEAD;
   MPI_Comm    comm;
   PetscInt    n, N;
   Vec         tmpl; /* layout template */
@@ -47,7 +61,7 @@ typedef struct {
 } McKernelOps;
 
 struct _p_McKernel {
-  PetscInt    refct;
+  MC_OBJECT_HEAD;
   char        type[32];
   McKernelOps ops;
   void       *data;

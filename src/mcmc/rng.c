@@ -35,7 +35,7 @@ PetscErrorCode McRngCreate(uint64_t seed, uint64_t chain, McRng *rng)
 
   PetscFunctionBeginUser;
   *rng = NULL;
-  PetscCall(PetscNew(&g));
+  PetscCall(McCalloc(sizeof(*g), &g));
   g->r = gsl_rng_alloc(gsl_rng_mt19937);
   PetscCheck(g->r, PETSC_COMM_SELF, PETSC_ERR_MEM, "gsl_rng_alloc failed");
   PetscCheck(gsl_rng_size(g->r) == sizeof(MtState), PETSC_COMM_SELF, PETSC_ERR_LIB,
@@ -61,7 +61,7 @@ PetscErrorCode McRngDestroy(McRng *rng)
   PetscFunctionBeginUser;
   if (!*rng) PetscFunctionReturn(0);
   gsl_rng_free((*rng)->r);
-  PetscCall(PetscFree(*rng));
+  PetscCall(McFree(rng));
   PetscFunctionReturn(0);
 }
 

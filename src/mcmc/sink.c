@@ -5,10 +5,20 @@
 #include "mcmc/mcmc_impl.h"
 
 struct _p_McSink {
-  PetscInt  refct;
+  MC_OBJECT_HEAD;
   McSinkOps ops;
   void     *ctx;
 };
+
+/* A sink holds no objects (its context is opaque): not a container. */
+static void SinkDealloc(McObject *o)
+{
+  McSink s = (McSink)o;
+
+  if (s->ops.destroy) MC_DEALLOC_CALL(s->ops.destroy(s->ctx));
+}
+
+static const McType McSinkType = {"McSink", sizeof(struct _p_McSink), NULL, SinkDealloc, NULL, NULL};
 
 PetscErrorCode McSinkCreateShell(const McSinkOps *ops, void *ctx, McSink *sink)
 {
@@ -16,8 +26,7 @@ PetscErrorCode McSinkCreateShell(const McSinkOps *ops, void *ctx, McSink *sink)
 
   PetscFunctionBeginUser;
   PetscCheck(ops && ops->record, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "a sink needs a record function");
-  PetscCall(PetscNew(&s));
-  s->refct = 1;
+  PetscCall(McObjectCreate(&McSinkType, &s));
   s->ops = *ops;
   s->ctx = ctx;
   *sink = s;
@@ -27,19 +36,14 @@ PetscErrorCode McSinkCreateShell(const McSinkOps *ops, void *ctx, McSink *sink)
 PetscErrorCode McSinkReference(McSink sink)
 {
   PetscFunctionBeginUser;
-  sink->refct++;
+  McIncref(sink);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McSinkDestroy(McSink *sink)
 {
-  McSink s = *sink;
-
   PetscFunctionBeginUser;
-  *sink = NULL;
-  if (!s || --s->refct > 0) PetscFunctionReturn(0);
-  if (s->ops.destroy) PetscCall(s->ops.destroy(s->ctx));
-  PetscCall(PetscFree(s));
+  PetscCall(McObjectDestroy(sink));
   PetscFunctionReturn(0);
 }
 
@@ -98,11 +102,11 @@ static PetscErrorCode MemoryDestroy(void *ctx)
   MemorySink *m = ctx;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscFree(m->xi));
-  PetscCall(PetscFree(m->qoi));
-  PetscCall(PetscFree(m->stats));
-  PetscCall(PetscFree(m->draw));
-  PetscCall(PetscFree(m));
+  PetscCall(McFree(&m->xi));
+  PetscCall(McFree(&m->qoi));
+  PetscCall(McFree(&m->stats));
+  PetscCall(McFree(&m->draw));
+  PetscCall(McFree(&m));
   PetscFunctionReturn(0);
 }
 
@@ -114,14 +118,14 @@ PetscErrorCode McSinkCreateMemory(PetscInt n, PetscInt nqoi, PetscInt capacity, 
   PetscFunctionBeginUser;
   PetscCheck(n >= 0 && nqoi >= 0 && capacity >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "memory sink sizes must be >= 0, got n %d, nqoi %d, capacity %d", (int)n, (int)nqoi, (int)capacity);
-  PetscCall(PetscNew(&m));
+  PetscCall(McCalloc(sizeof(*m), &m));
   m->n = n;
   m->nqoi = nqoi;
   m->capacity = capacity;
-  PetscCall(PetscMalloc1(n * capacity + 1, &m->xi));
-  PetscCall(PetscMalloc1(nqoi * capacity + 1, &m->qoi));
-  PetscCall(PetscMalloc1(capacity + 1, &m->stats));
-  PetscCall(PetscMalloc1(capacity + 1, &m->draw));
+  PetscCall(McMalloc((size_t)(n * capacity + 1) * sizeof(*m->xi), &m->xi));
+  PetscCall(McMalloc((size_t)(nqoi * capacity + 1) * sizeof(*m->qoi), &m->qoi));
+  PetscCall(McMalloc((size_t)(capacity + 1) * sizeof(*m->stats), &m->stats));
+  PetscCall(McMalloc((size_t)(capacity + 1) * sizeof(*m->draw), &m->draw));
   PetscCall(McSinkCreateShell(&ops, m, sink));
   PetscFunctionReturn(0);
 }

@@ -7,6 +7,19 @@
 
 #include <string.h>
 
+/* A target holds no objects (its context is opaque): not a container. */
+static void TargetDealloc(McObject *o)
+{
+  McTarget t = (McTarget)o;
+
+  if (t->ops.destroy) MC_DEALLOC_CALL(t->ops.destroy(t->ctx));
+  for (PetscInt i = 0; i < t->nqoi; i++) MC_DEALLOC_CALL(McFree(&t->qoi_names[i]));
+  MC_DEALLOC_CALL(McFree(&t->qoi_names));
+  MC_DEALLOC_CALL(VecDestroy(&t->tmpl));
+}
+
+static const McType McTargetType = {"McTarget", sizeof(struct _p_McTarget), NULL, TargetDealloc, NULL, NULL};
+
 PetscErrorCode McTargetCreateShell(MPI_Comm comm, PetscInt n, PetscInt N, const McTargetOps *ops, void *ctx,
                                    PetscInt nqoi, const char *const *qoi_names, McTarget *target)
 {
@@ -17,8 +30,7 @@ PetscErrorCode McTargetCreateShell(MPI_Comm comm, PetscInt n, PetscInt N, const 
   PetscCheck(ops && ops->potential, comm, PETSC_ERR_ARG_NULL, "a target needs a potential function");
   PetscCheck(nqoi >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "number of quantities of interest must be >= 0, got %d",
              (int)nqoi);
-  PetscCall(PetscNew(&t));
-  t->refct = 1;
+  PetscCall(McObjectCreate(&McTargetType, &t));
   t->comm = comm;
   t->ops = *ops;
   t->ctx = ctx;
@@ -29,8 +41,12 @@ PetscErrorCode McTargetCreateShell(MPI_Comm comm, PetscInt n, PetscInt N, const 
   PetscCall(VecGetSize(t->tmpl, &t->N));
   t->nqoi = nqoi;
   if (nqoi) {
-    PetscCall(PetscCalloc1(nqoi + 1, &t->qoi_names));
-    for (PetscInt i = 0; i < nqoi; i++) PetscCall(PetscStrallocpy(qoi_names[i], &t->qoi_names[i]));
+    PetscCall(McCalloc((size_t)(nqoi + 1) * sizeof(*t->qoi_names), &t->qoi_names));
+    for (PetscInt i = 0; i < nqoi; i++) {
+      size_t len = strlen(qoi_names[i]) + 1;
+      PetscCall(McMalloc(len, &t->qoi_names[i]));
+      memcpy(t->qoi_names[i], qoi_names[i], len);
+    }
   }
   *target = t;
   PetscFunctionReturn(0);
@@ -39,22 +55,14 @@ PetscErrorCode McTargetCreateShell(MPI_Comm comm, PetscInt n, PetscInt N, const 
 PetscErrorCode McTargetReference(McTarget target)
 {
   PetscFunctionBeginUser;
-  target->refct++;
+  McIncref(target);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McTargetDestroy(McTarget *target)
 {
-  McTarget t = *target;
-
   PetscFunctionBeginUser;
-  *target = NULL;
-  if (!t || --t->refct > 0) PetscFunctionReturn(0);
-  if (t->ops.destroy) PetscCall(t->ops.destroy(t->ctx));
-  for (PetscInt i = 0; i < t->nqoi; i++) PetscCall(PetscFree(t->qoi_names[i]));
-  PetscCall(PetscFree(t->qoi_names));
-  PetscCall(VecDestroy(&t->tmpl));
-  PetscCall(PetscFree(t));
+  PetscCall(McObjectDestroy(target));
   PetscFunctionReturn(0);
 }
 

@@ -23,11 +23,11 @@ static PetscErrorCode GaussDestroy(void *ctx)
   GaussCtx *g = ctx;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscFree(g->P));
-  PetscCall(PetscFree(g->mu));
-  PetscCall(PetscFree(g->sigma));
-  PetscCall(PetscFree(g->r));
-  PetscCall(PetscFree(g));
+  PetscCall(McFree(&g->P));
+  PetscCall(McFree(&g->mu));
+  PetscCall(McFree(&g->sigma));
+  PetscCall(McFree(&g->r));
+  PetscCall(McFree(&g));
   PetscFunctionReturn(0);
 }
 
@@ -86,11 +86,11 @@ PetscErrorCode McTargetCreateGaussian(PetscInt n, const PetscReal *mu, const Pet
 
   PetscFunctionBeginUser;
   PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Gaussian target needs n > 0, got %d", (int)n);
-  PetscCall(PetscNew(&g));
+  PetscCall(McCalloc(sizeof(*g), &g));
   g->n = n;
-  PetscCall(PetscMalloc1(n * n, &g->P));
-  PetscCall(PetscMalloc1(n, &g->mu));
-  PetscCall(PetscMalloc1(n, &g->r));
+  PetscCall(McMalloc((size_t)(n * n) * sizeof(*g->P), &g->P));
+  PetscCall(McMalloc((size_t)(n) * sizeof(*g->mu), &g->mu));
+  PetscCall(McMalloc((size_t)(n) * sizeof(*g->r), &g->r));
   PetscCall(PetscArraycpy(g->P, C, n * n));
   PetscCall(PetscArraycpy(g->mu, mu, n));
   P = gsl_matrix_view_array(g->P, (size_t)n, (size_t)n);
@@ -160,13 +160,13 @@ PetscErrorCode McTargetCreateLinearGaussian(PetscInt n, PetscInt m, const PetscR
   for (PetscInt i = 0; i < m; i++)
     PetscCheck(sigma[i] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
                "linear-Gaussian target: noise sigma[%d] must be > 0, got %g", (int)i, (double)sigma[i]);
-  PetscCall(PetscNew(&g));
+  PetscCall(McCalloc(sizeof(*g), &g));
   g->n = n;
   g->m = m;
-  PetscCall(PetscMalloc1(m * n, &g->P));
-  PetscCall(PetscMalloc1(m, &g->mu));
-  PetscCall(PetscMalloc1(m, &g->sigma));
-  PetscCall(PetscMalloc1(m, &g->r));
+  PetscCall(McMalloc((size_t)(m * n) * sizeof(*g->P), &g->P));
+  PetscCall(McMalloc((size_t)(m) * sizeof(*g->mu), &g->mu));
+  PetscCall(McMalloc((size_t)(m) * sizeof(*g->sigma), &g->sigma));
+  PetscCall(McMalloc((size_t)(m) * sizeof(*g->r), &g->r));
   for (PetscInt i = 0; i < m; i++) {
     g->sigma[i] = sigma[i];
     for (PetscInt j = 0; j < n; j++) g->P[i * n + j] = A[i * n + j] / sigma[i];

@@ -38,7 +38,7 @@ PetscErrorCode McPriorMaternCoefficients(PetscInt dim, PetscReal rho, PetscReal 
  * continuous value tests compare with). */
 PetscReal McPriorMaternCorrelation(PetscInt dim, PetscReal rho, PetscReal r);
 
-/* Ownership: keeps its own reference to the space's mesh; returns a new prior. */
+/* Ownership: keeps its own reference to the parameter space; returns a new prior. */
 PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *prior);
 PetscErrorCode McPriorDestroy(McPrior *prior);
 PetscErrorCode McPriorGetCoefficients(McPrior prior, PetscReal *gamma, PetscReal *delta, PetscReal *robin_beta);
@@ -59,5 +59,105 @@ PetscErrorCode McPriorApplyInverseCovariance(McPrior prior, Vec x, Vec y);
 PetscErrorCode McPriorSampleWhite(McPrior prior, gsl_rng *rng, Vec xi);
 /* m = a sample of the prior. */
 PetscErrorCode McPriorSample(McPrior prior, gsl_rng *rng, Vec m);
+
+
+/* Karhunen-Loeve modes of the prior: the K leading eigenpairs of the
+ * covariance in the lumped-mass inner product, C Ml phi_k = s_k^2 phi_k with
+ * phi_k^T Ml phi_k = 1, computed once with SLEPc (Krylov-Schur on
+ * S = Ml^(1/2) A^-1 Ml^(1/2), one prior solve per product; options prefix
+ * "kl_" plus the prior's). The reduced parameter is eta in R^K, eta ~ N(0, I),
+ * m = m0 + sum_k s_k eta_k phi_k. */
+PetscErrorCode McPriorSetUpKL(McPrior prior, PetscInt K);
+/* Borrowed: K, the standard deviations s[K] and the modes as the columns of
+ * a dense matrix (rows laid out like m). */
+PetscErrorCode McPriorGetKL(McPrior prior, PetscInt *K, const PetscReal **s, Mat *modes);
+/* A new vector of K reduced coordinates. Ownership: caller destroys. */
+PetscErrorCode McPriorCreateKLVector(McPrior prior, Vec *eta);
+/* m = m0 + sum_k s_k eta_k phi_k. */
+PetscErrorCode McPriorKLUnwhiten(McPrior prior, Vec eta, Vec m);
+/* geta_k = s_k phi_k^T gm: a gradient w.r.t. m turned into one w.r.t. eta. */
+PetscErrorCode McPriorKLApplyLT(McPrior prior, Vec gm, Vec geta);
+
+/* ------------------------------------------------------------- posterior */
+
+/* The posterior in whitened coordinates: xi ~ N(0, I) a priori, m = m0 + L xi,
+ * data d = B u(m) + e with e ~ N(0, diag(sigma^2)). The potential is the data
+ * misfit Phi(xi) = 0.5 sum ((B u - d) / sigma)^2; the log posterior is
+ * -Phi - |xi|^2/2. */
+typedef struct _p_McPosterior *McPosterior;
+
+/* What an evaluation at a proposal found. A failed evaluation is a result
+ * the sampler rejects and counts, never an error. */
+typedef enum { MC_POST_OK = 0, MC_POST_SOLVER_FAILED, MC_POST_OVERFLOW, MC_POST_NAN } McPosteriorStatus;
+
+/* Ownership: keeps references to fw, obs and prior; returns a new posterior.
+ * The data are set with McPosteriorSetData or McPosteriorSynthesize.
+ * With fw = NULL the field itself is observed, d = B m + e (obs built on the
+ * parameter space): a linear-Gaussian problem whose posterior is known in
+ * closed form, which the tests use to check the density and gradient. */
+PetscErrorCode McPosteriorCreate(McForward fw, McObsOperator obs, McPrior prior, McPosterior *post);
+PetscErrorCode McPosteriorDestroy(McPosterior *post);
+/* Observed data d (copied) and the noise standard deviation per observation
+ * (sigma: one value for all, or a vector, copied). */
+PetscErrorCode McPosteriorSetData(McPosterior post, Vec d, PetscReal sigma, Vec sigmas);
+/* Synthetic data from the field mtrue: d = B u(mtrue) + sigma e, e ~ N(0, I)
+ * drawn from rng in observation order. With relative, sigma is taken times
+ * max |B u(mtrue)|. The data and the resulting absolute sigma are stored. */
+PetscErrorCode McPosteriorSynthesize(McPosterior post, Vec mtrue, PetscReal sigma, PetscBool relative, gsl_rng *rng);
+/* A full noise covariance Gamma[M*M] (row-major, symmetric positive
+ * definite; copied) for a small number M of observations, replacing the
+ * independent noise: Phi = 0.5 r^T Gamma^-1 r. Factored once (Cholesky,
+ * on every rank); set it before McPosteriorSynthesize to draw correlated
+ * noise. With a covariance set, the sigma arguments of SetData and
+ * Synthesize are not used. */
+PetscErrorCode McPosteriorSetNoiseCovariance(McPosterior post, PetscInt M, const PetscReal *Gamma);
+/* Borrowed: the data, the noise standard deviations (a vector), the
+ * noise-free observations of the truth (NULL unless synthesized). */
+PetscErrorCode McPosteriorGetData(McPosterior post, Vec *d, Vec *sigmas, Vec *clean);
+/* Which coordinates the sampler's xi are: the whitened nodal field
+ * (default, xi ~ N(0, I) of the parameter space's size) or the K
+ * Karhunen-Loeve coordinates of the prior (McPriorSetUpKL first). */
+typedef enum { MC_PARAM_NODAL = 0, MC_PARAM_KL = 1 } McParameterization;
+PetscErrorCode McPosteriorSetParameterization(McPosterior post, McParameterization kind);
+PetscErrorCode McPosteriorGetParameterization(McPosterior post, McParameterization *kind);
+/* A new vector of the sampler's coordinates. Ownership: caller destroys. */
+PetscErrorCode McPosteriorCreateParameterVector(McPosterior post, Vec *xi);
+/* m = m0 + L xi in the chosen coordinates. */
+PetscErrorCode McPosteriorParameterToField(McPosterior post, Vec xi, Vec m);
+/* Phi(xi). Ownership: borrows xi. */
+PetscErrorCode McPosteriorPotential(McPosterior post, Vec xi, PetscReal *phi, McPosteriorStatus *status);
+/* grad_xi Phi at the xi of the last McPosteriorPotential call that returned
+ * MC_POST_OK (reuses its forward solve: one adjoint solve and one prior
+ * solve). */
+PetscErrorCode McPosteriorGradient(McPosterior post, Vec grad);
+/* The field m of the last McPosteriorPotential call. Ownership: borrows. */
+PetscErrorCode McPosteriorGetField(McPosterior post, Vec *m);
+/* Ownership: borrows. */
+PetscErrorCode McPosteriorGetPrior(McPosterior post, McPrior *prior);
+PetscErrorCode McPosteriorGetForward(McPosterior post, McForward *fw);
+PetscErrorCode McPosteriorGetObsOperator(McPosterior post, McObsOperator *obs);
+/* Quantities of interest, evaluated at the field (and state) of the last
+ * successful McPosteriorPotential: the mean of m over a box region
+ * (lumped-mass weights of the vertices inside it; the whole domain when
+ * lower >= upper), or the value of m or of u at a point. */
+typedef enum { MC_QOI_MEAN, MC_QOI_POINT } McQoIKind;
+#define MC_QOI_NAME_LEN 64
+#define MC_QOI_MAX      16
+typedef struct {
+  char      name[MC_QOI_NAME_LEN];
+  McQoIKind kind;
+  PetscBool state;              /* POINT: the value of u instead of m */
+  PetscReal lower[3], upper[3]; /* MEAN: the region */
+  PetscReal point[3];           /* POINT: inside the domain (else an error naming it) */
+} McQoISpec;
+PetscErrorCode McPosteriorAddQoI(McPosterior post, const McQoISpec *spec);
+/* Borrowed names, in the order added. */
+PetscErrorCode McPosteriorGetQoI(McPosterior post, PetscInt *n, const char *const **names);
+/* values[0..n) at the last successful evaluation (same on every rank). */
+PetscErrorCode McPosteriorEvaluateQoI(McPosterior post, PetscReal *values);
+
+/* The largest m for which exp(m) is evaluated; above it a proposal is an
+ * overflow (rejected). exp(700) is near DBL_MAX / 1e4. */
+#define MC_POSTERIOR_MAX_LOG_COEFF 700.0
 
 #endif

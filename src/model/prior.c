@@ -7,7 +7,7 @@
  * then one triangular solve pair and a diagonal scaling. The lumped mass Ml
  * (row sums of M, positive for Lagrange P1) makes the white-noise factor a
  * diagonal, so xi ~ N(0, I) has exactly the prior covariance A^-1 Ml A^-1. */
-#include "model/model.h"
+#include "model/model_impl.h"
 
 /* PETSc's pointwise-form signatures are fixed; most arguments go unused. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -19,17 +19,6 @@
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
 
-struct _p_McPrior {
-  MPI_Comm    comm;
-  McPriorSpec spec;
-  PetscInt    dim;
-  PetscReal   gamma, delta, beta;
-  DM          dm;                     /* clone of the parameter space with the prior's weak form */
-  Mat         A, M;
-  KSP         ksp;                    /* factorisation of A, made once */
-  Vec         m0, sqrtml, isqrtml, ml; /* mean, Ml^(1/2), Ml^(-1/2), Ml */
-  Vec         w1, w2;                 /* work */
-};
 
 PetscErrorCode McPriorSpecDefault(McPriorSpec *spec)
 {
@@ -152,6 +141,38 @@ static PetscErrorCode SetUpSolver(McPrior p)
   PetscFunctionReturn(0);
 }
 
+static void PriorDealloc(McObject *o)
+{
+  McPrior p = (McPrior)o;
+  /* dealloc cannot report errors; these only fail on corrupt objects */
+  (void)KSPDestroy(&p->ksp);
+  (void)MatDestroy(&p->A);
+  (void)MatDestroy(&p->M);
+  (void)VecDestroy(&p->m0);
+  (void)VecDestroy(&p->ml);
+  (void)VecDestroy(&p->sqrtml);
+  (void)VecDestroy(&p->isqrtml);
+  (void)VecDestroy(&p->w1);
+  (void)VecDestroy(&p->w2);
+  (void)DMDestroy(&p->dm);
+  (void)MatDestroy(&p->klmodes);
+  (void)VecDestroy(&p->kleta);
+  (void)McFree(&p->kls);
+}
+
+static int PriorTraverse(McObject *o, McVisitProc visit, void *arg)
+{
+  MC_VISIT(((McPrior)o)->space);
+  return 0;
+}
+
+static void PriorClear(McObject *o)
+{
+  MC_CLEAR(((McPrior)o)->space);
+}
+
+static const McType McPriorType = {"McPrior", sizeof(struct _p_McPrior), NULL, PriorDealloc, PriorTraverse, PriorClear};
+
 PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *prior)
 {
   McPrior p;
@@ -159,8 +180,10 @@ PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *pr
 
   PetscFunctionBeginUser;
   PetscCall(McSpaceGetDM(space, &sdm));
-  PetscCall(PetscCalloc1(1, &p));
-  p->comm = PetscObjectComm((PetscObject)sdm);
+  PetscCall(McObjectCreate(&McPriorType, &p));
+  p->comm  = PetscObjectComm((PetscObject)sdm);
+  McIncref(space);
+  p->space = space;
   p->spec = *spec;
   PetscCall(SetUpDM(p, space));
   if (spec->gamma > 0 || spec->delta > 0) {
@@ -205,22 +228,8 @@ PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *pr
 
 PetscErrorCode McPriorDestroy(McPrior *prior)
 {
-  McPrior p = *prior;
-
   PetscFunctionBeginUser;
-  if (!p) PetscFunctionReturn(0);
-  *prior = NULL;
-  PetscCall(KSPDestroy(&p->ksp));
-  PetscCall(MatDestroy(&p->A));
-  PetscCall(MatDestroy(&p->M));
-  PetscCall(VecDestroy(&p->m0));
-  PetscCall(VecDestroy(&p->ml));
-  PetscCall(VecDestroy(&p->sqrtml));
-  PetscCall(VecDestroy(&p->isqrtml));
-  PetscCall(VecDestroy(&p->w1));
-  PetscCall(VecDestroy(&p->w2));
-  PetscCall(DMDestroy(&p->dm));
-  PetscCall(PetscFree(p));
+  PetscCall(McObjectDestroy(prior));
   PetscFunctionReturn(0);
 }
 
@@ -310,5 +319,13 @@ PetscErrorCode McPriorSample(McPrior p, gsl_rng *rng, Vec m)
   PetscFunctionBeginUser;
   PetscCall(McPriorSampleWhite(p, rng, p->w2));
   PetscCall(McPriorUnwhiten(p, p->w2, m));
+  PetscFunctionReturn(0);
+}
+
+
+PetscErrorCode McPriorGetSpace_Private(McPrior p, McSpace *space)
+{
+  PetscFunctionBeginUser;
+  *space = p->space;
   PetscFunctionReturn(0);
 }

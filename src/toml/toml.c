@@ -1184,11 +1184,21 @@ void McTomlWriteFloat(FILE *out, double x)
     fputs(x < 0 ? "-inf" : "inf", out);
     return;
   }
-  /* The shortest %g that reads back to the same double. */
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(s, sizeof(s), "%.*g", prec, x);
-    if (strtod(s, NULL) == x) break;
+  /* The shortest text that reads back to the same double: plain decimals
+   * for everyday magnitudes (60.0, 0.001), else the shortest %g. */
+  s[0] = '\0';
+  if (fabs(x) >= 1e-4 && fabs(x) < 1e15) {
+    for (int dec = 1; dec <= 19; dec++) {
+      snprintf(s, sizeof(s), "%.*f", dec, x);
+      if (strtod(s, NULL) == x) break;
+      s[0] = '\0';
+    }
   }
+  for (int prec = 1; !s[0] && prec <= 17; prec++) {
+    snprintf(s, sizeof(s), "%.*g", prec, x);
+    if (strtod(s, NULL) != x) s[0] = '\0';
+  }
+  if (!s[0]) snprintf(s, sizeof(s), "%.17g", x);
   fputs(s, out);
   if (!strpbrk(s, ".e")) fputs(".0", out);
 }

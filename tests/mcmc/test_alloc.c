@@ -1,34 +1,13 @@
 /* Zero allocations per iteration in steady state: after set-up and a short
  * warm-up, 10^4 iterations of every kernel (crossing the end of burn-in, am
  * learning its covariance, draws going to a sink, progress reports, a
- * checkpoint saved every 1000 iterations) make no call to PETSc's allocator.
- * PETSc's allocation entry points are function pointers (PetscTrMalloc,
- * PetscTrFree, PetscTrRealloc); the test wraps them with counters. */
+ * checkpoint saved every 1000 iterations) make no call to the project's
+ * allocator nor to PETSc's (counted through the object layer's hooks,
+ * installed before PetscInitialize). Destroying everything returns live
+ * objects and bytes to where they were. */
 #include "mcmc/mcmc.h"
+#include "obj/obj.h"
 #include "mctest.h"
-
-static long nmalloc, nfree;
-static PetscErrorCode (*real_malloc)(size_t, PetscBool, int, const char[], const char[], void **);
-static PetscErrorCode (*real_free)(void *, int, const char[], const char[]);
-static PetscErrorCode (*real_realloc)(size_t, int, const char[], const char[], void **);
-
-static PetscErrorCode CountMalloc(size_t n, PetscBool clear, int line, const char f[], const char file[], void **p)
-{
-  nmalloc++;
-  return real_malloc(n, clear, line, f, file, p);
-}
-
-static PetscErrorCode CountFree(void *p, int line, const char f[], const char file[])
-{
-  if (p) nfree++;
-  return real_free(p, line, f, file);
-}
-
-static PetscErrorCode CountRealloc(size_t n, int line, const char f[], const char file[], void **p)
-{
-  nmalloc++;
-  return real_realloc(n, line, f, file, p);
-}
 
 static PetscErrorCode Progress(void *ctx, const McProgress *p)
 {
@@ -44,7 +23,7 @@ static PetscErrorCode Check(McTarget t, const char *kernel)
   McSink        s;
   McCheckpoint *ck;
   PetscReal     acc = 0;
-  long          m0, f0;
+  PetscInt64    p0, q0, p1, q1;
 
   PetscFunctionBeginUser;
   PetscCall(McKernelCreate(t, kernel, &k));
@@ -58,17 +37,17 @@ static PetscErrorCode Check(McTarget t, const char *kernel)
   PetscCall(McChainSetUp(c));
   PetscCall(McCheckpointCreate(c, &ck));
   PetscCall(McChainRunSteps(c, 1000));
-  m0 = nmalloc;
-  f0 = nfree;
+  PetscCall(McMemAllocCount(&p0, &q0));
   for (int i = 0; i < 10; i++) {
     PetscCall(McChainRunSteps(c, 1000));
     PetscCall(McChainCheckpointSave(c, ck));
   }
-  CHECK(nmalloc == m0 && nfree == f0, "%s: %ld allocations and %ld frees in 10^4 iterations", kernel, nmalloc - m0,
-        nfree - f0);
+  PetscCall(McMemAllocCount(&p1, &q1));
+  CHECK(p1 == p0 && q1 == q0, "%s: %lld project and %lld PETSc allocations in 10^4 iterations", kernel,
+        (long long)(p1 - p0), (long long)(q1 - q0));
   CHECK(ck->iteration == 11000, "%s: checkpoint at %d", kernel, (int)ck->iteration);
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %ld allocations, %ld frees in 10^4 iterations\n", kernel,
-                        nmalloc - m0, nfree - f0));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %lld project, %lld PETSc allocations in 10^4 iterations\n", kernel,
+                        (long long)(p1 - p0), (long long)(q1 - q0)));
   PetscCall(McCheckpointDestroy(&ck));
   PetscCall(McChainDestroy(&c));
   PetscCall(McKernelDestroy(&k));
@@ -82,29 +61,31 @@ int main(int argc, char **argv)
   PetscReal   A[10 * 20], y[10], sigma[10];
   McTarget    t;
   McRng       r;
-  long        before;
+  PetscInt64  objs0, bytes0, objs1, bytes1, p0, q0, p1, q1;
+  McMemUsage  u;
 
+  PetscCall(McMemInstallPetscHooks());
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  real_malloc = PetscTrMalloc;
-  real_free = PetscTrFree;
-  real_realloc = PetscTrRealloc;
-  PetscTrMalloc = CountMalloc;
-  PetscTrFree = CountFree;
-  PetscTrRealloc = CountRealloc;
+  PetscCall(McMemGetUsage(&u));
+  CHECK(u.petsc_hooked, "PETSc's allocations are not counted");
+  PetscCall(McMemGetLive(&objs0, &bytes0));
+  PetscCall(McMemAllocCount(&p0, &q0));
   PetscCall(McRngCreate(1, 0, &r));
   McRngGaussianArray(r, 200, A);
   McRngGaussianArray(r, 10, y);
   for (int i = 0; i < 10; i++) sigma[i] = 0.3;
   PetscCall(McRngDestroy(&r));
   PetscCall(McTargetCreateLinearGaussian(20, 10, A, y, sigma, &t));
-  /* The counters see allocations at all (so a zero below means something). */
-  before = nmalloc;
   for (int i = 0; i < 5; i++) PetscCall(Check(t, kernels[i]));
-  CHECK(nmalloc - before > 20, "the allocation counter saw only %ld allocations during set-up", nmalloc - before);
   PetscCall(McTargetDestroy(&t));
-  PetscTrMalloc = real_malloc;
-  PetscTrFree = real_free;
-  PetscTrRealloc = real_realloc;
+  PetscCall(McMemAllocCount(&p1, &q1));
+  PetscCall(McMemGetLive(&objs1, &bytes1));
+  /* The counters saw the set-ups (so the zeros above mean something), and
+   * every object and byte came back. */
+  CHECK(p1 - p0 > 20 && q1 - q0 > 20, "set-up made only %lld project and %lld PETSc allocations", (long long)(p1 - p0),
+        (long long)(q1 - q0));
+  CHECK(objs1 == objs0 && bytes1 == bytes0, "live objects %lld -> %lld, bytes %lld -> %lld", (long long)objs0,
+        (long long)objs1, (long long)bytes0, (long long)bytes1);
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d failures\n", failures));
   PetscCall(PetscFinalize());
   return failures != 0;

@@ -32,12 +32,12 @@ static McTomlValue *Parse(const char *text)
 }
 
 /* text must fail at line:col with exactly message. */
-static void ExpectError(const char *text, size_t len, int line, int col, const char *message)
+static void ExpectError(const char *text, int line, int col, const char *message)
 {
   McTomlValue *root;
   McTomlError  err;
 
-  if (McTomlParse(text, len, "t.toml", &root, &err) == 0) {
+  if (McTomlParse(text, strlen(text), "t.toml", &root, &err) == 0) {
     printf("FAIL: parsed, expected error '%s'\n", message);
     McTomlFree(&root);
     failures++;
@@ -136,26 +136,26 @@ static void Values(void)
 
 static void Errors(void)
 {
-  ExpectError("a = 1\nb = \n", 11, 2, 5,
+  ExpectError("a = 1\nb = \n", 2, 5,
               "t.toml:2:5: expected a value (string, number, boolean, date-time, array or inline table), got end of line");
-  ExpectError("[mesh]\ndim = 2\ndim = 3\n", 23, 3, 1, "t.toml:3:1: duplicate key 'dim' (first defined at line 2)");
-  ExpectError("[a]\nx=1\n[a]\n", 12, 3, 1, "t.toml:3:1: table [a] is defined twice (first at line 1)");
-  ExpectError("x = 0123\n", 9, 1, 5, "t.toml:1:5: leading zeros are not allowed in a decimal number");
-  ExpectError("x = 1__0\n", 9, 1, 6, "t.toml:1:6: an underscore in a number must be between two digits");
-  ExpectError("x = \"abc\n", 9, 1, 5, "t.toml:1:5: unterminated basic string: expected closing \" before the end of the line");
-  ExpectError("x = \"a\\qb\"\n", 11, 1, 7,
+  ExpectError("[mesh]\ndim = 2\ndim = 3\n", 3, 1, "t.toml:3:1: duplicate key 'dim' (first defined at line 2)");
+  ExpectError("[a]\nx=1\n[a]\n", 3, 1, "t.toml:3:1: table [a] is defined twice (first at line 1)");
+  ExpectError("x = 0123\n", 1, 5, "t.toml:1:5: leading zeros are not allowed in a decimal number");
+  ExpectError("x = 1__0\n", 1, 6, "t.toml:1:6: an underscore in a number must be between two digits");
+  ExpectError("x = \"abc\n", 1, 5, "t.toml:1:5: unterminated basic string: expected closing \" before the end of the line");
+  ExpectError("x = \"a\\qb\"\n", 1, 7,
               "t.toml:1:7: invalid escape sequence '\\q': expected one of \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX \\UXXXXXXXX");
-  ExpectError("x = 2021-02-29\n", 15, 1, 13, "t.toml:1:13: day 29 out of range for 2021-02 (01 to 28)");
-  ExpectError("x = 9223372036854775808\n", 24, 1, 5,
+  ExpectError("x = 2021-02-29\n", 1, 13, "t.toml:1:13: day 29 out of range for 2021-02 (01 to 28)");
+  ExpectError("x = 9223372036854775808\n", 1, 5,
               "t.toml:1:5: integer 9223372036854775808 does not fit in 64 bits (max 9223372036854775807)");
-  ExpectError("x = { a = 1,\n b = 2 }\n", 21, 1, 13, "t.toml:1:13: expected a key (letters, digits, '_', '-', or a quoted string), got end of line");
-  ExpectError("x = 1 y = 2\n", 12, 1, 7, "t.toml:1:7: expected end of line after a value, got 'y'");
-  ExpectError("é = 1\n", 7, 1, 1, "t.toml:1:1: expected a key, a [table] header or a comment, got a non-ASCII character");
-  ExpectError("a = 'x'\n# bad \x01 byte\n", 21, 2, 7, "t.toml:2:7: control character U+0001 is not allowed in a comment");
-  ExpectError("a = \"\xff\"\n", 7, 1, 6, "t.toml:1:6: invalid UTF-8 byte 0xFF: a TOML document must be UTF-8");
-  ExpectError("a.b = 1\n[a]\n", 12, 2, 1, "t.toml:2:1: table [a] is defined twice (first at line 1)");
-  ExpectError("a = [1]\n[[a]]\n", 14, 2, 1, "t.toml:2:1: cannot define [[a]]: 'a' is already defined as an array value at line 1");
-  ExpectError("x = 1 # ok\n\n\n  [t\n", 20, 4, 5, "t.toml:4:5: expected ']' to close the table header, got end of line");
+  ExpectError("x = { a = 1,\n b = 2 }\n", 1, 13, "t.toml:1:13: expected a key (letters, digits, '_', '-', or a quoted string), got end of line");
+  ExpectError("x = 1 y = 2\n", 1, 7, "t.toml:1:7: expected end of line after a value, got 'y'");
+  ExpectError("é = 1\n", 1, 1, "t.toml:1:1: expected a key, a [table] header or a comment, got a non-ASCII character");
+  ExpectError("a = 'x'\n# bad \x01 byte\n", 2, 7, "t.toml:2:7: control character U+0001 is not allowed in a comment");
+  ExpectError("a = \"\xff\"\n", 1, 6, "t.toml:1:6: invalid UTF-8 byte 0xFF: a TOML document must be UTF-8");
+  ExpectError("a.b = 1\n[a]\n", 2, 1, "t.toml:2:1: table [a] is defined twice (first at line 1)");
+  ExpectError("a = [1]\n[[a]]\n", 2, 1, "t.toml:2:1: cannot define [[a]]: 'a' is already defined as an array value at line 1");
+  ExpectError("x = 1 # ok\n\n\n  [t\n", 4, 5, "t.toml:4:5: expected ']' to close the table header, got end of line");
 }
 
 static void ParseFileMissing(void)

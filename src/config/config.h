@@ -1,0 +1,154 @@
+/* The run's configuration: a typed struct read from a TOML file and
+ * validated against one table of key descriptors (name, type, default,
+ * range, unit, documentation) in config.c. Everything that talks about keys
+ * -- validation, defaults, --print-config, configs/reference.toml, the
+ * "did you mean" suggestions for unknown keys -- reads that one table.
+ *
+ * A mistake in the file is the user's, not the program's: McConfigLoad
+ * returns it as one line "file:line:col: message" for the caller to print,
+ * never through PETSc's error traceback. PetscErrorCode is reserved for
+ * real failures (out of memory). */
+#pragma once
+#include "toml/toml.h"
+
+#include <petscsys.h>
+#include <stdio.h>
+
+#define MC_CONFIG_PATH_MAX  1024 /* file paths, petsc_options */
+#define MC_CONFIG_NAME_MAX  64   /* boundary label names, title */
+#define MC_CONFIG_MAX_BC    16   /* [[pde.dirichlet]] and [[pde.neumann]] entries each */
+#define MC_CONFIG_MAX_WELLS 64   /* [[pde.wells]] entries */
+#define MC_CONFIG_MAX_OBS   100000
+
+/* The choices of the string-valued keys, in the order of their enums. */
+typedef enum { MC_MESH_BOX, MC_MESH_FILE } McMeshKind;
+typedef enum { MC_CELL_SIMPLEX, MC_CELL_TENSOR } McCellType;
+typedef enum { MC_PRIOR_BILAPLACIAN } McPriorKind;
+typedef enum { MC_OBS_GRID, MC_OBS_POINTS, MC_OBS_FILE } McObsKind;
+typedef enum { MC_DATA_SYNTHETIC, MC_DATA_FILE } McDataKind;
+typedef enum { MC_TRUTH_PRIOR_SAMPLE, MC_TRUTH_PRIOR_MEAN, MC_TRUTH_INCLUSION } McTruthKind;
+typedef enum { MC_NOISE_ABSOLUTE, MC_NOISE_RELATIVE } McNoiseKind;
+typedef enum { MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA } McKernelKind;
+typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;
+
+/* One [[pde.wells]] entry: a Gaussian source rate*exp(-|x-centre|^2/(2 width^2)). */
+typedef struct {
+  PetscReal centre[3];
+  PetscReal width, rate;
+} McConfigWell;
+
+/* One [[pde.dirichlet]] or [[pde.neumann]] entry: a constant on a boundary label. */
+typedef struct {
+  char      label[MC_CONFIG_NAME_MAX];
+  PetscReal value;
+} McConfigBoundary;
+
+/* The resolved configuration: every field has its value, given or default.
+ * Vectors (cells, lower, upper, centre) hold mesh.dim entries. */
+typedef struct {
+  char source[MC_CONFIG_PATH_MAX]; /* the file it was read from */
+  char title[MC_CONFIG_NAME_MAX];
+  struct {
+    McMeshKind kind;
+    PetscInt   dim;
+    PetscInt   cells[3];
+    McCellType cell;
+    PetscReal  lower[3], upper[3];
+    char       file[MC_CONFIG_PATH_MAX];               /* kind = file */
+    char       boundary_labels[6][MC_CONFIG_NAME_MAX]; /* kind = box: x-, x+, y-, y+, z-, z+ */
+  } mesh;
+  struct {
+    PetscInt order, parameter_order;
+  } fem;
+  struct {
+    PetscReal        source; /* constant right-hand side; 0 when wells are given */
+    PetscInt         nwells, ndirichlet, nneumann;
+    McConfigWell     wells[MC_CONFIG_MAX_WELLS];
+    McConfigBoundary dirichlet[MC_CONFIG_MAX_BC], neumann[MC_CONFIG_MAX_BC];
+  } pde;
+  struct {
+    McPriorKind kind;
+    PetscBool   by_coefficients; /* gamma and delta given instead of correlation_length and std_dev */
+    PetscReal   correlation_length, std_dev, gamma, delta, mean;
+    PetscBool   robin;
+  } prior;
+  struct {
+    McObsKind  kind;
+    PetscInt   grid;    /* kind = grid: grid x grid (x grid) interior points */
+    PetscInt   npoints; /* kind = points */
+    PetscReal *points;  /* npoints x mesh.dim coordinates, row by row */
+    char       file[MC_CONFIG_PATH_MAX];
+  } observations;
+  struct {
+    McDataKind  kind;
+    McTruthKind truth;
+    PetscInt    truth_seed, noise_seed;
+    char        file[MC_CONFIG_PATH_MAX];
+  } data;
+  struct {
+    McNoiseKind kind;
+    PetscReal   sigma;
+  } noise;
+  struct {
+    McKernelKind kernel;
+    PetscReal    step_size, target_acceptance;
+    PetscBool    adapt;
+  } sampler;
+  struct {
+    PetscInt iterations, burn_in, thin, seed, chains;
+  } chain;
+  struct {
+    char      path[MC_CONFIG_PATH_MAX];
+    PetscInt  field_thin, flush_every, checkpoint_every;
+    PetscReal flush_seconds;
+    PetscBool overwrite;
+  } output;
+  struct {
+    PetscInt ranks_per_chain;
+  } parallel;
+  struct {
+    PetscInt          check_every, warmup, tolerance_objects, tolerance_bytes, gc_period, gc_thresholds[3];
+    McViolationAction on_violation;
+  } memory;
+  struct {
+    char petsc_options[MC_CONFIG_PATH_MAX];
+  } solver;
+} McConfig;
+
+/* Creates a configuration holding every default (as if read from an empty
+ * file named "<defaults>"). Ownership: returns a new configuration that the
+ * caller releases with McConfigDestroy. */
+PetscErrorCode McConfigCreate(McConfig **cfg);
+
+/* Releases cfg and sets *cfg to NULL. Ownership: takes the caller's cfg. */
+PetscErrorCode McConfigDestroy(McConfig **cfg);
+
+/* Reads and validates the TOML file at path into cfg (all fields reset to
+ * their defaults first). A syntax error, unknown key, wrong type, value out
+ * of range, missing required key or conflicting setting sets *valid to
+ * PETSC_FALSE and msg to one line "path:line:col: message" (no newline); cfg
+ * is then unspecified. Ownership: borrows cfg (its old contents are freed). */
+PetscErrorCode McConfigLoad(McConfig *cfg, const char *path, char *msg, size_t msglen, PetscBool *valid);
+
+/* As McConfigLoad, from len bytes of text named source in messages. */
+PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, const char *source, char *msg,
+                                  size_t msglen, PetscBool *valid);
+
+/* Writes cfg as a complete TOML file: every key of the schema that applies
+ * (alternatives not chosen are left out), with its resolved value; reading
+ * it back gives the same configuration. Ownership: borrows cfg. */
+PetscErrorCode McConfigWrite(const McConfig *cfg, FILE *out);
+
+/* Writes configs/reference.toml: every key of the schema with a comment
+ * giving its meaning, unit, default and range; alternatives commented out. */
+PetscErrorCode McConfigWriteReference(FILE *out);
+
+/* Writes a few lines describing the problem cfg sets up (for the start of
+ * a run). Ownership: borrows cfg. */
+PetscErrorCode McConfigWriteSummary(const McConfig *cfg, FILE *out);
+
+/* The i-th key of the schema, 0 <= i < McConfigKeyCount(): its section
+ * ("" for top-level keys, "pde.wells" for [[pde.wells]]) and name.
+ * Ownership: returns borrowed static strings. */
+PetscInt       McConfigKeyCount(void);
+PetscErrorCode McConfigKeyGet(PetscInt i, const char **section, const char **name);

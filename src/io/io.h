@@ -1,0 +1,135 @@
+/* io: the sample sink. Streams MCMC draws into one HDF5 file that ArviZ,
+ * xarray (h5netcdf), netCDF4 and h5py read without conversion, that h5py can
+ * read while the run writes (SWMR), and from which a killed run resumes.
+ *
+ * The one idea: every buffer is allocated when the file is created, a block
+ * of B draws per chain is copied into it, and a full block becomes one
+ * hyperslab write per dataset followed (per the flush policy) by one
+ * H5Fflush and an atomic rewrite of the side-car "<file>.progress". What a
+ * reader sees after a crash is exactly the last completed flush.
+ *
+ * The layout follows ../shared/OUTPUT.md; README.md ("## Output file")
+ * describes it for users. This header needs only plain C arrays: the sampler
+ * hands in doubles, the sink knows nothing about models or meshes. */
+#pragma once
+#include <petscsys.h>
+#include <stddef.h>
+
+#define MC_OUTPUT_DEFAULT_BLOCK 256
+#define MC_OUTPUT_DEFAULT_MEMORY_BLOCK 64
+
+/* What the file holds. Everything pointed to is copied by McOutputCreate
+ * (or McOutputOpenResume) and may be freed by the caller afterwards.
+ * Start from McOutputSpecInit() so that new fields get their defaults. */
+typedef struct {
+  PetscInt           nchains;     /* C >= 1 */
+  PetscInt           nparams;     /* P >= 1 */
+  const char *const *param_names; /* P labels, e.g. "xi_0"; NULL = "theta_0", ... */
+  const char        *param_var;   /* name of the [C, N, P] dataset; NULL = "theta" */
+  PetscInt           nqoi;        /* named scalar quantities per draw (posterior/<name>) */
+  const char *const *qoi_names;
+
+  PetscInt      field_size;  /* nv: FE field values at mesh vertices; 0 = no fields */
+  PetscInt      field_thin;  /* T: a field sample is stored at global draws 0, T, 2T, ... */
+  const char   *field_name;  /* NULL = "u" */
+  const double *field_truth; /* nv values or NULL (synthetic runs) */
+  const char   *mesh_file;   /* attribute on the field; NULL = "run_mesh.h5" */
+
+  PetscInt block_size;    /* B draws per chain buffered; 0 = MC_OUTPUT_DEFAULT_BLOCK */
+  PetscInt flush_blocks;  /* H5Fflush every this many full blocks; 0 = 1 */
+  double   flush_seconds; /* > 0: instead, flush at the first block end this long after the last flush */
+  PetscInt memory_block;  /* memory-trace rows buffered; 0 = MC_OUTPUT_DEFAULT_MEMORY_BLOCK */
+
+  PetscInt      nobs;          /* M observed values (observed_data/y); 0 = none */
+  const double *y;             /* M values */
+  PetscInt      sensor_dim;    /* coordinates per sensor; 0 = none */
+  const double *sensor_coords; /* [M][sensor_dim] row-major, or NULL */
+  double        noise_sigma;   /* noise standard deviation; NaN (default) = not written */
+
+  const char *program_version; /* NULL = this build's MC version */
+  const char *config_text;     /* the configuration file's text; NULL = "" */
+  const char *created_at;      /* ISO 8601; NULL = now (UTC) */
+  const char *model_hash;      /* identifies the model; a resume must give the same */
+  PetscBool   overwrite;       /* replace an existing file (else refuse with an error) */
+} McOutputSpec;
+
+/* One kept draw of one chain. Pointers are read during the call only. */
+typedef struct {
+  const double *theta; /* P parameter values (whitened) */
+  double        lp;    /* log posterior density, up to a constant */
+  double        acceptance_rate;
+  double        step_size;
+  PetscBool     accepted;
+  PetscBool     failed; /* the forward solve of the proposal failed (rejected) */
+  const double *qoi;    /* nqoi values; may be NULL when nqoi == 0 */
+  /* nv values. Required at draws d with d % T == 0 (stored in
+   * posterior_fields); optional at the others. Every field passed, stored
+   * or not, enters the running (Welford) mean and std of fields/. */
+  const double *field;
+} McOutputDraw;
+
+/* One row of the memory trace (memory/). */
+typedef struct {
+  PetscInt64 iteration;
+  PetscInt64 rss_bytes;
+  PetscInt64 live_objects;
+  PetscInt64 live_bytes;
+  PetscInt64 collections;
+} McOutputMemoryRow;
+
+typedef struct _p_McOutput *McOutput;
+
+/* Fills spec with defaults (all counts 0, noise_sigma NaN, field_thin 1). */
+PetscErrorCode McOutputSpecInit(McOutputSpec *spec);
+
+/* Creates path with the full layout, starts SWMR writing and writes an empty
+ * progress file. Refuses an existing path unless spec->overwrite.
+ * Ownership: returns a new McOutput in *out; copies everything in spec. */
+PetscErrorCode McOutputCreate(const char *path, const McOutputSpec *spec, McOutput *out);
+
+/* Reopens a file written by McOutputCreate to continue after its last valid
+ * checkpoint: draws, field samples and memory rows past the checkpoint are
+ * truncated, the partial block is read back into the buffers and appending
+ * continues exactly where the checkpoint was taken. Fails with a clear
+ * message if spec->model_hash differs from the file's, if the dimensions
+ * differ, or if the file has no valid checkpoint. Works on a file left by a
+ * killed writer (clears HDF5's "open for writing" mark).
+ * Ownership: returns a new McOutput in *out; copies everything in spec. */
+PetscErrorCode McOutputOpenResume(const char *path, const McOutputSpec *spec, McOutput *out);
+
+/* Appends the next draw of chain c. Copies into the block buffers (no
+ * allocation); writes when every chain has filled the block. Chains advance
+ * in lockstep within a block: a chain may run at most B draws ahead.
+ * Ownership: borrows draw. */
+PetscErrorCode McOutputAppendDraw(McOutput out, PetscInt chain, const McOutputDraw *draw);
+
+/* Appends one memory-trace row. Ownership: borrows row. */
+PetscErrorCode McOutputAppendMemory(McOutput out, const McOutputMemoryRow *row);
+
+/* Writes every draw that all chains have (also a partial block), the
+ * memory rows and the field summary, then H5Fflush and the progress file. */
+PetscErrorCode McOutputFlush(McOutput out);
+
+/* Flushes (all chains must have the same number of draws) and writes a
+ * checkpoint: the per-chain opaque blobs of the sampler (state, RNG,
+ * adaptation, counters) together with the sink's own state (draw count,
+ * Welford accumulators), into the slot not holding the newest valid
+ * checkpoint, sealed by a checksum. Ownership: borrows blobs. */
+PetscErrorCode McOutputWriteCheckpoint(McOutput out, const void *const *blobs, const size_t *sizes);
+
+/* The blob of chain c in the newest checkpoint (loaded by McOutputOpenResume
+ * or written by McOutputWriteCheckpoint), with the draw count it belongs to.
+ * Ownership: *blob is borrowed, valid until the next checkpoint or close. */
+PetscErrorCode McOutputReadCheckpoint(McOutput out, PetscInt chain, const void **blob, size_t *size, PetscInt64 *draws);
+
+/* Draws per chain appended so far (written or buffered, all chains equal in
+ * lockstep) and draws committed to disk by the last flush. */
+PetscErrorCode McOutputGetDrawCounts(McOutput out, PetscInt64 *appended, PetscInt64 *committed);
+
+/* Flushes what is buffered, closes the file and frees everything; *out =
+ * NULL. After a write error (already returned by the call that hit it) it
+ * only releases and returns 0: the file keeps what the last successful
+ * flush wrote, marked like after a crash (read it with h5py swmr=True, or
+ * run h5clear -s first), and McOutputOpenResume continues it.
+ * Ownership: destroys *out. */
+PetscErrorCode McOutputClose(McOutput *out);

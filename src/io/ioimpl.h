@@ -1,0 +1,122 @@
+/* Internals of the io module shared by its files (not a public header):
+ * the McOutput struct, the HDF5 checking macro and the small HDF5 helpers.
+ * The struct is laid out so that turning McOutput into an object of
+ * src/obj/ is mechanical: one allocation of the struct, owned buffers freed
+ * in McOutputFree_Private (the future dealloc), no references to other
+ * objects (traverse would visit nothing). */
+#pragma once
+#include "io/io.h"
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <stdint.h>
+
+/* Every HDF5 call goes through this: a negative status becomes a PETSc
+ * error naming the file, the object (dataset or group path) and HDF5's own
+ * innermost message (which carries errno text such as "File too large"). It
+ * also marks the sink as failed so no later call writes into a file in an
+ * unknown state. */
+#define MC_H5(o, what, call) \
+  do { \
+    if ((call) < 0) { \
+      (o)->failed = PETSC_TRUE; \
+      PetscCall(McH5Error_Private((o)->path, (what), #call)); \
+    } \
+  } while (0)
+
+/* The per-draw variables written as [C, N] or [C, N, width] hyperslabs from
+ * a [C, B, width] buffer. */
+typedef struct {
+  char   name[64]; /* path inside the file, for datasets and messages */
+  hid_t  dset;
+  hid_t  memtype;
+  size_t elsize; /* bytes per element in memory */
+  size_t width;  /* elements per draw per chain: P or 1 */
+  char  *buf;    /* [C][B][width] */
+} McDrawVar;
+
+enum { MC_MEM_ITERATION, MC_MEM_RSS, MC_MEM_OBJECTS, MC_MEM_BYTES, MC_MEM_COLLECTIONS, MC_MEM_NCOLS };
+
+struct _p_McOutput {
+  char *path;
+  char *progress_path;
+  hid_t file;
+
+  PetscInt C, P, nqoi, nv, T, B, MB;
+  PetscInt flush_blocks;
+  double   flush_seconds;
+
+  /* Per-draw variables: theta, the QoIs, lp, acceptance_rate, step_size,
+   * accepted, failed. The draw coordinates are written after them. */
+  McDrawVar *vars;
+  PetscInt   nvars;
+  hid_t      draw_scales[2]; /* posterior/draw, sample_stats/draw */
+  int64_t   *draw_buf;       /* [B] values of the draw coordinate */
+
+  /* Field samples: [C][KB][nv] for the samples whose global index k lies in
+   * [kb0, kb0 + KB), KB = ceil(B / T) bounds the samples in any block. */
+  PetscInt KB;
+  double  *field_buf;
+  int64_t *fdraw_buf; /* [KB] */
+  hid_t    field_dset, field_draw;
+  char     field_path[96];
+
+  /* Welford accumulators per chain, updated in place; std is scratch. */
+  double  *wmean, *wm2, *wstd;
+  int64_t *wcount;
+  hid_t    mean_dset, std_dset, count_dset;
+
+  /* Memory trace rows, [MB][MC_MEM_NCOLS]. */
+  int64_t   *mem_buf;
+  int64_t   *mem_col; /* [MB] scratch for one column */
+  hid_t      mem_dset[MC_MEM_NCOLS];
+  PetscInt64 mem_start, mem_fill, mem_written;
+
+  /* Position: the buffers hold draws [block_start, block_start + fill[c]);
+   * written = draws on file (all chains), committed = at the last flush. */
+  PetscInt64  block_start;
+  PetscInt   *fill;
+  PetscInt64  written, committed;
+  PetscInt64  committed_fields, committed_mem;
+  PetscInt    blocks_since_flush;
+  double      last_flush_time;
+  PetscInt64  nflushes;
+
+  /* Checkpoint: two slots written alternately; blobs of the newest. */
+  hid_t      ckpt_dset;   /* checkpoint/record [slot, byte] */
+  hid_t      ckpt_bytes;  /* checkpoint/byte, its growing scale */
+  PetscInt   ckpt_next;   /* slot the next checkpoint goes to */
+  PetscInt64 ckpt_seq;    /* sequence number of the newest valid checkpoint (0 = none) */
+  PetscInt64 ckpt_draws;  /* draws it belongs to (-1 = none) */
+  char      *ckpt_record; /* the newest record, as on file (blobs point into it) */
+  size_t     ckpt_size;
+
+  PetscBool failed;
+};
+
+PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call);
+
+/* Attribute and dataset helpers (h5util.c). */
+PetscErrorCode McH5AttrString_Private(McOutput o, hid_t obj, const char *objname, const char *name, const char *value);
+PetscErrorCode McH5AttrStringList_Private(McOutput o, hid_t obj, const char *objname, const char *name, PetscInt n, const char *const *values);
+PetscErrorCode McH5AttrFillNaN_Private(McOutput o, hid_t obj, const char *objname);
+PetscErrorCode McH5GroupCreate_Private(McOutput o, const char *name, hid_t *group);
+PetscErrorCode McH5DatasetCreate_Private(McOutput o, hid_t loc, const char *path, const char *name, hid_t type, int rank, const hsize_t *dims, const hsize_t *maxdims, const hsize_t *chunk, hid_t *dset);
+PetscErrorCode McH5Write_Private(McOutput o, hid_t dset, const char *what, hid_t memtype, const void *buf);
+PetscErrorCode McH5ScaleIndex_Private(McOutput o, hid_t loc, const char *gpath, const char *name, hsize_t n, PetscBool unlimited, hsize_t chunk, hid_t *scale);
+PetscErrorCode McH5ScaleStrings_Private(McOutput o, hid_t loc, const char *gpath, const char *name, PetscInt n, const char *const *labels);
+PetscErrorCode McH5Attach_Private(McOutput o, hid_t var, const char *varpath, hid_t scale, unsigned axis);
+PetscErrorCode McH5Extent_Private(McOutput o, hid_t dset, const char *what, int axis, hsize_t n);
+PetscErrorCode McH5Transfer_Private(McOutput o, hid_t dset, const char *what, hid_t memtype, void *buf, int rank, const hsize_t *memdims, const hsize_t *filestart, const hsize_t *count, PetscBool write);
+
+/* Layout creation and reopening (layout.c). */
+PetscErrorCode McOutputBuildLayout_Private(McOutput o, const McOutputSpec *spec);
+PetscErrorCode McOutputOpenLayout_Private(McOutput o, const McOutputSpec *spec);
+
+/* Shared set-up of buffers (output.c) and the checkpoint (checkpoint.c). */
+PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec, McOutput *out);
+PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed);
+PetscErrorCode McOutputFlushWith_Private(McOutput o, PetscErrorCode (*extra)(McOutput, void *), void *ctx);
+PetscErrorCode McOutputTransferMemory_Private(McOutput o, PetscInt64 n, PetscBool write);
+PetscErrorCode McOutputWriteProgress_Private(McOutput o);
+PetscErrorCode McOutputLoadCheckpoint_Private(McOutput o, PetscInt64 draws_on_file, PetscInt64 fields_on_file, PetscInt64 mem_on_file, PetscInt64 *draws, PetscInt64 *fields, PetscInt64 *mem);
+PetscErrorCode McOutputReadBack_Private(McOutput o);

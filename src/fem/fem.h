@@ -3,6 +3,9 @@
  * conditions, an observation operator B (points -> sparse matrix), and the
  * adjoint gradient of the data misfit.
  *
+ * Mesh, space, forward model and observation operator are objects of the
+ * object layer (obj/obj.h): refcounted, the mesh <-> space cycle collected.
+ *
  * The one idea: everything a forward solve touches is built in SetUp; a
  * solve (McForwardSolve) only recomputes numbers -- the coefficient-dependent
  * element matrices are written straight into the existing matrix values at
@@ -14,7 +17,7 @@
 #include <petscfe.h>
 #include <petscksp.h>
 
-#define MC_FEM_MAX_BC 8    /* labels per kind of boundary condition */
+#define MC_FEM_MAX_BC    8  /* labels per kind of boundary condition */
 #define MC_FEM_MAX_WELLS 32 /* Gaussian sources in the generic reference path */
 
 /* ---------------------------------------------------------------- meshes */
@@ -40,7 +43,9 @@ PetscErrorCode McMeshSpecDefault(McMeshSpec *spec);
  * Inverted or degenerate cells are an error naming the cell.
  * Ownership: returns a new reference in *mesh. */
 PetscErrorCode McMeshCreate(MPI_Comm comm, const McMeshSpec *spec, McMesh *mesh);
-/* Ownership: drops the caller's reference, sets *mesh = NULL. */
+/* Ownership: drops the caller's reference, sets *mesh = NULL. A mesh whose
+ * spaces were created is in a cycle with them: the collector (McGCCollect)
+ * frees both once nothing else refers to them. */
 PetscErrorCode McMeshDestroy(McMesh *mesh);
 /* Ownership: borrows (the DM lives as long as the mesh). */
 PetscErrorCode McMeshGetDM(McMesh mesh, DM *dm);
@@ -64,7 +69,9 @@ PetscErrorCode McSpaceGetMesh(McSpace space, McMesh *mesh);
 /* Ownership: returns a new Vec (global, all dofs) the caller destroys. */
 PetscErrorCode McSpaceCreateVector(McSpace space, Vec *v);
 /* Interpolates fn at the nodes into the global vector v. */
-PetscErrorCode McSpaceInterpolate(McSpace space, PetscErrorCode (*fn)(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx), void *ctx, Vec v);
+PetscErrorCode McSpaceInterpolate(McSpace space,
+                                  PetscErrorCode (*fn)(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx),
+                                  void *ctx, Vec v);
 
 /* ----------------------------------------------------------------- PDE */
 
@@ -122,6 +129,18 @@ PetscErrorCode McForwardDestroy(McForward *fw);
  * in-place re-assembly, numeric refactorisation, solve. A solver failure is a
  * result, not an error: *converged says whether u is valid. */
 PetscErrorCode McForwardSolve(McForward fw, Vec m, PetscBool *converged);
+/* Solves for u given m WITHOUT refactorising: CG on the new operator,
+ * preconditioned by the factorisation of the last refactorised state (the
+ * DESIGN's proposal path: a small change of m costs a few iterations). If CG
+ * does not reach its tolerance (default rtol 1e-10, 50 iterations; options
+ * <prefix>reuse_ksp_*), the operator is refactorised and solved directly
+ * (*refactored = PETSC_TRUE). *its: CG iterations. Needs a direct solver.
+ * The gradient after it refactorises (the adjoint needs this operator). */
+PetscErrorCode McForwardSolveReuse(McForward fw, Vec m, PetscBool *converged, PetscInt *its, PetscBool *refactored);
+/* Refactorises the operator of the last assembly (e.g. when a proposal
+ * solved by McForwardSolveReuse is accepted), so the factorisation belongs
+ * to the current state. A no-op if it already does. */
+PetscErrorCode McForwardRefactor(McForward fw, PetscBool *ok);
 /* The same solve through PETSc's generic pointwise assembly (reference). */
 PetscErrorCode McForwardSolveGeneric(McForward fw, Vec m, PetscBool *converged);
 /* Assemble the operator (free dofs) and right-hand side for m, fast path or
@@ -138,7 +157,10 @@ PetscErrorCode McForwardGetKSP(McForward fw, KSP *ksp);
 PetscErrorCode McForwardGetTimes(McForward fw, McForwardTimes *t);
 /* L2 norm of u - exact and H1 seminorm of u - exact on the last state, with
  * a quadrature of higher order than the assembly's. */
-PetscErrorCode McForwardComputeErrors(McForward fw, McPointFn exact, PetscErrorCode (*exact_grad)(PetscInt dim, const PetscReal x[], PetscScalar g[], void *ctx), void *ctx, PetscReal *l2, PetscReal *h1semi);
+PetscErrorCode McForwardComputeErrors(McForward fw, McPointFn exact,
+                                      PetscErrorCode (*exact_grad)(PetscInt dim, const PetscReal x[], PetscScalar g[],
+                                                                   void *ctx),
+                                      void *ctx, PetscReal *l2, PetscReal *h1semi);
 
 /* ------------------------------------------------- observation operator */
 
@@ -151,6 +173,13 @@ typedef struct _p_McObsOperator *McObsOperator;
  * returns a new reference. */
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *obs);
 PetscErrorCode McObsOperatorDestroy(McObsOperator *obs);
+/* Reads observation points from a CSV file: one point per line, dim numbers
+ * separated by commas and/or blanks; blank lines and lines starting with '#'
+ * are skipped, and so is a first line that is not numeric (a header). Read
+ * on rank 0 and broadcast. Errors name file:line and what was expected.
+ * Ownership: *coords (npoints*dim) is the caller's, freed with PetscFree. */
+PetscErrorCode McObsReadPointsCSV(MPI_Comm comm, const char file[], PetscInt dim, PetscInt *npoints,
+                                  PetscReal **coords);
 /* Ownership: returns a new Vec (distributed like B's rows) the caller destroys. */
 PetscErrorCode McObsOperatorCreateVector(McObsOperator obs, Vec *d);
 /* d = B u (u a global vector of the space). */
@@ -172,7 +201,10 @@ typedef struct {
 
 /* After McForwardSolve(m): misfit 0.5 (Bu-d)^T Gamma^-1 (Bu-d), and if grad
  * != NULL its gradient w.r.t. the nodal m (adjoint solve reusing the
- * factorisation). grad is a global vector of the m space. */
-PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit, Vec grad);
+ * factorisation). grad is a global vector of the m space. The first call
+ * with an operator of a new size allocates two observation-sized vectors;
+ * later calls allocate nothing. Ownership: borrows everything. */
+PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit,
+                                       Vec grad);
 
 #endif

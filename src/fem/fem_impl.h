@@ -22,14 +22,15 @@ struct _p_McSpace {
   MC_OBJECT_HEAD;
   McMesh   mesh; /* reference: mesh <-> space is a cycle */
   PetscInt order;
-  DM       dm;   /* clone of the mesh with one scalar Lagrange field */
+  DM       dm; /* clone of the mesh with one scalar Lagrange field */
   PetscFE  fe;
 };
 
 /* Quadrature order of the assembly for Lagrange order k: a Gauss rule with
  * k+1 points per direction on tensor cells (fewer under-integrates Q1), and
- * the cheapest rule that keeps the optimal rates on simplices. */
-PetscInt McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k);
+ * the cheapest rule that keeps the optimal rates on simplices (one point for
+ * P1: its gradients are constant). */
+PetscInt       McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k);
 PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt order, PetscInt qorder, PetscFE *fe);
 PetscErrorCode McMeshAlloc_Private(McMesh *mesh);
 
@@ -48,38 +49,40 @@ struct _p_McForward {
   char     *prefix;
   PetscBool setup;
 
-  DM      dm;    /* state DM: the space's field with Dirichlet constraints */
-  DM      auxdm; /* parameter field at the state's quadrature (generic path) */
-  PetscFE mfe;
-  Vec     mloc;  /* local m, the auxiliary vector of dm */
-  Vec     u, b, b0, adj, adjrhs;           /* global, free dofs */
-  Vec     liftloc, gloc, uloc, adjloc, zloc; /* local of dm */
-  Vec     ufull, zfull;                     /* global of the state space */
-  Vec     gradloc;                          /* local of the parameter space */
-  Vec     resid, wresid;                    /* observation-sized work */
-  void   *resid_owner;                      /* the operator resid was made for */
-  Mat     A;
-  KSP     ksp;
-  Mat     F;        /* the PC's factor when the solver is a plain direct one (borrowed) */
-  PetscBool Fchol;  /* F is a Cholesky (else LU) factor */
-  PetscBool Fok;    /* the last numeric factorisation succeeded */
+  DM               dm;    /* state DM: the space's field with Dirichlet constraints */
+  DM               auxdm; /* parameter field at the state's quadrature (generic path) */
+  PetscFE          mfe;
+  Vec              mloc;                              /* local m, the auxiliary vector of dm */
+  Vec              u, b, b0, adj, adjrhs;             /* global, free dofs */
+  Vec              liftloc, gloc, uloc, adjloc, zloc; /* local of dm */
+  Vec              ufull, zfull;                      /* global of the state space */
+  Vec              gradloc;                           /* local of the parameter space */
+  Vec              resid, wresid;                     /* observation-sized work, made on first use */
+  Mat              A;
+  KSP              ksp;
+  Mat              F;      /* the PC's factor when the solver is a plain direct one (borrowed) */
+  PetscBool        Fchol;  /* F is a Cholesky (else LU) factor */
+  PetscBool        Fok;    /* the last numeric factorisation succeeded */
   PetscObjectState Fstate; /* state of A when F was last factored */
-  Mat     Agen; /* reference path: its own matrix, vector and solver */
-  Vec     bgen, ugen;
-  KSP     kspgen;
+  Mat              Agen;   /* reference path: its own matrix, vector and solver */
+  Vec              bgen, ugen;
+  KSP              kspgen;
+  KSP              kspreuse; /* CG preconditioned by the existing factor F */
 
   /* element data (fast path) */
   PetscInt   cStart, cEnd, ncells, nb, nbm, nq, ns;
-  PetscReal *Gq;    /* [cell][q][ns]: w |det J| grad phi_i . grad phi_j, i <= j */
-  PetscReal *Nm;    /* [q][nbm]: m basis at the quadrature points */
-  PetscReal *Nu;    /* [q][nb]: state basis at the quadrature points */
-  PetscInt  *uidx;  /* [cell][nb]: local offsets of the state dofs */
-  PetscInt  *midx;  /* [cell][nbm]: local offsets of the m dofs */
-  PetscInt  *gtmp;  /* set-up only: global indices, -1 for Dirichlet */
-  PetscInt  *pos;   /* [cell][nb*nb]: value position codes, -1 to skip */
-  char      *con;   /* [cell][nb]: dof is Dirichlet */
-  char      *hasbc; /* [cell]: some dof is Dirichlet (lifting) */
-  PetscReal *kq, *Ke, *mv; /* per-cell scratch */
+  PetscReal *Gq;             /* [cell][q][ns]: w |det J| grad phi_i . grad phi_j, i <= j */
+  PetscReal *Nm;             /* [q][nbm]: m basis at the quadrature points */
+  PetscReal *Nu;             /* [q][nb]: state basis at the quadrature points */
+  PetscInt  *uidx;           /* [cell][nb]: local offsets of the state dofs */
+  PetscInt  *midx;           /* [cell][nbm]: local offsets of the m dofs */
+  PetscInt  *gtmp;           /* global indices of the closure dofs, -1 for Dirichlet; kept on one rank (lifting rows) */
+  PetscInt  *gof;            /* one rank: global index of each local dof, -1 for Dirichlet */
+  PetscBool  ufull_identity; /* one rank: the state space's global vector is the local one */
+  PetscInt  *pos;            /* [cell][nb*nb]: value position codes, -1 to skip */
+  char      *con;            /* [cell][nb]: dof is Dirichlet */
+  char      *hasbc;          /* [cell]: some dof is Dirichlet (lifting) */
+  PetscReal *kq, *Ke, *mv;   /* per-cell scratch */
 
   /* value arrays: code = 4*offset + kind, kind 0 diagonal block, 1
    * off-diagonal block, 2 rows owned by another rank (SF leaves) */
@@ -90,7 +93,6 @@ struct _p_McForward {
 
   McForwardTimes times;
 };
-
 
 struct _p_McObsOperator {
   MC_OBJECT_HEAD;

@@ -6,7 +6,8 @@
  * with u including its Dirichlet values and lambda zero on them. */
 #include "fem_impl.h"
 
-PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit, Vec grad)
+PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit,
+                                       Vec grad)
 {
   const PetscInt     nb = fw->nb, nbm = fw->nbm, nq = fw->nq, ns = fw->ns;
   PetscScalar        dot, *ga;
@@ -14,19 +15,25 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
   PetscReal         *kq = fw->kq, *mv = fw->mv;
 
   PetscFunctionBeginUser;
-  PetscCheck(obs->space == fw->uspace, fw->comm, PETSC_ERR_ARG_INCOMP, "the observation operator must be built on the forward model's state space");
-  if (fw->resid_owner != (void *)obs) {
-    /* First use with this operator: the only allocation, outside the loop's
-     * steady state. */
-    PetscCall(VecDestroy(&fw->resid));
-    PetscCall(VecDestroy(&fw->wresid));
-    PetscCall(MatCreateVecs(obs->B, NULL, &fw->resid));
-    PetscCall(VecDuplicate(fw->resid, &fw->wresid));
-    fw->resid_owner = obs;
+  PetscCheck(obs->space == fw->uspace, fw->comm, PETSC_ERR_ARG_INCOMP,
+             "the observation operator must be built on the forward model's state space");
+  {
+    PetscInt nrow, nres = -1;
+    PetscCall(MatGetLocalSize(obs->B, &nrow, NULL));
+    if (fw->resid) PetscCall(VecGetLocalSize(fw->resid, &nres));
+    if (nres != nrow) {
+      /* First use with an operator of this size: the only allocation, made
+       * before the loop's steady state. */
+      PetscCall(VecDestroy(&fw->resid));
+      PetscCall(VecDestroy(&fw->wresid));
+      PetscCall(MatCreateVecs(obs->B, NULL, &fw->resid));
+      PetscCall(VecDuplicate(fw->resid, &fw->wresid));
+    }
   }
   PetscCall(MatMult(obs->B, fw->ufull, fw->resid));
   PetscCall(VecAXPY(fw->resid, -1.0, d));
-  if (noise->weights) PetscCall(VecPointwiseMult(fw->wresid, noise->weights, fw->resid));
+  if (noise->weights)
+    PetscCall(VecPointwiseMult(fw->wresid, noise->weights, fw->resid));
   else {
     PetscCall(VecCopy(fw->resid, fw->wresid));
     PetscCall(VecScale(fw->wresid, noise->precision));
@@ -54,24 +61,28 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
   PetscCall(VecGetArray(fw->gradloc, &ga));
   for (PetscInt c = 0; c < fw->ncells; c++) {
     const PetscInt  *mi = &fw->midx[c * nbm], *ui = &fw->uidx[c * nb];
-    const PetscReal *G  = &fw->Gq[(size_t)c * nq * ns];
+    const PetscReal *G = &fw->Gq[(size_t)c * nq * ns];
     PetscReal        uc[64], lc[64];
     for (PetscInt i = 0; i < nb; i++) {
       uc[i] = PetscRealPart(ua[ui[i]]);
       lc[i] = PetscRealPart(la[ui[i]]);
     }
-    for (PetscInt a = 0; a < nbm; a++) mv[a] = PetscRealPart(ma[mi[a]]);
+    for (PetscInt a = 0; a < nbm; a++)
+      mv[a] = PetscRealPart(ma[mi[a]]);
     for (PetscInt q = 0; q < nq; q++) {
       PetscReal mq = 0, s = 0;
-      for (PetscInt a = 0; a < nbm; a++) mq += fw->Nm[q * nbm + a] * mv[a];
+      for (PetscInt a = 0; a < nbm; a++)
+        mq += fw->Nm[q * nbm + a] * mv[a];
       kq[q] = PetscExpReal(mq);
       for (PetscInt i = 0, k = 0; i < nb; i++) {
         s += G[q * ns + k] * lc[i] * uc[i];
         k++;
-        for (PetscInt j = i + 1; j < nb; j++, k++) s += G[q * ns + k] * (lc[i] * uc[j] + lc[j] * uc[i]);
+        for (PetscInt j = i + 1; j < nb; j++, k++)
+          s += G[q * ns + k] * (lc[i] * uc[j] + lc[j] * uc[i]);
       }
       PetscReal t = kq[q] * s;
-      for (PetscInt a = 0; a < nbm; a++) ga[mi[a]] += fw->Nm[q * nbm + a] * t;
+      for (PetscInt a = 0; a < nbm; a++)
+        ga[mi[a]] += fw->Nm[q * nbm + a] * t;
     }
   }
   PetscCall(VecRestoreArray(fw->gradloc, &ga));

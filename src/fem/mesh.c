@@ -42,9 +42,10 @@ static PetscErrorCode CreateSimplexBox(MPI_Comm comm, const McMeshSpec *s, DM *d
     for (PetscInt k = 0; k < vz; k++)
       for (PetscInt j = 0; j < vy; j++)
         for (PetscInt i = 0; i < vx; i++) {
-          PetscInt  v   = i + vx * (j + vy * k);
-          PetscInt  ijk[3] = {i, j, k}, n[3] = {nx, ny, nz};
-          for (PetscInt d = 0; d < dim; d++) coords[v * dim + d] = s->lower[d] + (s->upper[d] - s->lower[d]) * (PetscReal)ijk[d] / (PetscReal)n[d];
+          PetscInt v = i + vx * (j + vy * k);
+          PetscInt ijk[3] = {i, j, k}, n[3] = {nx, ny, nz};
+          for (PetscInt d = 0; d < dim; d++)
+            coords[v * dim + d] = s->lower[d] + (s->upper[d] - s->lower[d]) * (PetscReal)ijk[d] / (PetscReal)n[d];
         }
     PetscInt c = 0;
     for (PetscInt k = 0; k < nz; k++)
@@ -54,11 +55,12 @@ static PetscErrorCode CreateSimplexBox(MPI_Comm comm, const McMeshSpec *s, DM *d
             PetscInt v00 = i + vx * j, v10 = v00 + 1, v01 = v00 + vx, v11 = v01 + 1;
             PetscInt t[2][3] = {{v00, v10, v11}, {v00, v11, v01}}; /* counter-clockwise */
             for (PetscInt a = 0; a < 2; a++, c++)
-              for (PetscInt b = 0; b < 3; b++) cells[c * 3 + b] = t[a][b];
+              for (PetscInt b = 0; b < 3; b++)
+                cells[c * 3 + b] = t[a][b];
           } else {
             static const PetscInt perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-            PetscInt              stride[3]   = {1, vx, vx * vy};
-            PetscInt              base        = i + vx * (j + vy * k);
+            PetscInt              stride[3] = {1, vx, vx * vy};
+            PetscInt              base = i + vx * (j + vy * k);
             for (PetscInt p = 0; p < 6; p++, c++) {
               PetscInt tv[4];
               tv[0] = base;
@@ -69,14 +71,18 @@ static PetscErrorCode CreateSimplexBox(MPI_Comm comm, const McMeshSpec *s, DM *d
                * (its first face points inward): orient every cell that way. */
               PetscReal a[3][3];
               for (PetscInt r = 0; r < 3; r++)
-                for (PetscInt d = 0; d < 3; d++) a[r][d] = coords[tv[r + 1] * 3 + d] - coords[tv[0] * 3 + d];
-              PetscReal det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+                for (PetscInt d = 0; d < 3; d++)
+                  a[r][d] = coords[tv[r + 1] * 3 + d] - coords[tv[0] * 3 + d];
+              PetscReal det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+                              a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+                              a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
               if (det > 0) {
                 PetscInt tmp = tv[1];
-                tv[1]        = tv[2];
-                tv[2]        = tmp;
+                tv[1] = tv[2];
+                tv[2] = tmp;
               }
-              for (PetscInt b = 0; b < 4; b++) cells[c * 4 + b] = tv[b];
+              for (PetscInt b = 0; b < 4; b++)
+                cells[c * 4 + b] = tv[b];
             }
           }
         }
@@ -125,7 +131,8 @@ static PetscErrorCode LabelBoundary(DM dm, const McMeshSpec *s, PetscBool box)
       PetscCall(ISDestroy(&is));
     }
     for (PetscInt d = 0; d < dim; d++)
-      for (PetscInt e = 0; e < 2; e++) PetscCall(DMPlexLabelComplete(dm, side[d][e]));
+      for (PetscInt e = 0; e < 2; e++)
+        PetscCall(DMPlexLabelComplete(dm, side[d][e]));
   }
   PetscCall(DMPlexLabelComplete(dm, bnd));
   PetscFunctionReturn(0);
@@ -138,11 +145,12 @@ typedef struct {
   char     name[64];
 } PhysName;
 
-static PetscErrorCode CheckGmshFile(MPI_Comm comm, const char file[], PetscInt pdim, PetscInt *nnames, PhysName names[], PetscInt maxnames)
+static PetscErrorCode CheckGmshFile(MPI_Comm comm, const char file[], PetscInt pdim, PetscInt *nnames, PhysName names[],
+                                    PetscInt maxnames)
 {
   PetscMPIInt rank;
   char        err[PETSC_MAX_PATH_LEN + 256] = "";
-  PetscInt    n                             = 0;
+  PetscInt    n = 0;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -160,9 +168,11 @@ static PetscErrorCode CheckGmshFile(MPI_Comm comm, const char file[], PetscInt p
         if (!fgets(line, sizeof(line), fp) || sscanf(line, "%lf %d %d", &version, &ftype, &dsize) != 3) {
           snprintf(err, sizeof(err), "mesh file '%s': line 2 should be '<version> <file-type> <data-size>'", file);
         } else if (!((version >= 2.2 && version < 2.3) || (version >= 4.1 && version < 4.2))) {
-          snprintf(err, sizeof(err), "mesh file '%s': Gmsh format %g is not supported (expected 2.2 or 4.1)", file, version);
+          snprintf(err, sizeof(err), "mesh file '%s': Gmsh format %g is not supported (expected 2.2 or 4.1)", file,
+                   version);
         } else if (ftype != 0) {
-          snprintf(err, sizeof(err), "mesh file '%s': binary Gmsh files are not supported (expected ASCII, file-type 0)", file);
+          snprintf(err, sizeof(err),
+                   "mesh file '%s': binary Gmsh files are not supported (expected ASCII, file-type 0)", file);
         } else {
           while (fgets(line, sizeof(line), fp)) {
             if (strncmp(line, "$PhysicalNames", 14) != 0) continue;
@@ -218,7 +228,8 @@ static PetscErrorCode CreateGmsh(MPI_Comm comm, const char file[], DM *dm)
       PetscInt        n;
       PetscCall(ISGetLocalSize(is, &n));
       PetscCall(ISGetIndices(is, &pts));
-      for (PetscInt p = 0; p < n; p++) PetscCall(DMLabelSetValue(label, pts[p], 1));
+      for (PetscInt p = 0; p < n; p++)
+        PetscCall(DMLabelSetValue(label, pts[p], 1));
       PetscCall(ISRestoreIndices(is, &pts));
       PetscCall(ISDestroy(&is));
     }
@@ -253,19 +264,23 @@ static PetscErrorCode CheckCells(MPI_Comm comm, DM dm, const char *desc)
   PetscCall(PetscMalloc1(nq, &wts));
   if (simplex) {
     for (PetscInt q = 0; q < nq; q++)
-      for (PetscInt d = 0; d < dim; d++) pts[q * dim + d] = (q > 0 && d == q - 1) ? 1.0 : -1.0;
+      for (PetscInt d = 0; d < dim; d++)
+        pts[q * dim + d] = (q > 0 && d == q - 1) ? 1.0 : -1.0;
   } else {
     for (PetscInt q = 0; q < nq; q++)
-      for (PetscInt d = 0; d < dim; d++) pts[q * dim + d] = (q >> d) & 1 ? 1.0 : -1.0;
+      for (PetscInt d = 0; d < dim; d++)
+        pts[q * dim + d] = (q >> d) & 1 ? 1.0 : -1.0;
   }
-  for (PetscInt q = 0; q < nq; q++) wts[q] = 1.0;
+  for (PetscInt q = 0; q < nq; q++)
+    wts[q] = 1.0;
   PetscCall(PetscQuadratureCreate(PETSC_COMM_SELF, &corners));
   PetscCall(PetscQuadratureSetData(corners, dim, 1, nq, pts, wts));
   PetscCall(PetscMalloc4(nq * dim, &v, nq * dim * dim, &J, nq * dim * dim, &invJ, nq, &detJ));
   for (PetscInt c = cStart; c < cEnd && !msg[0]; c++) {
     PetscInt  nv;
-    PetscReal lo[3] = {PETSC_MAX_REAL, PETSC_MAX_REAL, PETSC_MAX_REAL}, hi[3] = {PETSC_MIN_REAL, PETSC_MIN_REAL, PETSC_MIN_REAL}, h = 0, *xc = NULL;
-    PetscBool isDG;
+    PetscReal lo[3] = {PETSC_MAX_REAL, PETSC_MAX_REAL, PETSC_MAX_REAL},
+              hi[3] = {PETSC_MIN_REAL, PETSC_MIN_REAL, PETSC_MIN_REAL}, h = 0, *xc = NULL;
+    PetscBool          isDG;
     const PetscScalar *arr;
     PetscCall(DMPlexGetCellCoordinates(dm, c, &isDG, &nv, &arr, &xc));
     for (PetscInt i = 0; i < nv / dim; i++)
@@ -273,7 +288,8 @@ static PetscErrorCode CheckCells(MPI_Comm comm, DM dm, const char *desc)
         lo[d] = PetscMin(lo[d], PetscRealPart(xc[i * dim + d]));
         hi[d] = PetscMax(hi[d], PetscRealPart(xc[i * dim + d]));
       }
-    for (PetscInt d = 0; d < dim; d++) h = PetscMax(h, hi[d] - lo[d]);
+    for (PetscInt d = 0; d < dim; d++)
+      h = PetscMax(h, hi[d] - lo[d]);
     /* Degenerate means the Jacobian is tiny relative to the cell's size; the
      * reference cell has edge 2, so a healthy cell has detJ ~ (h/2)^dim. */
     PetscReal tiny = 1e-10 * PetscPowRealInt(0.5 * h, dim);
@@ -281,7 +297,8 @@ static PetscErrorCode CheckCells(MPI_Comm comm, DM dm, const char *desc)
     for (PetscInt q = 0; q < nq; q++) {
       if (detJ[q] > tiny) continue;
       size_t len;
-      snprintf(msg, sizeof(msg), "%.300s: cell %d is %s (Jacobian determinant %g at corner %d); its vertices:", desc, (int)(c - cStart), detJ[q] < -tiny ? "inverted" : "degenerate", (double)detJ[q], (int)q);
+      snprintf(msg, sizeof(msg), "%.300s: cell %d is %s (Jacobian determinant %g at corner %d); its vertices:", desc,
+               (int)(c - cStart), detJ[q] < -tiny ? "inverted" : "degenerate", (double)detJ[q], (int)q);
       for (PetscInt i = 0; i < nv / dim; i++) {
         len = strlen(msg);
         snprintf(msg + len, sizeof(msg) - len, " (");
@@ -298,7 +315,7 @@ static PetscErrorCode CheckCells(MPI_Comm comm, DM dm, const char *desc)
   }
   PetscCall(PetscFree4(v, J, invJ, detJ));
   PetscCall(PetscQuadratureDestroy(&corners));
-  in.bad  = msg[0] ? 1 : 0;
+  in.bad = msg[0] ? 1 : 0;
   in.rank = rank;
   PetscCallMPI(MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, comm));
   if (out.bad) {
@@ -311,10 +328,14 @@ static PetscErrorCode CheckCells(MPI_Comm comm, DM dm, const char *desc)
 static PetscErrorCode CheckSpec(MPI_Comm comm, const McMeshSpec *s)
 {
   PetscFunctionBeginUser;
-  PetscCheck(s->dim == 2 || s->dim == 3, comm, PETSC_ERR_ARG_OUTOFRANGE, "mesh dimension must be 2 or 3, got %" PetscInt_FMT, s->dim);
+  PetscCheck(s->dim == 2 || s->dim == 3, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "mesh dimension must be 2 or 3, got %" PetscInt_FMT, s->dim);
   for (PetscInt d = 0; d < s->dim; d++) {
-    PetscCheck(s->cells[d] >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "mesh cells[%" PetscInt_FMT "] must be >= 1, got %" PetscInt_FMT, d, s->cells[d]);
-    PetscCheck(s->upper[d] > s->lower[d], comm, PETSC_ERR_ARG_OUTOFRANGE, "mesh upper[%" PetscInt_FMT "] = %g must exceed lower = %g", d, (double)s->upper[d], (double)s->lower[d]);
+    PetscCheck(s->cells[d] >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "mesh cells[%" PetscInt_FMT "] must be >= 1, got %" PetscInt_FMT, d, s->cells[d]);
+    PetscCheck(s->upper[d] > s->lower[d], comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "mesh upper[%" PetscInt_FMT "] = %g must exceed lower = %g", d, (double)s->upper[d],
+               (double)s->lower[d]);
   }
   PetscFunctionReturn(0);
 }
@@ -337,10 +358,18 @@ static PetscErrorCode Build(MPI_Comm comm, const McMeshSpec *spec, McMesh me)
   } else {
     PetscCall(CheckSpec(comm, spec));
     me->dim = spec->dim;
-    if (spec->dim == 2) PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "box %" PetscInt_FMT "x%" PetscInt_FMT " %s", spec->cells[0], spec->cells[1], spec->simplex ? "triangles" : "quadrilaterals"));
-    else PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "box %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " %s", spec->cells[0], spec->cells[1], spec->cells[2], spec->simplex ? "tetrahedra" : "hexahedra"));
-    if (spec->simplex) PetscCall(CreateSimplexBox(comm, spec, &me->dm));
-    else PetscCall(DMPlexCreateBoxMesh(comm, spec->dim, PETSC_FALSE, spec->cells, spec->lower, spec->upper, NULL, PETSC_TRUE, &me->dm));
+    if (spec->dim == 2)
+      PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc), "box %" PetscInt_FMT "x%" PetscInt_FMT " %s", spec->cells[0],
+                              spec->cells[1], spec->simplex ? "triangles" : "quadrilaterals"));
+    else
+      PetscCall(PetscSNPrintf(me->desc, sizeof(me->desc),
+                              "box %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " %s", spec->cells[0],
+                              spec->cells[1], spec->cells[2], spec->simplex ? "tetrahedra" : "hexahedra"));
+    if (spec->simplex)
+      PetscCall(CreateSimplexBox(comm, spec, &me->dm));
+    else
+      PetscCall(DMPlexCreateBoxMesh(comm, spec->dim, PETSC_FALSE, spec->cells, spec->lower, spec->upper, NULL,
+                                    PETSC_TRUE, &me->dm));
     PetscCall(LabelBoundary(me->dm, spec, PETSC_TRUE));
   }
   PetscCall(PetscObjectSetName((PetscObject)me->dm, "mesh"));
@@ -366,7 +395,7 @@ PetscErrorCode McMeshCreate(MPI_Comm comm, const McMeshSpec *spec, McMesh *mesh)
   *mesh = NULL;
   PetscCall(McMeshAlloc_Private(&me));
   me->comm = comm;
-  ierr     = Build(comm, spec, me);
+  ierr = Build(comm, spec, me);
   if (ierr) {
     PetscCall(McMeshDestroy(&me));
     PetscCall(ierr);

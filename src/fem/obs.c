@@ -4,6 +4,11 @@
  * located once; the rows follow the input order on any number of ranks. */
 #include "fem_impl.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 static int ObsTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   MC_VISIT(((McObsOperator)o)->space);
@@ -22,7 +27,8 @@ static void ObsDealloc(McObject *o)
   PetscCallAbort(PETSC_COMM_SELF, PetscFree(obs->coords));
 }
 
-static const McType McObsOperatorType = {"McObsOperator", sizeof(struct _p_McObsOperator), NULL, ObsDealloc, ObsTraverse, ObsClear};
+static const McType McObsOperatorType = {
+    "McObsOperator", sizeof(struct _p_McObsOperator), NULL, ObsDealloc, ObsTraverse, ObsClear};
 
 /* The local cell containing each point (-1 if none), found through cell
  * bounding boxes and then the reference coordinates of the candidates.
@@ -30,9 +36,9 @@ static const McType McObsOperatorType = {"McObsOperator", sizeof(struct _p_McObs
  * coordinates), so observations on the boundary are allowed. */
 static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coords[], PetscInt cellOf[])
 {
-  PetscInt   dim, cStart, cEnd, ncells;
-  PetscBool  simplex;
-  PetscReal *box;
+  PetscInt        dim, cStart, cEnd, ncells;
+  PetscBool       simplex;
+  PetscReal      *box;
   const PetscReal tol = 1e-10;
 
   PetscFunctionBeginUser;
@@ -57,7 +63,8 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
         lo[d] = PetscMin(lo[d], PetscRealPart(xc[i * dim + d]));
         hi[d] = PetscMax(hi[d], PetscRealPart(xc[i * dim + d]));
       }
-    for (PetscInt d = 0; d < dim; d++) h = PetscMax(h, hi[d] - lo[d]);
+    for (PetscInt d = 0; d < dim; d++)
+      h = PetscMax(h, hi[d] - lo[d]);
     for (PetscInt d = 0; d < dim; d++) {
       lo[d] -= tol * h;
       hi[d] += tol * h;
@@ -66,7 +73,7 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
   }
   for (PetscInt p = 0; p < npoints; p++) {
     const PetscReal *x = &coords[p * dim];
-    cellOf[p]          = -1;
+    cellOf[p] = -1;
     for (PetscInt c = 0; c < ncells && cellOf[p] < 0; c++) {
       const PetscReal *lo = &box[2 * dim * c], *hi = lo + dim;
       PetscBool        in = PETSC_TRUE;
@@ -89,24 +96,25 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
 
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *out)
 {
-  McObsOperator   obs;
-  DM              dm = space->dm;
-  MPI_Comm        comm;
-  PetscMPIInt     rank, size;
-  PetscInt        dim, nb, nloc, N;
-  Vec             gidx;
-  PetscInt        *cellOf, *owner, *gowner;
-  PetscScalar     *a;
+  McObsOperator obs;
+  DM            dm = space->dm;
+  MPI_Comm      comm;
+  PetscMPIInt   rank, size;
+  PetscInt      dim, nb, nloc, N;
+  Vec           gidx;
+  PetscInt     *cellOf, *owner, *gowner;
+  PetscScalar  *a;
 
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)dm, &comm));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(DMGetDimension(dm, &dim));
-  PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT, npoints);
+  PetscCheck(npoints >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "need at least one observation point, got %" PetscInt_FMT,
+             npoints);
   PetscCall(McObjectCreate(&McObsOperatorType, &obs));
   McIncref(space);
-  obs->space   = space;
+  obs->space = space;
   obs->npoints = npoints;
   PetscCall(PetscMalloc1(npoints * dim, &obs->coords));
   PetscCall(PetscArraycpy(obs->coords, coords, npoints * dim));
@@ -116,13 +124,17 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscCall(LocateLocal(dm, npoints, coords, cellOf));
   /* A point on a partition boundary is found by several ranks: the lowest
    * one evaluates it (any would give the same value). */
-  for (PetscInt p = 0; p < npoints; p++) owner[p] = cellOf[p] >= 0 ? rank : size;
+  for (PetscInt p = 0; p < npoints; p++)
+    owner[p] = cellOf[p] >= 0 ? rank : size;
   PetscCall(MPIU_Allreduce(owner, gowner, npoints, MPIU_INT, MPI_MIN, comm));
   for (PetscInt p = 0; p < npoints; p++) {
     if (gowner[p] < size) continue;
     char xs[128];
-    if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
-    else PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1], (double)coords[p * dim + 2]));
+    if (dim == 2)
+      PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1]));
+    else
+      PetscCall(PetscSNPrintf(xs, sizeof(xs), "(%g, %g, %g)", (double)coords[p * dim], (double)coords[p * dim + 1],
+                              (double)coords[p * dim + 2]));
     PetscCall(PetscFree3(cellOf, owner, gowner));
     PetscCall(McObsOperatorDestroy(&obs));
     SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "observation point %" PetscInt_FMT " at %s is outside the mesh", p, xs);
@@ -136,7 +148,8 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     PetscCall(VecGetOwnershipRange(g, &start, NULL));
     PetscCall(VecGetLocalSize(g, &n));
     PetscCall(VecGetArray(g, &a));
-    for (PetscInt i = 0; i < n; i++) a[i] = (PetscScalar)(start + i);
+    for (PetscInt i = 0; i < n; i++)
+      a[i] = (PetscScalar)(start + i);
     PetscCall(VecRestoreArray(g, &a));
     PetscCall(DMCreateLocalVector(dm, &gidx));
     PetscCall(DMGlobalToLocal(dm, g, INSERT_VALUES, gidx));
@@ -159,7 +172,7 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     PetscCheck(n == nb && nb <= 64, PETSC_COMM_SELF, PETSC_ERR_PLIB, "unexpected closure size %" PetscInt_FMT, n);
     for (PetscInt i = 0; i < nb; i++) {
       cols[i] = (PetscInt)PetscRealPart(vals[i]);
-      row[i]  = T->T[0][i];
+      row[i] = T->T[0][i];
     }
     PetscCall(DMPlexVecRestoreClosure(dm, NULL, gidx, cellOf[p], &n, &vals));
     PetscCall(PetscTabulationDestroy(&T));
@@ -205,5 +218,84 @@ PetscErrorCode McObsOperatorGetMatrix(McObsOperator obs, Mat *B)
 {
   PetscFunctionBeginUser;
   *B = obs->B;
+  PetscFunctionReturn(0);
+}
+
+/* Parses up to dim numbers from line into x; returns how many it found and,
+ * in *junk, whether anything else was on the line. */
+static int ParsePoint(char *line, int dim, PetscReal x[], int *junk)
+{
+  int   n = 0;
+  char *p = line;
+  *junk = 0;
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' || *p == '\n')
+      p++;
+    if (!*p) break;
+    char  *end;
+    double v = strtod(p, &end);
+    if (end == p) {
+      *junk = 1;
+      break;
+    }
+    if (n < dim) x[n] = v;
+    n++;
+    p = end;
+  }
+  return n;
+}
+
+PetscErrorCode McObsReadPointsCSV(MPI_Comm comm, const char file[], PetscInt dim, PetscInt *npoints, PetscReal **coords)
+{
+  PetscMPIInt rank;
+  char        err[PETSC_MAX_PATH_LEN + 256] = "";
+  PetscInt    n = 0, cap = 0;
+  PetscReal  *pts = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCheck(dim >= 1 && dim <= 3, comm, PETSC_ERR_ARG_OUTOFRANGE, "dimension must be 1..3, got %" PetscInt_FMT, dim);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    FILE *fp = fopen(file, "r");
+    char  line[1024];
+    int   lineno = 0;
+    if (!fp) snprintf(err, sizeof(err), "observation points file '%s' cannot be opened (%s)", file, strerror(errno));
+    while (fp && !err[0] && fgets(line, sizeof(line), fp)) {
+      PetscReal x[3];
+      int       junk, k;
+      char     *s = line;
+      lineno++;
+      while (*s == ' ' || *s == '\t')
+        s++;
+      if (*s == '#' || *s == '\n' || *s == '\r' || !*s) continue;
+      k = ParsePoint(s, (int)dim, x, &junk);
+      if (junk && k == 0 && n == 0 && lineno == 1) continue; /* header */
+      if (junk || k != dim) {
+        line[strcspn(line, "\r\n")] = 0;
+        snprintf(err, sizeof(err), "%s:%d: expected %d numbers (x%s), got '%.80s'", file, lineno, (int)dim,
+                 dim == 1 ? "" : (dim == 2 ? ", y" : ", y, z"), line);
+        break;
+      }
+      if (n == cap) {
+        cap = cap ? 2 * cap : 64;
+        PetscCall(PetscRealloc(sizeof(PetscReal) * cap * dim, &pts));
+      }
+      for (int d = 0; d < dim; d++)
+        pts[n * dim + d] = x[d];
+      n++;
+    }
+    if (fp) fclose(fp);
+    if (!err[0] && n == 0) snprintf(err, sizeof(err), "observation points file '%s' holds no points", file);
+  }
+  PetscCallMPI(MPI_Bcast(err, sizeof(err), MPI_CHAR, 0, comm));
+  if (err[0]) {
+    PetscCall(PetscFree(pts));
+    SETERRQ(comm, PETSC_ERR_FILE_READ, "%s", err);
+  }
+  PetscCallMPI(MPI_Bcast(&n, 1, MPIU_INT, 0, comm));
+  if (rank != 0) PetscCall(PetscMalloc1(n * dim, &pts));
+  PetscCallMPI(MPI_Bcast(pts, (int)(n * dim), MPIU_REAL, 0, comm));
+  *npoints = n;
+  *coords = pts;
   PetscFunctionReturn(0);
 }

@@ -5,7 +5,10 @@
 
 PetscInt McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k)
 {
-  return simplex ? 2 * k - 1 : 2 * k;
+  /* PetscFECreateLagrange takes qorder + 1 Gauss(-Jacobi) points per
+   * direction: k + 1 on tensor cells (Q1 2x2, Q2 3x3), k on simplices (P1
+   * one point, P2 four on a triangle, exact for degree 3). */
+  return simplex ? k - 1 : k;
 }
 
 PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt order, PetscInt qorder, PetscFE *fe)
@@ -20,14 +23,16 @@ PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt orde
 static int MeshTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   McMesh mesh = (McMesh)o;
-  for (PetscInt k = 0; k < 3; k++) MC_VISIT(mesh->spaces[k]);
+  for (PetscInt k = 0; k < 3; k++)
+    MC_VISIT(mesh->spaces[k]);
   return 0;
 }
 
 static void MeshClear(McObject *o)
 {
   McMesh mesh = (McMesh)o;
-  for (PetscInt k = 0; k < 3; k++) MC_CLEAR(mesh->spaces[k]);
+  for (PetscInt k = 0; k < 3; k++)
+    MC_CLEAR(mesh->spaces[k]);
 }
 
 static void MeshDealloc(McObject *o)
@@ -76,14 +81,16 @@ PetscErrorCode McMeshGetSpace(McMesh mesh, PetscInt order, McSpace *space)
   McSpace sp;
 
   PetscFunctionBeginUser;
-  PetscCheck(order == 1 || order == 2, mesh->comm, PETSC_ERR_ARG_OUTOFRANGE, "Lagrange order must be 1 or 2, got %" PetscInt_FMT, order);
+  PetscCheck(order == 1 || order == 2, mesh->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "Lagrange order must be 1 or 2, got %" PetscInt_FMT, order);
   if (!mesh->spaces[order]) {
     PetscCall(McObjectCreate(&McSpaceType, &sp));
     McIncref(mesh);
-    sp->mesh  = mesh; /* the back edge of the mesh <-> space cycle */
+    sp->mesh = mesh; /* the back edge of the mesh <-> space cycle */
     sp->order = order;
     mesh->spaces[order] = sp; /* the cache owns the creation reference */
-    PetscCall(McFECreate_Private(mesh->dim, mesh->simplex, order, McFEQuadratureOrder_Private(mesh->simplex, order), &sp->fe));
+    PetscCall(McFECreate_Private(mesh->dim, mesh->simplex, order, McFEQuadratureOrder_Private(mesh->simplex, order),
+                                 &sp->fe));
     PetscCall(DMClone(mesh->dm, &sp->dm));
     PetscCall(DMSetField(sp->dm, 0, NULL, (PetscObject)sp->fe));
     PetscCall(DMCreateDS(sp->dm));
@@ -125,7 +132,8 @@ typedef struct {
   void     *ctx;
 } PointFnCtx;
 
-static PetscErrorCode ProjectWrapper(PetscInt dim, PetscReal t, const PetscReal x[], PetscInt Nc, PetscScalar *u, void *ctx)
+static PetscErrorCode ProjectWrapper(PetscInt dim, PetscReal t, const PetscReal x[], PetscInt Nc, PetscScalar *u,
+                                     void *ctx)
 {
   PointFnCtx *p = (PointFnCtx *)ctx;
   (void)t;
@@ -135,8 +143,8 @@ static PetscErrorCode ProjectWrapper(PetscInt dim, PetscReal t, const PetscReal 
 
 PetscErrorCode McSpaceInterpolate(McSpace space, McPointFn fn, void *ctx, Vec v)
 {
-  PointFnCtx     p = {fn, ctx};
-  void          *ctxs[1] = {&p};
+  PointFnCtx p = {fn, ctx};
+  void      *ctxs[1] = {&p};
   PetscErrorCode (*fns[1])(PetscInt, PetscReal, const PetscReal[], PetscInt, PetscScalar *, void *) = {ProjectWrapper};
 
   PetscFunctionBeginUser;

@@ -7,14 +7,14 @@
 
 #include <stdio.h>
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s:%d: ", __FILE__, __LINE__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, __VA_ARGS__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n")); \
-      failures++; \
-    } \
+#define CHECK(cond, ...)                                                                                               \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s:%d: ", __FILE__, __LINE__));                                    \
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, __VA_ARGS__));                                                           \
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n"));                                                                  \
+      failures++;                                                                                                      \
+    }                                                                                                                  \
   } while (0)
 
 static int failures = 0;
@@ -24,9 +24,10 @@ static inline McMeshSpec BoxSpec(PetscInt dim, PetscInt n, PetscBool simplex)
 {
   McMeshSpec s;
   McMeshSpecDefault(&s);
-  s.dim     = dim;
+  s.dim = dim;
   s.simplex = simplex;
-  for (PetscInt d = 0; d < 3; d++) s.cells[d] = n;
+  for (PetscInt d = 0; d < 3; d++)
+    s.cells[d] = n;
   return s;
 }
 
@@ -40,7 +41,9 @@ static inline PetscErrorCode CollectAndCheck(void)
   PetscFunctionBeginUser;
   PetscCall(McGCCollect(2, NULL));
   PetscCall(McMemGetUsage(&u));
-  for (int i = 0; i < 4; i++) CHECK(McMemUsageLive(&u, types[i]) == 0, "%lld %s objects alive after a full collection", (long long)McMemUsageLive(&u, types[i]), types[i]);
+  for (int i = 0; i < 4; i++)
+    CHECK(McMemUsageLive(&u, types[i]) == 0, "%lld %s objects alive after a full collection",
+          (long long)McMemUsageLive(&u, types[i]), types[i]);
   PetscFunctionReturn(0);
 }
 

@@ -8,7 +8,11 @@
  * own Cholesky (the default up to ~20k dofs) its numeric factorisation
  * (MatCholeskyFactorNumeric_SeqAIJ) takes one workspace block per call and
  * frees it before returning: then PETSc's count must be exactly one per step
- * and live bytes must not move. */
+ * and live bytes must not move.
+ *
+ * Then 1000 steps that reuse the factorisation (McForwardSolveReuse: CG
+ * preconditioned by the factor of an earlier state, small changes of m):
+ * exactly zero allocations with any direct solver. */
 #include "fem_test.h"
 #include "obj/obj.h"
 
@@ -21,7 +25,7 @@ int main(int argc, char **argv)
   McSpace       mspace, uspace;
   McObsOperator obs;
   McNoise       noise = {100.0, NULL};
-  McWell        well  = {{0.5, 0.5, 0}, 0.1, 1.0};
+  McWell        well = {{0.5, 0.5, 0}, 0.1, 1.0};
   Vec           m, g, d, u;
   PetscReal     pts[2 * 10], J;
   PetscRandom   rnd;
@@ -38,17 +42,17 @@ int main(int argc, char **argv)
   ms = BoxSpec(2, 16, PETSC_TRUE);
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.nwells              = 1;
-  ps.wells               = &well;
-  ps.ndirichlet          = 1;
+  ps.nwells = 1;
+  ps.wells = &well;
+  ps.ndirichlet = 1;
   ps.dirichlet_labels[0] = "boundary";
-  ps.options_prefix      = "fwd_";
+  ps.options_prefix = "fwd_";
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 10; p++) {
-    pts[2 * p]     = 0.05 + 0.09 * p;
+    pts[2 * p] = 0.05 + 0.09 * p;
     pts[2 * p + 1] = 0.9 - 0.08 * p;
   }
   PetscCall(McObsOperatorCreate(uspace, 10, pts, &obs));
@@ -84,11 +88,50 @@ int main(int argc, char **argv)
     PetscCall(McMemCheck(0, 0, &ok, report, sizeof(report)));
     CHECK(ok, "memory grew over %d steps: %s", (int)nsolves, report);
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d steps: %lld project allocations, %lld PETSc allocations, %d failed solves\n", (int)nsolves, (long long)(p1 - p0), (long long)(q1 - q0), (int)failed));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                        "%d steps: %lld project allocations, %lld PETSc allocations, %d failed solves\n", (int)nsolves,
+                        (long long)(p1 - p0), (long long)(q1 - q0), (int)failed));
   CHECK(failed == 0, "%d solves failed", (int)failed);
-  CHECK(p1 - p0 == 0, "%lld project allocations in %d steady-state steps, expected 0", (long long)(p1 - p0), (int)nsolves);
-  if (expect_zero) CHECK(q1 - q0 == 0, "%lld PETSc allocations in %d steady-state steps, expected 0", (long long)(q1 - q0), (int)nsolves);
-  else CHECK(q1 - q0 == nsolves, "%lld PETSc allocations in %d steady-state steps, expected exactly one factorisation workspace per step", (long long)(q1 - q0), (int)nsolves);
+  CHECK(p1 - p0 == 0, "%lld project allocations in %d steady-state steps, expected 0", (long long)(p1 - p0),
+        (int)nsolves);
+  if (expect_zero)
+    CHECK(q1 - q0 == 0, "%lld PETSc allocations in %d steady-state steps, expected 0", (long long)(q1 - q0),
+          (int)nsolves);
+  else
+    CHECK(q1 - q0 == nsolves,
+          "%lld PETSc allocations in %d steady-state steps, expected exactly one factorisation workspace per step",
+          (long long)(q1 - q0), (int)nsolves);
+  {
+    Vec       mb, dm;
+    PetscInt  its, refactors = 0, maxits = 0;
+    PetscBool refactored;
+    PetscCall(VecDuplicate(m, &mb));
+    PetscCall(VecDuplicate(m, &dm));
+    PetscCall(VecSetRandom(mb, rnd));
+    PetscCall(VecScale(mb, 0.3));
+    PetscCall(VecSetRandom(dm, rnd));
+    PetscCall(McForwardSolve(fw, mb, &ok)); /* factor at mb */
+    PetscCall(McForwardSolveReuse(fw, mb, &ok, &its, &refactored));
+    PetscCall(McMemAllocCount(&p0, &q0));
+    for (PetscInt i = 0; i < nsolves; i++) {
+      PetscCall(VecWAXPY(m, 0.02 * (i % 5), dm, mb));
+      PetscCall(McForwardSolveReuse(fw, m, &ok, &its, &refactored));
+      if (!ok) failed++;
+      if (refactored) refactors++;
+      maxits = PetscMax(maxits, its);
+      PetscCall(McForwardMisfitGradient(fw, obs, d, &noise, &J, NULL));
+    }
+    PetscCall(McMemAllocCount(&p1, &q1));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                          "%d reuse steps: %lld project allocations, %lld PETSc allocations, %d refactorisations, at "
+                          "most %d CG iterations\n",
+                          (int)nsolves, (long long)(p1 - p0), (long long)(q1 - q0), (int)refactors, (int)maxits));
+    CHECK(failed == 0 && refactors == 0, "%d failed, %d refactorised reuse steps", (int)failed, (int)refactors);
+    CHECK(p1 - p0 == 0 && q1 - q0 == 0, "%lld project and %lld PETSc allocations in %d reuse steps, expected 0",
+          (long long)(p1 - p0), (long long)(q1 - q0), (int)nsolves);
+    PetscCall(VecDestroy(&mb));
+    PetscCall(VecDestroy(&dm));
+  }
   PetscCall(PetscRandomDestroy(&rnd));
   PetscCall(VecDestroy(&m));
   PetscCall(VecDestroy(&g));

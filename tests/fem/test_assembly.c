@@ -5,34 +5,34 @@
 
 static PetscErrorCode Compare(PetscInt dim, PetscInt n, PetscBool simplex, PetscInt order, PetscInt m_order)
 {
-  McMesh     mesh;
-  McMeshSpec ms = BoxSpec(dim, n, simplex);
-  McPDESpec  ps;
-  McForward  fw;
-  McSpace    mspace;
-  Vec        m, bf, bg, db;
-  Mat        Af, Ag, D;
-  PetscReal  nA, nD, nb, ndb;
+  McMesh      mesh;
+  McMeshSpec  ms = BoxSpec(dim, n, simplex);
+  McPDESpec   ps;
+  McForward   fw;
+  McSpace     mspace;
+  Vec         m, bf, bg, db;
+  Mat         Af, Ag, D;
+  PetscReal   nA, nD, nb, ndb;
   PetscRandom rnd;
-  McWell     wells[2] = {{{0.3, 0.4, 0.5}, 0.1, 2.0}, {{0.7, 0.6, 0.5}, 0.15, -1.0}};
+  McWell      wells[2] = {{{0.3, 0.4, 0.5}, 0.1, 2.0}, {{0.7, 0.6, 0.5}, 0.15, -1.0}};
 
   PetscFunctionBeginUser;
   ms.upper[0] = 2.0; /* non-square: catches transposed geometry */
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.order               = order;
-  ps.m_order             = m_order;
-  ps.source              = 0.7;
-  ps.nwells              = 2;
-  ps.wells               = wells;
-  ps.ndirichlet          = 2;
+  ps.order = order;
+  ps.m_order = m_order;
+  ps.source = 0.7;
+  ps.nwells = 2;
+  ps.wells = wells;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_values[0] = 1.5;
   ps.dirichlet_labels[1] = "top";
   ps.dirichlet_values[1] = -0.5;
-  ps.nneumann            = 1;
-  ps.neumann_labels[0]   = "right";
-  ps.neumann_values[0]   = 0.25;
+  ps.nneumann = 1;
+  ps.neumann_labels[0] = "right";
+  ps.neumann_values[0] = 0.25;
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
@@ -52,7 +52,11 @@ static PetscErrorCode Compare(PetscInt dim, PetscInt n, PetscBool simplex, Petsc
   PetscCall(VecWAXPY(db, -1.0, bf, bg));
   PetscCall(VecNorm(bg, NORM_2, &nb));
   PetscCall(VecNorm(db, NORM_2, &ndb));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "dim %d n %d %s order %d m_order %d: |A_fast - A_generic|/|A| = %.3e, |b_fast - b_generic|/|b| = %.3e\n", (int)dim, (int)n, simplex ? "simplex" : "tensor", (int)order, (int)m_order, (double)(nD / nA), (double)(ndb / nb)));
+  PetscCall(PetscPrintf(
+      PETSC_COMM_WORLD,
+      "dim %d n %d %s order %d m_order %d: |A_fast - A_generic|/|A| = %.3e, |b_fast - b_generic|/|b| = %.3e\n",
+      (int)dim, (int)n, simplex ? "simplex" : "tensor", (int)order, (int)m_order, (double)(nD / nA),
+      (double)(ndb / nb)));
   CHECK(nA > 0 && nD / nA < 1e-12, "matrix relative difference %g >= 1e-12", (double)(nD / nA));
   CHECK(nb > 0 && ndb / nb < 1e-12, "rhs relative difference %g >= 1e-12", (double)(ndb / nb));
   PetscCall(VecDestroy(&db));

@@ -11,7 +11,7 @@
 static PetscErrorCode Quadratic(PetscInt dim, const PetscReal x[], PetscScalar *u, void *ctx)
 {
   PetscInt order = *(PetscInt *)ctx;
-  *u             = 1.0 + 2.0 * x[0] - x[1] + (dim == 3 ? 0.5 * x[2] : 0.0);
+  *u = 1.0 + 2.0 * x[0] - x[1] + (dim == 3 ? 0.5 * x[2] : 0.0);
   if (order == 2) *u += x[0] * x[1] - 0.7 * x[0] * x[0];
   return 0;
 }
@@ -56,7 +56,8 @@ static PetscErrorCode TestObservation(PetscInt order, PetscBool simplex)
     }
     PetscCall(VecRestoreArrayRead(d, &da));
   }
-  CHECK(err < 1e-13, "P%d %s: B u differs from the exact field by %g", (int)order, simplex ? "simplex" : "tensor", (double)err);
+  CHECK(err < 1e-13, "P%d %s: B u differs from the exact field by %g", (int)order, simplex ? "simplex" : "tensor",
+        (double)err);
   /* Adjointness with random vectors. */
   PetscCall(PetscRandomCreate(PETSC_COMM_WORLD, &rnd));
   PetscCall(PetscRandomSetSeed(rnd, 7));
@@ -69,7 +70,8 @@ static PetscErrorCode TestObservation(PetscInt order, PetscBool simplex)
   PetscCall(McObsOperatorApplyTranspose(obs, v, w));
   PetscCall(VecDot(d, v, &a));
   PetscCall(VecDot(u, w, &b));
-  CHECK(PetscAbsScalar(a - b) < 1e-13 * PetscAbsScalar(a), "(Bu, v) = %.17g but (u, B^T v) = %.17g", (double)a, (double)b);
+  CHECK(PetscAbsScalar(a - b) < 1e-13 * PetscAbsScalar(a), "(Bu, v) = %.17g but (u, B^T v) = %.17g", (double)a,
+        (double)b);
   PetscCall(PetscRandomDestroy(&rnd));
   PetscCall(VecDestroy(&v));
   PetscCall(VecDestroy(&w));
@@ -83,7 +85,7 @@ static PetscErrorCode TestObservation(PetscInt order, PetscBool simplex)
 static PetscErrorCode TestOutside(void)
 {
   McMesh         mesh;
-  McMeshSpec     ms     = BoxSpec(2, 4, PETSC_TRUE);
+  McMeshSpec     ms = BoxSpec(2, 4, PETSC_TRUE);
   PetscReal      pts[8] = {0.5, 0.5, 0.2, 0.3, 0.4, 0.4, 1.5, 0.5};
   McSpace        space;
   McObsOperator  obs = NULL;
@@ -98,8 +100,47 @@ static PetscErrorCode TestOutside(void)
   PetscCall(PetscPopErrorHandler());
   PetscCall(PetscErrorMessage(ierr, NULL, &msg));
   CHECK(ierr != 0 && obs == NULL, "a point outside the mesh was accepted");
-  CHECK(msg && strstr(msg, "observation point 3 at (1.5, 0.5) is outside the mesh"), "message was '%s'", msg ? msg : "(none)");
+  CHECK(msg && strstr(msg, "observation point 3 at (1.5, 0.5) is outside the mesh"), "message was '%s'",
+        msg ? msg : "(none)");
   PetscCall(McMeshDestroy(&mesh));
+  PetscFunctionReturn(0);
+}
+
+/* Observation points from CSV: header, comments, blank lines, commas or
+ * blanks; a malformed line is an error naming file:line. */
+static PetscErrorCode TestCSV(void)
+{
+  const char    *good = "points_good.csv", *bad = "points_bad.csv";
+  PetscMPIInt    rank;
+  PetscInt       n;
+  PetscReal     *x = NULL;
+  PetscErrorCode ierr;
+  char          *msg = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  if (rank == 0) {
+    FILE *fp = fopen(good, "w");
+    fputs("x,y\n# a comment\n0.25, 0.5\n\n  0.75 0.125\n1e-1,9e-1\n", fp);
+    fclose(fp);
+    fp = fopen(bad, "w");
+    fputs("x,y\n0.25,0.5\n0.3,abc\n", fp);
+    fclose(fp);
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscCall(McObsReadPointsCSV(PETSC_COMM_WORLD, good, 2, &n, &x));
+  CHECK(n == 3, "read %d points, expected 3", (int)n);
+  if (n == 3)
+    CHECK(x[0] == 0.25 && x[1] == 0.5 && x[2] == 0.75 && x[3] == 0.125 && x[4] == 0.1 && x[5] == 0.9,
+          "points read wrongly: (%g,%g) (%g,%g) (%g,%g)", (double)x[0], (double)x[1], (double)x[2], (double)x[3],
+          (double)x[4], (double)x[5]);
+  PetscCall(PetscFree(x));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = McObsReadPointsCSV(PETSC_COMM_WORLD, bad, 2, &n, &x);
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(PetscErrorMessage(ierr, NULL, &msg));
+  CHECK(ierr && msg && strstr(msg, "points_bad.csv:3: expected 2 numbers (x, y), got '0.3,abc'"), "message was '%s'",
+        msg ? msg : "");
   PetscFunctionReturn(0);
 }
 
@@ -112,7 +153,7 @@ static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
   McSpace       mspace, uspace;
   McObsOperator obs;
   McNoise       noise = {25.0, NULL};
-  McWell        well  = {{0.3, 0.6, 0}, 0.1, 3.0};
+  McWell        well = {{0.3, 0.6, 0}, 0.1, 3.0};
   Vec           m, mt, dm, g, d, u;
   PetscReal     pts[2 * 30], J0, Je, r[6], gdm;
   PetscScalar   s;
@@ -122,23 +163,23 @@ static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
   PetscFunctionBeginUser;
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.order               = order;
-  ps.nwells              = 1;
-  ps.wells               = &well;
-  ps.ndirichlet          = 2;
+  ps.order = order;
+  ps.nwells = 1;
+  ps.wells = &well;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_values[0] = 1.0;
   ps.dirichlet_labels[1] = "right";
   ps.dirichlet_values[1] = 0.0;
-  ps.nneumann            = 1;
-  ps.neumann_labels[0]   = "top";
-  ps.neumann_values[0]   = 0.5;
+  ps.nneumann = 1;
+  ps.neumann_labels[0] = "top";
+  ps.neumann_values[0] = 0.5;
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 30; p++) {
-    pts[2 * p]     = 0.05 + 0.9 * ((p * 7) % 30) / 29.0;
+    pts[2 * p] = 0.05 + 0.9 * ((p * 7) % 30) / 29.0;
     pts[2 * p + 1] = 0.05 + 0.9 * p / 29.0;
   }
   PetscCall(McObsOperatorCreate(uspace, 30, pts, &obs));
@@ -172,13 +213,15 @@ static PetscErrorCode Taylor(PetscInt order, PetscBool weights)
   Vec me;
   PetscCall(VecDuplicate(m, &me));
   PetscReal eps = 0.05;
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Taylor P%d %s: J = %.6e, g.dm = %.6e\n", (int)order, weights ? "vector precision" : "scalar precision", (double)J0, (double)gdm));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Taylor P%d %s: J = %.6e, g.dm = %.6e\n", (int)order,
+                        weights ? "vector precision" : "scalar precision", (double)J0, (double)gdm));
   for (PetscInt k = 0; k < 6; k++, eps /= 2) {
     PetscCall(VecWAXPY(me, eps, dm, m));
     PetscCall(McForwardSolve(fw, me, &ok));
     PetscCall(McForwardMisfitGradient(fw, obs, d, &noise, &Je, NULL));
     r[k] = PetscAbsReal(Je - J0 - eps * gdm);
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  eps %.4e  |J(m+e dm) - J(m)| %.3e  remainder %.3e", (double)eps, (double)PetscAbsReal(Je - J0), (double)r[k]));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  eps %.4e  |J(m+e dm) - J(m)| %.3e  remainder %.3e", (double)eps,
+                          (double)PetscAbsReal(Je - J0), (double)r[k]));
     if (k) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  order %.3f", (double)PetscLog2Real(r[k - 1] / r[k])));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n"));
   }
@@ -209,6 +252,7 @@ int main(int argc, char **argv)
   PetscCall(TestObservation(1, PETSC_FALSE));
   PetscCall(TestObservation(2, PETSC_FALSE));
   PetscCall(TestOutside());
+  PetscCall(TestCSV());
   PetscCall(Taylor(1, PETSC_FALSE));
   PetscCall(Taylor(2, PETSC_TRUE));
   PetscCall(CollectAndCheck());

@@ -10,12 +10,13 @@
 
 /* Number of faces, total measure and the range of coordinate `d` of the
  * face centroids carrying label `name` (value 1), over all ranks. */
-static PetscErrorCode LabelFaces(McMesh mesh, const char *name, PetscInt d, PetscInt *n, PetscReal *measure, PetscReal *lo, PetscReal *hi)
+static PetscErrorCode LabelFaces(McMesh mesh, const char *name, PetscInt d, PetscInt *n, PetscReal *measure,
+                                 PetscReal *lo, PetscReal *hi)
 {
-  DM       dm;
-  DMLabel  label;
-  IS       is;
-  PetscInt fStart, fEnd, cnt = 0;
+  DM        dm;
+  DMLabel   label;
+  IS        is;
+  PetscInt  fStart, fEnd, cnt = 0;
   PetscReal sum = 0, mn = PETSC_MAX_REAL, mx = PETSC_MIN_REAL;
 
   PetscFunctionBeginUser;
@@ -85,7 +86,8 @@ static PetscErrorCode CheckSides(McMesh mesh, PetscInt dim, PetscInt facesPerSid
       if (d != ax) expect *= extent[d];
     PetscCall(LabelFaces(mesh, name, ax, &n, &meas, &lo, &hi));
     if (facesPerSide > 0) CHECK(n == facesPerSide, "label %s: %d faces, expected %d", name, (int)n, (int)facesPerSide);
-    CHECK(PetscAbsReal(lo - at) < 1e-12 && PetscAbsReal(hi - at) < 1e-12, "label %s: face centroids at %g..%g, expected %g", name, (double)lo, (double)hi, (double)at);
+    CHECK(PetscAbsReal(lo - at) < 1e-12 && PetscAbsReal(hi - at) < 1e-12,
+          "label %s: face centroids at %g..%g, expected %g", name, (double)lo, (double)hi, (double)at);
     CHECK(PetscAbsReal(meas - expect) < 1e-12, "label %s: measure %g, expected %g", name, (double)meas, (double)expect);
   }
   PetscFunctionReturn(0);
@@ -98,10 +100,10 @@ static PetscErrorCode TestBoxes(void)
     PetscBool simplex;
     PetscInt  cells, facesPerSide;
   } cases[] = {
-    {2, 4, PETSC_FALSE, 16, 4},
-    {2, 4, PETSC_TRUE, 32, 4},
-    {3, 3, PETSC_FALSE, 27, 9},
-    {3, 3, PETSC_TRUE, 162, 18},
+      {2, 4, PETSC_FALSE, 16, 4},
+      {2, 4, PETSC_TRUE, 32, 4},
+      {3, 3, PETSC_FALSE, 27, 9},
+      {3, 3, PETSC_TRUE, 162, 18},
   };
 
   PetscFunctionBeginUser;
@@ -110,7 +112,8 @@ static PetscErrorCode TestBoxes(void)
     McMesh     mesh;
     PetscInt   nc;
     PetscReal  vol, extent[3] = {2.0, 1.0, 0.5};
-    for (PetscInt d = 0; d < 3; d++) ms.upper[d] = extent[d];
+    for (PetscInt d = 0; d < 3; d++)
+      ms.upper[d] = extent[d];
     PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
     PetscCall(Volume(mesh, &nc, &vol));
     CHECK(nc == cases[k].cells, "box case %d: %d cells, expected %d", (int)k, (int)nc, (int)cases[k].cells);
@@ -131,8 +134,8 @@ static PetscErrorCode SolveOn(McMesh mesh, const char *dlabel0, const char *dlab
 
   PetscFunctionBeginUser;
   PetscCall(McPDESpecDefault(&ps));
-  ps.source              = 0.0;
-  ps.ndirichlet          = 2;
+  ps.source = 0.0;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = dlabel0;
   ps.dirichlet_values[0] = 1.0;
   ps.dirichlet_labels[1] = dlabel1;
@@ -170,14 +173,17 @@ static PetscErrorCode TestGmsh(const char *srcdir)
   PetscCall(Volume(mesh, &nc, &vol));
   CHECK(PetscAbsReal(vol - 0.75) < 1e-12, "L-shape area %g, expected 0.75", (double)vol);
   PetscCall(LabelFaces(mesh, "inlet", 0, &n, &meas, &lo, &hi));
-  CHECK(PetscAbsReal(meas - 1.0) < 1e-12 && hi < 1e-12, "L-shape inlet: length %g at x %g..%g", (double)meas, (double)lo, (double)hi);
+  CHECK(PetscAbsReal(meas - 1.0) < 1e-12 && hi < 1e-12, "L-shape inlet: length %g at x %g..%g", (double)meas,
+        (double)lo, (double)hi);
   PetscCall(LabelFaces(mesh, "outlet", 0, &n, &meas, &lo, &hi));
-  CHECK(PetscAbsReal(meas - 0.5) < 1e-12 && lo > 1 - 1e-12, "L-shape outlet: length %g at x %g..%g", (double)meas, (double)lo, (double)hi);
+  CHECK(PetscAbsReal(meas - 0.5) < 1e-12 && lo > 1 - 1e-12, "L-shape outlet: length %g at x %g..%g", (double)meas,
+        (double)lo, (double)hi);
   PetscCall(LabelFaces(mesh, "wall", 0, &n, &meas, &lo, &hi));
   CHECK(PetscAbsReal(meas - 2.5) < 1e-12, "L-shape wall: length %g, expected 2.5", (double)meas);
   PetscCall(SolveOn(mesh, "inlet", "outlet", &umin, &umax));
   /* Laplace with data 0 and 1: the maximum principle bounds u (P1, acute-ish mesh). */
-  CHECK(umin > -1e-6 && umax < 1 + 1e-6 && umax > 0.99, "L-shape: u in [%g, %g], expected within [0, 1]", (double)umin, (double)umax);
+  CHECK(umin > -1e-6 && umax < 1 + 1e-6 && umax > 0.99, "L-shape: u in [%g, %g], expected within [0, 1]", (double)umin,
+        (double)umax);
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "lshape.msh (4.1): %d triangles, area %.12f\n", (int)nc, (double)vol));
   PetscCall(McMeshDestroy(&mesh));
 
@@ -188,7 +194,9 @@ static PetscErrorCode TestGmsh(const char *srcdir)
    * below pi r^2 (edge length h/2 = 0.025 on r = 0.2: relative 0.3%). */
   CHECK(vol > 1 - PETSC_PI * 0.04 && vol < 1 - PETSC_PI * 0.04 * 0.99, "hole: area %g", (double)vol);
   PetscCall(LabelFaces(mesh, "hole", 0, &n, &meas, &lo, &hi));
-  CHECK(PetscAbsReal(lo - 0.3) < 0.01 && PetscAbsReal(hi - 0.7) < 0.01 && PetscAbsReal(meas - 2 * PETSC_PI * 0.2) < 0.01, "hole label: x %g..%g, length %g", (double)lo, (double)hi, (double)meas);
+  CHECK(PetscAbsReal(lo - 0.3) < 0.01 && PetscAbsReal(hi - 0.7) < 0.01 &&
+            PetscAbsReal(meas - 2 * PETSC_PI * 0.2) < 0.01,
+        "hole label: x %g..%g, length %g", (double)lo, (double)hi, (double)meas);
   PetscCall(CheckSides(mesh, 2, -1, ext));
   PetscCall(SolveOn(mesh, "left", "hole", &umin, &umax));
   CHECK(umin > -1e-6 && umax < 1 + 1e-6, "hole: u in [%g, %g]", (double)umin, (double)umax);
@@ -247,11 +255,13 @@ static PetscErrorCode WriteFile(const char *path, const char *text)
 
 static PetscErrorCode TestBadMeshes(const char *dir)
 {
-  char p[PETSC_MAX_PATH_LEN];
-  const char *twotri = "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n5\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n5 2 0 0\n$EndNodes\n$Elements\n2\n1 2 2 1 1 1 2 3\n";
+  char        p[PETSC_MAX_PATH_LEN];
+  const char *twotri = "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n5\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n5 2 0 "
+                       "0\n$EndNodes\n$Elements\n2\n1 2 2 1 1 1 2 3\n";
 
   PetscFunctionBeginUser;
-  PetscCall(ExpectMeshError("/nonexistent/dir/none.msh", "mesh file '/nonexistent/dir/none.msh' cannot be opened (No such file or directory)"));
+  PetscCall(ExpectMeshError("/nonexistent/dir/none.msh",
+                            "mesh file '/nonexistent/dir/none.msh' cannot be opened (No such file or directory)"));
   PetscCall(PetscSNPrintf(p, sizeof(p), "%s/notamesh.msh", dir));
   PetscCall(WriteFile(p, "solid cube\n  facet normal 0 0 1\n"));
   PetscCall(ExpectMeshError(p, "is not a Gmsh mesh: line 1 should be '$MeshFormat'"));
@@ -289,7 +299,7 @@ static PetscErrorCode TestMissingLabel(void)
   PetscFunctionBeginUser;
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.ndirichlet          = 2;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_labels[1] = "inlet";
   PetscCall(McForwardCreate(mesh, &ps, &fw));
@@ -298,7 +308,11 @@ static PetscErrorCode TestMissingLabel(void)
   PetscCall(PetscPopErrorHandler());
   PetscCall(PetscErrorMessage(ierr, NULL, &msg));
   CHECK(ierr, "a missing boundary label was accepted");
-  CHECK(msg && strstr(msg, "mesh 'box 4x4 triangles' has no boundary label 'inlet' (named as a Dirichlet boundary); its labels are: ") && strstr(msg, "left") && strstr(msg, "top"), "message was '%s'", msg ? msg : "");
+  CHECK(msg &&
+            strstr(msg, "mesh 'box 4x4 triangles' has no boundary label 'inlet' (named as a Dirichlet boundary); its "
+                        "labels are: ") &&
+            strstr(msg, "left") && strstr(msg, "top"),
+        "message was '%s'", msg ? msg : "");
   if (msg) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "error as expected: %s\n", msg));
   PetscCall(McForwardDestroy(&fw));
   PetscCall(McMeshDestroy(&mesh));

@@ -11,7 +11,8 @@ static PetscErrorCode MField(PetscInt dim, const PetscReal x[], PetscScalar *v, 
 {
   (void)ctx;
   *v = mcoef[0];
-  for (PetscInt d = 0; d < dim; d++) *v += mcoef[d + 1] * x[d];
+  for (PetscInt d = 0; d < dim; d++)
+    *v += mcoef[d + 1] * x[d];
   return 0;
 }
 
@@ -50,9 +51,11 @@ static PetscErrorCode Source(PetscInt dim, const PetscReal x[], PetscScalar *f, 
   (void)ctx;
   PetscCall(MField(dim, x, &m, NULL));
   PetscCall(ExactGrad(dim, x, g, NULL));
-  for (PetscInt d = 0; d < dim; d++) s *= PetscSinReal(PETSC_PI * x[d]);
+  for (PetscInt d = 0; d < dim; d++)
+    s *= PetscSinReal(PETSC_PI * x[d]);
   lap = -dim * PETSC_PI * PETSC_PI * s;
-  for (PetscInt d = 0; d < dim; d++) gm += mcoef[d + 1] * g[d];
+  for (PetscInt d = 0; d < dim; d++)
+    gm += mcoef[d + 1] * g[d];
   *f = -PetscExpReal(m) * (lap + gm);
   return 0;
 }
@@ -70,12 +73,12 @@ static PetscErrorCode Errors(PetscInt dim, PetscInt n, PetscBool simplex, PetscI
   PetscFunctionBeginUser;
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.order               = order;
-  ps.source              = 0.0;
-  ps.source_fn           = Source;
-  ps.ndirichlet          = 1;
+  ps.order = order;
+  ps.source = 0.0;
+  ps.source_fn = Source;
+  ps.ndirichlet = 1;
   ps.dirichlet_labels[0] = "boundary";
-  ps.dirichlet_fn        = Exact;
+  ps.dirichlet_fn = Exact;
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
@@ -101,12 +104,15 @@ static PetscErrorCode Rates(PetscInt dim, PetscBool simplex, PetscInt order, Pet
       rl2 = PetscLog2Real(l2[l - 1] / l2[l]);
       rh1 = PetscLog2Real(h1[l - 1] / h1[l]);
     }
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  %dD %s P%d n=%3d  L2 %.3e  H1 %.3e", (int)dim, simplex ? "simplex" : "tensor", (int)order, (int)n, (double)l2[l], (double)h1[l]));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  %dD %s P%d n=%3d  L2 %.3e  H1 %.3e", (int)dim,
+                          simplex ? "simplex" : "tensor", (int)order, (int)n, (double)l2[l], (double)h1[l]));
     if (l > 0) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  rates %.3f %.3f", (double)rl2, (double)rh1));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n"));
   }
-  CHECK(PetscAbsReal(rl2 - (order + 1)) <= 0.1, "%dD %s P%d: L2 rate %.3f not within 0.1 of %d", (int)dim, simplex ? "simplex" : "tensor", (int)order, (double)rl2, (int)order + 1);
-  CHECK(PetscAbsReal(rh1 - order) <= 0.1, "%dD %s P%d: H1 rate %.3f not within 0.1 of %d", (int)dim, simplex ? "simplex" : "tensor", (int)order, (double)rh1, (int)order);
+  CHECK(PetscAbsReal(rl2 - (order + 1)) <= 0.1, "%dD %s P%d: L2 rate %.3f not within 0.1 of %d", (int)dim,
+        simplex ? "simplex" : "tensor", (int)order, (double)rl2, (int)order + 1);
+  CHECK(PetscAbsReal(rh1 - order) <= 0.1, "%dD %s P%d: H1 rate %.3f not within 0.1 of %d", (int)dim,
+        simplex ? "simplex" : "tensor", (int)order, (double)rh1, (int)order);
   PetscFunctionReturn(0);
 }
 

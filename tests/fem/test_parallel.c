@@ -26,7 +26,8 @@ typedef struct {
   PetscReal misfit, gdm, matdiff, rhsdiff;
 } Result;
 
-static PetscErrorCode Run(MPI_Comm comm, PetscInt dim, PetscInt n, PetscBool simplex, PetscInt order, PetscInt npts, const PetscReal *pts, Result *r)
+static PetscErrorCode Run(MPI_Comm comm, PetscInt dim, PetscInt n, PetscBool simplex, PetscInt order, PetscInt npts,
+                          const PetscReal *pts, Result *r)
 {
   McMesh        mesh;
   McMeshSpec    ms = BoxSpec(dim, n, simplex);
@@ -44,18 +45,18 @@ static PetscErrorCode Run(MPI_Comm comm, PetscInt dim, PetscInt n, PetscBool sim
   PetscFunctionBeginUser;
   PetscCall(McMeshCreate(comm, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
-  ps.order               = order;
-  ps.nwells              = 2;
-  ps.wells               = wells;
-  ps.ndirichlet          = 2;
+  ps.order = order;
+  ps.nwells = 2;
+  ps.wells = wells;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_values[0] = 1.0;
   ps.dirichlet_labels[1] = "bottom";
   ps.dirichlet_values[1] = 0.5;
-  ps.nneumann            = 1;
-  ps.neumann_labels[0]   = "right";
-  ps.neumann_values[0]   = -0.3;
-  ps.options_prefix      = "par_";
+  ps.nneumann = 1;
+  ps.neumann_labels[0] = "right";
+  ps.neumann_values[0] = -0.3;
+  ps.options_prefix = "par_";
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
   {
@@ -67,7 +68,8 @@ static PetscErrorCode Run(MPI_Comm comm, PetscInt dim, PetscInt n, PetscBool sim
     PetscCall(KSPGetPC(ksp, &pc));
     const char *type;
     PetscCall(PCFactorGetMatSolverType(pc, &type));
-    PetscCheck(!strcmp(type, MATSOLVERMUMPS), comm, PETSC_ERR_ARG_WRONG, "expected MUMPS (run with -par_pc_factor_mat_solver_type mumps), got %s", type);
+    PetscCheck(!strcmp(type, MATSOLVERMUMPS), comm, PETSC_ERR_ARG_WRONG,
+               "expected MUMPS (run with -par_pc_factor_mat_solver_type mumps), got %s", type);
   }
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
@@ -107,7 +109,8 @@ static PetscErrorCode Run(MPI_Comm comm, PetscInt dim, PetscInt n, PetscBool sim
   {
     const PetscScalar *a;
     PetscCall(VecGetArrayRead(dall, &a));
-    for (PetscInt p = 0; p < npts; p++) r->obs[p] = PetscRealPart(a[p]);
+    for (PetscInt p = 0; p < npts; p++)
+      r->obs[p] = PetscRealPart(a[p]);
     PetscCall(VecRestoreArrayRead(dall, &a));
   }
   PetscCall(VecShift(d, 0.05)); /* data a little off the model */
@@ -137,18 +140,27 @@ static PetscErrorCode Compare(PetscInt dim, PetscInt n, PetscBool simplex, Petsc
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   for (PetscInt p = 0; p < npts; p++)
-    for (PetscInt d = 0; d < dim; d++) pts[p * dim + d] = 0.04 + 0.92 * ((p * (3 + 2 * d) + d) % npts) / (npts - 1.0);
+    for (PetscInt d = 0; d < dim; d++)
+      pts[p * dim + d] = 0.04 + 0.92 * ((p * (3 + 2 * d) + d) % npts) / (npts - 1.0);
   PetscCall(Run(PETSC_COMM_WORLD, dim, n, simplex, order, npts, pts, &par));
   PetscCall(Run(PETSC_COMM_SELF, dim, n, simplex, order, npts, pts, &ser));
   for (PetscInt p = 0; p < npts; p++) {
-    err   = PetscMax(err, PetscAbsReal(par.obs[p] - ser.obs[p]));
+    err = PetscMax(err, PetscAbsReal(par.obs[p] - ser.obs[p]));
     scale = PetscMax(scale, PetscAbsReal(ser.obs[p]));
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%dD %s P%d on %d ranks: max |obs_par - obs_serial| / max |obs| = %.2e, misfit %.12e vs %.12e, g.dm %.12e vs %.12e, fast-generic matrix %.1e rhs %.1e\n", (int)dim, simplex ? "simplex" : "tensor", (int)order, (int)size, (double)(err / scale), (double)par.misfit, (double)ser.misfit, (double)par.gdm, (double)ser.gdm, (double)par.matdiff, (double)par.rhsdiff));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                        "%dD %s P%d on %d ranks: max |obs_par - obs_serial| / max |obs| = %.2e, misfit %.12e vs %.12e, "
+                        "g.dm %.12e vs %.12e, fast-generic matrix %.1e rhs %.1e\n",
+                        (int)dim, simplex ? "simplex" : "tensor", (int)order, (int)size, (double)(err / scale),
+                        (double)par.misfit, (double)ser.misfit, (double)par.gdm, (double)ser.gdm, (double)par.matdiff,
+                        (double)par.rhsdiff));
   CHECK(err <= 1e-10 * scale, "observations differ by %g relative", (double)(err / scale));
-  CHECK(PetscAbsReal(par.misfit - ser.misfit) <= 1e-10 * PetscAbsReal(ser.misfit), "misfit %.15g vs serial %.15g", (double)par.misfit, (double)ser.misfit);
-  CHECK(PetscAbsReal(par.gdm - ser.gdm) <= 1e-10 * PetscAbsReal(ser.gdm), "g.dm %.15g vs serial %.15g", (double)par.gdm, (double)ser.gdm);
-  CHECK(par.matdiff < 1e-12 && par.rhsdiff < 1e-12, "distributed fast assembly differs from generic: matrix %g rhs %g", (double)par.matdiff, (double)par.rhsdiff);
+  CHECK(PetscAbsReal(par.misfit - ser.misfit) <= 1e-10 * PetscAbsReal(ser.misfit), "misfit %.15g vs serial %.15g",
+        (double)par.misfit, (double)ser.misfit);
+  CHECK(PetscAbsReal(par.gdm - ser.gdm) <= 1e-10 * PetscAbsReal(ser.gdm), "g.dm %.15g vs serial %.15g", (double)par.gdm,
+        (double)ser.gdm);
+  CHECK(par.matdiff < 1e-12 && par.rhsdiff < 1e-12, "distributed fast assembly differs from generic: matrix %g rhs %g",
+        (double)par.matdiff, (double)par.rhsdiff);
   PetscFunctionReturn(0);
 }
 

@@ -117,11 +117,13 @@ static PetscErrorCode TestNoise(Problem *pb)
   PetscFunctionReturn(0);
 }
 
-/* Phi(xi + eps eta) - Phi(xi) - eps <grad, eta> = O(eps^2). */
+/* Phi(xi + eps eta) - Phi(xi) - eps <grad, eta> = O(eps^2). The first step
+ * is 0.01: with the one-point quadrature of P1 simplices (fem) the KL
+ * direction is still pre-asymptotic at 0.05 (observed order 1.75). */
 static PetscErrorCode TestTaylor(Problem *pb, gsl_rng *rng, const char *name)
 {
   Vec               xi, eta, g, x;
-  PetscReal         phi0, phi, r[6], eps = 0.05;
+  PetscReal         phi0, phi, r[6], eps = 0.01;
   PetscScalar       dg;
   McPosteriorStatus st;
 

@@ -1,6 +1,6 @@
 /* The run's sink: each kept draw of a chain goes to the HDF5 output (theta
  * = xi in whitened coordinates, sample statistics, QoIs, and the physical
- * field m = m0 + L xi when fields are stored), and into the few in-memory
+ * field m = m0 + L xi of every field_thin-th draw), and into the few in-memory
  * traces the end-of-run summary needs (log posterior, QoIs, the first
  * coordinates of xi for effective sample sizes; the sum of xi for the
  * posterior mean field).
@@ -43,9 +43,10 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
   s->draw.failed = st->failed ? PETSC_TRUE : PETSC_FALSE;
   s->draw.qoi = qoi;
   s->draw.field = NULL;
-  if (s->field_thin) {
-    /* Every kept draw's field enters the streaming mean and std; every
-     * field_thin-th is also stored whole. */
+  if (s->field_thin && d % s->field_thin == 0) {
+    /* The field of every field_thin-th draw: stored whole, and the sample
+     * the streaming mean and std of the output are taken over (one prior
+     * solve each, so not at every draw). */
     PetscCall(McPriorUnwhiten(s->prior, xi, s->m));
     PetscCall(VecGetArrayRead(s->m, &m));
     s->draw.field = m;
@@ -55,7 +56,6 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
   PetscCall(VecRestoreArrayRead(xi, &x));
   PetscCall(VecAXPY(s->xisum, 1.0, xi));
   s->count++;
-  (void)d;
   PetscFunctionReturn(0);
 }
 
@@ -93,6 +93,10 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   PetscCall(McPriorCreateVector(pb->prior, &s->m));
   PetscCall(VecDuplicate(s->m, &s->xisum));
   PetscCall(VecSet(s->xisum, 0));
+  /* A solve into m now: PETSc grows an object's cache of composed data on
+   * its first use, which would otherwise happen at the first kept draw,
+   * after the memory baseline. */
+  PetscCall(McPriorUnwhiten(s->prior, s->xisum, s->m));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws + 1), &s->lp));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * nqoi + 1), &s->qoi));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * s->nxi + 1), &s->xi));

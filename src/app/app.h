@@ -82,7 +82,7 @@ typedef struct {
 PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid);
 PetscErrorCode McProblemDestroy(McProblem **problem);
 /* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
- * to ||mtrue|| (infinite when the truth is 0). Needs a truth. Borrows m. */
+ * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
 PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);
 /* The sampler's target: potential, gradient, QoIs "m_mean" (domain average
  * of m) and "misfit" (the potential). Ownership: returns a new reference;

@@ -507,6 +507,6 @@ PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, Pet
   PetscCall(VecPointwiseMult(pb->work, pb->mtrue, pb->mtrue));
   PetscCall(VecDot(pb->work, pb->ml, &t2));
   *abs_err = PetscSqrtReal(PetscRealPart(e2));
-  *rel_err = PetscRealPart(t2) > 0 ? *abs_err / PetscSqrtReal(PetscRealPart(t2)) : PETSC_INFINITY;
+  *rel_err = PetscRealPart(t2) > 0 ? *abs_err / PetscSqrtReal(PetscRealPart(t2)) : -1;
   PetscFunctionReturn(0);
 }

@@ -21,6 +21,8 @@ expect 1 "no CONFIG given" "$run"
 expect 1 "unknown option '--frobnicate'" "$run" --frobnicate x.toml
 expect 1 "more than one CONFIG given: 'a.toml' and 'b.toml'" "$run" a.toml b.toml
 expect 1 "$tmp/missing.toml: cannot open configuration: No such file or directory" "$run" "$tmp/missing.toml"
+expect 1 "iterations needs a whole number in .1, 1e9., got 'x'" "$run" --iterations x a.toml
+expect 1 "iterations needs a whole number in .1, 1e9., got '0'" "$run" --iterations=0 a.toml
 expect 1 "no FILE given" "$diag"
 expect 1 "unknown option '--bogus'" "$diag" --bogus
 echo "not hdf5" >"$tmp/plain.h5"

@@ -455,13 +455,13 @@ static PetscErrorCode Summary(Run *r)
   }
   if (pb->mtrue) {
     PetscReal pe, pr, qe, qr;
-    PetscCall(VecDuplicate(pb->m0, &xisum));
+    PetscCall(McPosteriorCreateParameterVector(pb->post, &xisum));
     PetscCall(VecDuplicate(pb->m0, &mmean));
     PetscCall(VecSet(xisum, 0));
     for (PetscInt c = 0; c < r->C; c++) PetscCall(McRunSinkAddMeanXi(r->sinks[c], xisum, &total_draws));
     /* m is affine in xi: the mean of m is m0 + L mean(xi). */
     PetscCall(VecScale(xisum, 1.0 / (PetscReal)PetscMax(total_draws, 1)));
-    PetscCall(McPriorUnwhiten(pb->prior, xisum, mmean));
+    PetscCall(McPosteriorParameterToField(pb->post, xisum, mmean));
     PetscCall(McProblemFieldError(pb, mmean, &pe, &pr));
     PetscCall(McProblemFieldError(pb, pb->m0, &qe, &qr));
     printf("\nfield m against the synthetic truth (L2 norms weighted by the lumped mass)\n");

@@ -94,15 +94,21 @@ static PetscErrorCode SetUpDM(McPrior p, McSpace space)
   DM       sdm;
   PetscFE  fe;
   PetscDS  ds;
-  DMLabel  label;
-  PetscInt one = 1;
+  DMLabel   label;
+  PetscInt  one = 1;
+  PetscBool simplex;
 
   PetscFunctionBeginUser;
   PetscCall(McSpaceGetDM(space, &sdm));
   PetscCall(DMGetDimension(sdm, &p->dim));
-  PetscCall(DMGetField(sdm, 0, NULL, (PetscObject *)&fe));
+  /* Its own P1 element with a quadrature exact for the mass matrix (the
+   * forward model's element may use fewer points: its stiffness is exact
+   * with one, the prior's mass is not). Same dof layout as the space. */
+  PetscCall(DMPlexIsSimplex(sdm, &simplex));
+  PetscCall(PetscFECreateLagrange(PETSC_COMM_SELF, p->dim, 1, simplex, 1, 2, &fe));
   PetscCall(DMClone(sdm, &p->dm));
   PetscCall(DMSetField(p->dm, 0, NULL, (PetscObject)fe));
+  PetscCall(PetscFEDestroy(&fe));
   PetscCall(DMCreateDS(p->dm));
   PetscCall(DMGetDS(p->dm, &ds));
   PetscCall(PetscDSSetJacobian(ds, 0, 0, g0_mass, NULL, NULL, g3_stiff));

@@ -9,6 +9,14 @@
 #include <gsl/gsl_sf_bessel.h>
 #include <math.h>
 
+static PetscErrorCode CoordX(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+{
+  (void)dim;
+  (void)ctx;
+  *val = x[0];
+  return 0;
+}
+
 /* 1^T M 1 = |Omega| and K 1 = 0, so 1^T A 1 = delta |Omega| + beta |dOmega|. */
 static PetscErrorCode TestOperators(McSpace space)
 {
@@ -35,6 +43,13 @@ static PetscErrorCode TestOperators(McSpace space)
   PetscCall(Expect("1'M1 = area", PetscRealPart(s), 1.0, 1e-12));
   PetscCall(VecSum(ml, &sum));
   PetscCall(Expect("sum of lumped mass = area", sum, 1.0, 1e-12));
+  /* x is linear, so its P1 interpolant is exact and x^T M x = int x^2 = 1/3
+   * exactly, if (and only if) the mass matrix is integrated exactly. */
+  PetscCall(McSpaceInterpolate(space, CoordX, NULL, one));
+  PetscCall(MatMult(M, one, y));
+  PetscCall(VecDot(y, one, &s));
+  PetscCall(Expect("x'Mx = int x^2 = 1/3 (exact mass matrix)", PetscRealPart(s), 1.0 / 3.0, 1e-12));
+  PetscCall(VecSet(one, 1.0));
   PetscCall(MatMult(A, one, y));
   PetscCall(VecDot(y, one, &s));
   PetscCall(Expect("1'A1 = delta area + beta perimeter", PetscRealPart(s), 2.0 + 4.0 * beta, 1e-11));

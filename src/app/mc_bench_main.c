@@ -31,12 +31,12 @@ typedef struct {
 
 static PetscErrorCode SolverName(McForward fw, char *buf, size_t len)
 {
-  KSP         ksp;
-  PC          pc;
-  PCType      pctype;
-  KSPType     ksptype;
+  KSP           ksp;
+  PC            pc;
+  PCType        pctype;
+  KSPType       ksptype;
   MatSolverType stype = NULL;
-  PetscBool   lu, chol;
+  PetscBool     lu, chol;
 
   PetscFunctionBeginUser;
   PetscCall(McForwardGetKSP(fw, &ksp));
@@ -94,7 +94,8 @@ static PetscErrorCode BareForward(const char *config, PetscInt steps, Bare *b, i
     const PetscReal scale[4] = {1.0, 0.5, 0.8, 0.3};
     PetscLogDouble  t0, t1;
     PetscCall(VecGetArray(xi, &x));
-    for (PetscInt i = 0; i < n; i++) x[i] = scale[(k + 3) % 4] * gsl_ran_gaussian_ziggurat(rng, 1.0);
+    for (PetscInt i = 0; i < n; i++)
+      x[i] = scale[(k + 3) % 4] * gsl_ran_gaussian_ziggurat(rng, 1.0);
     PetscCall(VecRestoreArray(xi, &x));
     PetscCall(PetscTime(&t0));
     PetscCall(McPriorUnwhiten(pb->prior, xi, m));
@@ -168,8 +169,7 @@ static PetscErrorCode WriteJSON(FILE *f, const char *config, const McRunStats *s
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode Bench(const char *config, const McRunOptions *opt, PetscInt fsteps, const char *json,
-                            int *code)
+static PetscErrorCode Bench(const char *config, const McRunOptions *opt, PetscInt fsteps, const char *json, int *code)
 {
   McRunStats st;
   Bare       b;
@@ -190,13 +190,13 @@ static PetscErrorCode Bench(const char *config, const McRunOptions *opt, PetscIn
 
 int main(int argc, char **argv)
 {
-  char      **own = calloc((size_t)argc + 1, sizeof(char *));
-  char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
-  int         nown = 0, npetsc, code = MC_EXIT_OK;
-  const char *config = NULL, *json = NULL;
-  long        fsteps = 100;
-  McRunStats  st;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_TRUE, PETSC_TRUE, 0, &st};
+  char         **own = calloc((size_t)argc + 1, sizeof(char *));
+  char         **petsc = calloc((size_t)argc + 1, sizeof(char *));
+  int            nown = 0, npetsc, code = MC_EXIT_OK;
+  const char    *config = NULL, *json = NULL;
+  long           fsteps = 100;
+  McRunStats     st;
+  McRunOptions   opt = {MC_RUN_SAMPLE, PETSC_TRUE, PETSC_TRUE, 0, &st};
   PetscErrorCode ierr;
 
   if (!own || !petsc) return MC_EXIT_RUNTIME;
@@ -211,8 +211,10 @@ int main(int argc, char **argv)
         code = MC_EXIT_USAGE;
         goto done;
       }
-      if (a[2] == 'i') opt.iterations = (PetscInt)v;
-      else fsteps = v;
+      if (a[2] == 'i')
+        opt.iterations = (PetscInt)v;
+      else
+        fsteps = v;
     } else if (!strcmp(a, "--json") && i + 1 < nown) {
       json = own[++i];
     } else if (a[0] == '-' || config) {

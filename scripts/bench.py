@@ -71,6 +71,7 @@ COLUMNS = [
     ("step_ms", "step ms", "%.3f"),
     ("bare_fwd_ms", "bare fwd ms", "%.3f"),
     ("ratio", "step/fwd", "%.2f"),
+    ("ratio_cpu", "step/fwd CPU", "%.2f"),
     ("allocs_project_per_it", "allocs/it project", "%.3g"),
     ("allocs_petsc_per_it", "allocs/it PETSc", "%.3g"),
     ("rss_start_mib", "RSS start MiB", "%.1f"),
@@ -250,9 +251,10 @@ def targets(rows):
     """The issue's targets against the table, one line each."""
     lines = []
     big = [r for r in rows if r["dofs"] >= 4225 and "obs" not in r["problem"]]
-    over = ["%s %s %.2f" % (r["problem"], r["kernel"], r["ratio"]) for r in big if r["ratio"] > RATIO_TARGET]
-    lines.append("step / bare forward <= %.2f at 64^2 and above: %s" %
-                 (RATIO_TARGET, "met" if not over else "NOT met (" + "; ".join(over) + ")"))
+    for key, what in (("ratio", "wall"), ("ratio_cpu", "CPU")):
+        over = ["%s %s %.2f" % (r["problem"], r["kernel"], r[key]) for r in big if r[key] > RATIO_TARGET]
+        lines.append("step / bare forward <= %.2f at 64^2 and above (%s time): %s" %
+                     (RATIO_TARGET, what, "met" if not over else "NOT met (" + "; ".join(over) + ")"))
     allocs = ["%s %s: project %.3g, PETSc %.3g" % (r["problem"], r["kernel"], r["allocs_project_per_it"],
                                                    r["allocs_petsc_per_it"])
               for r in rows if r["allocs_project_per_it"] or r["allocs_petsc_per_it"]]
@@ -286,7 +288,7 @@ def mode_table(args, build, info, quick):
     print("mcmc-run benchmark%s: %d problems, %.0f s" % (" (--quick)" if quick else "", len(rows), time.time() - t0))
     print("ESS/s: bulk ESS of the QoI m_mean (mcmc-diag) per second of sampling after burn-in; step = all of an"
           " iteration (loop time / iterations); bare fwd = numeric factorisation + solve of the same problem in the"
-          " same process; allocs/it: allocation calls per iteration after the memory baseline (iteration 100)\n")
+          " same process; step/fwd CPU: the same ratio on process CPU time (robust to other jobs); allocs/it: allocation calls per iteration after the memory baseline (iteration 100)\n")
     print_machine(info)
     print_table(rows, COLUMNS)
     print()

@@ -54,6 +54,7 @@ typedef struct McRunStats_ {
   PetscInt       iterations;     /* iterations run, all chains */
   PetscInt       burn_in;        /* per chain */
   PetscLogDouble loop;           /* the whole loop */
+  PetscLogDouble loop_cpu;       /* CPU time of the process in the loop (other jobs on the machine don't count) */
   PetscLogDouble steps;          /* in the chains' steps, recording of draws excluded */
   PetscLogDouble collection;     /* in the collector and the memory checks */
   PetscLogDouble output;         /* recording draws (sink), flushing, memory trace rows */

@@ -56,8 +56,8 @@ typedef struct McRunStats_ {
   PetscLogDouble loop;           /* the whole loop */
   PetscLogDouble loop_cpu;       /* CPU time of the process in the loop (other jobs on the machine don't count) */
   PetscLogDouble steps;          /* in the chains' steps, recording of draws excluded */
-  PetscLogDouble collection;     /* in the collector and the memory checks */
-  PetscLogDouble output;         /* recording draws (sink), flushing, memory trace rows */
+  PetscLogDouble collection;     /* in the collector and the memory checks (with their trace rows) */
+  PetscLogDouble output;         /* recording draws (sink) and flushing the output */
   PetscBool      baseline;       /* whether the allocation counts below exist */
   PetscInt       base_it;        /* iteration of the memory baseline */
   PetscReal      allocs_project; /* allocation calls per iteration after the baseline: project allocator */

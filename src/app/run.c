@@ -661,6 +661,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   PetscCall(McConfigDestroy(&cfg));
   PetscFunctionReturn(0);
 }
+
 PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *code)
 {
   PetscFunctionBeginUser;

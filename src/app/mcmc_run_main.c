@@ -42,7 +42,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <petscsys.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Loads and validates config on every rank (each reads the file; they agree
@@ -118,6 +119,7 @@ typedef struct {
   PetscInt64 loop_project, loop_petsc;     /* ... made by the loop after it */
   PetscInt64 live_objects, live_bytes;     /* at the baseline */
   PetscInt64 grew_objects, grew_bytes;     /* largest growth seen at a check */
+  McRunStats st;                           /* timings for mc-bench (a few clock reads per round) */
 } Run;
 
 static const char *KernelName(McKernelKind k)
@@ -361,32 +363,89 @@ static PetscInt RoundLength(Run *r)
   return PetscMax(n, 1);
 }
 
+/* CPU seconds of the process (the benchmark's contention-free clock). */
+static PetscLogDouble CpuSeconds(void)
+{
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return 0;
+  return (PetscLogDouble)ts.tv_sec + 1e-9 * (PetscLogDouble)ts.tv_nsec;
+}
+
+/* Adds the time since *t to *acc and restarts *t (the benchmark's phases). */
+static PetscErrorCode Lap(PetscLogDouble *t, PetscLogDouble *acc)
+{
+  PetscLogDouble now;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&now));
+  *acc += now - *t;
+  *t = now;
+  PetscFunctionReturn(0);
+}
+
+/* The loop's measurements (McRunStats): RSS, the sinks' recording time
+ * taken out of the steps, allocation calls per iteration. */
+static PetscErrorCode FinishStats(Run *r)
+{
+  McMemUsage u;
+
+  PetscFunctionBeginUser;
+  PetscCall(McMemGetUsage(&u));
+  r->st.rss_end = u.rss_bytes;
+  r->st.iterations = r->C * r->it;
+  r->st.burn_in = r->burn;
+  for (PetscInt c = 0; c < r->C; c++) {
+    PetscLogDouble rec;
+    McChainStats   s;
+    PetscCall(McRunSinkGetSeconds(r->sinks[c], &rec));
+    r->st.steps -= rec;
+    r->st.output += rec;
+    PetscCall(McChainGetStats(r->chains[c], &s));
+    r->st.failed += s.failed;
+    if (c == 0) r->st.acceptance = s.acceptance;
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode Loop(Run *r, int *code)
 {
   const McConfig *cfg = r->cfg;
   PetscBool       stop = PETSC_FALSE;
+  PetscLogDouble  t, tend;
+  McMemUsage      u;
 
   PetscFunctionBeginUser;
+  PetscCall(McMemGetUsage(&u));
+  r->st.rss_start = u.rss_bytes;
+  r->st.loop_cpu = -CpuSeconds();
   PetscCall(PetscTime(&r->t0));
-  r->last_progress = r->t0;
+  r->last_progress = t = r->t0;
   if (cfg->memory.warmup == 0 && (cfg->memory.check_every > 0)) PetscCall(TakeBaseline(r));
+  PetscCall(Lap(&t, &r->st.collection));
   while (r->it < r->total) {
     PetscInt   n = RoundLength(r);
     PetscInt64 appended, committed;
     for (PetscInt c = 0; c < r->C; c++) PetscCall(McChainRunSteps(r->chains[c], n));
     r->it += n;
+    PetscCall(Lap(&t, &r->st.steps));
     if (cfg->memory.gc_period > 0 && r->it % cfg->memory.gc_period == 0) PetscCall(McGCCollect(2, NULL));
     if (!r->baseline && cfg->memory.check_every > 0 && r->it == cfg->memory.warmup) PetscCall(TakeBaseline(r));
     else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) {
       PetscCall(CheckMemory(r, &stop));
       if (stop) break;
     }
+    PetscCall(Lap(&t, &r->st.collection));
     /* [output] flush_every kept draws at least, also when a time-based
      * flush policy is set. */
     PetscCall(McOutputGetDrawCounts(r->out, &appended, &committed));
     if (appended - committed >= cfg->output.flush_every) PetscCall(McOutputFlush(r->out));
+    PetscCall(Lap(&t, &r->st.output));
     PetscCall(Progress(r, r->it == r->total));
   }
+  PetscCall(PetscTime(&tend));
+  r->st.loop = tend - r->t0;
+  r->st.loop_cpu += CpuSeconds();
   if (stop) {
     *code = MC_EXIT_MEMORY;
     PetscFunctionReturn(0);
@@ -401,7 +460,12 @@ static PetscErrorCode Loop(Run *r, int *code)
     PetscCall(McMemAllocCount(&p, &q));
     r->loop_project = p - r->allocs_project;
     r->loop_petsc = q - r->allocs_petsc;
+    r->st.baseline = PETSC_TRUE;
+    r->st.base_it = r->base_it;
+    r->st.allocs_project = (PetscReal)r->loop_project / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
+    r->st.allocs_petsc = (PetscReal)r->loop_petsc / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
   }
+  PetscCall(FinishStats(r));
   PetscFunctionReturn(0);
 }
 
@@ -591,11 +655,20 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     err = McOutputClose(&r.out);
     PetscCall(err);
     if (*code == MC_EXIT_OK) PetscCall(Summary(&r));
+    if (opt->stats) *opt->stats = r.st;
   }
   PetscCall(RunFree(&r));
   PetscCall(McConfigDestroy(&cfg));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *code)
+{
+  PetscFunctionBeginUser;
+  PetscCall(RunConfig(config, opt, code));
+  PetscFunctionReturn(0);
+}
+
 /* --check and --print-config: validate, then report on rank 0 only. */
 static PetscErrorCode CheckConfig(const char *config, int print, int *code)
 {

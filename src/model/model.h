@@ -156,6 +156,21 @@ PetscErrorCode McPosteriorGetQoI(McPosterior post, PetscInt *n, const char *cons
 /* values[0..n) at the last successful evaluation (same on every rank). */
 PetscErrorCode McPosteriorEvaluateQoI(McPosterior post, PetscReal *values);
 
+/* ------------------------------------------------- second-order information */
+
+/* Which Hessian of the misfit: Gauss-Newton (J^T Gamma^-1 J, positive
+ * semi-definite everywhere) or the full Newton Hessian (second-order adjoint
+ * terms added; exact, indefinite far from the MAP point). */
+typedef enum { MC_HESSIAN_GAUSS_NEWTON = 0, MC_HESSIAN_NEWTON = 1 } McHessianKind;
+
+/* Hv = Ht v, Ht = L^T H_misfit L the Hessian of Phi in the sampler's
+ * coordinates at the xi of the last successful McPosteriorPotential (the
+ * full Hessian also needs McPosteriorGradient there, for its adjoint). The
+ * posterior's Hessian is I + Ht. Two solves with the forward factorisation
+ * and two prior solves per action; the first call allocates the work
+ * vectors, later calls nothing. Ownership: borrows v and Hv. */
+PetscErrorCode McPosteriorHessianApply(McPosterior post, McHessianKind kind, Vec v, Vec Hv);
+
 /* The largest m for which exp(m) is evaluated; above it a proposal is an
  * overflow (rejected). exp(700) is near DBL_MAX / 1e4. */
 #define MC_POSTERIOR_MAX_LOG_COEFF 700.0

@@ -1,0 +1,101 @@
+/* The Hessian action of the potential in whitened coordinates, on a small
+ * posterior of the benchmark's kind (P2 state, P1 field, 10 x 10 cells):
+ * - symmetric: |<v, H w> - <H v, w>| <= 1e-10 |v| |H w| for random v, w,
+ *   Gauss-Newton and full (both are exact discrete derivatives, so only the
+ *   direct solves' round-off remains);
+ * - second-order Taylor test of the full Hessian against the gradient:
+ *   |g(xi + e v) - g(xi) - e H v| = O(e^2), so halving e divides it by ~4,
+ *   and the potential's second-order remainder is O(e^3) (divides by ~8);
+ * - Gauss-Newton differs from the full Hessian away from the data fit, but
+ *   both are positive on the prior-dominated direction checked here. */
+#include "geomtest.h"
+
+static PetscErrorCode Symmetry(McPosterior post, McHessianKind kind, Vec v, Vec w, Vec hv, Vec hw, const char *name)
+{
+  PetscScalar a, b;
+  PetscReal   nv, nhw;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorHessianApply(post, kind, v, hv));
+  PetscCall(McPosteriorHessianApply(post, kind, w, hw));
+  PetscCall(VecDot(v, hw, &a));
+  PetscCall(VecDot(hv, w, &b));
+  PetscCall(VecNorm(v, NORM_2, &nv));
+  PetscCall(VecNorm(hw, NORM_2, &nhw));
+  CHECK(PetscAbsReal(a - b) <= 1e-10 * nv * nhw, "%s Hessian symmetric: <v,Hw> %.15g, <Hv,w> %.15g, relative %.2e", name,
+        (double)a, (double)b, (double)(PetscAbsReal(a - b) / (nv * nhw)));
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  GeomProblem       g;
+  Vec               xi, x1, v, w, hv, hw, g0, g1;
+  PetscReal         phi0, phi1, gv, vhv, err_g[4], err_p[4], eps = 0.1;
+  McPosteriorStatus st;
+  gsl_rng          *rng = gsl_rng_alloc(gsl_rng_mt19937);
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  gsl_rng_set(rng, 11);
+  PetscCall(GeomProblemCreate(10, 6, 0.01, &g));
+  PetscCall(McPosteriorCreateParameterVector(g.post, &xi));
+  PetscCall(VecDuplicate(xi, &x1));
+  PetscCall(VecDuplicate(xi, &v));
+  PetscCall(VecDuplicate(xi, &w));
+  PetscCall(VecDuplicate(xi, &hv));
+  PetscCall(VecDuplicate(xi, &hw));
+  PetscCall(VecDuplicate(xi, &g0));
+  PetscCall(VecDuplicate(xi, &g1));
+  PetscCall(RandomVec(rng, 0.5, xi));
+  PetscCall(RandomVec(rng, 1.0, v));
+  PetscCall(RandomVec(rng, 1.0, w));
+
+  PetscCall(McPosteriorPotential(g.post, xi, &phi0, &st));
+  PetscCheck(st == MC_POST_OK, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "evaluation failed");
+  PetscCall(McPosteriorGradient(g.post, g0));
+  PetscCall(Symmetry(g.post, MC_HESSIAN_GAUSS_NEWTON, v, w, hv, hw, "Gauss-Newton"));
+  PetscCall(Symmetry(g.post, MC_HESSIAN_NEWTON, v, w, hv, hw, "full"));
+
+  /* Taylor test along v with the full Hessian (hv = H v at xi). */
+  PetscCall(McPosteriorHessianApply(g.post, MC_HESSIAN_NEWTON, v, hv));
+  PetscCall(VecDot(g0, v, &gv));
+  PetscCall(VecDot(v, hv, &vhv));
+  for (int k = 0; k < 4; k++, eps /= 2) {
+    PetscCall(VecWAXPY(x1, eps, v, xi));
+    PetscCall(McPosteriorPotential(g.post, x1, &phi1, &st));
+    PetscCheck(st == MC_POST_OK, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "evaluation failed");
+    PetscCall(McPosteriorGradient(g.post, g1));
+    PetscCall(VecAXPY(g1, -1.0, g0));
+    PetscCall(VecAXPY(g1, -eps, hv));
+    PetscCall(VecNorm(g1, NORM_2, &err_g[k]));
+    err_p[k] = PetscAbsReal(phi1 - phi0 - eps * gv - 0.5 * eps * eps * vhv);
+    printf("     eps %.4g: gradient remainder %.4e, potential remainder %.4e\n", (double)eps, (double)err_g[k],
+           (double)err_p[k]);
+  }
+  for (int k = 1; k < 4; k++) {
+    PetscReal rg = err_g[k - 1] / err_g[k], rp = err_p[k - 1] / err_p[k];
+    CHECK(rg > 3.2 && rg < 4.8, "gradient remainder ratio %.3f at halving %d (second order: 4)", (double)rg, k);
+    CHECK(rp > 6.4 && rp < 9.6, "potential remainder ratio %.3f at halving %d (third order: 8)", (double)rp, k);
+  }
+
+  /* The Gauss-Newton Hessian is positive semi-definite everywhere. */
+  PetscCall(McPosteriorPotential(g.post, xi, &phi0, &st));
+  PetscCall(McPosteriorGradient(g.post, g0));
+  PetscCall(McPosteriorHessianApply(g.post, MC_HESSIAN_GAUSS_NEWTON, v, hv));
+  PetscCall(VecDot(v, hv, &vhv));
+  CHECK(vhv >= 0, "Gauss-Newton curvature v^T H v = %.6g >= 0", (double)vhv);
+
+  PetscCall(VecDestroy(&xi));
+  PetscCall(VecDestroy(&x1));
+  PetscCall(VecDestroy(&v));
+  PetscCall(VecDestroy(&w));
+  PetscCall(VecDestroy(&hv));
+  PetscCall(VecDestroy(&hw));
+  PetscCall(VecDestroy(&g0));
+  PetscCall(VecDestroy(&g1));
+  PetscCall(GeomProblemDestroy(&g));
+  gsl_rng_free(rng);
+  printf("%d failures\n", failures);
+  PetscCall(PetscFinalize());
+  return failures != 0;
+}

@@ -171,6 +171,75 @@ typedef enum { MC_HESSIAN_GAUSS_NEWTON = 0, MC_HESSIAN_NEWTON = 1 } McHessianKin
  * vectors, later calls nothing. Ownership: borrows v and Hv. */
 PetscErrorCode McPosteriorHessianApply(McPosterior post, McHessianKind kind, Vec v, Vec Hv);
 
+/* ------------------------------------------------------------- MAP point */
+
+typedef struct {
+  PetscInt  max_it;        /* Newton iterations (default 20) */
+  PetscReal rtol, atol;    /* stop at |grad F| <= max(atol, rtol |grad F(start)|) (1e-6, 1e-12) */
+  PetscInt  cg_max_it;     /* CG iterations per Newton step (200) */
+  PetscInt  gn_iterations; /* first Newton steps with the Gauss-Newton Hessian (5), then the full one */
+  PetscReal c_armijo;      /* sufficient decrease constant (1e-4) */
+  PetscInt  max_backtrack; /* step halvings before the line search gives up (15) */
+  PetscBool monitor;       /* one line per Newton iteration on the posterior's communicator */
+} McMAPOptions;
+
+typedef struct {
+  PetscBool converged;
+  char      reason[64];
+  PetscInt  iterations, cg_iterations, hessian_actions, evaluations;
+  PetscReal cost, misfit, grad_norm, grad_norm0; /* F = Phi + |xi|^2/2, Phi, |grad F| at the end and start */
+  PetscReal seconds;
+} McMAPResult;
+
+PetscErrorCode McMAPOptionsDefault(McMAPOptions *opt);
+/* The MAP point: minimises F(xi) = Phi(xi) + |xi|^2/2 from the xi given by
+ * inexact Newton-CG (CG on (I + Ht) p = -g, which in whitened coordinates is
+ * the prior-preconditioned CG; Eisenstat-Walker forcing; stop at negative
+ * curvature; Armijo backtracking). xi is overwritten by the result, and the
+ * posterior's last evaluation is there. Not converging is a result
+ * (res->converged, res->reason); a start where the forward problem fails,
+ * or bad options, are errors. Allocates its work vectors (set-up).
+ * Ownership: borrows everything. */
+PetscErrorCode McPosteriorComputeMAP(McPosterior post, const McMAPOptions *opt, Vec xi, McMAPResult *res);
+
+/* ------------------------------------------------- Laplace approximation */
+
+typedef struct {
+  PetscInt      max_rank;         /* eigenpairs kept at most (default 50) */
+  PetscInt      oversampling;     /* extra random directions (10) */
+  PetscInt      power_iterations; /* subspace iterations (1) */
+  PetscReal     threshold;        /* keep eigenvalues > threshold (1e-2; must be >= 0) */
+  McHessianKind hessian;          /* Gauss-Newton (default) or full Newton */
+  PetscInt      seed;             /* of the random directions */
+} McLaplaceOptions;
+
+/* The low-rank Laplace approximation N(xi_MAP, (I + Ht)^-1) ~
+ * N(xi_MAP, I - V diag(lambda/(1+lambda)) V^T) with the r leading
+ * eigenpairs of Ht (V orthonormal), an object of the object layer. */
+typedef struct _p_McLaplace *McLaplace;
+
+PetscErrorCode McLaplaceOptionsDefault(McLaplaceOptions *opt);
+/* Computes the eigenpairs at xi_map by the randomised double-pass
+ * algorithm ((2 + power_iterations)(max_rank + oversampling) Hessian
+ * actions; exact when that is >= the dimension). Rank < 1, negative
+ * threshold or oversampling, or no eigenvalue above the threshold, are
+ * errors. Ownership: borrows post and xi_map (copied), returns a new
+ * reference. */
+PetscErrorCode McLaplaceCreate(McPosterior post, Vec xi_map, const McLaplaceOptions *opt, McLaplace *lap);
+PetscErrorCode McLaplaceDestroy(McLaplace *lap);
+/* Borrowed: rank r, eigenvalues (descending) and eigenvectors. */
+PetscErrorCode McLaplaceGetEigenpairs(McLaplace lap, PetscInt *r, const PetscReal **lambda, const Vec **V);
+/* Borrowed: the mean (MAP point). */
+PetscErrorCode McLaplaceGetMean(McLaplace lap, Vec *mean);
+/* Hessian actions and wall seconds the set-up took. */
+PetscErrorCode McLaplaceGetCost(McLaplace lap, PetscInt *actions, PetscReal *seconds);
+/* y = Gamma_post x, and y = Gamma_post^(1/2) z (symmetric square root), in
+ * O(n r); x == y allowed. No allocation. */
+PetscErrorCode McLaplaceApplyCovariance(McLaplace lap, Vec x, Vec y);
+PetscErrorCode McLaplaceApplyCovarianceSqrt(McLaplace lap, Vec z, Vec y);
+/* xi = a draw of the approximation (white noise in global index order). */
+PetscErrorCode McLaplaceSample(McLaplace lap, gsl_rng *rng, Vec xi);
+
 /* The largest m for which exp(m) is evaluated; above it a proposal is an
  * overflow (rejected). exp(700) is near DBL_MAX / 1e4. */
 #define MC_POSTERIOR_MAX_LOG_COEFF 700.0

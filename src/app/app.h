@@ -1,6 +1,12 @@
 /* The application layer: what the programs share (command-line handling,
  * version report, exit codes). Nothing below src/app/ includes this header. */
 #pragma once
+#include "config/config.h"
+#include "io/io.h"
+#include "mcmc/mcmc.h"
+#include "model/model.h"
+#include "obj/obj.h"
+
 #include <stdio.h>
 
 /* Exit codes of mcmc-run, documented in --help and the README. */
@@ -32,11 +38,72 @@ typedef enum {
   MC_RUN_PRINT_CONFIG /* --print-config: validate, print the resolved configuration as TOML */
 } McRunMode;
 
-/* Runs mcmc-run on the configuration file config: initialises PETSc with
- * petsc_argv (PETSc's options only), loads and validates the configuration
- * (an error in it is one line "file:line:col: message" on stderr and exit
- * code 1), does what mode says, finalises. Returns an exit code. */
-int McRunMain(int petsc_argc, char **petsc_argv, const char *config, McRunMode mode);
+/* What the command line adds to the configuration. */
+typedef struct {
+  McRunMode mode;
+  PetscBool quiet;      /* --quiet: no progress on stderr */
+  PetscBool force;      /* --force: replace an existing output file */
+  PetscInt  iterations; /* --iterations N: replaces [chain] iterations (burn-in scaled alike); 0 = keep */
+} McRunOptions;
+
+/* Runs mcmc-run on the configuration file config: installs the memory
+ * hooks, initialises PETSc with petsc_argv (PETSc's options only), loads and
+ * validates the configuration (an error in it is one line
+ * "file:line:col: message" on stderr and exit code 1), does what opt->mode
+ * says, finalises. Returns an exit code. */
+int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRunOptions *opt);
+
+/* ------------------------------------------------------------- the problem */
+
+/* The problem a configuration describes, set up (src/app/problem.c). The
+ * components are objects; this bundle holds one reference to each. */
+typedef struct {
+  McMesh        mesh;
+  McForward     fw;
+  McObsOperator obs;
+  McPrior       prior;
+  McPosterior   post;
+  Vec           m0;         /* prior mean field */
+  Vec           mtrue;      /* the truth (synthetic data), NULL otherwise */
+  Vec           ml;         /* lumped mass (borrowed from the prior) */
+  Vec           work;
+  PetscInt      nparams;    /* length of xi and of m (P1 nodal values) */
+  PetscInt      nobs;
+  PetscReal    *obs_coords; /* nobs x dim */
+  PetscReal     sigma;      /* absolute noise standard deviation */
+} McProblem;
+
+/* Builds mesh, forward model, observation operator, prior, truth and data
+ * from cfg. A mistake only visible against the files and meshes cfg names
+ * (a label the mesh lacks, a malformed data file, a point outside the mesh)
+ * sets *valid = PETSC_FALSE and msg to one line naming file (and line);
+ * *problem must then still be destroyed. Ownership: *problem is new; the
+ * caller releases it with McProblemDestroy. */
+PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid);
+PetscErrorCode McProblemDestroy(McProblem **problem);
+/* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
+ * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
+PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);
+/* The sampler's target: potential, gradient, QoIs "m_mean" (domain average
+ * of m) and "misfit" (the potential). Ownership: returns a new reference;
+ * the target keeps its own reference to the posterior. */
+PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target);
+
+/* The sink of one chain (src/app/sink.c): draws to the output file and the
+ * traces the summary needs. */
+#define MC_RUN_TRACE_XI 3 /* coordinates of xi kept for the summary's ESS */
+typedef struct McRunSink_ McRunSink;
+/* ndraws: draws the chain keeps; field_thin 0: no fields in the output.
+ * Ownership: *sink is a new reference that owns *rs (valid while the sink
+ * lives); out is borrowed and must outlive every record. */
+PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, PetscInt ndraws, PetscInt nqoi,
+                               PetscInt field_thin, McRunSink **rs, McSink *sink);
+/* Borrowed arrays of the count draws so far: lp, qoi (count x nqoi), xi
+ * (count x nxi). */
+PetscErrorCode McRunSinkGetTraces(McRunSink *rs, PetscInt *count, const PetscReal **lp, const PetscReal **qoi,
+                                  PetscInt *nxi, const PetscReal **xi);
+/* sum += the sum of the recorded xi, *count += their number. */
+PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
 
 /* mcmc-diag's options (see mcmc-diag --help). */
 typedef struct {

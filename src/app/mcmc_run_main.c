@@ -18,6 +18,10 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "  -V, --version       show the version of mcmc-run and of PETSc, HDF5, GSL, MPI\n"
                             "  --check             validate CONFIG, print \"CONFIG: ok\" or the error, and exit\n"
                             "  --print-config      print CONFIG fully resolved (defaults filled in) as TOML, and exit\n"
+                            "  --iterations N      run N iterations per chain instead of [chain] iterations\n"
+                            "                      (burn-in scaled by the same factor)\n"
+                            "  --force             replace the output file if it exists\n"
+                            "  --quiet             no progress line on stderr\n"
                             "  --                  everything after this goes to PETSc\n"
                             "\n"
                             "PETSc options (single dash, e.g. -ksp_type cg -pc_type gamg -log_view) are\n"
@@ -38,7 +42,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunMode   mode = MC_RUN_SAMPLE;
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
@@ -54,9 +58,23 @@ int main(int argc, char **argv)
       McPrintVersion(stdout, "mcmc-run");
       goto done;
     } else if (!strcmp(a, "--check")) {
-      mode = MC_RUN_CHECK;
+      opt.mode = MC_RUN_CHECK;
     } else if (!strcmp(a, "--print-config")) {
-      mode = MC_RUN_PRINT_CONFIG;
+      opt.mode = MC_RUN_PRINT_CONFIG;
+    } else if (!strcmp(a, "--quiet")) {
+      opt.quiet = PETSC_TRUE;
+    } else if (!strcmp(a, "--force")) {
+      opt.force = PETSC_TRUE;
+    } else if (!strcmp(a, "--iterations") || !strncmp(a, "--iterations=", 13)) {
+      const char *v = a[12] == '=' ? a + 13 : (i + 1 < nown ? own[++i] : NULL);
+      char       *end = NULL;
+      long long   n = v ? strtoll(v, &end, 10) : 0;
+      if (!v || !*v || *end || n < 1 || n > 1000000000) {
+        fprintf(stderr, "mcmc-run: --iterations needs a whole number in [1, 1e9], got '%s'\n", v ? v : "");
+        code = MC_EXIT_USAGE;
+        goto done;
+      }
+      opt.iterations = (PetscInt)n;
     } else if (a[0] == '-' && a[1] == '-') {
       fprintf(stderr, "mcmc-run: unknown option '%s' (see mcmc-run --help)\n", a);
       code = MC_EXIT_USAGE;
@@ -74,7 +92,7 @@ int main(int argc, char **argv)
     code = MC_EXIT_USAGE;
     goto done;
   }
-  code = McRunMain(npetsc, petsc, config, mode);
+  code = McRunMain(npetsc, petsc, config, &opt);
 done:
   free(own);
   free(petsc);

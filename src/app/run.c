@@ -1,10 +1,21 @@
 /* The main job's life: PETSc up, the run, PETSc down, and the mapping from
- * what went wrong to the documented exit codes. */
+ * what went wrong to the documented exit codes.
+ *
+ * The sample path: configuration -> problem (problem.c) -> target
+ * (target.c) -> one kernel, chain and sink (sink.c) per chain -> the output
+ * file; then the loop, which runs the chains in turn in rounds of a few
+ * iterations (so they stay within one output block of each other and the
+ * progress line, the collector and the memory checks get their turns), and
+ * the summary. Everything the loop touches exists before its first
+ * iteration; the memory checks prove it while it runs. */
 #include "app/app.h"
-#include "config/config.h"
 
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <math.h>
 #include <petscsys.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Loads and validates config on every rank (each reads the file; they agree
  * because the file is the same). A configuration error is printed once, as
@@ -55,24 +66,536 @@ static PetscErrorCode ApplySolverOptions(const McConfig *cfg)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode RunConfig(const char *config, int *code)
+/* The whole text of a file (the configuration, for the output's root
+ * attribute). Ownership: *text is new (PetscFree). */
+static PetscErrorCode ReadText(const char *path, char **text)
 {
-  PetscMPIInt size, rank;
-  McConfig   *cfg = NULL;
+  FILE  *f = fopen(path, "rb");
+  long   n;
+  size_t got = 0;
 
   PetscFunctionBeginUser;
-  *code = MC_EXIT_OK;
-  PetscCall(LoadConfig(config, &cfg, code));
-  if (!cfg) PetscFunctionReturn(0);
-  PetscCall(ApplySolverOptions(cfg));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mcmc-run: %s on %d rank(s)\n", config, (int)size));
-  if (rank == 0) PetscCall(McConfigWriteSummary(cfg, stdout));
-  PetscCall(McConfigDestroy(&cfg));
+  *text = NULL;
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open: %s", path, strerror(errno));
+  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+    PetscCall(PetscMalloc1((size_t)n + 1, text));
+    got = fread(*text, 1, (size_t)n, f);
+    (*text)[got] = '\0';
+  }
+  fclose(f);
+  PetscCheck(*text, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: cannot read", path);
   PetscFunctionReturn(0);
 }
 
+/* FNV-1a of the configuration text: the model hash a resume compares. */
+static void HashText(const char *text, char hex[17])
+{
+  uint64_t h = 1469598103934665603ULL;
+
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+  snprintf(hex, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Everything one run holds. */
+typedef struct {
+  const McConfig     *cfg;
+  const McRunOptions *opt;
+  McProblem          *pb;
+  McTarget            target;
+  PetscInt            C;      /* chains */
+  McChain            *chains; /* C */
+  McRunSink         **sinks;  /* C, borrowed from the chains' sinks */
+  McOutput            out;
+  PetscInt            total, burn, thin, B; /* iterations per chain (burn-in included), output block */
+  PetscInt            it;                   /* iterations done by every chain */
+  PetscLogDouble      t0, last_progress;
+  PetscBool           tty, progress_shown;
+  /* memory */
+  PetscBool  baseline, warned;
+  PetscInt   nchecks;
+  PetscInt   base_it;                      /* iteration of the baseline */
+  PetscInt64 allocs_project, allocs_petsc; /* allocation calls at the baseline */
+  PetscInt64 loop_project, loop_petsc;     /* ... made by the loop after it */
+  PetscInt64 live_objects, live_bytes;     /* at the baseline */
+  PetscInt64 grew_objects, grew_bytes;     /* largest growth seen at a check */
+} Run;
+
+static const char *KernelName(McKernelKind k)
+{
+  static const char *names[] = {MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA};
+  return names[k];
+}
+
+static PetscErrorCode CreateOutput(Run *r, const char *config)
+{
+  const McConfig *cfg = r->cfg;
+  McProblem      *pb = r->pb;
+  McOutputSpec    spec;
+  char          **names, *buf, *text, hash[17];
+  const char     *const *qoi_names;
+  PetscInt        nqoi, P = pb->nparams;
+  const PetscScalar *y, *truth = NULL;
+  Vec             d;
+
+  PetscFunctionBeginUser;
+  PetscCall(McOutputSpecInit(&spec));
+  PetscCall(McTargetGetQoI(r->target, &nqoi, &qoi_names));
+  PetscCall(PetscMalloc2(P, &names, 16 * P, &buf));
+  for (PetscInt i = 0; i < P; i++) {
+    names[i] = buf + 16 * i;
+    snprintf(names[i], 16, "xi_%d", (int)i);
+  }
+  PetscCall(ReadText(config, &text));
+  HashText(text, hash);
+  spec.nchains = r->C;
+  spec.nparams = P;
+  spec.param_names = (const char *const *)names;
+  spec.nqoi = nqoi;
+  spec.qoi_names = qoi_names;
+  if (cfg->output.field_thin > 0) {
+    spec.field_size = P; /* P1: one value of m per mesh vertex */
+    spec.field_thin = cfg->output.field_thin;
+    spec.field_name = "m";
+    if (pb->mtrue) PetscCall(VecGetArrayRead(pb->mtrue, &truth));
+    spec.field_truth = truth;
+  }
+  spec.block_size = r->B;
+  spec.flush_blocks = PetscMax(1, cfg->output.flush_every / r->B);
+  spec.flush_seconds = cfg->output.flush_seconds;
+  PetscCall(McPosteriorGetData(pb->post, &d, NULL, NULL));
+  PetscCall(VecGetArrayRead(d, &y));
+  spec.nobs = pb->nobs;
+  spec.y = y;
+  spec.sensor_dim = cfg->mesh.dim;
+  spec.sensor_coords = pb->obs_coords;
+  spec.noise_sigma = pb->sigma;
+  spec.config_text = text;
+  spec.model_hash = hash;
+  spec.overwrite = cfg->output.overwrite || r->opt->force ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(McOutputCreate(cfg->output.path, &spec, &r->out));
+  PetscCall(VecRestoreArrayRead(d, &y));
+  if (truth) PetscCall(VecRestoreArrayRead(pb->mtrue, &truth));
+  PetscCall(PetscFree(text));
+  PetscCall(PetscFree2(names, buf));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CreateChains(Run *r)
+{
+  const McConfig *cfg = r->cfg;
+  PetscInt        nqoi, ndraws = (r->total - r->burn) / r->thin;
+
+  PetscFunctionBeginUser;
+  PetscCall(McTargetGetQoI(r->target, &nqoi, NULL));
+  PetscCall(PetscCalloc2(r->C, &r->chains, r->C, &r->sinks));
+  for (PetscInt c = 0; c < r->C; c++) {
+    McKernel kernel;
+    McSink   sink;
+    PetscCall(McKernelCreate(r->target, KernelName(cfg->sampler.kernel), &kernel));
+    PetscCall(McKernelSetStepSize(kernel, cfg->sampler.step_size));
+    PetscCall(McKernelSetTargetAcceptance(kernel, cfg->sampler.target_acceptance));
+    PetscCall(McChainCreate(kernel, &r->chains[c]));
+    PetscCall(McKernelDestroy(&kernel));
+    PetscCall(McChainSetIterations(r->chains[c], r->total - r->burn, r->burn, r->thin));
+    PetscCall(McChainSetSeed(r->chains[c], (uint64_t)cfg->chain.seed, c));
+    PetscCall(McChainSetAdaptation(r->chains[c], cfg->sampler.adapt));
+    PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, cfg->output.field_thin, &r->sinks[c], &sink));
+    PetscCall(McChainSetSink(r->chains[c], sink));
+    PetscCall(McSinkDestroy(&sink));
+    /* Initial state xi = 0, the prior mean (the chain's default). */
+    PetscCall(McChainSetUp(r->chains[c]));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ------------------------------------------------------------ progress */
+
+static void FormatSeconds(PetscReal s, char *buf, size_t len)
+{
+  long t = (long)(s + 0.5);
+
+  if (!(s < 1e9)) snprintf(buf, len, "--");
+  else if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* One progress report on stderr: in place (\r) on a terminal, else a line. */
+static PetscErrorCode Progress(Run *r, PetscBool final)
+{
+  PetscLogDouble now;
+  PetscReal      elapsed, rate, acc = 0, eta;
+  PetscInt       failed = 0, acc_n = 0;
+  McMemUsage     u;
+  char           etas[32];
+
+  PetscFunctionBeginUser;
+  if (r->opt->quiet) PetscFunctionReturn(0);
+  PetscCall(PetscTime(&now));
+  if (!final && now - r->last_progress < (r->tty ? 0.25 : 2.0)) PetscFunctionReturn(0);
+  r->last_progress = now;
+  elapsed = (PetscReal)(now - r->t0);
+  for (PetscInt c = 0; c < r->C; c++) {
+    McChainStats s;
+    PetscCall(McChainGetStats(r->chains[c], &s));
+    failed += s.failed;
+    acc += r->it <= r->burn ? (PetscReal)s.accepted_burnin : (PetscReal)s.accepted;
+  }
+  acc_n = r->C * (r->it <= r->burn ? r->it : r->it - r->burn);
+  acc = acc_n ? acc / acc_n : 0;
+  rate = elapsed > 0 ? r->C * r->it / elapsed : 0;
+  eta = rate > 0 ? r->C * (r->total - r->it) / rate : PETSC_INFINITY;
+  FormatSeconds(eta, etas, sizeof(etas));
+  PetscCall(McMemGetUsage(&u));
+  fprintf(stderr, "%s%*d/%d %3d%% %-8s %7.0f it/s  ETA %6s  acc %.3f  failed %d  RSS %.1f MB%s", r->tty ? "\r" : "",
+          (int)(log10((double)r->total) + 1), (int)r->it, (int)r->total, (int)(100.0 * r->it / r->total),
+          r->it <= r->burn ? "burn-in" : "sampling", (double)rate, etas, (double)acc, (int)failed,
+          u.rss_bytes / 1048576.0, r->tty ? "\033[K" : "\n");
+  if (final && r->tty) fputc('\n', stderr);
+  fflush(stderr);
+  r->progress_shown = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+/* -------------------------------------------------------------- memory */
+
+static PetscInt64 Collections(void)
+{
+  PetscInt64 n = 0;
+
+  for (int g = 0; g < 3; g++) {
+    McGCGenStats s;
+    if (!McGCGetStats(g, &s)) n += s.collections;
+  }
+  return n;
+}
+
+static PetscErrorCode MemoryRow(Run *r)
+{
+  McMemUsage        u;
+  McOutputMemoryRow row;
+
+  PetscFunctionBeginUser;
+  PetscCall(McMemGetUsage(&u));
+  row.iteration = r->it;
+  row.rss_bytes = u.rss_bytes;
+  row.live_objects = u.live_objects;
+  row.live_bytes = u.live_bytes + u.petsc_bytes;
+  row.collections = Collections();
+  PetscCall(McOutputAppendMemory(r->out, &row));
+  if (r->baseline) {
+    r->grew_objects = PetscMax(r->grew_objects, u.live_objects - r->live_objects);
+    r->grew_bytes = PetscMax(r->grew_bytes, row.live_bytes - r->live_bytes);
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TakeBaseline(Run *r)
+{
+  McMemUsage u;
+
+  PetscFunctionBeginUser;
+  PetscCall(McGCCollect(2, NULL));
+  PetscCall(McMemSetBaseline());
+  PetscCall(McMemGetUsage(&u));
+  r->live_objects = u.live_objects;
+  r->live_bytes = u.live_bytes + u.petsc_bytes;
+  PetscCall(McMemAllocCount(&r->allocs_project, &r->allocs_petsc));
+  r->baseline = PETSC_TRUE;
+  r->base_it = r->it;
+  PetscCall(MemoryRow(r));
+  PetscFunctionReturn(0);
+}
+
+/* A collection, then the comparison with the baseline. *stop on a violation
+ * with on_violation = "stop". */
+static PetscErrorCode CheckMemory(Run *r, PetscBool *stop)
+{
+  const McConfig *cfg = r->cfg;
+  PetscBool       ok;
+  char            report[4096];
+
+  PetscFunctionBeginUser;
+  *stop = PETSC_FALSE;
+  PetscCall(McGCCollect(2, NULL));
+  PetscCall(McMemCheck(cfg->memory.tolerance_objects, (size_t)cfg->memory.tolerance_bytes, &ok, report,
+                       sizeof(report)));
+  r->nchecks++;
+  PetscCall(MemoryRow(r));
+  if (ok) PetscFunctionReturn(0);
+  if (r->progress_shown && r->tty) fputc('\n', stderr);
+  if (cfg->memory.on_violation == MC_VIOLATION_STOP) {
+    PetscCall(McOutputFlush(r->out));
+    fprintf(stderr,
+            "mcmc-run: memory assertion failed at iteration %d (baseline after %d iterations, tolerance %d "
+            "objects, %d bytes):\n%s\nmcmc-run: stopped; the %s draws so far are in %s\n",
+            (int)r->it, (int)cfg->memory.warmup, (int)cfg->memory.tolerance_objects,
+            (int)cfg->memory.tolerance_bytes, report, r->C > 1 ? "chains'" : "chain's", cfg->output.path);
+    *stop = PETSC_TRUE;
+  } else if (!r->warned) {
+    fprintf(stderr,
+            "mcmc-run: warning: memory grew at iteration %d (reported once; [memory] on_violation = \"warn\"):\n%s\n",
+            (int)r->it, report);
+    r->warned = PETSC_TRUE;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ---------------------------------------------------------------- loop */
+
+/* Iterations every chain may run from r->it without passing the next
+ * event: the end, the memory baseline, a check, a collection, and the end
+ * of the current output block (a chain may fill one block at most before
+ * the others catch up). */
+static PetscInt RoundLength(Run *r)
+{
+  const McConfig *cfg = r->cfg;
+  PetscInt        n = PetscMin(r->total - r->it, 100);
+
+  if (!r->baseline && cfg->memory.warmup > r->it) n = PetscMin(n, cfg->memory.warmup - r->it);
+  if (cfg->memory.check_every > 0) n = PetscMin(n, cfg->memory.check_every - r->it % cfg->memory.check_every);
+  if (cfg->memory.gc_period > 0) n = PetscMin(n, cfg->memory.gc_period - r->it % cfg->memory.gc_period);
+  if (r->it >= r->burn) {
+    PetscInt kept = (r->it - r->burn) / r->thin, left = r->B - kept % r->B;
+    n = PetscMin(n, r->burn + (kept + left) * r->thin - r->it);
+  }
+  return PetscMax(n, 1);
+}
+
+static PetscErrorCode Loop(Run *r, int *code)
+{
+  const McConfig *cfg = r->cfg;
+  PetscBool       stop = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&r->t0));
+  r->last_progress = r->t0;
+  if (cfg->memory.warmup == 0 && (cfg->memory.check_every > 0)) PetscCall(TakeBaseline(r));
+  while (r->it < r->total) {
+    PetscInt   n = RoundLength(r);
+    PetscInt64 appended, committed;
+    for (PetscInt c = 0; c < r->C; c++) PetscCall(McChainRunSteps(r->chains[c], n));
+    r->it += n;
+    if (cfg->memory.gc_period > 0 && r->it % cfg->memory.gc_period == 0) PetscCall(McGCCollect(2, NULL));
+    if (!r->baseline && cfg->memory.check_every > 0 && r->it == cfg->memory.warmup) PetscCall(TakeBaseline(r));
+    else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) {
+      PetscCall(CheckMemory(r, &stop));
+      if (stop) break;
+    }
+    /* [output] flush_every kept draws at least, also when a time-based
+     * flush policy is set. */
+    PetscCall(McOutputGetDrawCounts(r->out, &appended, &committed));
+    if (appended - committed >= cfg->output.flush_every) PetscCall(McOutputFlush(r->out));
+    PetscCall(Progress(r, r->it == r->total));
+  }
+  if (stop) {
+    *code = MC_EXIT_MEMORY;
+    PetscFunctionReturn(0);
+  }
+  /* A last check at the end, unless the loop's last round just did one. */
+  if (r->baseline && !(cfg->memory.check_every > 0 && r->total % cfg->memory.check_every == 0)) {
+    PetscCall(CheckMemory(r, &stop));
+    if (stop) *code = MC_EXIT_MEMORY;
+  }
+  if (r->baseline) {
+    PetscInt64 p, q;
+    PetscCall(McMemAllocCount(&p, &q));
+    r->loop_project = p - r->allocs_project;
+    r->loop_petsc = q - r->allocs_petsc;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ------------------------------------------------------------- summary */
+
+static PetscErrorCode Summary(Run *r)
+{
+  const McConfig *cfg = r->cfg;
+  McProblem      *pb = r->pb;
+  PetscInt        nqoi, total_draws = 0;
+  const char     *const *qnames;
+  PetscLogDouble  now;
+  Vec             xisum, mmean;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&now));
+  PetscCall(McTargetGetQoI(r->target, &nqoi, &qnames));
+  printf("\n%-6s %10s %8s %11s %10s %9s\n", "chain", "acceptance", "failed", "step size", "samples/s", "wall s");
+  for (PetscInt c = 0; c < r->C; c++) {
+    McChainStats s;
+    PetscCall(McChainGetStats(r->chains[c], &s));
+    printf("%-6d %10.3f %8d %11.4g %10.0f %9.1f\n", (int)c, (double)s.acceptance, (int)s.failed,
+           (double)s.step_size, (double)s.samples_per_sec, (double)s.seconds);
+  }
+  printf("\neffective sample size (of the kept draws per chain)\n%-6s %8s", "chain", "draws");
+  printf(" %10s", "lp");
+  for (PetscInt q = 0; q < nqoi; q++) printf(" %10s", qnames[q]);
+  for (PetscInt i = 0; i < PetscMin(MC_RUN_TRACE_XI, pb->nparams); i++) printf("       xi_%d", (int)i);
+  printf("\n");
+  for (PetscInt c = 0; c < r->C; c++) {
+    PetscInt         n, nxi;
+    const PetscReal *lp, *qoi, *xi;
+    PetscReal        ess;
+    PetscCall(McRunSinkGetTraces(r->sinks[c], &n, &lp, &qoi, &nxi, &xi));
+    printf("%-6d %8d", (int)c, (int)n);
+    if (n < 4) {
+      printf("  (too few draws)\n");
+      continue;
+    }
+    PetscCall(McESS(n, lp, 1, &ess));
+    printf(" %10.0f", (double)ess);
+    for (PetscInt q = 0; q < nqoi; q++) {
+      PetscCall(McESS(n, qoi + q, nqoi, &ess));
+      printf(" %10.0f", (double)ess);
+    }
+    for (PetscInt i = 0; i < nxi; i++) {
+      PetscCall(McESS(n, xi + i, nxi, &ess));
+      printf(" %10.0f", (double)ess);
+    }
+    printf("\n");
+  }
+  if (pb->mtrue) {
+    PetscReal pe, pr, qe, qr;
+    PetscCall(McPosteriorCreateParameterVector(pb->post, &xisum));
+    PetscCall(VecDuplicate(pb->m0, &mmean));
+    PetscCall(VecSet(xisum, 0));
+    for (PetscInt c = 0; c < r->C; c++) PetscCall(McRunSinkAddMeanXi(r->sinks[c], xisum, &total_draws));
+    /* m is affine in xi: the mean of m is m0 + L mean(xi). */
+    PetscCall(VecScale(xisum, 1.0 / (PetscReal)PetscMax(total_draws, 1)));
+    PetscCall(McPosteriorParameterToField(pb->post, xisum, mmean));
+    PetscCall(McProblemFieldError(pb, mmean, &pe, &pr));
+    PetscCall(McProblemFieldError(pb, pb->m0, &qe, &qr));
+    printf("\nfield m against the synthetic truth (L2 norms weighted by the lumped mass)\n");
+    if (pr < 0) {
+      printf("posterior mean error  %.4g (absolute; the truth is 0)\n", (double)pe);
+      printf("prior mean error      %.4g (absolute)\n", (double)qe);
+    } else {
+      printf("posterior mean error  %.4f relative (%.4g absolute)\n", (double)pr, (double)pe);
+      printf("prior mean error      %.4f relative (%.4g absolute)\n", (double)qr, (double)qe);
+    }
+    PetscCall(VecDestroy(&xisum));
+    PetscCall(VecDestroy(&mmean));
+  }
+  printf("\n");
+  if (r->baseline) {
+    PetscReal steps = (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
+    printf("memory   %d checks against the baseline taken at iteration %d: live objects %+lld, live bytes %+lld "
+           "at most\n",
+           (int)r->nchecks, (int)r->base_it, (long long)r->grew_objects, (long long)r->grew_bytes);
+    printf("         allocation calls per iteration after it: project %.3g, PETSc %.3g\n",
+           (double)(r->loop_project / steps), (double)(r->loop_petsc / steps));
+  } else {
+    printf("memory   not checked (the run ended before [memory] warmup = %d, or check_every = 0)\n",
+           (int)cfg->memory.warmup);
+  }
+  printf("output   %s: %d chain%s x %d draws, %d parameters; wall time %.1f s\n", cfg->output.path, (int)r->C,
+         r->C > 1 ? "s" : "", (int)((r->total - r->burn) / r->thin), (int)pb->nparams, (double)(now - r->t0));
+  fflush(stdout);
+  PetscFunctionReturn(0);
+}
+
+/* ----------------------------------------------------------------- run */
+
+static PetscErrorCode RunFree(Run *r)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt c = 0; r->chains && c < r->C; c++) PetscCall(McChainDestroy(&r->chains[c]));
+  PetscCall(PetscFree2(r->chains, r->sinks));
+  PetscCall(McTargetDestroy(&r->target));
+  PetscCall(McProblemDestroy(&r->pb));
+  PetscFunctionReturn(0);
+}
+
+/* --iterations N: the run's length, burn-in scaled by the same factor. */
+static PetscErrorCode ApplyOverrides(McConfig *cfg, const McRunOptions *opt, int *code)
+{
+  PetscFunctionBeginUser;
+  if (opt->iterations > 0) {
+    PetscInt old = cfg->chain.iterations;
+    cfg->chain.iterations = opt->iterations;
+    cfg->chain.burn_in = (PetscInt)((double)cfg->chain.burn_in * opt->iterations / old);
+    if (cfg->chain.thin > cfg->chain.iterations - cfg->chain.burn_in) {
+      fprintf(stderr, "mcmc-run: --iterations %d leaves %d iterations after burn-in, fewer than [chain] thin = %d\n",
+              (int)opt->iterations, (int)(cfg->chain.iterations - cfg->chain.burn_in), (int)cfg->chain.thin);
+      *code = MC_EXIT_USAGE;
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int *code)
+{
+  PetscMPIInt size, rank;
+  McConfig   *cfg = NULL;
+  Run         r;
+  char        msg[2048];
+  PetscBool   valid;
+  PetscInt    t[3];
+
+  PetscFunctionBeginUser;
+  *code = MC_EXIT_OK;
+  PetscCall(PetscMemzero(&r, sizeof(r)));
+  PetscCall(LoadConfig(config, &cfg, code));
+  if (!cfg) PetscFunctionReturn(0);
+  PetscCall(ApplyOverrides(cfg, opt, code));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  if (*code == MC_EXIT_OK && size > 1) {
+    /* One output file written by one process, and chains laid out over
+     * ranks, are a later step; a run on several ranks would write the same
+     * file from each. */
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
+                           "mcmc-run: sampling runs on one MPI rank for now (started on %d); run without mpiexec\n",
+                           (int)size));
+    *code = MC_EXIT_USAGE;
+  }
+  if (*code == MC_EXIT_OK && !cfg->output.overwrite && !opt->force && access(cfg->output.path, F_OK) == 0) {
+    fprintf(stderr,
+            "mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
+            "overwrite = true in %s)\n",
+            cfg->output.path, config);
+    *code = MC_EXIT_RUNTIME;
+  }
+  if (*code != MC_EXIT_OK) {
+    PetscCall(McConfigDestroy(&cfg));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(ApplySolverOptions(cfg));
+  r.cfg = cfg;
+  r.opt = opt;
+  r.C = cfg->chain.chains > 0 ? cfg->chain.chains : 1;
+  r.total = cfg->chain.iterations;
+  r.burn = cfg->chain.burn_in;
+  r.thin = cfg->chain.thin;
+  r.B = PetscMin(MC_OUTPUT_DEFAULT_BLOCK, cfg->output.flush_every);
+  r.tty = isatty(fileno(stderr)) ? PETSC_TRUE : PETSC_FALSE;
+  t[0] = cfg->memory.gc_thresholds[0], t[1] = cfg->memory.gc_thresholds[1], t[2] = cfg->memory.gc_thresholds[2];
+  PetscCall(McGCSetThresholds(t[0], t[1], t[2]));
+  printf("mcmc-run %s\n", config);
+  PetscCall(McConfigWriteSummary(cfg, stdout));
+  if (r.C > 1) printf("chains   %d, run in turn on this process\n", (int)r.C);
+  fflush(stdout);
+
+  PetscCall(McProblemCreate(cfg, &r.pb, msg, sizeof(msg), &valid));
+  if (!valid) {
+    fprintf(stderr, "%s\n", msg);
+    *code = MC_EXIT_USAGE;
+  } else {
+    int err = 0;
+    PetscCall(McProblemCreateTarget(r.pb, &r.target));
+    PetscCall(CreateOutput(&r, config));
+    PetscCall(CreateChains(&r));
+    printf("set up   %d parameters (P1 nodal values of m), %d observations, noise sigma %.4g\n",
+           (int)r.pb->nparams, (int)r.pb->nobs, (double)r.pb->sigma);
+    fflush(stdout);
+    PetscCall(Loop(&r, code));
+    err = McOutputClose(&r.out);
+    PetscCall(err);
+    if (*code == MC_EXIT_OK) PetscCall(Summary(&r));
+  }
+  PetscCall(RunFree(&r));
+  PetscCall(McConfigDestroy(&cfg));
+  PetscFunctionReturn(0);
+}
 /* --check and --print-config: validate, then report on rank 0 only. */
 static PetscErrorCode CheckConfig(const char *config, int print, int *code)
 {
@@ -95,17 +618,22 @@ static PetscErrorCode CheckConfig(const char *config, int print, int *code)
   PetscFunctionReturn(0);
 }
 
-int McRunMain(int petsc_argc, char **petsc_argv, const char *config, McRunMode mode)
+int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRunOptions *opt)
 {
   PetscErrorCode ierr;
   int            code = MC_EXIT_RUNTIME;
 
+  /* Before PetscInitialize: PETSc's own allocations must go through the
+   * counting hooks from the first one, or the memory checks miss them. */
+  if (McMemInstallPetscHooks()) return MC_EXIT_RUNTIME;
   ierr = PetscInitialize(&petsc_argc, &petsc_argv, NULL, NULL);
   if (ierr) return MC_EXIT_RUNTIME;
-  if (mode == MC_RUN_SAMPLE)
-    ierr = RunConfig(config, &code);
+  /* GSL's default handler aborts; every GSL status is checked instead. */
+  gsl_set_error_handler_off();
+  if (opt->mode == MC_RUN_SAMPLE)
+    ierr = RunConfig(config, opt, &code);
   else
-    ierr = CheckConfig(config, mode == MC_RUN_PRINT_CONFIG, &code);
+    ierr = CheckConfig(config, opt->mode == MC_RUN_PRINT_CONFIG, &code);
   if (ierr) code = MC_EXIT_RUNTIME;
   ierr = PetscFinalize();
   if (ierr && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;

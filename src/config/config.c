@@ -65,11 +65,14 @@ static const char *const truths[] = {"prior_sample", "prior_mean", "inclusion", 
 static const char *const noise_kinds[] = {"absolute", "relative", NULL};
 static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", NULL};
 static const char *const violations[] = {"stop", "warn", NULL};
+static const char *const qoi_kinds[] = {"mean", "point", NULL};
+static const char *const qoi_fields[] = {"m", "u", NULL};
 static const char *const side_names[6] = {"left", "right", "bottom", "top", "front", "back"};
 
 #define C(f)     offsetof(McConfig, f)
 #define W(f)     offsetof(McConfigWell, f)
 #define B(f)     offsetof(McConfigBoundary, f)
+#define Q(f)     offsetof(McConfigQoI, f)
 #define BIG      1e300
 #define INTMAX   2147483647.0
 #define S(f)     sizeof(((McConfig *)0)->f)
@@ -96,6 +99,8 @@ static const Section sections[] = {
     {"parallel", 0, 0, 0, 0, 0, "MPI layout."},
     {"memory", 0, 0, 0, 0, 0, "Memory assertions and the cycle collector."},
     {"solver", 0, 0, 0, 0, 0, "PETSc options for the forward and adjoint solves."},
+    {"qoi", 1, C(qoi), C(nqoi), sizeof(McConfigQoI), MC_CONFIG_MAX_QOI,
+     "Quantities of interest recorded with every draw (besides m_mean and misfit)."},
 };
 
 static const Key keys[] = {
@@ -160,6 +165,9 @@ static const Key keys[] = {
      "Constant prior mean of m."},
     {"prior", "robin", T_BOOL, C(prior.robin), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
      "Robin boundary condition on the prior operator (reduces the variance inflation near the boundary)."},
+    {"prior", "kl_modes", T_INT, C(prior.kl_modes), "0", 0, 100000, 0, NULL, 0, 0, NULL, 0, NULL, "modes",
+     "0: sample the whitened nodal field; K > 0: sample the K leading Karhunen-Loeve coordinates of the prior "
+     "(computed once with SLEPc; K < the number of parameter dofs)."},
 
     {"observations", "kind", T_CHOICE, C(observations.kind), "\"grid\"", 0, 0, 0, obs_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"grid\": a regular grid of interior points; \"points\": the points listed; \"file\": points read from a file."},
@@ -187,6 +195,10 @@ static const Key keys[] = {
      "\"absolute\": sigma is the standard deviation; \"relative\": sigma times the largest |observed value|."},
     {"noise", "sigma", T_REAL, C(noise.sigma), "0.01", 0, BIG, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL,
      "state (or fraction)", "Standard deviation of the observation noise."},
+    {"noise", "covariance_file", T_STRING, C(noise.covariance_file), NULL, 0, 0, 0, NULL, S(noise.covariance_file), 0,
+     NULL, 0, "\"noise_cov.txt\"", "state^2",
+     "Text file of a full noise covariance (one row of M numbers per line, M = the number of observations, "
+     "symmetric positive definite) for small M; replaces sigma."},
 
     {"sampler", "kernel", T_CHOICE, C(sampler.kernel), "\"pcn\"", 0, 0, 0, kernels, 0, 0, NULL, 0, NULL, "-",
      "Proposal: preconditioned Crank-Nicolson, random-walk Metropolis, adaptive Metropolis, MALA, or "
@@ -239,6 +251,19 @@ static const Key keys[] = {
      NULL, "allocations", "Collector thresholds of generations 0, 1, 2 (as CPython's)."},
     {"memory", "on_violation", T_CHOICE, C(memory.on_violation), "\"stop\"", 0, 0, 0, violations, 0, 0, NULL, 0, NULL,
      "-", "On a failed memory assertion: stop (exit code 3, samples so far on disk) or warn and continue."},
+
+    {"qoi", "name", T_STRING, Q(name), NULL, 0, 0, REQUIRED, NULL, MC_CONFIG_NAME_MAX, 0, NULL, 0, "\"m_left\"", "-",
+     "Name of the quantity in the output file."},
+    {"qoi", "kind", T_CHOICE, Q(kind), "\"mean\"", 0, 0, 0, qoi_kinds, 0, 0, NULL, 0, NULL, "-",
+     "\"mean\": the mean of m over a box region; \"point\": the value of field at a point."},
+    {"qoi", "field", T_CHOICE, Q(field), "\"m\"", 0, 0, 0, qoi_fields, 0, 0, NULL, 0, NULL, "-",
+     "\"m\": the log-coefficient; \"u\": the state (kind = \"point\" only)."},
+    {"qoi", "lower", T_REALVEC, Q(lower), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
+     "length", "Lower corner of the region (kind = \"mean\"); lower >= upper in every direction means the whole domain."},
+    {"qoi", "upper", T_REALVEC, Q(upper), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
+     "length", "Upper corner of the region (kind = \"mean\")."},
+    {"qoi", "point", T_REALVEC, Q(point), NULL, -BIG, BIG, 0, NULL, 0, LEN_DIM, "kind", MC_QOI_KIND_POINT,
+     "[0.5, 0.5]", "length", "The point (kind = \"point\"), inside the mesh."},
 
     {"solver", "petsc_options", T_OPTIONS, C(solver.petsc_options),
      "\"-ksp_type preonly -pc_type cholesky -pc_factor_mat_ordering_type nd\"", 0, 0, 0, NULL, S(solver.petsc_options),
@@ -878,6 +903,34 @@ static int PdeChecks(Ctx *x)
   return 0;
 }
 
+/* [[qoi]]: names unique and not the built-in ones; u only at points; point
+ * and region vectors of the mesh's dimension. */
+static int QoIChecks(Ctx *x)
+{
+  McConfig *c = x->cfg;
+  int       kn = KeyIndex("qoi", "name"), kf = KeyIndex("qoi", "field"), kp = KeyIndex("qoi", "point");
+
+  for (PetscInt i = 0; i < c->nqoi; i++) {
+    const McConfigQoI *q = &c->qoi[i];
+    if (!strcmp(q->name, "m_mean") || !strcmp(q->name, "misfit"))
+      return Err(x, x->elem[kn][i], "[[qoi]] #%d name \"%s\" is taken by a quantity every run records", (int)i + 1,
+                 q->name);
+    for (PetscInt j = 0; j < i; j++)
+      if (!strcmp(q->name, c->qoi[j].name))
+        return Err(x, x->elem[kn][i], "[[qoi]] #%d name \"%s\" is already used by [[qoi]] #%d", (int)i + 1, q->name,
+                   (int)j + 1);
+    if (q->field == MC_QOI_FIELD_U && q->kind != MC_QOI_KIND_POINT)
+      return Err(x, x->elem[kf][i], "[[qoi]] #%d field = \"u\" needs kind = \"point\" (region means are of m only)",
+                 (int)i + 1);
+    if (q->kind == MC_QOI_KIND_POINT && !x->elem[kp][i])
+      return Err(x, x->elem[kn][i], "[[qoi]] #%d \"%s\" has kind = \"point\" but no point", (int)i + 1, q->name);
+    if (q->kind == MC_QOI_KIND_POINT && (PetscInt)x->elem[kp][i]->u.array.n != c->mesh.dim)
+      return Err(x, x->elem[kp][i], "[[qoi]] #%d point has %zu coordinates, but dim = %d", (int)i + 1,
+                 x->elem[kp][i]->u.array.n, (int)c->mesh.dim);
+  }
+  return 0;
+}
+
 static int PriorChecks(Ctx *x)
 {
   McConfig *c = x->cfg;
@@ -971,7 +1024,7 @@ PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, c
     bad = 1;
   }
   bad = bad || Table(x, "", root, -1, (char *)cfg) || Conditions(x) || MeshChecks(x) || PdeChecks(x) ||
-        PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x);
+        PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x) || QoIChecks(x);
   McTomlFree(&root);
   PetscCall(PetscFree(x));
   *valid = bad ? PETSC_FALSE : PETSC_TRUE;

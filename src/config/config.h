@@ -37,6 +37,17 @@ typedef struct {
   PetscReal width, rate;
 } McConfigWell;
 
+/* One [[qoi]] entry: a quantity of interest recorded with every draw. */
+#define MC_CONFIG_MAX_QOI 16
+typedef enum { MC_QOI_KIND_MEAN, MC_QOI_KIND_POINT } McConfigQoIKind;
+typedef enum { MC_QOI_FIELD_M, MC_QOI_FIELD_U } McConfigQoIField;
+typedef struct {
+  char             name[MC_CONFIG_NAME_MAX];
+  McConfigQoIKind  kind;
+  McConfigQoIField field;
+  PetscReal        lower[3], upper[3], point[3];
+} McConfigQoI;
+
 /* One [[pde.dirichlet]] or [[pde.neumann]] entry: a constant on a boundary label. */
 typedef struct {
   char      label[MC_CONFIG_NAME_MAX];
@@ -71,6 +82,7 @@ typedef struct {
     PetscBool   by_coefficients; /* gamma and delta given instead of correlation_length and std_dev */
     PetscReal   correlation_length, std_dev, gamma, delta, mean;
     PetscBool   robin;
+    PetscInt    kl_modes; /* > 0: sample in this many Karhunen-Loeve coordinates */
   } prior;
   struct {
     McObsKind  kind;
@@ -88,6 +100,7 @@ typedef struct {
   struct {
     McNoiseKind kind;
     PetscReal   sigma;
+    char        covariance_file[MC_CONFIG_PATH_MAX]; /* full covariance; "" = independent */
   } noise;
   struct {
     McKernelKind kernel;
@@ -113,6 +126,8 @@ typedef struct {
   struct {
     char petsc_options[MC_CONFIG_PATH_MAX];
   } solver;
+  PetscInt    nqoi;
+  McConfigQoI qoi[MC_CONFIG_MAX_QOI];
 } McConfig;
 
 /* Creates a configuration holding every default (as if read from an empty

@@ -17,7 +17,7 @@ struct _p_McChain {
   PetscInt              iterations, burn, thin;
   uint64_t              seed;
   PetscInt              index;
-  PetscBool             save_warmup, setup, begun, ended;
+  PetscBool             save_warmup, setup, begun, ended, adapt;
   Vec                   x0;
   McProgressFn          progress;
   void                 *progress_ctx;
@@ -71,6 +71,7 @@ PetscErrorCode McChainCreate(McKernel kernel, McChain *chain)
   c->iterations = 1000;
   c->burn = 0;
   c->thin = 1;
+  c->adapt = PETSC_TRUE;
   *chain = c;
   PetscFunctionReturn(0);
 }
@@ -124,6 +125,13 @@ PetscErrorCode McChainSetSink(McChain chain, McSink sink)
   McIncref(sink); /* the new before the old: sink may be the one held already */
   MC_CLEAR(chain->sink);
   chain->sink = sink;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McChainSetAdaptation(McChain chain, PetscBool adapt)
+{
+  PetscFunctionBeginUser;
+  chain->adapt = adapt;
   PetscFunctionReturn(0);
 }
 
@@ -228,7 +236,7 @@ PetscErrorCode McChainRunSteps(McChain chain, PetscInt nsteps)
 
     /* Adaptation is on exactly for the burn-in iterations: the step that
      * ends burn-in is the last one to change the kernel. */
-    chain->kernel->adapt = warm;
+    chain->kernel->adapt = warm && chain->adapt ? PETSC_TRUE : PETSC_FALSE;
     PetscCall(McKernelStep(chain->kernel, chain->rng, &st));
     st.warmup = warm;
     if (warm) {

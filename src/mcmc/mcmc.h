@@ -319,6 +319,9 @@ PetscErrorCode McChainSetIterations(McChain chain, PetscInt iterations, PetscInt
 PetscErrorCode McChainSetSeed(McChain chain, uint64_t seed, PetscInt chain_index);
 /* Ownership: takes a reference to sink. */
 PetscErrorCode McChainSetSink(McChain chain, McSink sink);
+/* Whether burn-in adapts the kernel (default PETSC_TRUE); off, burn-in
+ * iterations only move the chain towards the posterior. */
+PetscErrorCode McChainSetAdaptation(McChain chain, PetscBool adapt);
 /* Also record (thinned) burn-in draws, with stats.warmup = 1. */
 PetscErrorCode McChainSetSaveWarmup(McChain chain, PetscBool save);
 /* Initial state (copied; default: the prior mean 0). Ownership: borrows xi. */

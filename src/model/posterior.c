@@ -460,6 +460,7 @@ PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
   PetscCheck(!q->state || p->fw, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "quantity of interest '%s': a directly observed field has no state", q->name);
   p->qoi[i]       = *q;
   p->qoi_names[i] = p->qoi[i].name;
+  p->nqoi++; /* first, so a failure below leaves what was made to dealloc */
   if (q->kind == MC_QOI_MEAN) {
     PetscCall(VecDuplicate(p->m, &p->qoi_w[i]));
     PetscCall(RegionWeights(p, q, p->qoi_w[i]));
@@ -470,7 +471,6 @@ PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
     PetscCall(McObsOperatorCreate(space, 1, q->point, &p->qoi_obs[i]));
     PetscCall(McObsOperatorCreateVector(p->qoi_obs[i], &p->qoi_v[i]));
   }
-  p->nqoi++;
   PetscFunctionReturn(0);
 }
 

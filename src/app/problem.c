@@ -1,0 +1,599 @@
+/* The problem a configuration describes, built from its parts: mesh,
+ * forward model, observation points, prior, truth and data, and the
+ * posterior they make.
+ *
+ * The one idea: a configuration that loaded is valid in itself, but some
+ * mistakes only show against the things it names -- a boundary label the
+ * Gmsh mesh does not have, a data file with the wrong number of values, an
+ * observation point outside the domain. Those are still the user's mistakes:
+ * they come back as one message naming the file (and line) and the run ends
+ * with the configuration-error exit code, not with a PETSc traceback. */
+#include "app/app.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <gsl/gsl_rng.h>
+#include <petscsf.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* Records the user's mistake (once) and marks the set-up invalid. */
+static void Fail(char *msg, size_t len, PetscBool *valid, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!*valid) return;
+  va_start(ap, fmt);
+  vsnprintf(msg, len, fmt, ap);
+  va_end(ap);
+  *valid = PETSC_FALSE;
+}
+
+/* ------------------------------------------------------------ text files */
+
+/* Reads a text file of rows of `width` numbers (separated by blanks or
+ * commas; '#' starts a comment; empty lines are skipped) into a new array
+ * *vals of *nrows x width. A malformed line is reported as "file:line: ...". */
+static PetscErrorCode ReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
+                                char *msg, size_t len, PetscBool *valid)
+{
+  FILE     *f;
+  char      line[4096];
+  PetscInt  n = 0, cap = 0, lineno = 0;
+  PetscReal *v = NULL;
+
+  PetscFunctionBeginUser;
+  *nrows = 0;
+  *vals = NULL;
+  f = fopen(path, "r");
+  if (!f) {
+    Fail(msg, len, valid, "%s: cannot open %s: %s", path, what, strerror(errno));
+    PetscFunctionReturn(0);
+  }
+  while (fgets(line, sizeof(line), f)) {
+    char    *p = line, *end;
+    PetscInt got = 0;
+    lineno++;
+    if (!strchr(line, '\n') && !feof(f)) {
+      Fail(msg, len, valid, "%s:%d: line longer than %d characters", path, (int)lineno, (int)sizeof(line) - 1);
+      break;
+    }
+    if ((end = strchr(p, '#'))) *end = '\0';
+    if (n == cap) {
+      cap = cap ? 2 * cap : 256;
+      PetscCall(PetscRealloc(sizeof(PetscReal) * (size_t)(cap * width), &v));
+    }
+    for (;;) {
+      double x;
+      while (*p && (isspace((unsigned char)*p) || *p == ',')) p++;
+      if (!*p) break;
+      errno = 0;
+      x = strtod(p, &end);
+      if (end == p || !(isspace((unsigned char)*end) || *end == ',' || *end == '\0') || errno == ERANGE ||
+          !isfinite(x)) {
+        char tok[32];
+        size_t k = strcspn(p, " \t\r\n,");
+        snprintf(tok, sizeof(tok), "%.*s", (int)PetscMin(k, sizeof(tok) - 1), p);
+        Fail(msg, len, valid, "%s:%d: expected a finite number, got '%s'", path, (int)lineno, tok);
+        break;
+      }
+      if (got < width) v[n * width + got] = (PetscReal)x;
+      got++;
+      p = end;
+    }
+    if (!*valid) break;
+    if (got == 0) continue;
+    if (got != width) {
+      Fail(msg, len, valid, "%s:%d: expected %d number%s per line (%s), got %d", path, (int)lineno, (int)width,
+           width == 1 ? "" : "s", what, (int)got);
+      break;
+    }
+    n++;
+  }
+  fclose(f);
+  if (*valid && n == 0) Fail(msg, len, valid, "%s: no %s found (the file is empty)", path, what);
+  if (!*valid) {
+    PetscCall(PetscFree(v));
+    PetscFunctionReturn(0);
+  }
+  *nrows = n;
+  *vals = v;
+  PetscFunctionReturn(0);
+}
+
+/* ------------------------------------------------------------------ mesh */
+
+/* The fem module's name of box side s (x-, x+, y-, y+, z-, z+): in 3D its
+ * "bottom"/"top" are z and "front"/"back" are y (fem.h). */
+static const char *BoxSideName(PetscInt dim, int s)
+{
+  static const char *names[3][2] = {{"left", "right"}, {"bottom", "top"}, {"front", "back"}};
+  int                d = s / 2;
+
+  return names[dim == 3 && d == 1 ? 2 : (dim == 3 && d == 2 ? 1 : d)][s % 2];
+}
+
+/* The mesh label a boundary condition of the configuration means. */
+static const char *MeshLabel(const McConfig *cfg, const char *label)
+{
+  if (cfg->mesh.kind == MC_MESH_FILE || !strcmp(label, "boundary")) return label;
+  for (int s = 0; s < 2 * cfg->mesh.dim; s++)
+    if (!strcmp(label, cfg->mesh.boundary_labels[s])) return BoxSideName(cfg->mesh.dim, s);
+  return label; /* the configuration checked it names a side */
+}
+
+static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  McMeshSpec ms;
+  PetscInt   dim;
+  DM         dm;
+
+  PetscFunctionBeginUser;
+  PetscCall(McMeshSpecDefault(&ms));
+  ms.dim = cfg->mesh.dim;
+  if (cfg->mesh.kind == MC_MESH_FILE) {
+    FILE *f = fopen(cfg->mesh.file, "r");
+    if (!f) {
+      Fail(msg, len, valid, "%s: [mesh] file \"%s\" cannot be opened: %s", cfg->source, cfg->mesh.file,
+           strerror(errno));
+      PetscFunctionReturn(0);
+    }
+    fclose(f);
+    ms.gmsh_file = cfg->mesh.file;
+  } else {
+    for (int d = 0; d < 3; d++) {
+      ms.cells[d] = cfg->mesh.cells[d];
+      ms.lower[d] = cfg->mesh.lower[d];
+      ms.upper[d] = cfg->mesh.upper[d];
+    }
+    ms.simplex = cfg->mesh.cell == MC_CELL_SIMPLEX ? PETSC_TRUE : PETSC_FALSE;
+  }
+  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh));
+  PetscCall(McMeshGetDM(pb->mesh, &dm));
+  PetscCall(DMGetDimension(dm, &dim));
+  if (dim != cfg->mesh.dim)
+    Fail(msg, len, valid, "%s: [mesh] dim = %d, but the mesh %s is %dD", cfg->source, (int)cfg->mesh.dim,
+         cfg->mesh.file, (int)dim);
+  PetscFunctionReturn(0);
+}
+
+/* --------------------------------------------------------------- forward */
+
+static PetscErrorCode CreateForward(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  McPDESpec ps;
+  McWell    wells[MC_FEM_MAX_WELLS];
+  PetscInt  dim = cfg->mesh.dim;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPDESpecDefault(&ps));
+  ps.order = cfg->fem.order;
+  ps.m_order = cfg->fem.parameter_order;
+  ps.source = cfg->pde.source;
+  if (cfg->pde.nwells > MC_FEM_MAX_WELLS) {
+    Fail(msg, len, valid, "%s: %d [[pde.wells]] given; the forward model takes at most %d", cfg->source,
+         (int)cfg->pde.nwells, MC_FEM_MAX_WELLS);
+    PetscFunctionReturn(0);
+  }
+  if (cfg->pde.ndirichlet > MC_FEM_MAX_BC || cfg->pde.nneumann > MC_FEM_MAX_BC) {
+    Fail(msg, len, valid, "%s: at most %d [[pde.dirichlet]] and %d [[pde.neumann]] entries are supported",
+         cfg->source, MC_FEM_MAX_BC, MC_FEM_MAX_BC);
+    PetscFunctionReturn(0);
+  }
+  for (PetscInt w = 0; w < cfg->pde.nwells; w++) {
+    const McConfigWell *cw = &cfg->pde.wells[w];
+    PetscReal           s2 = cw->width * cw->width;
+    for (int d = 0; d < 3; d++) wells[w].centre[d] = d < dim ? cw->centre[d] : 0;
+    wells[w].width = cw->width;
+    /* The configuration gives the peak rate; fem's McWell its total inflow
+     * (the Gaussian normalised to integral 1). */
+    wells[w].rate = cw->rate * PetscPowReal(2 * PETSC_PI * s2, 0.5 * (PetscReal)dim);
+  }
+  ps.nwells = cfg->pde.nwells;
+  ps.wells = wells;
+  for (int pass = 0; pass < 2; pass++) {
+    PetscInt                n = pass ? cfg->pde.nneumann : cfg->pde.ndirichlet;
+    const McConfigBoundary *bc = pass ? cfg->pde.neumann : cfg->pde.dirichlet;
+    for (PetscInt i = 0; i < n; i++) {
+      const char *label = MeshLabel(cfg, bc[i].label);
+      PetscBool   has;
+      PetscCall(McMeshHasLabel(pb->mesh, label, &has));
+      if (!has) {
+        Fail(msg, len, valid, "%s: [[pde.%s]] #%d label \"%s\" is not a boundary label of the mesh %s", cfg->source,
+             pass ? "neumann" : "dirichlet", (int)i + 1, bc[i].label,
+             cfg->mesh.kind == MC_MESH_FILE ? cfg->mesh.file : "box");
+        PetscFunctionReturn(0);
+      }
+      if (pass) {
+        ps.neumann_labels[i] = label;
+        ps.neumann_values[i] = bc[i].value;
+      } else {
+        ps.dirichlet_labels[i] = label;
+        ps.dirichlet_values[i] = bc[i].value;
+      }
+    }
+  }
+  ps.ndirichlet = cfg->pde.ndirichlet;
+  ps.nneumann = cfg->pde.nneumann;
+  PetscCall(McForwardCreate(pb->mesh, &ps, &pb->fw));
+  PetscCall(McForwardSetUp(pb->fw));
+  PetscFunctionReturn(0);
+}
+
+/* ---------------------------------------------------------- observations */
+
+/* Keeps the points of pts[n][dim] that lie in a cell of the mesh (a grid
+ * over the bounding box of a Gmsh mesh with holes or re-entrant corners). */
+static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pts)
+{
+  Vec                v;
+  PetscSF            sf = NULL;
+  PetscInt           nfound, kept = 0;
+  const PetscSFNode *cells;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, dim, *n * dim, pts, &v));
+  PetscCall(DMLocatePoints(dm, v, DM_POINTLOCATION_NONE, &sf));
+  PetscCall(PetscSFGetGraph(sf, NULL, &nfound, NULL, &cells));
+  for (PetscInt i = 0; i < nfound && i < *n; i++) {
+    if (cells[i].index < 0) continue;
+    for (PetscInt d = 0; d < dim; d++) pts[kept * dim + d] = pts[i * dim + d];
+    kept++;
+  }
+  PetscCall(PetscSFDestroy(&sf));
+  PetscCall(VecDestroy(&v));
+  *n = kept;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  PetscInt  dim = cfg->mesh.dim, n = 0;
+  PetscReal lo[3], hi[3];
+  McSpace   space;
+  DM        dm;
+
+  PetscFunctionBeginUser;
+  PetscCall(McMeshGetDM(pb->mesh, &dm));
+  switch (cfg->observations.kind) {
+  case MC_OBS_GRID: {
+    PetscInt g = cfg->observations.grid, idx[3];
+    n = (PetscInt)pow((double)g, (double)dim);
+    if (cfg->mesh.kind == MC_MESH_BOX) {
+      for (PetscInt d = 0; d < dim; d++) lo[d] = cfg->mesh.lower[d], hi[d] = cfg->mesh.upper[d];
+    } else {
+      PetscCall(DMGetBoundingBox(dm, lo, hi));
+    }
+    PetscCall(PetscMalloc1(n * dim, &pb->obs_coords));
+    /* Cell-centred: (i + 1/2)/g of each side, never on the boundary where a
+     * Dirichlet condition would make the observation carry no information. */
+    for (PetscInt p = 0; p < n; p++) {
+      PetscInt r = p;
+      for (PetscInt d = dim - 1; d >= 0; d--) idx[d] = r % g, r /= g;
+      for (PetscInt d = 0; d < dim; d++) pb->obs_coords[p * dim + d] = lo[d] + (idx[d] + 0.5) / g * (hi[d] - lo[d]);
+    }
+    if (cfg->mesh.kind == MC_MESH_FILE) PetscCall(KeepInside(dm, dim, &n, pb->obs_coords));
+    if (n == 0) Fail(msg, len, valid, "%s: [observations] no grid point lies inside the mesh", cfg->source);
+    break;
+  }
+  case MC_OBS_POINTS:
+    n = cfg->observations.npoints;
+    PetscCall(PetscMalloc1(n * dim, &pb->obs_coords));
+    PetscCall(PetscArraycpy(pb->obs_coords, cfg->observations.points, n * dim));
+    break;
+  case MC_OBS_FILE:
+    PetscCall(ReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
+                        valid));
+    break;
+  }
+  if (!*valid) PetscFunctionReturn(0);
+  if (cfg->observations.kind != MC_OBS_GRID) {
+    PetscInt  m = n;
+    PetscReal *copy;
+    PetscCall(PetscMalloc1(n * dim, &copy));
+    PetscCall(PetscArraycpy(copy, pb->obs_coords, n * dim));
+    PetscCall(KeepInside(dm, dim, &m, copy));
+    PetscCall(PetscFree(copy));
+    if (m != n) {
+      Fail(msg, len, valid, "%s: %d of the %d observation points (%s) lie outside the mesh", cfg->source,
+           (int)(n - m), (int)n,
+           cfg->observations.kind == MC_OBS_FILE ? cfg->observations.file : "[observations] points");
+      PetscFunctionReturn(0);
+    }
+  }
+  pb->nobs = n;
+  PetscCall(McForwardGetStateSpace(pb->fw, &space));
+  PetscCall(McObsOperatorCreate(space, n, pb->obs_coords, &pb->obs));
+  PetscFunctionReturn(0);
+}
+
+/* ----------------------------------------------------------- prior, truth */
+
+static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
+{
+  McPriorSpec prs;
+  McSpace     space;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPriorSpecDefault(&prs));
+  if (cfg->prior.by_coefficients) {
+    prs.gamma = cfg->prior.gamma;
+    prs.delta = cfg->prior.delta;
+  } else {
+    prs.correlation_length = cfg->prior.correlation_length;
+    prs.std_dev = cfg->prior.std_dev;
+  }
+  prs.robin = cfg->prior.robin;
+  prs.mean = cfg->prior.mean;
+  PetscCall(McForwardGetParameterSpace(pb->fw, &space));
+  PetscCall(McPriorCreate(space, &prs, &pb->prior));
+  PetscCall(McPriorGetOperators(pb->prior, NULL, NULL, &pb->ml));
+  PetscCall(McPriorCreateVector(pb->prior, &pb->m0));
+  PetscCall(McPriorCreateVector(pb->prior, &pb->work));
+  PetscCall(VecSet(pb->work, 0));
+  PetscCall(McPriorUnwhiten(pb->prior, pb->work, pb->m0));
+  PetscFunctionReturn(0);
+}
+
+/* The "inclusion" truth: the prior mean plus a smooth disc (ball in 3D) of
+ * height 2 std_dev, centred in the domain's bounding box, radius a fifth of
+ * its smallest side, edge width a fiftieth. */
+typedef struct {
+  PetscInt  dim;
+  PetscReal centre[3], radius, width, height, base;
+} Inclusion;
+
+static PetscErrorCode InclusionFn(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+{
+  const Inclusion *in = ctx;
+  PetscReal        r2 = 0;
+
+  for (PetscInt d = 0; d < dim; d++) r2 += PetscSqr(x[d] - in->centre[d]);
+  *val = in->base + in->height * 0.5 * (1 - PetscTanhReal((PetscSqrtReal(r2) - in->radius) / in->width));
+  return 0;
+}
+
+static PetscErrorCode CreateTruth(const McConfig *cfg, McProblem *pb)
+{
+  PetscFunctionBeginUser;
+  PetscCall(McPriorCreateVector(pb->prior, &pb->mtrue));
+  switch (cfg->data.truth) {
+  case MC_TRUTH_PRIOR_SAMPLE: {
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    PetscCheck(rng, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+    gsl_rng_set(rng, (unsigned long)cfg->data.truth_seed);
+    PetscCall(McPriorSample(pb->prior, rng, pb->mtrue));
+    gsl_rng_free(rng);
+    break;
+  }
+  case MC_TRUTH_PRIOR_MEAN:
+    PetscCall(VecCopy(pb->m0, pb->mtrue));
+    break;
+  case MC_TRUTH_INCLUSION: {
+    Inclusion in;
+    PetscReal lo[3], hi[3], side = PETSC_MAX_REAL;
+    McSpace   space;
+    DM        dm;
+    PetscCall(McMeshGetDM(pb->mesh, &dm));
+    PetscCall(DMGetBoundingBox(dm, lo, hi));
+    in.dim = cfg->mesh.dim;
+    for (PetscInt d = 0; d < in.dim; d++) {
+      in.centre[d] = 0.5 * (lo[d] + hi[d]);
+      side = PetscMin(side, hi[d] - lo[d]);
+    }
+    in.radius = 0.2 * side;
+    in.width = 0.02 * side;
+    in.height = 2 * (cfg->prior.by_coefficients ? 1.0 : cfg->prior.std_dev);
+    in.base = cfg->prior.mean;
+    PetscCall(McForwardGetParameterSpace(pb->fw, &space));
+    PetscCall(McSpaceInterpolate(space, InclusionFn, &in, pb->mtrue));
+    break;
+  }
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ------------------------------------------------------------------ data */
+
+/* [noise] covariance_file: M rows of M numbers, symmetric positive definite
+ * (the model checks symmetry and definiteness; here shape, with file:line). */
+static PetscErrorCode SetNoiseCovariance(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  const char *path = cfg->noise.covariance_file;
+  PetscInt    n;
+  PetscReal  *g;
+
+  PetscFunctionBeginUser;
+  PetscCall(ReadTable(path, pb->nobs, "noise covariance entries, one row per observation", &n, &g, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
+  if (n != pb->nobs) {
+    Fail(msg, len, valid, "%s: the noise covariance has %d rows, but there are %d observations", path, (int)n,
+         (int)pb->nobs);
+  } else {
+    for (PetscInt i = 0; i < n && *valid; i++)
+      for (PetscInt j = 0; j < i && *valid; j++)
+        if (g[i * n + j] != g[j * n + i])
+          Fail(msg, len, valid, "%s:%d: the noise covariance is not symmetric: entry %d is %g, row %d has %g", path,
+               (int)i + 1, (int)j + 1, (double)g[i * n + j], (int)j + 1, (double)g[j * n + i]);
+    if (*valid) {
+      PetscErrorCode ierr;
+      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+      ierr = McPosteriorSetNoiseCovariance(pb->post, n, g);
+      PetscCall(PetscPopErrorHandler());
+      if (ierr) Fail(msg, len, valid, "%s: the noise covariance is not positive definite", path);
+    }
+  }
+  PetscCall(PetscFree(g));
+  PetscFunctionReturn(0);
+}
+
+/* [prior] kl_modes and [[qoi]]: the sampler's coordinates and the
+ * quantities recorded with every draw. */
+static PetscErrorCode SetParameterisationAndQoI(const McConfig *cfg, McProblem *pb, char *msg, size_t len,
+                                                PetscBool *valid)
+{
+  PetscInt nm;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetSize(pb->m0, &nm));
+  if (cfg->prior.kl_modes > 0) {
+    if (cfg->prior.kl_modes >= nm) {
+      Fail(msg, len, valid, "%s: [prior] kl_modes = %d must be less than the %d parameter dofs of this mesh",
+           cfg->source, (int)cfg->prior.kl_modes, (int)nm);
+      PetscFunctionReturn(0);
+    }
+    PetscCall(McPriorSetUpKL(pb->prior, cfg->prior.kl_modes));
+    PetscCall(McPosteriorSetParameterization(pb->post, MC_PARAM_KL));
+  }
+  for (PetscInt i = 0; i < cfg->nqoi; i++) {
+    const McConfigQoI *c = &cfg->qoi[i];
+    McQoISpec          q;
+    PetscErrorCode     ierr;
+    PetscCall(PetscMemzero(&q, sizeof(q)));
+    PetscCall(PetscStrncpy(q.name, c->name, sizeof(q.name)));
+    q.kind  = c->kind == MC_QOI_KIND_MEAN ? MC_QOI_MEAN : MC_QOI_POINT;
+    q.state = c->field == MC_QOI_FIELD_U ? PETSC_TRUE : PETSC_FALSE;
+    for (int d = 0; d < 3; d++) {
+      q.lower[d] = c->lower[d];
+      q.upper[d] = c->upper[d];
+      q.point[d] = c->point[d];
+    }
+    /* A point outside the mesh or an empty region is the user's mistake:
+     * one line, not a PETSc traceback. */
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr = McPosteriorAddQoI(pb->post, &q);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr) {
+      Fail(msg, len, valid, "%s: [[qoi]] #%d \"%s\": %s", cfg->source, (int)i + 1, c->name,
+           q.kind == MC_QOI_POINT ? "the point is outside the mesh" : "the region contains no mesh vertex");
+      PetscFunctionReturn(0);
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  PetscBool relative = cfg->noise.kind == MC_NOISE_RELATIVE ? PETSC_TRUE : PETSC_FALSE;
+  Vec       sig;
+
+  PetscFunctionBeginUser;
+  if (cfg->noise.covariance_file[0]) {
+    PetscCall(SetNoiseCovariance(cfg, pb, msg, len, valid));
+    if (!*valid) PetscFunctionReturn(0);
+  }
+  if (cfg->data.kind == MC_DATA_SYNTHETIC) {
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    PetscCheck(rng, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+    gsl_rng_set(rng, (unsigned long)cfg->data.noise_seed);
+    PetscCall(CreateTruth(cfg, pb));
+    PetscCall(McPosteriorSynthesize(pb->post, pb->mtrue, cfg->noise.sigma, relative, rng));
+    gsl_rng_free(rng);
+  } else {
+    PetscInt   n;
+    PetscReal *vals, scale = 1;
+    Vec        d;
+    PetscCall(ReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    if (!*valid) PetscFunctionReturn(0);
+    if (n != pb->nobs) {
+      Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", cfg->data.file, (int)n,
+           (int)pb->nobs);
+      PetscCall(PetscFree(vals));
+      PetscFunctionReturn(0);
+    }
+    PetscCall(McObsOperatorCreateVector(pb->obs, &d));
+    for (PetscInt i = 0; i < n; i++) {
+      PetscCall(VecSetValue(d, i, vals[i], INSERT_VALUES));
+      if (relative) scale = i ? PetscMax(scale, PetscAbsReal(vals[i])) : PetscAbsReal(vals[i]);
+    }
+    PetscCall(VecAssemblyBegin(d));
+    PetscCall(VecAssemblyEnd(d));
+    PetscCall(PetscFree(vals));
+    if (!(cfg->noise.sigma * scale > 0)) {
+      Fail(msg, len, valid, "%s: relative noise needs a non-zero observed value (all are 0)", cfg->data.file);
+      PetscCall(VecDestroy(&d));
+      PetscFunctionReturn(0);
+    }
+    PetscCall(McPosteriorSetData(pb->post, d, cfg->noise.sigma * scale, NULL));
+    PetscCall(VecDestroy(&d));
+  }
+  PetscCall(McPosteriorGetData(pb->post, NULL, &sig, NULL));
+  PetscCall(VecMax(sig, NULL, &pb->sigma));
+  PetscFunctionReturn(0);
+}
+
+/* ---------------------------------------------------------------- public */
+
+PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid)
+{
+  McProblem *pb;
+
+  PetscFunctionBeginUser;
+  *valid = PETSC_TRUE;
+  msg[0] = '\0';
+  PetscCall(PetscNew(&pb));
+  *problem = pb;
+  if (cfg->fem.parameter_order != 1) {
+    Fail(msg, len, valid,
+         "%s: [fem] parameter_order = %d is not supported yet: the prior needs a P1 parameter field "
+         "(parameter_order = 1)",
+         cfg->source, (int)cfg->fem.parameter_order);
+    PetscFunctionReturn(0);
+  }
+  PetscCall(CreateMesh(cfg, pb, msg, len, valid));
+  if (*valid) PetscCall(CreateForward(cfg, pb, msg, len, valid));
+  if (*valid) PetscCall(CreateObservations(cfg, pb, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
+  PetscCall(CreatePrior(cfg, pb));
+  PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));
+  PetscCall(SetData(cfg, pb, msg, len, valid));
+  if (*valid) PetscCall(SetParameterisationAndQoI(cfg, pb, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
+  {
+    Vec xi;
+    PetscCall(McPosteriorCreateParameterVector(pb->post, &xi));
+    PetscCall(VecGetSize(xi, &pb->nparams));
+    PetscCall(VecDestroy(&xi));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McProblemDestroy(McProblem **problem)
+{
+  McProblem *pb = *problem;
+
+  PetscFunctionBeginUser;
+  *problem = NULL;
+  if (!pb) PetscFunctionReturn(0);
+  PetscCall(VecDestroy(&pb->mtrue));
+  PetscCall(VecDestroy(&pb->m0));
+  PetscCall(VecDestroy(&pb->work));
+  PetscCall(McPosteriorDestroy(&pb->post));
+  PetscCall(McPriorDestroy(&pb->prior));
+  PetscCall(McObsOperatorDestroy(&pb->obs));
+  PetscCall(McForwardDestroy(&pb->fw));
+  PetscCall(McMeshDestroy(&pb->mesh));
+  PetscCall(PetscFree(pb->obs_coords));
+  PetscCall(PetscFree(pb));
+  /* The mesh caches its spaces and each space points back to it: a cycle
+   * only the collector frees. */
+  PetscCall(McGCCollect(2, NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err)
+{
+  PetscScalar e2, t2;
+
+  PetscFunctionBeginUser;
+  /* Mass-weighted L2 norms with the prior's lumped mass: sum_i ml_i x_i^2. */
+  PetscCall(VecWAXPY(pb->work, -1.0, pb->mtrue, m));
+  PetscCall(VecPointwiseMult(pb->work, pb->work, pb->work));
+  PetscCall(VecDot(pb->work, pb->ml, &e2));
+  PetscCall(VecPointwiseMult(pb->work, pb->mtrue, pb->mtrue));
+  PetscCall(VecDot(pb->work, pb->ml, &t2));
+  *abs_err = PetscSqrtReal(PetscRealPart(e2));
+  *rel_err = PetscRealPart(t2) > 0 ? *abs_err / PetscSqrtReal(PetscRealPart(t2)) : -1;
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,95 @@
+/* The sampler's target for a problem: the posterior's potential in whitened
+ * coordinates, its adjoint gradient, and two cheap quantities of interest.
+ *
+ * The one idea: the target keeps a reference to the posterior, which holds
+ * the field and forward solution of the last evaluation; the sampler's
+ * call-order contract (gradient and QoIs only right after a successful
+ * potential at the same xi) lets both reuse that solve instead of redoing it. */
+#include "app/app.h"
+
+typedef struct {
+  McPosterior post; /* reference */
+  Vec         ml;   /* lumped mass (borrowed from the prior the posterior holds) */
+  PetscReal   mass; /* sum of ml: the domain's measure */
+  PetscReal   phi;  /* potential of the last successful evaluation */
+  PetscInt    nuser; /* the configuration's [[qoi]], after the two built-in ones */
+} TargetCtx;
+
+static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  TargetCtx        *t = ctx;
+  McPosteriorStatus st;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
+  /* Solver failure, overflow of exp(m), NaN: all a rejected proposal. */
+  *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
+  if (st == MC_POST_OK) t->phi = *phi;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Gradient(void *ctx, Vec xi, Vec grad, McEvalStatus *status)
+{
+  TargetCtx *t = ctx;
+
+  PetscFunctionBeginUser;
+  (void)xi;
+  PetscCall(McPosteriorGradient(t->post, grad));
+  *status = MC_EVAL_OK;
+  PetscFunctionReturn(0);
+}
+
+/* m_mean: the domain average of m, sum(ml m) / sum(ml); misfit: Phi; then
+ * the configuration's quantities, computed by the posterior. */
+static PetscErrorCode QoI(void *ctx, Vec xi, PetscReal *values)
+{
+  TargetCtx  *t = ctx;
+  Vec         m;
+  PetscScalar s;
+
+  PetscFunctionBeginUser;
+  (void)xi;
+  PetscCall(McPosteriorGetField(t->post, &m));
+  PetscCall(VecDot(m, t->ml, &s));
+  values[0] = PetscRealPart(s) / t->mass;
+  values[1] = t->phi;
+  if (t->nuser) PetscCall(McPosteriorEvaluateQoI(t->post, values + 2));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Destroy(void *ctx)
+{
+  TargetCtx *t = ctx;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorDestroy(&t->post));
+  PetscCall(McFree(&t));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
+{
+  McTargetOps        ops = {Potential, Gradient, QoI, Destroy};
+  TargetCtx         *t;
+  PetscInt           n, N, nuser;
+  const char *const *user;
+  const char        *names[2 + MC_QOI_MAX] = {"m_mean", "misfit"};
+  Vec                xi;
+
+  PetscFunctionBeginUser;
+  PetscCall(McCalloc(sizeof(*t), &t));
+  McIncref(pb->post);
+  t->post = pb->post;
+  t->ml = pb->ml;
+  PetscCall(VecSum(pb->ml, &t->mass));
+  PetscCall(McPosteriorGetQoI(pb->post, &nuser, &user));
+  for (PetscInt i = 0; i < nuser; i++) names[2 + i] = user[i];
+  t->nuser = nuser;
+  /* The sampler's coordinates: whitened nodal values or KL coordinates. */
+  PetscCall(McPosteriorCreateParameterVector(pb->post, &xi));
+  PetscCall(VecGetLocalSize(xi, &n));
+  PetscCall(VecGetSize(xi, &N));
+  PetscCall(VecDestroy(&xi));
+  PetscCall(McTargetCreateShell(PetscObjectComm((PetscObject)pb->m0), n, N, &ops, t, 2 + nuser, names, target));
+  PetscFunctionReturn(0);
+}

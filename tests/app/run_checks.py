@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""End-to-end checks of mcmc-run: runs it on a configuration in a fresh
+directory and checks exit code, summary, stderr and the HDF5 output.
+
+usage: run_checks.py MCMC_RUN WORKDIR CHECK CONFIG [ARGS...]
+CHECK: default   the default problem: posterior mean error below a bound and
+                 below the prior mean's, file layout, flat memory trace
+       example   exit 0 and the expected number of draws
+       failures  failed proposals counted, exit 0
+       exists    a second run refuses to replace the file: exit 2
+       quiet     progress on stderr without --quiet, nothing with it
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+run, work, check, config, extra = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+failures = []
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def mcmc(*args):
+    p = subprocess.run([run, config, *args], cwd=work, capture_output=True, text=True, timeout=240)
+    return p.returncode, p.stdout, p.stderr
+
+
+def summary_value(out, name):
+    m = re.search(r"^%s\s+(-?[0-9.]+)" % re.escape(name), out, re.M)
+    return float(m.group(1)) if m else None
+
+
+def output_path(out):
+    return os.path.join(work, re.search(r"^output\s+(\S+)$", out, re.M).group(1))
+
+
+def check_file(path, chains, draws, params, nqoi=("m_mean", "misfit"), memory=True):
+    with h5py.File(path, "r", swmr=True) as f:
+        expect(f["posterior/theta"].shape == (chains, draws, params),
+               "posterior/theta is %s, expected %s" % (f["posterior/theta"].shape, (chains, draws, params)))
+        for name in ("lp", "acceptance_rate", "step_size", "accepted", "failed"):
+            expect(f["sample_stats/" + name].shape == (chains, draws), "sample_stats/%s has %s draws" % (name, f["sample_stats/" + name].shape))
+        for q in nqoi:
+            expect(f["posterior/" + q].shape == (chains, draws), "posterior/%s has shape (chains, draws)" % q)
+        lp = f["sample_stats/lp"][:]
+        expect(np.all(np.isfinite(lp)), "every lp is finite")
+        objs, byts = f["memory/live_objects"][:], f["memory/live_bytes"][:]
+        if not memory:
+            return lp, f["sample_stats/failed"][:]
+        expect(len(objs) >= 2, "memory trace has %d rows" % len(objs))
+        expect(np.all(objs == objs[0]) and np.all(byts == byts[0]),
+               "memory trace flat: live objects %s, live bytes %s" % (sorted(set(objs)), sorted(set(byts))))
+        return lp, f["sample_stats/failed"][:]
+
+
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+# Mesh files in the shipped configurations are relative to the repository root.
+if os.environ.get("MC_SOURCE_DIR"):
+    os.symlink(os.path.join(os.environ["MC_SOURCE_DIR"], "meshes"), os.path.join(work, "meshes"))
+if check == "default":
+    code, out, err = mcmc("--quiet", *extra)
+    print(out, err)
+    expect(code == 0, "exit code %d" % code)
+    post, prior = summary_value(out, "posterior mean error"), summary_value(out, "prior mean error")
+    bound = 0.7  # the full 20000 iterations give 0.43; 4000 give 0.51 (fixed seeds); the prior mean 1
+    expect(post is not None and post < bound, "posterior mean error %s < %g" % (post, bound))
+    expect(post is not None and prior is not None and post < prior, "posterior mean error %s < prior mean error %s" % (post, prior))
+    # pCN: one forward factorisation per iteration, and PETSc's own Cholesky
+    # takes (and frees) one workspace block per factorisation; nothing else.
+    expect(re.search(r"project 0, PETSc 1\n", out) is not None, "allocation calls per iteration after the baseline: project 0, PETSc 1")
+    expect(re.search(r"live objects \+0, live bytes \+0", out) is not None, "memory checks flat")
+    check_file(output_path(out), 1, 3600, 1089)
+    with h5py.File(output_path(out), "r", swmr=True) as f:
+        expect(f["fields/truth"].shape == (1089,), "fields/truth stored")
+        expect(f["posterior_fields/m"].shape == (1, 36, 1089), "posterior_fields/m every 100th draw: %s" % (f["posterior_fields/m"].shape,))
+        expect(f["observed_data/y"].shape == (64,), "64 observed values")
+elif check == "example":
+    chains, draws = int(extra[0]), int(extra[1])
+    code, out, err = mcmc("--quiet", *extra[2:])
+    print(out, err)
+    expect(code == 0, "exit code %d" % code)
+    with h5py.File(output_path(out), "r", swmr=True) as f:
+        params = f["posterior/theta"].shape[2]
+    check_file(output_path(out), chains, draws, params, memory=False)
+elif check == "failures":
+    code, out, err = mcmc("--quiet")
+    print(out, err)
+    expect(code == 0, "exit code %d" % code)
+    m = re.search(r"^0\s+[0-9.]+\s+([0-9]+)\s", out, re.M)
+    nfail = int(m.group(1)) if m else 0
+    expect(nfail > 0, "failed proposals counted in the summary: %d" % nfail)
+    lp, failed = check_file(output_path(out), 1, 300, 81)
+    expect(0 < failed.sum() <= nfail, "sample_stats/failed marks %d draws (summary: %d in the whole run)" % (failed.sum(), nfail))
+elif check == "exists":
+    code, out, err = mcmc("--quiet")
+    expect(code == 0, "first run: exit code %d" % code)
+    path = output_path(out)
+    before = os.path.getmtime(path)
+    code, out, err = mcmc("--quiet")
+    print(err)
+    expect(code == 2, "second run: exit code %d, expected 2" % code)
+    expect(re.search(r"output file small\.h5 exists; refusing to overwrite it", err) is not None, "message names the file")
+    expect(os.path.getmtime(path) == before, "the file is untouched")
+    code, out, err = mcmc("--quiet", "--force")
+    expect(code == 0, "with --force: exit code %d" % code)
+elif check == "quiet":
+    code, out, err = mcmc()
+    expect(code == 0, "exit code %d" % code)
+    expect(re.search(r"3000/3000 100% sampling\s+[0-9]+ it/s\s+ETA\s+0:00\s+acc 0\.[0-9]+\s+failed 0\s+RSS [0-9.]+ MB\n", err) is not None,
+           "progress line on stderr: %r" % err[-200:])
+    code, out, err = mcmc("--quiet", "--force")
+    expect(code == 0 and err == "", "--quiet: exit code %d, stderr %r" % (code, err))
+else:
+    sys.exit("unknown check " + check)
+print("%s: %d failed" % (check, len(failures)))
+sys.exit(1 if failures else 0)

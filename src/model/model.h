@@ -20,6 +20,12 @@ typedef struct {
   PetscReal gamma, delta;
   PetscReal correlation_length, std_dev;
   PetscBool robin;  /* Robin boundary term that reduces the boundary inflation of the variance */
+  /* Anisotropic tensor Theta in gamma div(Theta grad m) (2D only; 0: the
+   * identity): eigenvalues theta[0], theta[1], theta[0]'s axis at angle
+   * theta_angle from the y axis, as in hIPPYlib's anisotropic prior:
+   * Theta = [[t0 s^2 + t1 c^2, (t0 - t1) s c], [(t0 - t1) s c, t0 c^2 + t1 s^2]],
+   * s = sin(angle), c = cos(angle). */
+  PetscReal theta[2], theta_angle;
   PetscReal mean;   /* constant prior mean m0 */
   Vec       mean_field; /* optional field mean (borrowed at create, copied) */
   const char *options_prefix; /* PETSc options of the prior's solver, e.g. "prior_" */
@@ -139,8 +145,9 @@ PetscErrorCode McPosteriorGetObsOperator(McPosterior post, McObsOperator *obs);
 /* Quantities of interest, evaluated at the field (and state) of the last
  * successful McPosteriorPotential: the mean of m over a box region
  * (lumped-mass weights of the vertices inside it; the whole domain when
- * lower >= upper), or the value of m or of u at a point. */
-typedef enum { MC_QOI_MEAN, MC_QOI_POINT } McQoIKind;
+ * lower >= upper), the value of m or of u at a point, or the log of the flux
+ * through a side of a box domain. */
+typedef enum { MC_QOI_MEAN, MC_QOI_POINT, MC_QOI_LOG_FLUX } McQoIKind;
 #define MC_QOI_NAME_LEN 64
 #define MC_QOI_MAX      16
 typedef struct {
@@ -149,6 +156,12 @@ typedef struct {
   PetscBool state;              /* POINT: the value of u instead of m */
   PetscReal lower[3], upper[3]; /* MEAN: the region */
   PetscReal point[3];           /* POINT: inside the domain (else an error naming it) */
+  /* LOG_FLUX: log |int exp(m) du/dn ds| over the side x_axis = lower[axis]
+   * (side 0) or upper[axis] (side 1) of the box [lower, upper], computed as
+   * int exp(m) grad u . grad w dx with w linear in x_axis, 1 on that side and
+   * 0 on the opposite one: exact for f = 0, Dirichlet conditions on both
+   * sides and no flux through the others (the benchmark's setting). */
+  PetscInt  axis, side;
 } McQoISpec;
 PetscErrorCode McPosteriorAddQoI(McPosterior post, const McQoISpec *spec);
 /* Borrowed names, in the order added. */

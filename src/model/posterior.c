@@ -450,6 +450,20 @@ static PetscErrorCode RegionWeights(McPosterior p, const McQoISpec *q, Vec w)
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  PetscInt  axis;
+  PetscReal near, far;
+} FluxCtx;
+
+/* 1 on the side the flux crosses, 0 on the opposite one, linear between. */
+static PetscErrorCode FluxWeight(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+{
+  const FluxCtx *f = (const FluxCtx *)ctx;
+  (void)dim;
+  *val = (x[f->axis] - f->far) / (f->near - f->far);
+  return 0;
+}
+
 PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
 {
   const PetscInt i = p->nqoi;
@@ -464,6 +478,19 @@ PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
   if (q->kind == MC_QOI_MEAN) {
     PetscCall(VecDuplicate(p->m, &p->qoi_w[i]));
     PetscCall(RegionWeights(p, q, p->qoi_w[i]));
+  } else if (q->kind == MC_QOI_LOG_FLUX) {
+    McSpace   space;
+    FluxCtx   fc;
+    Vec       u;
+    PetscCheck(p->fw, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "quantity of interest '%s': a directly observed field has no flux", q->name);
+    PetscCheck(q->axis >= 0 && q->axis < 3 && (q->side == 0 || q->side == 1) && q->upper[q->axis] > q->lower[q->axis], PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_OUTOFRANGE, "quantity of interest '%s': the flux needs an axis in 0..2, a side 0 or 1 and a box with upper > lower along the axis", q->name);
+    fc.axis = q->axis;
+    fc.near = q->side ? q->upper[q->axis] : q->lower[q->axis];
+    fc.far  = q->side ? q->lower[q->axis] : q->upper[q->axis];
+    PetscCall(McForwardGetStateSpace(p->fw, &space));
+    PetscCall(McForwardGetState(p->fw, &u));
+    PetscCall(VecDuplicate(u, &p->qoi_w[i]));
+    PetscCall(McSpaceInterpolate(space, FluxWeight, &fc, p->qoi_w[i]));
   } else {
     McSpace space;
     if (q->state) PetscCall(McForwardGetStateSpace(p->fw, &space));
@@ -490,6 +517,10 @@ PetscErrorCode McPosteriorEvaluateQoI(McPosterior p, PetscReal *values)
     PetscScalar v;
     if (p->qoi[i].kind == MC_QOI_MEAN) {
       PetscCall(VecDot(p->qoi_w[i], p->m, &v));
+    } else if (p->qoi[i].kind == MC_QOI_LOG_FLUX) {
+      PetscReal flux;
+      PetscCall(McForwardWeightedFlux(p->fw, p->qoi_w[i], &flux));
+      v = PetscLogReal(PetscAbsReal(flux));
     } else {
       Vec u = p->m;
       if (p->qoi[i].state) PetscCall(McForwardGetState(p->fw, &u));

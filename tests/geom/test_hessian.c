@@ -137,6 +137,28 @@ int main(int argc, char **argv)
 
   PetscCall(CheckRandomised(g.post, xi, v, hv));
 
+  /* The flux QoI: with u = y exactly representable and m constant, the flux
+   * through the bottom is -exp(m) per unit length: log |flux| = m. */
+  {
+    McQoISpec q;
+    PetscReal val;
+    PetscCall(PetscMemzero(&q, sizeof(q)));
+    PetscCall(PetscStrncpy(q.name, "log_flux", sizeof(q.name)));
+    q.kind = MC_QOI_LOG_FLUX;
+    q.axis = 1;
+    q.side = 0;
+    q.upper[0] = q.upper[1] = 1;
+    PetscCall(McPosteriorAddQoI(g.post, &q));
+    PetscCall(VecZeroEntries(xi));
+    PetscCall(McPosteriorPotential(g.post, xi, &phi0, &st));
+    PetscCall(McPosteriorEvaluateQoI(g.post, &val));
+    CHECK(PetscAbsReal(val) < 1e-10, "log flux through the bottom at m = 0: %.3e (exact 0)", (double)val);
+    PetscCall(RandomVec(rng, 1.0, xi));
+    PetscCall(McPosteriorPotential(g.post, xi, &phi0, &st));
+    PetscCall(McPosteriorEvaluateQoI(g.post, &val));
+    CHECK(PetscIsNormalReal(val) && PetscAbsReal(val) < 5, "log flux at a prior draw: %.6g (finite)", (double)val);
+  }
+
   PetscCall(VecDestroy(&xi));
   PetscCall(VecDestroy(&x1));
   PetscCall(VecDestroy(&v));

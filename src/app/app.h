@@ -35,7 +35,8 @@ int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **pe
 typedef enum {
   MC_RUN_SAMPLE,      /* load, validate and run */
   MC_RUN_CHECK,       /* --check: validate, print "CONFIG: ok" */
-  MC_RUN_PRINT_CONFIG /* --print-config: validate, print the resolved configuration as TOML */
+  MC_RUN_PRINT_CONFIG, /* --print-config: validate, print the resolved configuration as TOML */
+  MC_RUN_MAP           /* --map: compute the MAP point and the Laplace approximation, print them, no sampling */
 } McRunMode;
 
 /* What the command line adds to the configuration. */

@@ -326,6 +326,9 @@ static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
   }
   prs.robin = cfg->prior.robin;
   prs.mean = cfg->prior.mean;
+  prs.theta[0] = cfg->prior.anisotropy[0];
+  prs.theta[1] = cfg->prior.anisotropy[1];
+  prs.theta_angle = cfg->prior.anisotropy_angle;
   PetscCall(McForwardGetParameterSpace(pb->fw, &space));
   PetscCall(McPriorCreate(space, &prs, &pb->prior));
   PetscCall(McPriorGetOperators(pb->prior, NULL, NULL, &pb->ml));
@@ -452,12 +455,21 @@ static PetscErrorCode SetParameterisationAndQoI(const McConfig *cfg, McProblem *
     PetscErrorCode     ierr;
     PetscCall(PetscMemzero(&q, sizeof(q)));
     PetscCall(PetscStrncpy(q.name, c->name, sizeof(q.name)));
-    q.kind  = c->kind == MC_QOI_KIND_MEAN ? MC_QOI_MEAN : MC_QOI_POINT;
+    q.kind  = c->kind == MC_QOI_KIND_MEAN ? MC_QOI_MEAN : c->kind == MC_QOI_KIND_POINT ? MC_QOI_POINT : MC_QOI_LOG_FLUX;
+    if (q.kind == MC_QOI_LOG_FLUX) {
+      if (cfg->mesh.kind != MC_MESH_BOX || c->side / 2 >= cfg->mesh.dim) {
+        Fail(msg, len, valid, "%s: [[qoi]] #%d \"%s\": kind = \"log_flux\" needs a box mesh and a side of it", cfg->source, (int)i + 1, c->name);
+        PetscFunctionReturn(0);
+      }
+      q.axis = c->side / 2;
+      q.side = c->side % 2;
+    }
     q.state = c->field == MC_QOI_FIELD_U ? PETSC_TRUE : PETSC_FALSE;
     for (int d = 0; d < 3; d++) {
       q.lower[d] = c->lower[d];
       q.upper[d] = c->upper[d];
       q.point[d] = c->point[d];
+      if (q.kind == MC_QOI_LOG_FLUX) q.lower[d] = cfg->mesh.lower[d], q.upper[d] = cfg->mesh.upper[d];
     }
     /* A point outside the mesh or an empty region is the user's mistake:
      * one line, not a PETSc traceback. */
@@ -466,7 +478,7 @@ static PetscErrorCode SetParameterisationAndQoI(const McConfig *cfg, McProblem *
     PetscCall(PetscPopErrorHandler());
     if (ierr) {
       Fail(msg, len, valid, "%s: [[qoi]] #%d \"%s\": %s", cfg->source, (int)i + 1, c->name,
-           q.kind == MC_QOI_POINT ? "the point is outside the mesh" : "the region contains no mesh vertex");
+           q.kind == MC_QOI_POINT ? "the point is outside the mesh" : q.kind == MC_QOI_LOG_FLUX ? "the flux cannot be set up" : "the region contains no mesh vertex");
       PetscFunctionReturn(0);
     }
   }

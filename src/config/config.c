@@ -63,9 +63,12 @@ static const char *const obs_kinds[] = {"grid", "points", "file", NULL};
 static const char *const data_kinds[] = {"synthetic", "file", NULL};
 static const char *const truths[] = {"prior_sample", "prior_mean", "inclusion", NULL};
 static const char *const noise_kinds[] = {"absolute", "relative", NULL};
-static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", NULL};
+static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", "hpcn", "hmala", "dili", "dr", NULL};
+static const char *const starts[] = {"prior_mean", "map", "laplace", NULL};
+static const char *const hessians[] = {"gauss_newton", "newton", NULL};
 static const char *const violations[] = {"stop", "warn", NULL};
-static const char *const qoi_kinds[] = {"mean", "point", NULL};
+static const char *const qoi_kinds[] = {"mean", "point", "log_flux", NULL};
+static const char *const side_choices[] = {"left", "right", "bottom", "top", "front", "back", NULL};
 static const char *const qoi_fields[] = {"m", "u", NULL};
 static const char *const side_names[6] = {"left", "right", "bottom", "top", "front", "back"};
 
@@ -94,6 +97,8 @@ static const Section sections[] = {
     {"data", 0, 0, 0, 0, 0, "The observed values."},
     {"noise", 0, 0, 0, 0, 0, "Gaussian observation noise."},
     {"sampler", 0, 0, 0, 0, 0, "The MCMC kernel and its tuning."},
+    {"map", 0, 0, 0, 0, 0, "The MAP point (inexact Newton-CG), for the Hessian-informed kernels and start = \"map\"."},
+    {"laplace", 0, 0, 0, 0, 0, "The low-rank Laplace approximation at the MAP point (randomised eigensolver)."},
     {"chain", 0, 0, 0, 0, 0, "Length, thinning and seeds of the chains."},
     {"output", 0, 0, 0, 0, 0, "The HDF5 output file."},
     {"parallel", 0, 0, 0, 0, 0, "MPI layout."},
@@ -169,6 +174,12 @@ static const Key keys[] = {
      "0: sample the whitened nodal field; K > 0: sample the K leading Karhunen-Loeve coordinates of the prior "
      "(computed once with SLEPc; K < the number of parameter dofs)."},
 
+    {"prior", "anisotropy", T_REALVEC, C(prior.anisotropy), "[0.0, 0.0]", 0, BIG, 0, NULL, 0, 2, NULL, 0, NULL, "-",
+     "Eigenvalues of the anisotropic tensor Theta in gamma div(Theta grad m) (2D; [0, 0]: the identity), as "
+     "hIPPYlib's theta0, theta1."},
+    {"prior", "anisotropy_angle", T_REAL, C(prior.anisotropy_angle), "0.0", -BIG, BIG, 0, NULL, 0, 0, NULL, 0, NULL,
+     "radians", "Angle of Theta's first axis (hIPPYlib's alpha)."},
+
     {"observations", "kind", T_CHOICE, C(observations.kind), "\"grid\"", 0, 0, 0, obs_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"grid\": a regular grid of interior points; \"points\": the points listed; \"file\": points read from a file."},
     {"observations", "grid", T_INT, C(observations.grid), "8", 1, 1000, 0, NULL, 0, 0, "kind", MC_OBS_GRID, NULL,
@@ -209,6 +220,29 @@ static const Key keys[] = {
      "Adapt the step size during burn-in towards target_acceptance."},
     {"sampler", "target_acceptance", T_REAL, C(sampler.target_acceptance), "0.25", 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0,
      0, NULL, 0, NULL, "-", "Acceptance rate the adaptation aims at (about 0.25 for pcn/rwm/am, 0.57 for mala)."},
+
+    {"sampler", "start", T_CHOICE, C(sampler.start), "\"prior_mean\"", 0, 0, 0, starts, 0, 0, NULL, 0, NULL, "-",
+     "Initial state: the prior mean, the MAP point, or a draw from the Laplace approximation (each chain its own)."},
+    {"sampler", "beta_perp", T_REAL, C(sampler.beta_perp), "0.5", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
+     "dili: pCN step in the complement of the likelihood-informed subspace."},
+    {"sampler", "second_step", T_REAL, C(sampler.delta2), "1.0", 0, 2, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
+     "dr: step of the second (hmala) stage."},
+
+    {"map", "max_iterations", T_INT, C(map.max_iterations), "20", 1, 1000, 0, NULL, 0, 0, NULL, 0, NULL, "iterations",
+     "Newton iterations at most."},
+    {"map", "gradient_rtol", T_REAL, C(map.gradient_rtol), "1e-6", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
+     "Stop when the gradient norm fell by this factor."},
+
+    {"laplace", "rank", T_INT, C(laplace.rank), "50", 1, 100000, 0, NULL, 0, 0, NULL, 0, NULL, "eigenpairs",
+     "Eigenpairs of the prior-preconditioned Hessian kept at most."},
+    {"laplace", "oversampling", T_INT, C(laplace.oversampling), "10", 0, 100000, 0, NULL, 0, 0, NULL, 0, NULL,
+     "vectors", "Extra random directions of the randomised eigensolver."},
+    {"laplace", "power_iterations", T_INT, C(laplace.power_iterations), "1", 0, 100, 0, NULL, 0, 0, NULL, 0, NULL, "-",
+     "Subspace iterations of the randomised eigensolver."},
+    {"laplace", "threshold", T_REAL, C(laplace.threshold), "0.01", 0, BIG, 0, NULL, 0, 0, NULL, 0, NULL, "-",
+     "Keep eigenvalues above this (>= 0)."},
+    {"laplace", "hessian", T_CHOICE, C(laplace.hessian), "\"gauss_newton\"", 0, 0, 0, hessians, 0, 0, NULL, 0, NULL,
+     "-", "Gauss-Newton or full Newton Hessian at the MAP point."},
 
     {"chain", "iterations", T_INT, C(chain.iterations), "20000", 1, 1e9, 0, NULL, 0, 0, NULL, 0, NULL, "iterations",
      "Iterations per chain, burn-in included."},
@@ -255,7 +289,7 @@ static const Key keys[] = {
     {"qoi", "name", T_STRING, Q(name), NULL, 0, 0, REQUIRED, NULL, MC_CONFIG_NAME_MAX, 0, NULL, 0, "\"m_left\"", "-",
      "Name of the quantity in the output file."},
     {"qoi", "kind", T_CHOICE, Q(kind), "\"mean\"", 0, 0, 0, qoi_kinds, 0, 0, NULL, 0, NULL, "-",
-     "\"mean\": the mean of m over a box region; \"point\": the value of field at a point."},
+     "\"mean\": the mean of m over a box region; \"point\": the value of field at a point; \"log_flux\": the log of the flux through a side."},
     {"qoi", "field", T_CHOICE, Q(field), "\"m\"", 0, 0, 0, qoi_fields, 0, 0, NULL, 0, NULL, "-",
      "\"m\": the log-coefficient; \"u\": the state (kind = \"point\" only)."},
     {"qoi", "lower", T_REALVEC, Q(lower), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
@@ -264,6 +298,9 @@ static const Key keys[] = {
      "length", "Upper corner of the region (kind = \"mean\")."},
     {"qoi", "point", T_REALVEC, Q(point), NULL, -BIG, BIG, 0, NULL, 0, LEN_DIM, "kind", MC_QOI_KIND_POINT,
      "[0.5, 0.5]", "length", "The point (kind = \"point\"), inside the mesh."},
+    {"qoi", "side", T_CHOICE, Q(side), "\"bottom\"", 0, 0, 0, side_choices, 0, 0, "kind", MC_QOI_KIND_LOG_FLUX, NULL,
+     "-", "kind = \"log_flux\": the side of the box mesh the flux log |int exp(m) du/dn ds| crosses (f = 0, Dirichlet "
+     "on it and the opposite side, insulated elsewhere)."},
 
     {"solver", "petsc_options", T_OPTIONS, C(solver.petsc_options),
      "\"-ksp_type preonly -pc_type cholesky -pc_factor_mat_ordering_type nd\"", 0, 0, 0, NULL, S(solver.petsc_options),
@@ -1248,7 +1285,8 @@ PetscErrorCode McConfigWriteReference(FILE *out)
 PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
 {
   static const char *kernel[] = {"pCN", "random-walk Metropolis", "adaptive Metropolis", "MALA",
-                                 "infinite-dimensional MALA"};
+                                 "infinite-dimensional MALA", "Hessian-informed pCN", "Hessian-informed MALA", "DILI",
+                                 "delayed rejection (hpcn, hmala)"};
   PetscInt nobs = c->observations.kind == MC_OBS_GRID ? (PetscInt)pow((double)c->observations.grid, (double)c->mesh.dim)
                                                       : c->observations.npoints;
 

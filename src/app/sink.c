@@ -20,6 +20,7 @@ struct McRunSink_ {
   Vec          m, xisum;
   PetscReal   *lp, *qoi, *xi; /* traces: ndraws, ndraws x nqoi, ndraws x MC_RUN_TRACE_XI */
   PetscInt     nxi;
+  const char *const *qoi_names; /* borrowed from the target (outlives the sink's use) */
   McOutputDraw draw;
 };
 
@@ -75,7 +76,7 @@ static PetscErrorCode SinkDestroy(void *ctx)
 }
 
 PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, PetscInt ndraws, PetscInt nqoi,
-                               PetscInt field_thin, McRunSink **rs, McSink *sink)
+                               const char *const *qoi_names, PetscInt field_thin, McRunSink **rs, McSink *sink)
 {
   McSinkOps  ops = {NULL, Record, NULL, SinkDestroy};
   McRunSink *s;
@@ -88,6 +89,7 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   s->chain = chain;
   s->ndraws = ndraws;
   s->nqoi = nqoi;
+  s->qoi_names = qoi_names;
   s->field_thin = field_thin;
   s->nxi = PetscMin(MC_RUN_TRACE_XI, pb->nparams);
   PetscCall(McPriorCreateVector(pb->prior, &s->m));
@@ -122,5 +124,40 @@ PetscErrorCode McRunSinkAddMeanXi(McRunSink *s, Vec sum, PetscInt *count)
   PetscFunctionBeginUser;
   PetscCall(VecAXPY(sum, 1.0, s->xisum));
   *count += s->count;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunSinkGetState(McRunSink *s, PetscInt *count, Vec *xisum)
+{
+  PetscFunctionBeginUser;
+  *count = s->count;
+  *xisum = s->xisum;
+  PetscFunctionReturn(0);
+}
+
+/* The traces of the draws before the checkpoint exist only in the file. */
+PetscErrorCode McRunSinkRestore(McRunSink *s, McOutput out, PetscInt count)
+{
+  PetscInt           nqoi;
+  const char *const *names;
+  double            *col;
+
+  PetscFunctionBeginUser;
+  PetscCheck(count <= s->ndraws, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "chain %d: checkpoint at %d draws, the run keeps %d", (int)s->chain, (int)count, (int)s->ndraws);
+  s->count = count;
+  if (!count) PetscFunctionReturn(0);
+  PetscCall(McOutputReadDraws(out, "sample_stats/lp", s->chain, count, 1, s->lp));
+  PetscCall(McOutputReadDraws(out, "posterior/theta", s->chain, count, s->nxi, s->xi));
+  nqoi = s->nqoi;
+  names = s->qoi_names;
+  PetscCall(McMalloc(sizeof(double) * (size_t)count, &col));
+  for (PetscInt q = 0; q < nqoi; q++) {
+    char path[96];
+    PetscCall(PetscSNPrintf(path, sizeof path, "posterior/%s", names[q]));
+    PetscCall(McOutputReadDraws(out, path, s->chain, count, 1, col));
+    for (PetscInt i = 0; i < count; i++) s->qoi[i * nqoi + q] = col[i];
+  }
+  PetscCall(McFree(&col));
   PetscFunctionReturn(0);
 }

@@ -302,6 +302,7 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   static const char *const mem[MC_MEM_NCOLS] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes", "memory/collections"};
 
   PetscFunctionBeginUser;
+  PetscCall(McOutputLock_Private(o, PETSC_FALSE));
   PetscCall(McOpenForResume(o));
   PetscCall(McCheckModelHash(o, spec->model_hash ? spec->model_hash : ""));
   PetscCall(McOutputOpenLayout_Private(o, spec));
@@ -337,6 +338,7 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   o->mem_written = o->committed_mem = R;
   MC_H5(o, o->path, H5Fflush(o->file, H5F_SCOPE_GLOBAL));
   MC_H5(o, o->path, H5Fstart_swmr_write(o->file));
+  PetscCall(McOutputLock_Private(o, PETSC_TRUE));
   PetscCall(McOutputWriteProgress_Private(o));
   PetscFunctionReturn(0);
 }

@@ -91,6 +91,7 @@ struct _p_McOutput {
   size_t     ckpt_size;
 
   PetscBool failed;
+  int       lock_fd; /* holds an exclusive flock on the file while this process writes it */
 };
 
 PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call);
@@ -118,5 +119,6 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed);
 PetscErrorCode McOutputFlushWith_Private(McOutput o, PetscErrorCode (*extra)(McOutput, void *), void *ctx);
 PetscErrorCode McOutputTransferMemory_Private(McOutput o, PetscInt64 n, PetscBool write);
 PetscErrorCode McOutputWriteProgress_Private(McOutput o);
+PetscErrorCode McOutputLock_Private(McOutput o, PetscBool keep);
 PetscErrorCode McOutputLoadCheckpoint_Private(McOutput o, PetscInt64 draws_on_file, PetscInt64 fields_on_file, PetscInt64 mem_on_file, PetscInt64 *draws, PetscInt64 *fields, PetscInt64 *mem);
 PetscErrorCode McOutputReadBack_Private(McOutput o);

@@ -108,15 +108,14 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
 /* The sink's state a checkpoint carries besides the sampler's: the number
  * of draws recorded and (borrowed) the running sum of xi. */
 PetscErrorCode McRunSinkGetState(McRunSink *rs, PetscInt *count, Vec *xisum);
-/* Puts a freshly created sink in the state of a checkpoint at count draws:
- * the summary's traces are read back from out (which must hold those
- * draws), the sum of xi is set by the caller through McRunSinkGetState.
- * Ownership: borrows out. */
-PetscErrorCode McRunSinkRestore(McRunSink *rs, McOutput out, PetscInt count);
-/* Borrowed arrays of the count draws so far: lp, qoi (count x nqoi), xi
- * (count x nxi). */
-PetscErrorCode McRunSinkGetTraces(McRunSink *rs, PetscInt *count, const PetscReal **lp, const PetscReal **qoi,
-                                  PetscInt *nxi, const PetscReal **xi);
+/* Puts a freshly created sink in the state of a checkpoint at count draws
+ * (the sum of xi is set by the caller through McRunSinkGetState). */
+PetscErrorCode McRunSinkRestore(McRunSink *rs, PetscInt count);
+/* The count draws recorded so far, read back from out (every draw must have
+ * been written, e.g. after a checkpoint): lp, qoi (count x nqoi), xi (count
+ * x nxi). Ownership: the three arrays are new (McFree). */
+PetscErrorCode McRunSinkReadTraces(McRunSink *rs, McOutput out, PetscInt *count, PetscReal **lp, PetscReal **qoi,
+                                   PetscInt *nxi, PetscReal **xi);
 /* sum += the sum of the recorded xi, *count += their number. */
 PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
 

@@ -299,7 +299,7 @@ static PetscErrorCode RestoreChains(Run *r)
     PetscCall(McRunSinkGetState(r->sinks[c], &dummy, &xisum));
     PetscCall(McRunBlobUnpack(blob, size, &plan, r->ckpts[c], xisum, &count));
     PetscCall(McChainCheckpointRestore(r->chains[c], r->ckpts[c]));
-    PetscCall(McRunSinkRestore(r->sinks[c], r->out, count));
+    PetscCall(McRunSinkRestore(r->sinks[c], count));
     r->it = r->ckpts[c]->iteration;
   }
   PetscFunctionReturn(0);
@@ -633,13 +633,16 @@ static PetscErrorCode Summary(Run *r)
   for (PetscInt i = 0; i < PetscMin(MC_RUN_TRACE_XI, pb->nparams); i++) printf("       xi_%d", (int)i);
   printf("\n");
   for (PetscInt c = 0; c < r->C; c++) {
-    PetscInt         n, nxi;
-    const PetscReal *lp, *qoi, *xi;
-    PetscReal        ess;
-    PetscCall(McRunSinkGetTraces(r->sinks[c], &n, &lp, &qoi, &nxi, &xi));
+    PetscInt   n, nxi;
+    PetscReal *lp, *qoi, *xi;
+    PetscReal  ess;
+    PetscCall(McRunSinkReadTraces(r->sinks[c], r->out, &n, &lp, &qoi, &nxi, &xi));
     printf("%-6d %8d", (int)c, (int)n);
     if (n < 4) {
       printf("  (too few draws)\n");
+      PetscCall(McFree(&lp));
+      PetscCall(McFree(&qoi));
+      PetscCall(McFree(&xi));
       continue;
     }
     PetscCall(McESS(n, lp, 1, &ess));
@@ -653,6 +656,9 @@ static PetscErrorCode Summary(Run *r)
       printf(" %10.0f", (double)ess);
     }
     printf("\n");
+    PetscCall(McFree(&lp));
+    PetscCall(McFree(&qoi));
+    PetscCall(McFree(&xi));
   }
   if (pb->mtrue) {
     PetscReal pe, pr, qe, qr;
@@ -801,8 +807,10 @@ static PetscErrorCode Sample(Run *r, McConfig *cfg, int *code)
   fflush(stdout);
   PetscCall(Loop(r, code));
   if (*code != MC_EXIT_MEMORY) PetscCall(WriteXdmf(r));
-  PetscCall(McOutputClose(&r->out));
+  /* The summary reads its traces from the file: after the last checkpoint,
+   * before closing it. */
   if (*code == MC_EXIT_OK) PetscCall(Summary(r));
+  PetscCall(McOutputClose(&r->out));
   PetscFunctionReturn(0);
 }
 

@@ -279,6 +279,7 @@ static PetscErrorCode McOpenForResume(McOutput o)
   MC_H5(o, o->path, fapl = H5Pcreate(H5P_FILE_ACCESS));
   MC_H5(o, o->path, H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   MC_H5(o, o->path, H5Pset(fapl, "clear_status_flags", &clear));
+  PetscCall(McH5SetCaches_Private(o, fapl));
   o->file = H5Fopen(o->path, H5F_ACC_RDWR, fapl);
   if (o->file < 0) {
     /* A flush that failed half-way (disk full) can leave the superblock's

@@ -96,7 +96,11 @@ struct _p_McOutput {
 
 PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call);
 
+/* Bytes of HDF5's metadata cache (fixed, see McH5SetCaches_Private). */
+#define MC_H5_METADATA_CACHE (2 * 1024 * 1024)
+
 /* Attribute and dataset helpers (h5util.c). */
+PetscErrorCode McH5SetCaches_Private(McOutput o, hid_t fapl);
 PetscErrorCode McH5AttrString_Private(McOutput o, hid_t obj, const char *objname, const char *name, const char *value);
 PetscErrorCode McH5AttrStringList_Private(McOutput o, hid_t obj, const char *objname, const char *name, PetscInt n, const char *const *values);
 PetscErrorCode McH5AttrFillNaN_Private(McOutput o, hid_t obj, const char *objname);

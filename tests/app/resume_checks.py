@@ -18,6 +18,10 @@ CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
                      readable with the draws of its last flush
        dirgone       the output directory removed during the run: exit 2, a
                      message naming the file
+       flatmem N     N iterations of one chain keeping every draw: the RSS in
+                     the file's memory trace at the end within 1 MiB of the
+                     RSS after 10^4 iterations, live objects and bytes
+                     constant; prints the RSS slope
 "Equal" means every dataset outside memory/ (RSS and times of this process)
 and checkpoint/ (the records' sequence differs by construction) is equal bit
 for bit, and the summaries agree.
@@ -333,6 +337,29 @@ elif check == "dirgone":
     expect(re.search(r"^mcmc-run: output file out/run\.h5: .*No such file or directory", err, re.M) is not None,
            "one line naming the file and the cause")
     expect("PETSC ERROR" not in err, "no PETSc traceback")
+elif check == "flatmem":
+    n = int(extra[0])
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__iterations=n, chain__burn_in=1000, chain__thin=1,
+                       chain__chains=1, output__field_thin=100, output__checkpoint_every=max(n // 10, 1000),
+                       memory__check_every=1000)
+    t0 = time.time()
+    code, out, err = mcmc(cfg, "--quiet")
+    wall = time.time() - t0
+    expect(code == 0, "exit code %d %s" % (code, err[-300:]))
+    with h5py.File(os.path.join(work, "run.h5"), "r", swmr=True) as f:
+        it, rss = f["memory/iteration"][:], f["memory/rss"][:]
+        objs, byts = f["memory/live_objects"][:], f["memory/live_bytes"][:]
+        draws = f["posterior/draw"].shape[0]
+    i0 = int(np.searchsorted(it, 10000))
+    grow = (rss[-1] - rss[i0]) / 2 ** 20
+    slope = np.polyfit(it[i0:], rss[i0:] / 2 ** 20, 1)[0] * 1e5
+    expect(it[-1] == n and draws == n - 1000, "%d memory rows up to iteration %d, %d draws" % (len(it), it[-1], draws))
+    expect(abs(grow) <= 1.0, "RSS %.2f MiB after %d iterations, %.2f MiB at %d: %+.3f MiB (within 1 MiB)"
+           % (rss[i0] / 2 ** 20, it[i0], rss[-1] / 2 ** 20, it[-1], grow))
+    expect(np.all(objs == objs[0]) and np.all(byts == byts[0]),
+           "live objects %s and live bytes %s constant" % (sorted(set(objs))[:3], sorted(set(byts))[:3]))
+    print("flatmem: %d iterations in %.1f s, RSS slope %+.4f MiB per 1e5 iterations after 1e4, max-min %.3f MiB"
+          % (n, wall, slope, (rss[i0:].max() - rss[i0:].min()) / 2 ** 20))
 else:
     sys.exit("unknown check " + check)
 print("%s: %d failed" % (check, len(failures)))

@@ -98,6 +98,8 @@ PetscErrorCode McH5Error_Private(const char *path, const char *what, const char 
 
 /* Bytes of HDF5's metadata cache (fixed, see McH5SetCaches_Private). */
 #define MC_H5_METADATA_CACHE (2 * 1024 * 1024)
+/* Bytes of each dataset's chunk cache (small and fixed, see there). */
+#define MC_H5_CHUNK_CACHE (64 * 1024)
 
 /* Attribute and dataset helpers (h5util.c). */
 PetscErrorCode McH5SetCaches_Private(McOutput o, hid_t fapl);

@@ -192,7 +192,10 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
       if (o->mem_dset[i] >= 0) H5Dclose(o->mem_dset[i]);
     for (PetscInt i = 0; o->vars && i < o->nvars; i++)
       if (o->vars[i].dset >= 0) H5Dclose(o->vars[i].dset);
-    if (o->file >= 0) status = H5Fclose(o->file);
+    /* After a write error HDF5's close fails half-way and leaves a torn file
+     * object that its own shutdown (at MPI_Finalize) then trips over; left
+     * open, the shutdown closes it once, into /dev/null. */
+    if (o->file >= 0 && !o->failed) status = H5Fclose(o->file);
   }
   H5E_END_TRY;
   if (close_failed) *close_failed = (PetscBool)(status < 0);

@@ -80,6 +80,21 @@ def start(*args, **kw):
     return subprocess.Popen([run, *args], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def open_killed(path):
+    """Opens a file left by a killed writer. Killed in the short window of a
+    resume before SWMR writing starts, the file is marked open without
+    SWMR: readers then need h5clear -s, applied here to a copy (mcmc-run
+    --resume clears the mark itself)."""
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError:
+        copy = path + ".cleared"
+        shutil.copyfile(path, copy)
+        subprocess.run(["h5clear", "-s", copy], check=True)
+        print("(file marked open without SWMR: read through h5clear -s)")
+        return h5py.File(copy, "r")
+
+
 def datasets(path):
     out = {}
     with h5py.File(path, "r", swmr=True) as f:
@@ -248,7 +263,7 @@ elif check == "sigkill":
             print("kill %d: before the first checkpoint" % k)
             continue
         committed = after["draws_committed"]
-        with h5py.File(path, "r", swmr=True) as f:
+        with open_killed(path) as f:
             ondisk = min(f["posterior/theta"].shape[1], f["sample_stats/lp"].shape[1], f["posterior/draw"].shape[0])
             prefix_ok = all(same(f[name][:, :committed] if f[name].ndim > 1 else f[name][:committed],
                                  refdata[name][:, :committed] if refdata[name].ndim > 1 else refdata[name][:committed])

@@ -83,20 +83,25 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   PetscFunctionBeginUser;
   PetscCall(McCalloc(sizeof(*s), &s));
   s->out = out;
-  McIncref(pb->prior);
+  if (pb->prior) McIncref(pb->prior);
   s->prior = pb->prior;
   s->chain = chain;
   s->ndraws = ndraws;
   s->nqoi = nqoi;
   s->field_thin = field_thin;
   s->nxi = PetscMin(MC_RUN_TRACE_XI, pb->nparams);
-  PetscCall(McPriorCreateVector(pb->prior, &s->m));
-  PetscCall(VecDuplicate(s->m, &s->xisum));
-  PetscCall(VecSet(s->xisum, 0));
-  /* A solve into m now: PETSc grows an object's cache of composed data on
-   * its first use, which would otherwise happen at the first kept draw,
-   * after the memory baseline. */
-  PetscCall(McPriorUnwhiten(s->prior, s->xisum, s->m));
+  if (pb->prior) {
+    PetscCall(McPriorCreateVector(pb->prior, &s->m));
+    PetscCall(VecDuplicate(s->m, &s->xisum));
+    PetscCall(VecSet(s->xisum, 0));
+    /* A solve into m now: PETSc grows an object's cache of composed data on
+     * its first use, which would otherwise happen at the first kept draw,
+     * after the memory baseline. */
+    PetscCall(McPriorUnwhiten(s->prior, s->xisum, s->m));
+  } else { /* a UM-Bridge model: no field, xi only */
+    PetscCall(VecCreateSeq(PETSC_COMM_SELF, pb->nparams, &s->xisum));
+    PetscCall(VecSet(s->xisum, 0));
+  }
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws + 1), &s->lp));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * nqoi + 1), &s->qoi));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * s->nxi + 1), &s->xi));

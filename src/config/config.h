@@ -30,6 +30,8 @@ typedef enum { MC_TRUTH_PRIOR_SAMPLE, MC_TRUTH_PRIOR_MEAN, MC_TRUTH_INCLUSION } 
 typedef enum { MC_NOISE_ABSOLUTE, MC_NOISE_RELATIVE } McNoiseKind;
 typedef enum { MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA } McKernelKind;
 typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;
+typedef enum { MC_MODEL_PDE, MC_MODEL_UMBRIDGE } McModelKind;
+typedef enum { MC_UMB_LOGDENSITY, MC_UMB_LOGLIKELIHOOD, MC_UMB_OBSERVATIONS } McUmbOutput;
 
 /* One [[pde.wells]] entry: a Gaussian source rate*exp(-|x-centre|^2/(2 width^2)). */
 typedef struct {
@@ -113,6 +115,15 @@ typedef struct {
   struct {
     char petsc_options[MC_CONFIG_PATH_MAX];
   } solver;
+  struct {
+    McModelKind kind;
+    char        url[MC_CONFIG_PATH_MAX];  /* kind = umbridge: the server, e.g. http://127.0.0.1:4242 */
+    char        name[MC_CONFIG_NAME_MAX]; /* the model's name on the server */
+    char        config[MC_CONFIG_PATH_MAX]; /* JSON object sent as the requests' "config" */
+    McUmbOutput output;
+    PetscReal   timeout, retry_backoff; /* seconds */
+    PetscInt    retries;
+  } model;
 } McConfig;
 
 /* Creates a configuration holding every default (as if read from an empty

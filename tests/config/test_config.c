@@ -107,7 +107,10 @@ static PetscErrorCode Reference(const char *path, const char *write)
   while (fgets(line, sizeof(line), f)) {
     char *s = line, name[128];
     int   k, found = -1;
-    if (s[0] == '#' && s[1] == ' ' && (s[2] == '[' || strstr(s, " = ")) && !strchr(s + 2, ':')) s += 2;
+    /* A commented-out key: "# name = value" (the value may hold a ':', as
+     * a URL does; the name never does, prose lines do before any " = "). */
+    const char *eq = strstr(s, " = ");
+    if (s[0] == '#' && s[1] == ' ' && (s[2] == '[' || (eq && !memchr(s + 2, ':', (size_t)(eq - (s + 2)))))) s += 2;
     if (sscanf(s, "[[%127[a-z_.]]]", name) == 1 || sscanf(s, "[%127[a-z_.]]", name) == 1) {
       snprintf(section, sizeof(section), "%s", name);
       continue;

@@ -276,6 +276,27 @@ static PetscErrorCode SetUpModels(Server *s)
   PetscFunctionReturn(0);
 }
 
+/* Every operation of every model once, at the prior mean, before the first
+ * request: what is allocated on first use (the adjoint's observation-sized
+ * work vectors, PETSc's caches) then exists before the memory baseline. */
+static PetscErrorCode WarmUp(Server *s)
+{
+  PetscBool ok;
+
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < s->pb->nobs; i++) s->out[i] = 1.0;
+  for (int k = 0; k < NMODELS; k++) {
+    ServeModel *m = &s->models[k];
+    PetscCall(VecSet(s->xi, 0));
+    PetscCall(VecSet(s->v, 1));
+    PetscCall(m->gradient(s, s->xi, s->out, s->g, &ok));
+    if (m->jacobian) PetscCall(m->jacobian(s, s->xi, s->v, s->out, &ok));
+    PetscCall(m->evaluate(s, s->xi, s->out, &ok));
+    for (PetscInt i = 0; i < s->pb->nobs; i++) s->out[i] = 1.0;
+  }
+  PetscFunctionReturn(0);
+}
+
 /* ----------------------------------------------------------- the answers */
 
 static Answer Error(unsigned status, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -513,8 +534,9 @@ static Answer Route(Server *s, const char *method, const char *url, const char *
   int          r = -1;
 
   if (!strcmp(url, "/Info")) {
-    json_t *names = json_array();
+    json_t *names;
     if (strcmp(method, "GET")) return Error(405, MC_UMB_INVALID_INPUT, "/Info takes GET, not %s", method);
+    names = json_array();
     for (int i = 0; i < NMODELS; i++) json_array_append_new(names, json_string(s->models[i].name));
     a.status = 200;
     a.body = json_pack("{s:f,s:o}", "protocolVersion", MC_UMB_PROTOCOL_VERSION, "models", names);
@@ -864,6 +886,7 @@ PetscErrorCode McServe(const char *config, const McRunOptions *opt, int *code)
     *code = MC_EXIT_USAGE;
   } else {
     PetscCall(SetUpModels(&s));
+    PetscCall(WarmUp(&s));
     PetscCall(Serve(&s, opt->listen ? opt->listen : MC_SERVE_DEFAULT_LISTEN, code));
   }
   PetscCall(ServerFree(&s));

@@ -113,3 +113,50 @@ def rel_close(a, b, tol):
 
 def max_rel(xs, ys):
     return max(abs(x - y) / max(abs(x), abs(y), 1e-300) for x, y in zip(xs, ys))
+
+
+def ess(x):
+    """Effective sample size, Geyer's initial monotone sequence (as src/mcmc/ess.c)."""
+    import numpy as np
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    xc = x - x.mean()
+    f = np.fft.rfft(xc, 2 * n)
+    acov = np.fft.irfft(f * np.conj(f))[:n] / n
+    if acov[0] <= 0:
+        return float(n)
+    rho = acov / acov[0]
+    s, prev = 0.0, None
+    for k in range(0, n - 1, 2):
+        p = rho[k] + rho[k + 1]
+        if p <= 0:
+            break
+        if prev is not None and p > prev:
+            p = prev
+        s += p
+        prev = p
+    tau = -1 + 2 * s
+    return n / max(tau, 1e-12)
+
+
+def mcse_mean_var(x):
+    """mean, its MCSE, variance, its MCSE (the MCSE of the mean of (x - mean)^2)."""
+    import numpy as np
+    x = np.asarray(x, dtype=float)
+    m = x.mean()
+    sq = (x - m) ** 2
+    v = sq.mean()
+    return m, np.sqrt(x.var() / ess(x)), v, np.sqrt(sq.var() / ess(sq))
+
+
+def write_config(path, **sections):
+    """A TOML file from {section: {key: value}} (strings quoted)."""
+    with open(path, "w") as f:
+        for sec, keys in sections.items():
+            f.write("[%s]\n" % sec)
+            for k, v in keys.items():
+                if isinstance(v, bool):
+                    v = "true" if v else "false"
+                elif isinstance(v, str):
+                    v = json.dumps(v)
+                f.write("%s = %s\n" % (k, v))

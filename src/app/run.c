@@ -524,6 +524,13 @@ static PetscErrorCode Summary(Run *r)
     printf("memory   not checked (the run ended before [memory] warmup = %d, or check_every = 0)\n",
            (int)cfg->memory.warmup);
   }
+  if (pb->umb) {
+    PetscInt64 calls, retries;
+    PetscReal  sec;
+    PetscCall(McUmbClientGetStats(pb->umb, &calls, &retries, &sec));
+    printf("model    %lld UM-Bridge requests, %lld retries, %.3g ms per request\n", (long long)calls,
+           (long long)retries, calls ? 1e3 * (double)sec / (double)calls : 0.0);
+  }
   printf("output   %s: %d chain%s x %d draws, %d parameters; wall time %.1f s\n", cfg->output.path, (int)r->C,
          r->C > 1 ? "s" : "", (int)((r->total - r->burn) / r->thin), (int)pb->nparams, (double)(now - r->t0));
   fflush(stdout);

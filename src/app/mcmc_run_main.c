@@ -22,6 +22,8 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "  --iterations N      run N iterations per chain instead of [chain] iterations\n"
                             "                      (burn-in scaled by the same factor)\n"
                             "  --force             replace the output file if it exists\n"
+                            "  --map               compute the MAP point (Newton-CG, one line per iteration) and the\n"
+                            "                      Laplace approximation's eigenvalues, then stop\n"
                             "  --quiet             no progress line on stderr\n"
                             "  --serve             serve CONFIG's models (posterior, forward, loglikelihood,\n"
                             "                      logprior) over UM-Bridge 1.0 (HTTP + JSON) until SIGINT/SIGTERM\n"
@@ -47,7 +49,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL, NULL};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
       }
     } else if (!strcmp(a, "--quiet")) {
       opt.quiet = PETSC_TRUE;
+    } else if (!strcmp(a, "--map")) {
+      opt.mode = MC_RUN_MAP;
     } else if (!strcmp(a, "--force")) {
       opt.force = PETSC_TRUE;
     } else if (!strcmp(a, "--iterations") || !strncmp(a, "--iterations=", 13)) {

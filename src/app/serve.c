@@ -19,8 +19,10 @@
  *   forward        [nobs] the observations B u(m(xi))
  * Gradient is J^T sens through the adjoint; ApplyJacobian is J vec for the
  * scalar models (the gradient's dot product) and unsupported for forward
- * (there is no tangent-linear solve); ApplyHessian is unsupported until a
- * Hessian action exists (ServeModel.hessian is its seam). */
+ * (there is no tangent-linear solve); ApplyHessian is sens (D^2 f) v for the
+ * scalar models through the full (Newton) Hessian action of the model module,
+ * unsupported for forward (it would need the observations' second
+ * derivatives one by one). */
 #include "app/umbridge_impl.h"
 
 #include <arpa/inet.h>
@@ -200,6 +202,44 @@ static PetscErrorCode PriorJacobian(Server *s, Vec xi, Vec v, PetscReal *out, Pe
   return ScalarJacobian(s, &s->models[3], xi, v, out, ok);
 }
 
+/* out = sens (D^2 f) v for the scalar models, with the full (Newton)
+ * Hessian of Phi from the second-order adjoint: D^2(-Phi) = -Ht, and the
+ * prior's -I. */
+static PetscErrorCode ScalarHessian(Server *s, Vec xi, PetscReal sens, PetscBool likelihood, PetscBool prior, Vec v,
+                                    Vec out, PetscBool *ok)
+{
+  PetscReal phi;
+
+  PetscFunctionBeginUser;
+  *ok = PETSC_TRUE;
+  PetscCall(VecSet(out, 0));
+  if (likelihood) {
+    PetscCall(Potential(s, xi, &phi, ok));
+    if (!*ok) PetscFunctionReturn(0);
+    PetscCall(McPosteriorGradient(s->pb->post, s->gm)); /* the Newton Hessian's adjoint needs it */
+    PetscCall(McPosteriorHessianApply(s->pb->post, MC_HESSIAN_NEWTON, v, out));
+    PetscCall(VecScale(out, -1.0));
+  }
+  if (prior) PetscCall(VecAXPY(out, -1.0, v));
+  if (sens != 1.0) PetscCall(VecScale(out, sens));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode PosteriorHessian(Server *s, Vec xi, const PetscReal *sens, Vec v, Vec out, PetscBool *ok)
+{
+  return ScalarHessian(s, xi, sens[0], PETSC_TRUE, PETSC_TRUE, v, out, ok);
+}
+
+static PetscErrorCode LikelihoodHessian(Server *s, Vec xi, const PetscReal *sens, Vec v, Vec out, PetscBool *ok)
+{
+  return ScalarHessian(s, xi, sens[0], PETSC_TRUE, PETSC_FALSE, v, out, ok);
+}
+
+static PetscErrorCode PriorHessian(Server *s, Vec xi, const PetscReal *sens, Vec v, Vec out, PetscBool *ok)
+{
+  return ScalarHessian(s, xi, sens[0], PETSC_FALSE, PETSC_TRUE, v, out, ok);
+}
+
 /* B u(m(xi)) after the forward solve of the potential. */
 static PetscErrorCode Observe(Server *s, Vec xi, PetscBool *ok)
 {
@@ -255,10 +295,10 @@ static PetscErrorCode SetUpModels(Server *s)
   McProblem *pb = s->pb;
   PetscInt   N = pb->nparams;
   ServeModel m[NMODELS] = {
-    {"posterior", N, 1, PosteriorEvaluate, PosteriorGradient, PosteriorJacobian, NULL},
+    {"posterior", N, 1, PosteriorEvaluate, PosteriorGradient, PosteriorJacobian, PosteriorHessian},
     {"forward", N, pb->nobs, ForwardEvaluate, ForwardGradient, NULL, NULL},
-    {"loglikelihood", N, 1, LikelihoodEvaluate, LikelihoodGradient, LikelihoodJacobian, NULL},
-    {"logprior", N, 1, PriorEvaluate, PriorGradient, PriorJacobian, NULL},
+    {"loglikelihood", N, 1, LikelihoodEvaluate, LikelihoodGradient, LikelihoodJacobian, LikelihoodHessian},
+    {"logprior", N, 1, PriorEvaluate, PriorGradient, PriorJacobian, PriorHessian},
   };
 
   PetscFunctionBeginUser;
@@ -291,6 +331,7 @@ static PetscErrorCode WarmUp(Server *s)
     PetscCall(VecSet(s->v, 1));
     PetscCall(m->gradient(s, s->xi, s->out, s->g, &ok));
     if (m->jacobian) PetscCall(m->jacobian(s, s->xi, s->v, s->out, &ok));
+    if (m->hessian) PetscCall(m->hessian(s, s->xi, s->out, s->v, s->g, &ok));
     PetscCall(m->evaluate(s, s->xi, s->out, &ok));
     for (PetscInt i = 0; i < s->pb->nobs; i++) s->out[i] = 1.0;
   }

@@ -103,14 +103,13 @@ static PetscErrorCode Reference(const char *path, const char *write)
   have = ReadAll(f, &nh);
   rewind(f);
   if (nh != nw || memcmp(want, have, nw))
-    printf("FAIL %s differs from the schema (regenerate: config_test --write-reference %s)\n", path, path), failures++;
+    printf("FAIL %s differs from the schema (regenerate: config_roundtrip --write-reference %s --reference %s)\n", path, path, path), failures++;
   while (fgets(line, sizeof(line), f)) {
     char *s = line, name[128];
     int   k, found = -1;
-    /* A commented-out key: "# name = value" (the value may hold a ':', as
-     * a URL does; the name never does, prose lines do before any " = "). */
-    const char *eq = strstr(s, " = ");
-    if (s[0] == '#' && s[1] == ' ' && (s[2] == '[' || (eq && !memchr(s + 2, ':', (size_t)(eq - (s + 2)))))) s += 2;
+    /* A commented-out key: "# name = value". Prose lines hold ": " (a
+     * value may hold a bare ':', as a URL does). */
+    if (s[0] == '#' && s[1] == ' ' && (s[2] == '[' || strstr(s, " = ")) && !strstr(s + 2, ": ")) s += 2;
     if (sscanf(s, "[[%127[a-z_.]]]", name) == 1 || sscanf(s, "[%127[a-z_.]]", name) == 1) {
       snprintf(section, sizeof(section), "%s", name);
       continue;

@@ -36,9 +36,10 @@ for name in info["models"]:
     support[name] = mi["support"]
     check("ModelInfo %s" % name, st == 200 and set(mi["support"]) ==
           {"Evaluate", "Gradient", "ApplyJacobian", "ApplyHessian"} and mi["support"]["Evaluate"]
-          and mi["support"]["Gradient"] and not mi["support"]["ApplyHessian"], mi)
-check("ApplyJacobian support", support["posterior"]["ApplyJacobian"] and not support["forward"]["ApplyJacobian"],
-      support)
+          and mi["support"]["Gradient"], mi)
+check("ApplyJacobian, ApplyHessian support: the scalar models, not forward",
+      all(support[n]["ApplyJacobian"] and support[n]["ApplyHessian"] for n in ["posterior", "loglikelihood", "logprior"])
+      and not support["forward"]["ApplyJacobian"] and not support["forward"]["ApplyHessian"], support)
 for name, nout in [("posterior", 1), ("forward", M), ("loglikelihood", 1), ("logprior", 1)]:
     st, a = c.post("/InputSizes", {"name": name, "config": {}})
     st2, b = c.post("/OutputSizes", {"name": name, "config": {}})
@@ -54,7 +55,16 @@ for name in ["posterior", "loglikelihood", "logprior"]:
     st, r2 = c.post("/Gradient", {"name": name, "outWrt": 0, "inWrt": 0, "input": [xi], "sens": [-2.5]})
     check("Gradient %s sens -2.5" % name, st == 200 and
           max_rel(r2["output"], [-2.5 * g for g in ref[name + "_gradient"]]) <= TOL, st)
-    v = [((i * 7) % 5 - 2) / 3.0 for i in range(N)]
+    v = ref["v"]
+    st, r = c.post("/ApplyHessian", {"name": name, "outWrt": 0, "inWrt1": 0, "inWrt2": 0, "input": [xi],
+                                     "sens": [1.0], "vec": v})
+    check("ApplyHessian %s" % name, st == 200 and len(r["output"]) == N and
+          max_rel(r["output"], ref[name + "_hessian_v"]) <= TOL, r if st != 200 else
+          max_rel(r["output"], ref[name + "_hessian_v"]))
+    st, r = c.post("/ApplyHessian", {"name": name, "outWrt": 0, "inWrt1": 0, "inWrt2": 0, "input": [xi],
+                                     "sens": [0.5], "vec": v})
+    check("ApplyHessian %s sens 0.5" % name, st == 200 and
+          max_rel(r["output"], [0.5 * h for h in ref[name + "_hessian_v"]]) <= TOL, st)
     st, r = c.post("/ApplyJacobian", {"name": name, "outWrt": 0, "inWrt": 0, "input": [xi], "vec": v})
     jv = sum(g * w for g, w in zip(ref[name + "_gradient"], v))
     check("ApplyJacobian %s" % name, st == 200 and len(r["output"]) == 1 and
@@ -106,8 +116,12 @@ bad = [
                                                   "vec": [1.0]}, 400, "InvalidInput"),
     ("ApplyJacobian of forward", "POST", "/ApplyJacobian", {"name": "forward", "outWrt": 0, "inWrt": 0,
                                                             "input": [xi], "vec": xi}, 400, "UnsupportedFeature"),
-    ("ApplyHessian", "POST", "/ApplyHessian", {"name": "posterior", "outWrt": 0, "inWrt1": 0, "inWrt2": 0,
-                                               "input": [xi], "sens": [1.0], "vec": xi}, 400, "UnsupportedFeature"),
+    ("ApplyHessian of forward", "POST", "/ApplyHessian", {"name": "forward", "outWrt": 0, "inWrt1": 0, "inWrt2": 0,
+                                                          "input": [xi], "sens": sens, "vec": xi}, 400,
+     "UnsupportedFeature"),
+    ("ApplyHessian inWrt2 out of range", "POST", "/ApplyHessian", {"name": "posterior", "outWrt": 0, "inWrt1": 0,
+                                                                   "inWrt2": 1, "input": [xi], "sens": [1.0],
+                                                                   "vec": xi}, 400, "InvalidInput"),
     ("unknown route", "POST", "/EvaluateShMem", good, 404, "UnsupportedFeature"),
     ("GET an evaluation", "GET", "/Evaluate", None, 405, "InvalidInput"),
     ("POST /Info", "POST", "/Info", good, 405, "InvalidInput"),

@@ -1,7 +1,8 @@
 /* The in-process values the UM-Bridge server test compares with: for the
  * problem of CONFIG at a fixed parameter xi, prints one JSON object with
  * xi, a sensitivity s (observation-sized), a direction v, and
- *   posterior, loglikelihood, logprior and their gradients,
+ *   posterior, loglikelihood, logprior, their gradients and Hessian
+ *   actions on a direction v (the full Newton Hessian),
  *   forward (B u) and J^T s,
  * every number as %.17g so Python reads back the exact doubles.
  *
@@ -40,7 +41,7 @@ int main(int argc, char **argv)
   McProblem        *pb;
   McPosterior       post2;
   McPosteriorStatus st;
-  Vec               xi, g, bu, d, u;
+  Vec               xi, g, bu, d, u, v, hv;
   PetscScalar      *a, xi2;
   PetscReal         phi, phi2;
   char              msg[1024];
@@ -78,6 +79,25 @@ int main(int argc, char **argv)
   PetscCall(VecScale(g, -1.0));
   PetscCall(PrintVec("logprior_gradient", g));
 
+  /* The full Hessian of Phi applied to v_i = ((7 i) mod 5 - 2)/3, at xi
+   * (McPosteriorGradient first: the Newton Hessian's adjoint needs it). */
+  PetscCall(VecDuplicate(xi, &v));
+  PetscCall(VecDuplicate(xi, &hv));
+  PetscCall(VecGetArray(v, &a));
+  for (PetscInt i = 0; i < pb->nparams; i++) a[i] = (double)((i * 7) % 5 - 2) / 3.0;
+  PetscCall(VecRestoreArray(v, &a));
+  PetscCall(PrintVec("v", v));
+  PetscCall(McPosteriorPotential(pb->post, xi, &phi, &st));
+  PetscCall(McPosteriorGradient(pb->post, g));
+  PetscCall(McPosteriorHessianApply(pb->post, MC_HESSIAN_NEWTON, v, hv));
+  PetscCall(VecScale(hv, -1.0));
+  PetscCall(PrintVec("loglikelihood_hessian_v", hv));
+  PetscCall(VecAXPY(hv, -1.0, v));
+  PetscCall(PrintVec("posterior_hessian_v", hv));
+  PetscCall(VecCopy(v, hv));
+  PetscCall(VecScale(hv, -1.0));
+  PetscCall(PrintVec("logprior_hessian_v", hv));
+
   /* B u(xi) and J^T s through a posterior with data B u - s, sigma 1. */
   PetscCall(McObsOperatorCreateVector(pb->obs, &bu));
   PetscCall(VecDuplicate(bu, &d));
@@ -99,6 +119,8 @@ int main(int argc, char **argv)
   PetscCall(McPosteriorDestroy(&post2));
   PetscCall(VecDestroy(&xi));
   PetscCall(VecDestroy(&g));
+  PetscCall(VecDestroy(&v));
+  PetscCall(VecDestroy(&hv));
   PetscCall(VecDestroy(&bu));
   PetscCall(VecDestroy(&d));
   PetscCall(McProblemDestroy(&pb));

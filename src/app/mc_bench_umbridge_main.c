@@ -14,19 +14,19 @@
 
 int main(int argc, char **argv)
 {
-  McConfig       *cfg;
-  McProblem      *pb;
-  McUmbClient     c;
-  McUmbStatus     st;
+  McConfig         *cfg;
+  McProblem        *pb;
+  McUmbClient       c;
+  McUmbStatus       st;
   McPosteriorStatus pst;
-  Vec             xi[2];
-  PetscReal      *x[2], lp[2], out, phi;
-  PetscScalar    *a, xi2;
-  PetscLogDouble  t0, t1, t2;
-  char            msg[2048];
-  PetscBool       valid;
-  PetscInt        N = 2000, Nlocal;
-  int             mismatches = 0;
+  Vec               xi[2];
+  PetscReal        *x[2], lp[2], out, phi;
+  PetscScalar      *a, xi2;
+  PetscLogDouble    t0, t1, t2;
+  char              msg[2048];
+  PetscBool         valid;
+  PetscInt          N = 2000, Nlocal;
+  int               mismatches = 0;
 
   if (McMemInstallPetscHooks()) return 1;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -47,7 +47,8 @@ int main(int argc, char **argv)
   for (int k = 0; k < 2; k++) {
     PetscCall(McPriorCreateVector(pb->prior, &xi[k]));
     PetscCall(VecGetArray(xi[k], &a));
-    for (PetscInt i = 0; i < pb->nparams; i++) a[i] = 0.3 * sin(0.7 * (double)i + k);
+    for (PetscInt i = 0; i < pb->nparams; i++)
+      a[i] = 0.3 * sin(0.7 * (double)i + k);
     PetscCall(VecRestoreArray(xi[k], &a));
     PetscCall(VecGetArray(xi[k], &x[k]));
   }

@@ -78,7 +78,7 @@ struct Server_ {
   PetscReal      *out;       /* max(nobs, nparams) outputs */
   size_t          max_body;
   PetscInt64      requests, errors;
-  PetscErrorCode  fatal;     /* a PETSc error inside a request stops the server */
+  PetscErrorCode  fatal; /* a PETSc error inside a request stops the server */
   int             exit_code;
   /* memory checks, counted in requests */
   PetscBool  baseline;
@@ -87,7 +87,10 @@ struct Server_ {
 
 static volatile sig_atomic_t stop_signal = 0;
 
-static void OnSignal(int sig) { stop_signal = sig; }
+static void OnSignal(int sig)
+{
+  stop_signal = sig;
+}
 
 /* ------------------------------------------------------------ the models */
 
@@ -139,8 +142,8 @@ static PetscErrorCode PriorEvaluate(Server *s, Vec xi, PetscReal *out, PetscBool
 
 /* g = sens * grad(-Phi) [- sens * xi for the posterior]: the gradient of
  * the scalar models, -grad Phi exactly the negated adjoint gradient. */
-static PetscErrorCode ScalarGradient(Server *s, Vec xi, PetscReal sens, PetscBool likelihood, PetscBool prior,
-                                     Vec g, PetscBool *ok)
+static PetscErrorCode ScalarGradient(Server *s, Vec xi, PetscReal sens, PetscBool likelihood, PetscBool prior, Vec g,
+                                     PetscBool *ok)
 {
   PetscReal phi;
 
@@ -262,7 +265,8 @@ static PetscErrorCode ForwardEvaluate(Server *s, Vec xi, PetscReal *out, PetscBo
   PetscCall(Observe(s, xi, ok));
   if (!*ok) PetscFunctionReturn(0);
   PetscCall(VecGetArrayRead(s->bu, &b));
-  for (PetscInt i = 0; i < s->pb->nobs; i++) out[i] = PetscRealPart(b[i]);
+  for (PetscInt i = 0; i < s->pb->nobs; i++)
+    out[i] = PetscRealPart(b[i]);
   PetscCall(VecRestoreArrayRead(s->bu, &b));
   PetscFunctionReturn(0);
 }
@@ -282,7 +286,8 @@ static PetscErrorCode ForwardGradient(Server *s, Vec xi, const PetscReal *sens, 
   if (!*ok) PetscFunctionReturn(0);
   PetscCall(VecCopy(s->bu, s->shift));
   PetscCall(VecGetArray(s->shift, &d));
-  for (PetscInt i = 0; i < s->pb->nobs; i++) d[i] -= sens[i];
+  for (PetscInt i = 0; i < s->pb->nobs; i++)
+    d[i] -= sens[i];
   PetscCall(VecRestoreArray(s->shift, &d));
   PetscCall(McForwardMisfitGradient(s->pb->fw, s->pb->obs, s->shift, &unit, &junk, s->gm));
   PetscCall(McPosteriorGetPrior(s->pb->post, &prior));
@@ -295,10 +300,10 @@ static PetscErrorCode SetUpModels(Server *s)
   McProblem *pb = s->pb;
   PetscInt   N = pb->nparams;
   ServeModel m[NMODELS] = {
-    {"posterior", N, 1, PosteriorEvaluate, PosteriorGradient, PosteriorJacobian, PosteriorHessian},
-    {"forward", N, pb->nobs, ForwardEvaluate, ForwardGradient, NULL, NULL},
-    {"loglikelihood", N, 1, LikelihoodEvaluate, LikelihoodGradient, LikelihoodJacobian, LikelihoodHessian},
-    {"logprior", N, 1, PriorEvaluate, PriorGradient, PriorJacobian, PriorHessian},
+      {"posterior", N, 1, PosteriorEvaluate, PosteriorGradient, PosteriorJacobian, PosteriorHessian},
+      {"forward", N, pb->nobs, ForwardEvaluate, ForwardGradient, NULL, NULL},
+      {"loglikelihood", N, 1, LikelihoodEvaluate, LikelihoodGradient, LikelihoodJacobian, LikelihoodHessian},
+      {"logprior", N, 1, PriorEvaluate, PriorGradient, PriorJacobian, PriorHessian},
   };
 
   PetscFunctionBeginUser;
@@ -324,7 +329,8 @@ static PetscErrorCode WarmUp(Server *s)
   PetscBool ok;
 
   PetscFunctionBeginUser;
-  for (PetscInt i = 0; i < s->pb->nobs; i++) s->out[i] = 1.0;
+  for (PetscInt i = 0; i < s->pb->nobs; i++)
+    s->out[i] = 1.0;
   for (int k = 0; k < NMODELS; k++) {
     ServeModel *m = &s->models[k];
     PetscCall(VecSet(s->xi, 0));
@@ -333,7 +339,8 @@ static PetscErrorCode WarmUp(Server *s)
     if (m->jacobian) PetscCall(m->jacobian(s, s->xi, s->v, s->out, &ok));
     if (m->hessian) PetscCall(m->hessian(s, s->xi, s->out, s->v, s->g, &ok));
     PetscCall(m->evaluate(s, s->xi, s->out, &ok));
-    for (PetscInt i = 0; i < s->pb->nobs; i++) s->out[i] = 1.0;
+    for (PetscInt i = 0; i < s->pb->nobs; i++)
+      s->out[i] = 1.0;
   }
   PetscFunctionReturn(0);
 }
@@ -421,8 +428,9 @@ static int ReadInput(json_t *req, ServeModel *m, Vec xi, Answer *err)
   json_t *in = json_object_get(req, "input");
 
   if (!json_is_array(in) || json_array_size(in) != 1) {
-    *err = Error(400, MC_UMB_INVALID_INPUT, "\"input\" must be an array of 1 input vector (model %s has 1 input of size %d)",
-                 m->name, (int)m->nin);
+    *err =
+        Error(400, MC_UMB_INVALID_INPUT,
+              "\"input\" must be an array of 1 input vector (model %s has 1 input of size %d)", m->name, (int)m->nin);
     return 1;
   }
   return ReadVec(json_array_get(in, 0), m->nin, "input[0]", xi, err);
@@ -462,7 +470,8 @@ static int CheckConfig(json_t *req, ServeModel *m, Answer *err)
   }
   if (!json_object_size(c)) return 0;
   names[0] = '\0';
-  json_object_foreach(c, key, v) {
+  json_object_foreach(c, key, v)
+  {
     int n = snprintf(names + o, sizeof(names) - o, "%s\"%s\"", o ? ", " : "", key);
     (void)v;
     if (n < 0 || (size_t)n >= sizeof(names) - o) break;
@@ -489,15 +498,18 @@ static const char *const feature_names[] = {"Evaluate", "Gradient", "ApplyJacobi
 
 static int Supports(ServeModel *m, int f)
 {
-  return f == 0 ? m->evaluate != NULL : f == 1 ? m->gradient != NULL : f == 2 ? m->jacobian != NULL : m->hessian != NULL;
+  return f == 0   ? m->evaluate != NULL
+         : f == 1 ? m->gradient != NULL
+         : f == 2 ? m->jacobian != NULL
+                  : m->hessian != NULL;
 }
 
 /* Answers one POST to an evaluation route (feature f). PETSc errors go to
  * s->fatal. */
 static Answer Evaluation(Server *s, ServeModel *m, int f, json_t *req)
 {
-  Answer    err;
-  PetscBool ok = PETSC_TRUE;
+  Answer         err;
+  PetscBool      ok = PETSC_TRUE;
   PetscErrorCode ierr = 0;
 
   if (!Supports(m, f)) {
@@ -562,8 +574,8 @@ static Answer Evaluation(Server *s, ServeModel *m, int f, json_t *req)
                m->name);
 }
 
-static const char *const post_routes[] = {"/ModelInfo",     "/InputSizes",   "/OutputSizes", "/Evaluate",
-                                          "/Gradient",      "/ApplyJacobian", "/ApplyHessian", NULL};
+static const char *const post_routes[] = {"/ModelInfo", "/InputSizes",    "/OutputSizes",  "/Evaluate",
+                                          "/Gradient",  "/ApplyJacobian", "/ApplyHessian", NULL};
 
 static Answer Route(Server *s, const char *method, const char *url, const char *body, size_t len)
 {
@@ -578,7 +590,8 @@ static Answer Route(Server *s, const char *method, const char *url, const char *
     json_t *names;
     if (strcmp(method, "GET")) return Error(405, MC_UMB_INVALID_INPUT, "/Info takes GET, not %s", method);
     names = json_array();
-    for (int i = 0; i < NMODELS; i++) json_array_append_new(names, json_string(s->models[i].name));
+    for (int i = 0; i < NMODELS; i++)
+      json_array_append_new(names, json_string(s->models[i].name));
     a.status = 200;
     a.body = json_pack("{s:f,s:o}", "protocolVersion", MC_UMB_PROTOCOL_VERSION, "models", names);
     return a;
@@ -647,8 +660,8 @@ static PetscErrorCode CheckMemory(Server *s)
   }
   if (s->requests % cfg->memory.check_every) PetscFunctionReturn(0);
   PetscCall(McGCCollect(2, NULL));
-  PetscCall(McMemCheck(cfg->memory.tolerance_objects, (size_t)cfg->memory.tolerance_bytes, &ok, report,
-                       sizeof(report)));
+  PetscCall(
+      McMemCheck(cfg->memory.tolerance_objects, (size_t)cfg->memory.tolerance_bytes, &ok, report, sizeof(report)));
   s->nchecks++;
   if (ok) PetscFunctionReturn(0);
   fprintf(stderr, "mcmc-run --serve: memory assertion failed after %lld requests:\n%s\n", (long long)s->requests,
@@ -693,9 +706,9 @@ static enum MHD_Result Send(struct MHD_Connection *c, Answer a)
 static enum MHD_Result Handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *size, void **con_cls)
 {
-  Server *s = cls;
-  Upload *up = *con_cls;
-  Answer  a;
+  Server         *s = cls;
+  Upload         *up = *con_cls;
+  Answer          a;
   enum MHD_Result ret;
 
   (void)version;
@@ -707,8 +720,8 @@ static enum MHD_Result Handle(void *cls, struct MHD_Connection *c, const char *u
     if (cl && strtoull(cl, NULL, 10) > s->max_body) {
       up->too_large = up->answered = 1;
       s->requests++, s->errors++;
-      return Send(c, Error(413, MC_UMB_INVALID_INPUT, "request body of %s bytes exceeds this server's limit of %zu bytes",
-                           cl, s->max_body));
+      return Send(c, Error(413, MC_UMB_INVALID_INPUT,
+                           "request body of %s bytes exceeds this server's limit of %zu bytes", cl, s->max_body));
     }
     return MHD_YES;
   }
@@ -759,13 +772,13 @@ static void Completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 /* HOST:PORT (HOST a name or address; [v6]:PORT) into an address. */
 static int ParseListen(const char *listen, struct sockaddr_storage *addr, socklen_t *alen, char *err, size_t elen)
 {
-  char             host[256];
-  const char      *colon = strrchr(listen, ':');
-  char            *end;
-  long             port;
-  struct addrinfo  hints, *res = NULL;
-  int              rc;
-  size_t           hl;
+  char            host[256];
+  const char     *colon = strrchr(listen, ':');
+  char           *end;
+  long            port;
+  struct addrinfo hints, *res = NULL;
+  int             rc;
+  size_t          hl;
 
   if (!colon) {
     snprintf(err, elen, "--listen needs HOST:PORT, got '%s'", listen);
@@ -795,8 +808,10 @@ static int ParseListen(const char *listen, struct sockaddr_storage *addr, sockle
   memcpy(addr, res->ai_addr, res->ai_addrlen);
   *alen = res->ai_addrlen;
   freeaddrinfo(res);
-  if (addr->ss_family == AF_INET) ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
-  else ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
+  if (addr->ss_family == AF_INET)
+    ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
   return 0;
 }
 
@@ -816,14 +831,14 @@ static PetscErrorCode ServerFree(Server *s)
 
 static PetscErrorCode Serve(Server *s, const char *listen, int *code)
 {
-  struct sockaddr_storage addr;
-  socklen_t               alen;
-  char                    err[512], host[INET6_ADDRSTRLEN];
-  struct MHD_Daemon      *d;
+  struct sockaddr_storage     addr;
+  socklen_t                   alen;
+  char                        err[512], host[INET6_ADDRSTRLEN];
+  struct MHD_Daemon          *d;
   const union MHD_DaemonInfo *info;
-  struct sigaction        sa, old_int, old_term;
-  unsigned                flags = MHD_USE_ERROR_LOG;
-  McMemUsage              u;
+  struct sigaction            sa, old_int, old_term;
+  unsigned                    flags = MHD_USE_ERROR_LOG;
+  McMemUsage                  u;
 
   PetscFunctionBeginUser;
   if (ParseListen(listen, &addr, &alen, err, sizeof(err))) {
@@ -842,8 +857,10 @@ static PetscErrorCode Serve(Server *s, const char *listen, int *code)
     PetscFunctionReturn(0);
   }
   info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-  if (addr.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, host, sizeof(host));
-  else inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, host, sizeof(host));
+  if (addr.ss_family == AF_INET)
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, host, sizeof(host));
+  else
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, host, sizeof(host));
   printf("serving  UM-Bridge 1.0 on http://%s%s%s:%u: posterior [%d] -> [1], forward [%d] -> [%d], loglikelihood, "
          "logprior\n",
          addr.ss_family == AF_INET6 ? "[" : "", host, addr.ss_family == AF_INET6 ? "]" : "",
@@ -884,10 +901,10 @@ static PetscErrorCode Serve(Server *s, const char *listen, int *code)
 
 PetscErrorCode McServe(const char *config, const McRunOptions *opt, int *code)
 {
-  McConfig *cfg = NULL;
-  Server    s;
-  char      msg[2048];
-  PetscBool valid;
+  McConfig   *cfg = NULL;
+  Server      s;
+  char        msg[2048];
+  PetscBool   valid;
   PetscMPIInt size;
 
   PetscFunctionBeginUser;
@@ -908,8 +925,7 @@ PetscErrorCode McServe(const char *config, const McRunOptions *opt, int *code)
     *code = MC_EXIT_USAGE;
   }
   if (valid && cfg->model.kind != MC_MODEL_PDE) {
-    fprintf(stderr, "%s: --serve serves the PDE model; [model] kind = \"umbridge\" has nothing to serve\n",
-            config);
+    fprintf(stderr, "%s: --serve serves the PDE model; [model] kind = \"umbridge\" has nothing to serve\n", config);
     *code = MC_EXIT_USAGE;
   }
   if (*code != MC_EXIT_OK) {

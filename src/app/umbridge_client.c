@@ -22,13 +22,13 @@
 struct McUmbClient_ {
   CURL              *curl;
   struct curl_slist *headers;
-  char              *base;       /* url without a trailing slash */
-  char              *url;        /* base + route */
+  char              *base; /* url without a trailing slash */
+  char              *url;  /* base + route */
   size_t             url_cap;
-  char              *head;       /* {"name":...,"config":{...}  (no closing brace) */
-  char              *req;        /* request text */
+  char              *head; /* {"name":...,"config":{...}  (no closing brace) */
+  char              *req;  /* request text */
   size_t             req_len, req_cap;
-  char              *resp;       /* response text */
+  char              *resp; /* response text */
   size_t             resp_len, resp_cap;
   PetscInt           nin, nout;
   PetscBool          support[4]; /* Evaluate, Gradient, ApplyJacobian, ApplyHessian */
@@ -52,7 +52,10 @@ static void JsonFree(void *p)
   if (p) (void)McFree(&p);
 }
 
-void McJsonUseProjectAllocator(void) { json_set_alloc_funcs(JsonMalloc, JsonFree); }
+void McJsonUseProjectAllocator(void)
+{
+  json_set_alloc_funcs(JsonMalloc, JsonFree);
+}
 
 static void SetError(McUmbClient c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void SetError(McUmbClient c, const char *fmt, ...)
@@ -121,8 +124,7 @@ static void Sleep(PetscReal s)
 
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (PetscReal)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) && errno == EINTR) {
-  }
+  while (nanosleep(&ts, &ts) && errno == EINTR) {}
 }
 
 /* One request with retries. *doc is the parsed answer (new reference) with
@@ -159,8 +161,8 @@ static PetscErrorCode Request(McUmbClient c, const char *route, PetscBool post, 
       curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
       if (*status < 500) {
         *doc = json_loadb(c->resp ? c->resp : "", c->resp_len, 0, &jerr);
-        if (!*doc) SetError(c, "%s%s answered HTTP %ld with a body that is not JSON: %s", c->base, route, *status,
-                            jerr.text);
+        if (!*doc)
+          SetError(c, "%s%s answered HTTP %ld with a body that is not JSON: %s", c->base, route, *status, jerr.text);
         break;
       }
       SetError(c, "%s%s answered HTTP %ld: %.300s", c->base, route, *status, c->resp ? c->resp : "");
@@ -213,8 +215,9 @@ static int OneSize(McUmbClient c, json_t *doc, const char *key, PetscInt *n)
 
   if (!json_is_array(a) || json_array_size(a) != 1 || !json_is_integer(json_array_get(a, 0)) ||
       json_integer_value(json_array_get(a, 0)) < 1) {
-    SetError(c, "%s: \"%s\" must be one positive size (mcmc-run samples models with one input and one output "
-                "vector)",
+    SetError(c,
+             "%s: \"%s\" must be one positive size (mcmc-run samples models with one input and one output "
+             "vector)",
              c->base, key);
     return 1;
   }
@@ -242,7 +245,8 @@ PetscErrorCode McUmbClientCreate(const McUmbClientSpec *spec, McUmbClient *clien
   c->retries = spec->retries;
   c->backoff = spec->backoff;
   n = strlen(spec->url);
-  while (n && spec->url[n - 1] == '/') n--;
+  while (n && spec->url[n - 1] == '/')
+    n--;
   PetscCall(McMalloc(n + 1, &c->base));
   memcpy(c->base, spec->url, n);
   c->base[n] = '\0';
@@ -315,7 +319,8 @@ PetscErrorCode McUmbClientCreate(const McUmbClientSpec *spec, McUmbClient *clien
   {
     static const char *feat[4] = {"Evaluate", "Gradient", "ApplyJacobian", "ApplyHessian"};
     json_t            *sup = json_object_get(doc, "support");
-    for (int f = 0; f < 4; f++) c->support[f] = json_is_true(json_object_get(sup, feat[f])) ? PETSC_TRUE : PETSC_FALSE;
+    for (int f = 0; f < 4; f++)
+      c->support[f] = json_is_true(json_object_get(sup, feat[f])) ? PETSC_TRUE : PETSC_FALSE;
   }
   json_decref(doc);
   if (!c->support[0]) {
@@ -390,7 +395,10 @@ PetscErrorCode McUmbClientSupports(McUmbClient c, PetscBool *evaluate, PetscBool
   PetscFunctionReturn(0);
 }
 
-const char *McUmbClientGetError(McUmbClient c) { return c->err; }
+const char *McUmbClientGetError(McUmbClient c)
+{
+  return c->err;
+}
 
 PetscErrorCode McUmbClientGetStats(McUmbClient c, PetscInt64 *calls, PetscInt64 *retries, PetscReal *seconds)
 {
@@ -403,8 +411,7 @@ PetscErrorCode McUmbClientGetStats(McUmbClient c, PetscInt64 *calls, PetscInt64 
 
 /* Sends the request in c->req to route and reads "output" into out[n]
  * (nested: [[...]], Evaluate's form). */
-static PetscErrorCode Call(McUmbClient c, const char *route, PetscInt n, int nested, PetscReal *out,
-                           McUmbStatus *st)
+static PetscErrorCode Call(McUmbClient c, const char *route, PetscInt n, int nested, PetscReal *out, McUmbStatus *st)
 {
   json_t     *doc, *o;
   long        status;
@@ -422,8 +429,10 @@ static PetscErrorCode Call(McUmbClient c, const char *route, PetscInt n, int nes
   } else {
     o = json_object_get(doc, "output");
     if (nested) o = json_is_array(o) && json_array_size(o) == 1 ? json_array_get(o, 0) : NULL;
-    if (Numbers(o, n, out)) SetError(c, "%s%s: the answer has no \"output\" of %d numbers", c->base, route, (int)n);
-    else *st = MC_UMB_OK;
+    if (Numbers(o, n, out))
+      SetError(c, "%s%s: the answer has no \"output\" of %d numbers", c->base, route, (int)n);
+    else
+      *st = MC_UMB_OK;
   }
   json_decref(doc);
   PetscFunctionReturn(0);
@@ -433,8 +442,8 @@ PetscErrorCode McUmbClientEvaluate(McUmbClient c, const PetscReal *x, PetscReal 
 {
   PetscFunctionBeginUser;
   c->req_len = 0;
-  PetscCheck(!ReqAppend(c, "%s", c->head) && !ReqArray(c, "input", x, c->nin, 1) && !ReqAppend(c, "}"),
-             PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
+  PetscCheck(!ReqAppend(c, "%s", c->head) && !ReqArray(c, "input", x, c->nin, 1) && !ReqAppend(c, "}"), PETSC_COMM_SELF,
+             PETSC_ERR_MEM, "out of memory");
   PetscCall(Call(c, "/Evaluate", c->nout, 1, out, st));
   PetscFunctionReturn(0);
 }
@@ -446,7 +455,7 @@ PetscErrorCode McUmbClientGradient(McUmbClient c, const PetscReal *x, const Pets
   PetscCheck(c->support[1], PETSC_COMM_SELF, PETSC_ERR_SUP, "the UM-Bridge model does not support Gradient");
   c->req_len = 0;
   PetscCheck(!ReqAppend(c, "%s,\"outWrt\":0,\"inWrt\":0", c->head) && !ReqArray(c, "input", x, c->nin, 1) &&
-               !ReqArray(c, "sens", sens, c->nout, 0) && !ReqAppend(c, "}"),
+                 !ReqArray(c, "sens", sens, c->nout, 0) && !ReqAppend(c, "}"),
              PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
   PetscCall(Call(c, "/Gradient", c->nin, 0, g, st));
   PetscFunctionReturn(0);

@@ -16,13 +16,13 @@
 #include <math.h>
 
 typedef struct {
-  McUmbClient c;      /* borrowed from the problem */
+  McUmbClient c; /* borrowed from the problem */
   McUmbOutput output;
   PetscInt    nin, nout;
-  PetscReal  *f;      /* nout outputs of the last evaluation */
-  PetscReal  *sens;   /* nout: the weighted residual, or 1 */
-  PetscReal  *g;      /* nin */
-  PetscReal  *data;   /* borrowed, nout */
+  PetscReal  *f;    /* nout outputs of the last evaluation */
+  PetscReal  *sens; /* nout: the weighted residual, or 1 */
+  PetscReal  *g;    /* nin */
+  PetscReal  *data; /* borrowed, nout */
   PetscReal   sigma, phi;
   PetscBool   warned;
 } UmbCtx;
@@ -164,7 +164,8 @@ PetscErrorCode McUmbCreateTarget_Private(McProblem *pb, McTarget *target)
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)t->nout, &t->f));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)t->nout, &t->sens));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)t->nin, &t->g));
-  for (PetscInt i = 0; i < t->nout; i++) t->sens[i] = 1.0;
+  for (PetscInt i = 0; i < t->nout; i++)
+    t->sens[i] = 1.0;
   PetscCall(McTargetCreateShell(PETSC_COMM_SELF, t->nin, t->nin, &ops, t, 1, qoi_names, target));
   PetscFunctionReturn(0);
 }

@@ -18,7 +18,8 @@
 static void Print(const char *name, const PetscReal *x, PetscInt n, int last)
 {
   printf("\"%s\": [", name);
-  for (PetscInt i = 0; i < n; i++) printf("%s%.17g", i ? ", " : "", (double)x[i]);
+  for (PetscInt i = 0; i < n; i++)
+    printf("%s%.17g", i ? ", " : "", (double)x[i]);
   printf("]%s\n", last ? "" : ",");
 }
 
@@ -60,7 +61,8 @@ int main(int argc, char **argv)
   PetscCall(McPriorCreateVector(pb->prior, &xi));
   PetscCall(VecDuplicate(xi, &g));
   PetscCall(VecGetArray(xi, &a));
-  for (PetscInt i = 0; i < pb->nparams; i++) a[i] = 0.7 * sin(1.3 * (double)i + 0.2);
+  for (PetscInt i = 0; i < pb->nparams; i++)
+    a[i] = 0.7 * sin(1.3 * (double)i + 0.2);
   PetscCall(VecRestoreArray(xi, &a));
   printf("{\n");
   PetscCall(PrintVec("xi", xi));
@@ -84,7 +86,8 @@ int main(int argc, char **argv)
   PetscCall(VecDuplicate(xi, &v));
   PetscCall(VecDuplicate(xi, &hv));
   PetscCall(VecGetArray(v, &a));
-  for (PetscInt i = 0; i < pb->nparams; i++) a[i] = (double)((i * 7) % 5 - 2) / 3.0;
+  for (PetscInt i = 0; i < pb->nparams; i++)
+    a[i] = (double)((i * 7) % 5 - 2) / 3.0;
   PetscCall(VecRestoreArray(v, &a));
   PetscCall(PrintVec("v", v));
   PetscCall(McPosteriorPotential(pb->post, xi, &phi, &st));
@@ -105,7 +108,8 @@ int main(int argc, char **argv)
   PetscCall(McObsOperatorApply(pb->obs, u, bu));
   PetscCall(PrintVec("forward", bu));
   PetscCall(VecGetArray(d, &a));
-  for (PetscInt i = 0; i < pb->nobs; i++) a[i] = cos(0.9 * (double)i);
+  for (PetscInt i = 0; i < pb->nobs; i++)
+    a[i] = cos(0.9 * (double)i);
   PetscCall(VecRestoreArray(d, &a));
   PetscCall(PrintVec("sens", d));
   PetscCall(VecAYPX(d, -1.0, bu)); /* d = B u - s */

@@ -43,8 +43,8 @@ def chain(tag, faults, **model):
 r, theta0, lp0 = chain("healthy", [])
 check("healthy server: exit 0, 1000 draws", r.returncode == 0 and theta0.shape == (1000, 2), (r.returncode, r.stderr))
 
-r, theta, lp = chain("fail_every_7", ["--fail-every", "7"])
-check("503 on every 7th request: exit 0", r.returncode == 0, r.stderr[-800:])
+r, theta, lp = chain("fail_every_7", ["--fail-every", "7"], retry_backoff=0.002)
+check("503 on every 7th request (2 ms backoff): exit 0", r.returncode == 0, r.stderr[-800:])
 check("  retried: the summary counts them", "retries" in r.stdout and " 0 retries" not in r.stdout, r.stdout[-400:])
 check("  same chain bit for bit", np.array_equal(theta, theta0) and np.array_equal(lp, lp0))
 

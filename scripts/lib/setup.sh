@@ -8,10 +8,11 @@ MC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # Build and run-time dependencies, and what the tests use (python3-h5py and
 # numpy read output files, xarray/h5netcdf/netcdf4 check that the readers
 # users have open them; valgrind checks the object layer; clang builds the
-# fuzz targets).
+# fuzz targets; libmicrohttpd, jansson and libcurl speak UM-Bridge).
 MC_PACKAGES=(
   build-essential cmake pkg-config git
   petsc-dev slepc-dev libgsl-dev libhdf5-openmpi-dev hdf5-tools openmpi-bin
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-netcdf4
   python3-matplotlib
   valgrind clang libclang-rt-14-dev

@@ -36,7 +36,8 @@ typedef enum {
   MC_RUN_SAMPLE,      /* load, validate and run */
   MC_RUN_CHECK,       /* --check: validate, print "CONFIG: ok" */
   MC_RUN_PRINT_CONFIG, /* --print-config: validate, print the resolved configuration as TOML */
-  MC_RUN_MAP           /* --map: compute the MAP point and the Laplace approximation, print them, no sampling */
+  MC_RUN_MAP,          /* --map: compute the MAP point and the Laplace approximation, print them, no sampling */
+  MC_RUN_SERVE         /* --serve: answer UM-Bridge requests for the configuration's models */
 } McRunMode;
 
 /* What the command line adds to the configuration. */
@@ -47,6 +48,7 @@ typedef struct {
   PetscInt  iterations; /* --iterations N: replaces [chain] iterations (burn-in scaled alike); 0 = keep */
   struct McRunStats_ *stats; /* when set, the run's measurements go here (mc-bench); NULL = none */
   const char *resume;   /* --resume FILE: continue the run in FILE from its last checkpoint; NULL = new run */
+  const char *listen;   /* --listen HOST:PORT with --serve; NULL: MC_SERVE_DEFAULT_LISTEN */
 } McRunOptions;
 
 /* What a sampling run measured, for the benchmark (mc-bench). Times are
@@ -83,6 +85,57 @@ PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *cod
  * says, finalises. Returns an exit code. */
 int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRunOptions *opt);
 
+/* [solver] petsc_options into PETSc's options database (command-line
+ * options win). */
+PetscErrorCode McRunApplySolverOptions(const McConfig *cfg);
+
+/* ------------------------------------------------------------- UM-Bridge */
+
+#define MC_SERVE_DEFAULT_LISTEN "127.0.0.1:4242"
+
+/* mcmc-run --serve (src/app/serve.c): loads config, sets its problem up and
+ * serves the models posterior, forward, loglikelihood and logprior over
+ * UM-Bridge 1.0 on opt->listen until SIGINT or SIGTERM. *code is the exit
+ * code (1: configuration or --listen error, 2: the server failed, 3: a
+ * memory assertion failed). Needs PETSc initialised, one rank. */
+PetscErrorCode McServe(const char *config, const McRunOptions *opt, int *code);
+
+/* A client of one UM-Bridge model (src/app/umbridge_client.c): one
+ * persistent HTTP connection (libcurl keep-alive), requests retried with
+ * backoff on timeouts, refused connections and 5xx answers. */
+typedef struct McUmbClient_ *McUmbClient;
+typedef struct {
+  const char *url, *name, *config; /* config: a JSON object's text */
+  PetscReal   timeout;             /* seconds per request */
+  PetscInt    retries;             /* retries after the first attempt */
+  PetscReal   backoff;             /* seconds before the first retry, doubling */
+} McUmbClientSpec;
+/* What a call found: OK; REJECTED, the model answered InvalidInput for this
+ * input (it cannot be evaluated there: a rejected proposal); FAULT, the
+ * server could not be reached or kept failing after every retry (then
+ * McUmbClientGetError says why). */
+typedef enum { MC_UMB_OK = 0, MC_UMB_REJECTED, MC_UMB_FAULT } McUmbStatus;
+/* Connects: GET /Info (protocol 1.0, the model listed), POST /ModelInfo,
+ * /InputSizes, /OutputSizes (one input and one output vector). A problem a
+ * user can fix (wrong url or name, a refused config) sets *valid =
+ * PETSC_FALSE and msg; *client must still be destroyed. Ownership: *client
+ * is new (McUmbClientDestroy). */
+PetscErrorCode McUmbClientCreate(const McUmbClientSpec *spec, McUmbClient *client, char *msg, size_t len,
+                                 PetscBool *valid);
+PetscErrorCode McUmbClientDestroy(McUmbClient *client);
+PetscErrorCode McUmbClientGetSizes(McUmbClient c, PetscInt *nin, PetscInt *nout);
+PetscErrorCode McUmbClientSupports(McUmbClient c, PetscBool *evaluate, PetscBool *gradient, PetscBool *jacobian,
+                                   PetscBool *hessian);
+/* out[nout] = F(x[nin]). Borrows everything. */
+PetscErrorCode McUmbClientEvaluate(McUmbClient c, const PetscReal *x, PetscReal *out, McUmbStatus *st);
+/* g[nin] = J(x)^T sens[nout]. */
+PetscErrorCode McUmbClientGradient(McUmbClient c, const PetscReal *x, const PetscReal *sens, PetscReal *g,
+                                   McUmbStatus *st);
+/* The reason of the last MC_UMB_FAULT or MC_UMB_REJECTED (borrowed). */
+const char *McUmbClientGetError(McUmbClient c);
+/* Requests sent, retries made, and wall seconds spent in requests. */
+PetscErrorCode McUmbClientGetStats(McUmbClient c, PetscInt64 *calls, PetscInt64 *retries, PetscReal *seconds);
+
 /* ------------------------------------------------------------- the problem */
 
 /* The problem a configuration describes, set up (src/app/problem.c). The
@@ -101,6 +154,13 @@ typedef struct {
   PetscInt      nobs;
   PetscReal    *obs_coords; /* nobs x dim */
   PetscReal     sigma;      /* absolute noise standard deviation */
+  /* [model] kind = "umbridge": the remote model; then mesh, fw, obs,
+   * prior, post, m0, ml and work are NULL, nparams is the model's input
+   * size and nobs the number of observations (0 unless output =
+   * "observations", then data[nobs] holds them). */
+  McUmbClient   umb;
+  McUmbOutput   umb_output;
+  PetscReal    *data;
 } McProblem;
 
 /* Builds mesh, forward model, observation operator, prior, truth and data

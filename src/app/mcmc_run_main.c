@@ -11,6 +11,7 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "       mcmc-run --resume FILE [CONFIG] [--iterations N] [PETSc options]\n"
                             "       mcmc-run --check CONFIG\n"
                             "       mcmc-run --print-config CONFIG\n"
+                            "       mcmc-run --serve CONFIG [--listen HOST:PORT]\n"
                             "\n"
                             "Samples the posterior of the PDE inverse problem described by CONFIG (TOML).\n"
                             "\n"
@@ -30,6 +31,10 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "                      --iterations N sets the run's new length (extends a\n"
                             "                      finished run; burn-in and thinning stay)\n"
                             "  --quiet             no progress line on stderr\n"
+                            "  --serve             serve CONFIG's models (posterior, forward, loglikelihood,\n"
+                            "                      logprior) over UM-Bridge 1.0 (HTTP + JSON) until SIGINT/SIGTERM\n"
+                            "  --listen HOST:PORT  where --serve listens (default " MC_SERVE_DEFAULT_LISTEN "; port 0:\n"
+                            "                      any free port, printed on stdout)\n"
                             "  --                  everything after this goes to PETSc\n"
                             "\n"
                             "PETSc options (single dash, e.g. -ksp_type cg -pc_type gamg -log_view) are\n"
@@ -54,7 +59,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL, NULL};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL, NULL, NULL};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
@@ -73,6 +78,15 @@ int main(int argc, char **argv)
       opt.mode = MC_RUN_CHECK;
     } else if (!strcmp(a, "--print-config")) {
       opt.mode = MC_RUN_PRINT_CONFIG;
+    } else if (!strcmp(a, "--serve")) {
+      opt.mode = MC_RUN_SERVE;
+    } else if (!strcmp(a, "--listen") || !strncmp(a, "--listen=", 9)) {
+      opt.listen = a[8] == '=' ? a + 9 : (i + 1 < nown ? own[++i] : NULL);
+      if (!opt.listen || !*opt.listen) {
+        fprintf(stderr, "mcmc-run: --listen needs HOST:PORT\n");
+        code = MC_EXIT_USAGE;
+        goto done;
+      }
     } else if (!strcmp(a, "--quiet")) {
       opt.quiet = PETSC_TRUE;
     } else if (!strcmp(a, "--map")) {
@@ -116,6 +130,11 @@ int main(int argc, char **argv)
   }
   if (!config && !opt.resume) {
     fprintf(stderr, "mcmc-run: no CONFIG given\n\n%s", usage);
+    code = MC_EXIT_USAGE;
+    goto done;
+  }
+  if (opt.listen && opt.mode != MC_RUN_SERVE) {
+    fprintf(stderr, "mcmc-run: --listen is only used with --serve\n");
     code = MC_EXIT_USAGE;
     goto done;
   }

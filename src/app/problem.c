@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <petscsf.h>
 #include <math.h>
@@ -535,6 +536,91 @@ static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, siz
   PetscFunctionReturn(0);
 }
 
+/* ------------------------------------------------------ a UM-Bridge model */
+
+/* What the sampler needs of a remote model: the connection, the sizes, the
+ * gradient when a gradient-based kernel is chosen, and for output =
+ * "observations" the data (read, or synthesized from a truth in the model's
+ * input coordinates with the same seeds as the PDE problem's) and sigma. */
+static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  McUmbClientSpec spec = {cfg->model.url, cfg->model.name, cfg->model.config, cfg->model.timeout,
+                          cfg->model.retries, cfg->model.retry_backoff};
+  PetscInt        nout;
+  PetscBool       grad;
+  char            why[1536];
+
+  PetscFunctionBeginUser;
+  pb->umb_output = cfg->model.output;
+  PetscCall(McUmbClientCreate(&spec, &pb->umb, why, sizeof(why), valid));
+  if (!*valid) {
+    snprintf(msg, len, "%s: %s", cfg->source, why);
+    PetscFunctionReturn(0);
+  }
+  PetscCall(McUmbClientGetSizes(pb->umb, &pb->nparams, &nout));
+  PetscCall(McUmbClientSupports(pb->umb, NULL, &grad, NULL, NULL));
+  /* The configuration's kernels in McKernelKind order (mcmc.h's MC_KERNEL_*
+   * names are strings, so compare by name). */
+  static const char *const kernel[] = {MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA};
+  const char *k = kernel[cfg->sampler.kernel];
+  if (!grad && (!strcmp(k, MC_KERNEL_MALA) || !strcmp(k, MC_KERNEL_INFMALA))) {
+    Fail(msg, len, valid,
+         "%s: [sampler] kernel = \"%s\" needs the gradient, but UM-Bridge model %s at %s does not support Gradient "
+         "(its ModelInfo says so); choose pcn, rwm or am",
+         cfg->source, k, cfg->model.name, cfg->model.url);
+    PetscFunctionReturn(0);
+  }
+  if (cfg->model.output != MC_UMB_OBSERVATIONS) {
+    if (nout != 1)
+      Fail(msg, len, valid, "%s: [model] output = \"%s\" needs a model with one output value; %s has %d", cfg->source,
+           cfg->model.output == MC_UMB_LOGDENSITY ? "logdensity" : "loglikelihood", cfg->model.name, (int)nout);
+    PetscFunctionReturn(0);
+  }
+  pb->nobs = nout;
+  PetscCall(PetscMalloc1(nout, &pb->data));
+  if (cfg->data.kind == MC_DATA_FILE) {
+    PetscInt   n;
+    PetscReal *vals;
+    PetscCall(ReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    if (!*valid) PetscFunctionReturn(0);
+    if (n != nout) Fail(msg, len, valid, "%s: %d observed values, but model %s has %d outputs", cfg->data.file, (int)n,
+                        cfg->model.name, (int)nout);
+    else PetscCall(PetscArraycpy(pb->data, vals, n));
+    PetscCall(PetscFree(vals));
+  } else {
+    PetscReal  *xi;
+    McUmbStatus st;
+    gsl_rng    *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    PetscCheck(rng, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+    PetscCall(PetscCalloc1(pb->nparams, &xi));
+    gsl_rng_set(rng, (unsigned long)cfg->data.truth_seed);
+    if (cfg->data.truth == MC_TRUTH_PRIOR_SAMPLE)
+      for (PetscInt i = 0; i < pb->nparams; i++) xi[i] = gsl_ran_gaussian_ziggurat(rng, 1.0);
+    PetscCall(McUmbClientEvaluate(pb->umb, xi, pb->data, &st));
+    PetscCall(PetscFree(xi));
+    if (st != MC_UMB_OK) {
+      Fail(msg, len, valid, "%s: model %s could not be evaluated at the truth: %s", cfg->source, cfg->model.name,
+           McUmbClientGetError(pb->umb));
+    } else {
+      PetscReal scale = 0;
+      for (PetscInt i = 0; i < nout; i++) scale = PetscMax(scale, PetscAbsReal(pb->data[i]));
+      pb->sigma = cfg->noise.sigma * (cfg->noise.kind == MC_NOISE_RELATIVE ? scale : 1.0);
+      gsl_rng_set(rng, (unsigned long)cfg->data.noise_seed);
+      for (PetscInt i = 0; i < nout; i++) pb->data[i] += pb->sigma * gsl_ran_gaussian_ziggurat(rng, 1.0);
+    }
+    gsl_rng_free(rng);
+    if (!*valid) PetscFunctionReturn(0);
+  }
+  if (cfg->data.kind == MC_DATA_FILE) {
+    PetscReal scale = 0;
+    for (PetscInt i = 0; i < nout; i++) scale = PetscMax(scale, PetscAbsReal(pb->data[i]));
+    pb->sigma = cfg->noise.sigma * (cfg->noise.kind == MC_NOISE_RELATIVE ? scale : 1.0);
+  }
+  if (!(pb->sigma > 0))
+    Fail(msg, len, valid, "%s: relative noise needs a non-zero observed value (all are 0)", cfg->source);
+  PetscFunctionReturn(0);
+}
+
 /* ---------------------------------------------------------------- public */
 
 PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid)
@@ -546,6 +632,10 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   msg[0] = '\0';
   PetscCall(PetscNew(&pb));
   *problem = pb;
+  if (cfg->model.kind == MC_MODEL_UMBRIDGE) {
+    PetscCall(CreateRemote(cfg, pb, msg, len, valid));
+    PetscFunctionReturn(0);
+  }
   if (cfg->fem.parameter_order != 1) {
     Fail(msg, len, valid,
          "%s: [fem] parameter_order = %d is not supported yet: the prior needs a P1 parameter field "
@@ -587,6 +677,8 @@ PetscErrorCode McProblemDestroy(McProblem **problem)
   PetscCall(McForwardDestroy(&pb->fw));
   PetscCall(McMeshDestroy(&pb->mesh));
   PetscCall(PetscFree(pb->obs_coords));
+  PetscCall(McUmbClientDestroy(&pb->umb));
+  PetscCall(PetscFree(pb->data));
   PetscCall(PetscFree(pb));
   /* The mesh caches its spaces and each space points back to it: a cycle
    * only the collector frees. */

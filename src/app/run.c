@@ -136,6 +136,7 @@ typedef struct {
   PetscInt64 loop_project, loop_petsc;     /* ... made by the loop after it */
   PetscInt64 live_objects, live_bytes;     /* at the baseline */
   PetscInt64 grew_objects, grew_bytes;     /* largest growth seen at a check */
+  PetscBool  remote_fault;                 /* the UM-Bridge server failed for good */
   McRunStats st;                           /* timings for mc-bench (a few clock reads per round) */
 } Run;
 
@@ -245,7 +246,7 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   spec.param_names = (const char *const *)names;
   spec.nqoi = nqoi;
   spec.qoi_names = qoi_names;
-  if (cfg->output.field_thin > 0) {
+  if (cfg->output.field_thin > 0 && pb->prior) {
     PetscCall(VecGetSize(pb->m0, &spec.field_size)); /* P1: one value of m per mesh vertex */
     spec.field_thin = cfg->output.field_thin;
     spec.field_name = "m";
@@ -257,8 +258,13 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   spec.block_size = r->B;
   spec.flush_blocks = PetscMax(1, cfg->output.flush_every / r->B);
   spec.flush_seconds = cfg->output.flush_seconds;
-  PetscCall(McPosteriorGetData(pb->post, &d, NULL, NULL));
-  PetscCall(VecGetArrayRead(d, &y));
+  if (pb->post) {
+    PetscCall(McPosteriorGetData(pb->post, &d, NULL, NULL));
+    PetscCall(VecGetArrayRead(d, &y));
+  } else { /* a UM-Bridge model: its observations, if any */
+    d = NULL;
+    y = pb->data;
+  }
   spec.nobs = pb->nobs;
   spec.y = y;
   spec.sensor_dim = cfg->mesh.dim;
@@ -269,11 +275,13 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   spec.overwrite = cfg->output.overwrite || r->opt->force ? PETSC_TRUE : PETSC_FALSE;
   if (resume) PetscCall(McOutputOpenResume(cfg->output.path, &spec, &r->out));
   else PetscCall(McOutputCreate(cfg->output.path, &spec, &r->out));
-  PetscCall(VecRestoreArrayRead(d, &y));
+  if (d) PetscCall(VecRestoreArrayRead(d, &y));
   if (truth) PetscCall(VecRestoreArrayRead(pb->mtrue, &truth));
   PetscCall(PetscFree2(names, buf));
-  PetscCall(McProblemGetMesh(pb, &r->mesh, &r->mesh_coords, &r->mesh_cells));
-  PetscCall(McOutputWriteMesh(r->mesh_path, &r->mesh));
+  if (pb->fw) { /* a UM-Bridge model has no mesh */
+    PetscCall(McProblemGetMesh(pb, &r->mesh, &r->mesh_coords, &r->mesh_cells));
+    PetscCall(McOutputWriteMesh(r->mesh_path, &r->mesh));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -311,7 +319,8 @@ static PetscErrorCode CreateChains(Run *r)
     PetscCall(McChainSetIterations(r->chains[c], r->total - r->burn, r->burn, r->thin));
     PetscCall(McChainSetSeed(r->chains[c], (uint64_t)cfg->chain.seed, c));
     PetscCall(McChainSetAdaptation(r->chains[c], cfg->sampler.adapt));
-    PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, qoi_names, cfg->output.field_thin, &r->sinks[c], &sink));
+    PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, qoi_names, r->pb->prior ? cfg->output.field_thin : 0,
+                              &r->sinks[c], &sink));
     PetscCall(McChainSetSink(r->chains[c], sink));
     PetscCall(McSinkDestroy(&sink));
     /* Initial state: xi = 0, the prior mean (the chain's default), the MAP
@@ -606,6 +615,31 @@ static PetscInt RoundLength(Run *r)
   return PetscMax(n, 1);
 }
 
+/* The chains' steps when the model is a UM-Bridge server. A server that
+ * stays unreachable after every retry raises an error inside a step; the
+ * step is abandoned before its draw is recorded, so flushing the output
+ * keeps exactly the draws completed so far. The error is reported as one
+ * line (the client's reason), not as PETSc's traceback. */
+static PetscErrorCode RemoteSteps(Run *r, PetscInt n, PetscBool *stop)
+{
+  PetscErrorCode ierr = 0;
+  char          *specific = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  for (PetscInt c = 0; c < r->C && !ierr; c++) ierr = McChainRunSteps(r->chains[c], n);
+  PetscCall(PetscPopErrorHandler());
+  if (!ierr) PetscFunctionReturn(0);
+  PetscCall(PetscErrorMessage(ierr, NULL, &specific));
+  PetscCall(McOutputFlush(r->out));
+  if (r->progress_shown && r->tty) fputc('\n', stderr);
+  fprintf(stderr, "mcmc-run: stopped at iteration %d: %s\nmcmc-run: the draws so far are in %s\n", (int)r->it,
+          specific ? specific : "the UM-Bridge model failed", r->cfg->output.path);
+  r->remote_fault = PETSC_TRUE;
+  *stop = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
 /* CPU seconds of the process (the benchmark's contention-free clock). */
 static PetscLogDouble CpuSeconds(void)
 {
@@ -699,7 +733,11 @@ static PetscErrorCode Loop(Run *r, int *code)
   while (r->it < r->total && !stop_signal) {
     PetscInt   n = RoundLength(r);
     PetscInt64 appended, committed;
-    PetscCall(Round(r, n));
+    if (r->pb->umb) {
+      PetscCall(RemoteSteps(r, n, &stop));
+      if (stop) break;
+      r->it += n;
+    } else PetscCall(Round(r, n));
     PetscCall(Lap(&t, &r->st.steps));
     if (cfg->memory.gc_period > 0 && r->it % cfg->memory.gc_period == 0) PetscCall(McGCCollect(2, NULL));
     if (!r->baseline && cfg->memory.check_every > 0 && r->it == r->warm_end) PetscCall(TakeBaseline(r));
@@ -724,7 +762,7 @@ static PetscErrorCode Loop(Run *r, int *code)
   r->st.loop = tend - r->t0;
   r->st.loop_cpu += CpuSeconds();
   if (stop) {
-    *code = MC_EXIT_MEMORY;
+    *code = r->remote_fault ? MC_EXIT_RUNTIME : MC_EXIT_MEMORY;
     PetscFunctionReturn(0);
   }
   /* A last check at the end, unless the loop's last round just did one. */
@@ -845,6 +883,13 @@ static PetscErrorCode Summary(Run *r)
     printf("memory   not checked (the run ended before [memory] warmup = %d, or check_every = 0)\n",
            (int)cfg->memory.warmup);
   }
+  if (pb->umb) {
+    PetscInt64 calls, retries;
+    PetscReal  sec;
+    PetscCall(McUmbClientGetStats(pb->umb, &calls, &retries, &sec));
+    printf("model    %lld UM-Bridge requests, %lld retries, %.3g ms per request\n", (long long)calls,
+           (long long)retries, calls ? 1e3 * (double)sec / (double)calls : 0.0);
+  }
   printf("output   %s: %d chain%s x %d draws, %d parameters; wall time %.1f s\n", cfg->output.path, (int)r->C,
          r->C > 1 ? "s" : "", (int)((r->total - r->burn) / r->thin), (int)pb->nparams, (double)(now - r->t0));
   fflush(stdout);
@@ -955,9 +1000,13 @@ static PetscErrorCode Sample(Run *r, McConfig *cfg, int *code)
   r->it0 = r->it;
   r->warm_end = r->it + cfg->memory.warmup;
   r->ckpt_every = cfg->output.checkpoint_every;
-  printf("set up   %d parameters (%s), %d observations, noise sigma %.4g\n", (int)r->pb->nparams,
-         cfg->prior.kl_modes > 0 ? "Karhunen-Loeve coordinates of m" : "whitened P1 nodal values of m",
-         (int)r->pb->nobs, (double)r->pb->sigma);
+  if (r->pb->umb)
+    printf("set up   %d parameters (the UM-Bridge model's input), %d observations%s\n", (int)r->pb->nparams,
+           (int)r->pb->nobs, r->pb->nobs ? "" : " (the model's output is sampled directly)");
+  else
+    printf("set up   %d parameters (%s), %d observations, noise sigma %.4g\n", (int)r->pb->nparams,
+           cfg->prior.kl_modes > 0 ? "Karhunen-Loeve coordinates of m" : "whitened P1 nodal values of m",
+           (int)r->pb->nobs, (double)r->pb->sigma);
   fflush(stdout);
   PetscCall(Loop(r, code));
   if (*code != MC_EXIT_MEMORY) PetscCall(WriteXdmf(r));
@@ -1155,10 +1204,19 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
   gsl_set_error_handler_off();
   if (opt->mode == MC_RUN_SAMPLE || opt->mode == MC_RUN_MAP)
     ierr = RunConfig(config, opt, &code);
+  else if (opt->mode == MC_RUN_SERVE)
+    ierr = McServe(config, opt, &code);
   else
     ierr = CheckConfig(config, opt->mode == MC_RUN_PRINT_CONFIG, &code);
   if (ierr) code = MC_EXIT_RUNTIME;
   ierr = PetscFinalize();
   if (ierr && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;
   return code;
+}
+
+PetscErrorCode McRunApplySolverOptions(const McConfig *cfg)
+{
+  PetscFunctionBeginUser;
+  PetscCall(ApplySolverOptions(cfg));
+  PetscFunctionReturn(0);
 }

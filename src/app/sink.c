@@ -84,7 +84,7 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   PetscFunctionBeginUser;
   PetscCall(McCalloc(sizeof(*s), &s));
   s->out = out;
-  McIncref(pb->post);
+  if (pb->post) McIncref(pb->post);
   s->post = pb->post;
   s->chain = chain;
   s->ndraws = ndraws;
@@ -92,13 +92,18 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   s->qoi_names = qoi_names;
   s->field_thin = field_thin;
   s->nxi = PetscMin(MC_RUN_TRACE_XI, pb->nparams);
-  PetscCall(McPriorCreateVector(pb->prior, &s->m));
-  PetscCall(McPosteriorCreateParameterVector(pb->post, &s->xisum));
-  PetscCall(VecSet(s->xisum, 0));
-  /* A solve into m now: PETSc grows an object's cache of composed data on
-   * its first use, which would otherwise happen at the first kept draw,
-   * after the memory baseline. */
-  PetscCall(McPosteriorParameterToField(s->post, s->xisum, s->m));
+  if (pb->post) {
+    PetscCall(McPriorCreateVector(pb->prior, &s->m));
+    PetscCall(McPosteriorCreateParameterVector(pb->post, &s->xisum));
+    PetscCall(VecSet(s->xisum, 0));
+    /* A solve into m now: PETSc grows an object's cache of composed data on
+     * its first use, which would otherwise happen at the first kept draw,
+     * after the memory baseline. */
+    PetscCall(McPosteriorParameterToField(s->post, s->xisum, s->m));
+  } else { /* a UM-Bridge model: no field, xi only */
+    PetscCall(VecCreateSeq(PETSC_COMM_SELF, pb->nparams, &s->xisum));
+    PetscCall(VecSet(s->xisum, 0));
+  }
   PetscCall(McSinkCreateShell(&ops, s, sink));
   *rs = s;
   PetscFunctionReturn(0);

@@ -5,7 +5,7 @@
  * the field and forward solution of the last evaluation; the sampler's
  * call-order contract (gradient and QoIs only right after a successful
  * potential at the same xi) lets both reuse that solve instead of redoing it. */
-#include "app/app.h"
+#include "app/umbridge_impl.h"
 
 typedef struct {
   McPosterior post; /* reference */
@@ -77,6 +77,10 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   Vec                xi;
 
   PetscFunctionBeginUser;
+  if (pb->umb) {
+    PetscCall(McUmbCreateTarget_Private(pb, target));
+    PetscFunctionReturn(0);
+  }
   PetscCall(McCalloc(sizeof(*t), &t));
   McIncref(pb->post);
   t->post = pb->post;

@@ -70,6 +70,8 @@ static const char *const violations[] = {"stop", "warn", NULL};
 static const char *const qoi_kinds[] = {"mean", "point", "log_flux", NULL};
 static const char *const side_choices[] = {"left", "right", "bottom", "top", "front", "back", NULL};
 static const char *const qoi_fields[] = {"m", "u", NULL};
+static const char *const model_kinds[] = {"pde", "umbridge", NULL};
+static const char *const umb_outputs[] = {"logdensity", "loglikelihood", "observations", NULL};
 static const char *const side_names[6] = {"left", "right", "bottom", "top", "front", "back"};
 
 #define C(f)     offsetof(McConfig, f)
@@ -106,6 +108,9 @@ static const Section sections[] = {
     {"solver", 0, 0, 0, 0, 0, "PETSc options for the forward and adjoint solves."},
     {"qoi", 1, C(qoi), C(nqoi), sizeof(McConfigQoI), MC_CONFIG_MAX_QOI,
      "Quantities of interest recorded with every draw (besides m_mean and misfit)."},
+    {"model", 0, 0, 0, 0, 0,
+     "What is sampled: the PDE problem above, or a model served over UM-Bridge 1.0 (HTTP + JSON) by another "
+     "process."},
 };
 
 static const Key keys[] = {
@@ -307,6 +312,30 @@ static const Key keys[] = {
      0, NULL, 0, NULL, "-",
      "PETSc options for the forward and adjoint solves, in PETSc's own vocabulary; command-line options override "
      "them."},
+
+    {"model", "kind", T_CHOICE, C(model.kind), "\"pde\"", 0, 0, 0, model_kinds, 0, 0, NULL, 0, NULL, "-",
+     "\"pde\": the PDE inverse problem of this file; \"umbridge\": a model served over UM-Bridge at url (the mesh, pde, "
+     "prior and observations keys are then not used)."},
+    {"model", "url", T_STRING, C(model.url), NULL, 0, 0, REQUIRED, NULL, S(model.url), 0, "kind", MC_MODEL_UMBRIDGE,
+     "\"http://127.0.0.1:4242\"", "-", "Address of the UM-Bridge server."},
+    {"model", "name", T_STRING, C(model.name), NULL, 0, 0, REQUIRED, NULL, S(model.name), 0, "kind",
+     MC_MODEL_UMBRIDGE, "\"posterior\"", "-", "Name of the model on the server (one of its GET /Info models)."},
+    {"model", "config", T_STRING, C(model.config), "\"{}\"", 0, 0, 0, NULL, S(model.config), 0, "kind",
+     MC_MODEL_UMBRIDGE, NULL, "-", "JSON object sent as \"config\" with every request to the model."},
+    {"model", "output", T_CHOICE, C(model.output), "\"logdensity\"", 0, 0, 0, umb_outputs, 0, 0, "kind",
+     MC_MODEL_UMBRIDGE, NULL, "-",
+     "What the model's output is: \"logdensity\", the log of the (unnormalised) density to sample; "
+     "\"loglikelihood\", a log-likelihood under our N(0, I) prior on the model's input; \"observations\", predicted "
+     "data to which [data] and [noise] apply, with our N(0, I) prior on the input (whitened coordinates). The input "
+     "size comes from the server."},
+    {"model", "timeout", T_REAL, C(model.timeout), "60.0", 0, BIG, MIN_EXCL, NULL, 0, 0, "kind", MC_MODEL_UMBRIDGE,
+     NULL, "s", "Time allowed for one request, connection included."},
+    {"model", "retries", T_INT, C(model.retries), "5", 0, 1000, 0, NULL, 0, 0, "kind", MC_MODEL_UMBRIDGE, NULL,
+     "retries",
+     "Retries of a request that timed out, could not connect or got a 5xx answer; then the run stops (exit code "
+     "2) with the draws so far on disk."},
+    {"model", "retry_backoff", T_REAL, C(model.retry_backoff), "0.5", 0, 3600, 0, NULL, 0, 0, "kind",
+     MC_MODEL_UMBRIDGE, NULL, "s", "Wait before the first retry; it doubles with each further retry."},
 };
 
 #define NKEYS     ((int)(sizeof(keys) / sizeof(keys[0])))
@@ -1033,6 +1062,30 @@ static int SamplerChainChecks(Ctx *x)
   return 0;
 }
 
+/* A UM-Bridge model: an http(s) address, a JSON object for "config" (its
+ * contents are checked by the client, which has the JSON parser), and a
+ * truth we can draw without a mesh. */
+static int ModelChecks(Ctx *x)
+{
+  McConfig   *c = x->cfg;
+  const char *j = c->model.config;
+
+  if (c->model.kind != MC_MODEL_UMBRIDGE) return 0;
+  if (strncmp(c->model.url, "http://", 7) && strncmp(c->model.url, "https://", 8))
+    return Err(x, At(x, KeyIndex("model", "url")), "[model] url must start with http:// or https://, got \"%s\"",
+               c->model.url);
+  while (*j == ' ' || *j == '\t' || *j == '\n' || *j == '\r') j++;
+  if (*j != '{')
+    return Err(x, At(x, KeyIndex("model", "config")), "[model] config must be a JSON object such as {}, got '%s'",
+               c->model.config);
+  if (c->model.output == MC_UMB_OBSERVATIONS && c->data.kind == MC_DATA_SYNTHETIC &&
+      c->data.truth == MC_TRUTH_INCLUSION)
+    return Err(x, At(x, KeyIndex("data", "truth")),
+               "[data] truth = \"inclusion\" needs the mesh; with [model] kind = \"umbridge\" the truth is "
+               "\"prior_sample\" or \"prior_mean\" of the model's input");
+  return 0;
+}
+
 /* ------------------------------------------------------------ public */
 
 PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, const char *source, char *msg,
@@ -1061,7 +1114,8 @@ PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, c
     bad = 1;
   }
   bad = bad || Table(x, "", root, -1, (char *)cfg) || Conditions(x) || MeshChecks(x) || PdeChecks(x) ||
-        PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x) || QoIChecks(x);
+        PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x) || QoIChecks(x) ||
+        ModelChecks(x);
   McTomlFree(&root);
   PetscCall(PetscFree(x));
   *valid = bad ? PETSC_FALSE : PETSC_TRUE;
@@ -1292,7 +1346,19 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
 
   PetscFunctionBeginUser;
   fprintf(out, "problem  %s (%s)\n", c->title, c->source);
-  if (c->mesh.kind == MC_MESH_BOX) {
+  if (c->model.kind == MC_MODEL_UMBRIDGE) {
+    static const char *what[] = {"its log density", "its log-likelihood under N(0, I)", "its observations"};
+    fprintf(out, "model    UM-Bridge model %s at %s: %s\n", c->model.name, c->model.url, what[c->model.output]);
+    if (c->model.output == MC_UMB_OBSERVATIONS) {
+      if (c->data.kind == MC_DATA_SYNTHETIC)
+        fprintf(out, "data     synthetic from %s (seed %d), noise sigma %g %s\n",
+                c->data.truth == MC_TRUTH_PRIOR_SAMPLE ? "a prior sample" : "the prior mean", (int)c->data.truth_seed,
+                (double)c->noise.sigma, c->noise.kind == MC_NOISE_ABSOLUTE ? "absolute" : "relative");
+      else
+        fprintf(out, "data     values from %s, noise sigma %g %s\n", c->data.file, (double)c->noise.sigma,
+                c->noise.kind == MC_NOISE_ABSOLUTE ? "absolute" : "relative");
+    }
+  } else if (c->mesh.kind == MC_MESH_BOX) {
     fprintf(out, "mesh     %dD box, %d", (int)c->mesh.dim, (int)c->mesh.cells[0]);
     for (PetscInt d = 1; d < c->mesh.dim; d++)
       fprintf(out, "x%d", (int)c->mesh.cells[d]);
@@ -1302,17 +1368,23 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
     fprintf(out, "mesh     %dD Gmsh file %s, P%d state, P%d parameter\n", (int)c->mesh.dim, c->mesh.file,
             (int)c->fem.order, (int)c->fem.parameter_order);
   }
-  if (c->prior.by_coefficients)
+  if (c->model.kind == MC_MODEL_UMBRIDGE)
+    ; /* no prior field, mesh or observation points: the model line said it all */
+  else if (c->prior.by_coefficients)
     fprintf(out, "prior    bilaplacian, gamma %g, delta %g, mean %g\n", (double)c->prior.gamma, (double)c->prior.delta,
             (double)c->prior.mean);
   else
     fprintf(out, "prior    bilaplacian, correlation length %g, std dev %g, mean %g\n",
             (double)c->prior.correlation_length, (double)c->prior.std_dev, (double)c->prior.mean);
-  if (c->observations.kind == MC_OBS_FILE)
+  if (c->model.kind == MC_MODEL_UMBRIDGE)
+    ;
+  else if (c->observations.kind == MC_OBS_FILE)
     fprintf(out, "data     observation points from %s", c->observations.file);
   else
     fprintf(out, "data     %d observation points", (int)nobs);
-  if (c->data.kind == MC_DATA_SYNTHETIC)
+  if (c->model.kind == MC_MODEL_UMBRIDGE)
+    ;
+  else if (c->data.kind == MC_DATA_SYNTHETIC)
     fprintf(out, ", synthetic from %s (seed %d), noise sigma %g %s\n",
             c->data.truth == MC_TRUTH_PRIOR_SAMPLE ? "a prior sample"
             : c->data.truth == MC_TRUTH_PRIOR_MEAN ? "the prior mean"

@@ -42,6 +42,8 @@ typedef enum {
 typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE } McStartKind;
 typedef enum { MC_HESS_GAUSS_NEWTON, MC_HESS_NEWTON } McHessKind;
 typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;
+typedef enum { MC_MODEL_PDE, MC_MODEL_UMBRIDGE } McModelKind;
+typedef enum { MC_UMB_LOGDENSITY, MC_UMB_LOGLIKELIHOOD, MC_UMB_OBSERVATIONS } McUmbOutput;
 
 /* One [[pde.wells]] entry: a Gaussian source rate*exp(-|x-centre|^2/(2 width^2)). */
 typedef struct {
@@ -153,6 +155,15 @@ typedef struct {
   } solver;
   PetscInt    nqoi;
   McConfigQoI qoi[MC_CONFIG_MAX_QOI];
+  struct {
+    McModelKind kind;
+    char        url[MC_CONFIG_PATH_MAX];  /* kind = umbridge: the server, e.g. http://127.0.0.1:4242 */
+    char        name[MC_CONFIG_NAME_MAX]; /* the model's name on the server */
+    char        config[MC_CONFIG_PATH_MAX]; /* JSON object sent as the requests' "config" */
+    McUmbOutput output;
+    PetscReal   timeout, retry_backoff; /* seconds */
+    PetscInt    retries;
+  } model;
 } McConfig;
 
 /* Creates a configuration holding every default (as if read from an empty

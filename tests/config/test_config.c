@@ -107,7 +107,9 @@ static PetscErrorCode Reference(const char *path, const char *write)
   while (fgets(line, sizeof(line), f)) {
     char *s = line, name[128];
     int   k, found = -1;
-    if (s[0] == '#' && s[1] == ' ' && (s[2] == '[' || strstr(s, " = ")) && !strchr(s + 2, ':')) s += 2;
+    /* A commented-out key: "# name = value". Prose lines hold ": " (a
+     * value may hold a bare ':', as a URL does). */
+    if (s[0] == '#' && s[1] == ' ' && (s[2] == '[' || strstr(s, " = ")) && !strstr(s + 2, ": ")) s += 2;
     if (sscanf(s, "[[%127[a-z_.]]]", name) == 1 || sscanf(s, "[%127[a-z_.]]", name) == 1) {
       snprintf(section, sizeof(section), "%s", name);
       continue;

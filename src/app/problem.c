@@ -35,8 +35,8 @@ static void Fail(char *msg, size_t len, PetscBool *valid, const char *fmt, ...)
 /* Reads a text file of rows of `width` numbers (separated by blanks or
  * commas; '#' starts a comment; empty lines are skipped) into a new array
  * *vals of *nrows x width. A malformed line is reported as "file:line: ...". */
-static PetscErrorCode ReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
-                                char *msg, size_t len, PetscBool *valid)
+PetscErrorCode McReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
+                           char *msg, size_t len, PetscBool *valid)
 {
   FILE     *f;
   char      line[4096];
@@ -46,6 +46,7 @@ static PetscErrorCode ReadTable(const char *path, PetscInt width, const char *wh
   PetscFunctionBeginUser;
   *nrows = 0;
   *vals = NULL;
+  *valid = PETSC_TRUE;
   f = fopen(path, "r");
   if (!f) {
     Fail(msg, len, valid, "%s: cannot open %s: %s", path, what, strerror(errno));
@@ -283,7 +284,7 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     PetscCall(PetscArraycpy(pb->obs_coords, cfg->observations.points, n * dim));
     break;
   case MC_OBS_FILE:
-    PetscCall(ReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
+    PetscCall(McReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
                         valid));
     break;
   }
@@ -413,7 +414,7 @@ static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, siz
     PetscInt   n;
     PetscReal *vals, scale = 1;
     Vec        d;
-    PetscCall(ReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
     if (n != pb->nobs) {
       Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", cfg->data.file, (int)n,

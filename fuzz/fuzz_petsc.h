@@ -36,3 +36,9 @@ static inline const char *McFuzzWriteFile(const unsigned char *data, size_t size
   if (!f || fwrite(data, 1, size, f) != size || fclose(f)) abort();
   return mc_fuzz_path;
 }
+
+/* MC_FUZZ_VERBOSE=1: print the PETSc error of each input (for triage). */
+static inline void McFuzzReport(void)
+{
+  if (getenv("MC_FUZZ_VERBOSE") && mc_fuzz_error[0]) fprintf(stderr, "PETSc error: %s\n", mc_fuzz_error);
+}

@@ -39,9 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   spec.gmsh_file = path;
   /* An error here is a mesh the checks after reading refuse (an inverted or
    * degenerate cell): fine, as long as nothing crashes or leaks. */
+  mc_fuzz_error[0] = '\0';
   if (!McMeshCreate(PETSC_COMM_SELF, &spec, &mesh)) {
     if (McMeshDestroy(&mesh)) abort();
   }
+  McFuzzReport();
   if (McGCCollect(2, NULL)) abort();
   return 0;
 }

@@ -30,6 +30,18 @@ static void Fail(char *msg, size_t len, PetscBool *valid, const char *fmt, ...)
   *valid = PETSC_FALSE;
 }
 
+/* A PETSc error handler that keeps the first message in ctx (1024 bytes)
+ * instead of printing a traceback: for errors that are the user's. */
+static PetscErrorCode CaptureError(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n,
+                                   PetscErrorType p, const char *mess, void *ctx)
+{
+  char *why = ctx;
+
+  (void)comm, (void)line, (void)func, (void)file;
+  if (p == PETSC_ERROR_INITIAL && !why[0]) snprintf(why, 1024, "%s", mess ? mess : "error building the mesh");
+  return n;
+}
+
 /* ------------------------------------------------------------ text files */
 
 /* Reads a text file of rows of `width` numbers (separated by blanks or
@@ -150,7 +162,23 @@ static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, 
     }
     ms.simplex = cfg->mesh.cell == MC_CELL_SIMPLEX ? PETSC_TRUE : PETSC_FALSE;
   }
-  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh));
+  if (cfg->mesh.kind == MC_MESH_FILE) {
+    /* Whatever is wrong with a mesh file -- its syntax (fem's validator),
+     * an inverted or degenerate cell -- is the user's to fix: one line naming
+     * the file, not a PETSc traceback. Out of memory stays a runtime error. */
+    char           why[1024] = "";
+    PetscErrorCode ierr;
+    PetscCall(PetscPushErrorHandler(CaptureError, why));
+    ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr == PETSC_ERR_MEM) PetscCall(ierr);
+    if (ierr) {
+      Fail(msg, len, valid, "%s", why);
+      PetscFunctionReturn(0);
+    }
+  } else {
+    PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh));
+  }
   PetscCall(McMeshGetDM(pb->mesh, &dm));
   PetscCall(DMGetDimension(dm, &dim));
   if (dim != cfg->mesh.dim)

@@ -270,11 +270,22 @@ static int Err(Ctx *x, const McTomlValue *at, const char *fmt, ...) __attribute_
 static int Err(Ctx *x, const McTomlValue *at, const char *fmt, ...)
 {
   va_list ap;
-  int     n = snprintf(x->msg, x->msglen, "%s:%d:%d: ", x->source, at ? at->line : 1, at ? at->col : 1);
+  char    raw[2048];
+  size_t  o = 0;
+  int     n = snprintf(raw, sizeof(raw), "%s:%d:%d: ", x->source, at ? at->line : 1, at ? at->col : 1);
 
   va_start(ap, fmt);
-  if (n >= 0 && (size_t)n < x->msglen) vsnprintf(x->msg + n, x->msglen - (size_t)n, fmt, ap);
+  if (n >= 0 && (size_t)n < sizeof(raw)) vsnprintf(raw + n, sizeof(raw) - (size_t)n, fmt, ap);
   va_end(ap);
+  /* The message is one line: control characters of a quoted value (a
+   * multi-line string) are shown escaped. */
+  for (const unsigned char *c = (const unsigned char *)raw; *c && o + 5 < x->msglen; c++) {
+    if (*c == '\n') o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\n");
+    else if (*c == '\t') o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\t");
+    else if (*c < 0x20 || *c == 0x7f) o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\x%02x", *c);
+    else x->msg[o++] = (char)*c;
+  }
+  if (x->msglen) x->msg[o < x->msglen ? o : x->msglen - 1] = '\0';
   return 1;
 }
 

@@ -176,7 +176,7 @@ static long LinesLeft(Scan *s)
 
   for (const char *c = s->p; c < s->end; c++)
     if (*c == '\n') n++;
-  return n + (s->p < s->end);
+  return n + (s->p < s->end && s->end[-1] != '\n'); /* a last line without a newline */
 }
 
 /* ------------------------------------------------------------ the mesh */
@@ -237,9 +237,10 @@ static int ReadPhysicalNames(Scan *s)
     const char *q, *r;
     if (!NextLine(s, "a physical name line 'dim tag \"name\"'")) return 0;
     if (!Long(s, "the physical dimension", 0, 3, &d) || !Long(s, "the physical tag", 1, INT_MAX, &tag)) return 0;
-    q = memchr(s->tok, '"', (size_t)(s->le - s->tok));
-    r = q ? memchr(q + 1, '"', (size_t)(s->le - q - 1)) : NULL;
-    if (!q || !r) return Fail(s, "expected a quoted physical name after the tag");
+    q = s->tok;
+    while (q < s->le && (*q == ' ' || *q == '\t')) q++;
+    r = q < s->le && *q == '"' ? memchr(q + 1, '"', (size_t)(s->le - q - 1)) : NULL;
+    if (!r) return Fail(s, "expected a quoted physical name after the tag");
     if (r - q - 1 < 1 || r - q - 1 > NAME_MAX_CHARS)
       return Fail(s, "a physical name must have 1 to %d characters, got %d", NAME_MAX_CHARS, (int)(r - q - 1));
     for (const char *c = q + 1; c < r; c++)
@@ -292,11 +293,13 @@ static int ReadEntities(Scan *s, Mesh *m)
 
 static int ReadNodes(Scan *s, Mesh *m, int v41)
 {
-  long nblocks = 1, n, lo = 0, hi = 0, left = LinesLeft(s);
+  long nblocks = 1, n, lo = 0, hi = 0, left;
 
   if (!NextLine(s, "the node counts")) return 0;
+  left = LinesLeft(s);
   if (v41 && !Long(s, "the number of node blocks", 0, left, &nblocks)) return 0;
-  if (!Long(s, "the number of nodes", 1, left, &n)) return 0;
+  if (!Long(s, "the number of nodes", 1, LONG_MAX, &n)) return 0;
+  if (n > left) return Fail(s, "$Nodes announces %ld nodes, but only %ld lines follow (a truncated file?)", n, left);
   if (v41 && (!Long(s, "the smallest node tag", 1, INT_MAX, &lo) || !Long(s, "the largest node tag", lo, INT_MAX, &hi)))
     return 0;
   if (!EndOfLine(s)) return 0;
@@ -381,11 +384,13 @@ static int CheckType(Scan *s, long type, const ElemType **t)
 
 static int ReadElements(Scan *s, Mesh *m, int v41)
 {
-  long nblocks = 1, n, left = LinesLeft(s), lo, hi;
+  long nblocks = 1, n, left, lo, hi;
 
   if (!NextLine(s, "the element counts")) return 0;
+  left = LinesLeft(s);
   if (v41 && !Long(s, "the number of element blocks", 0, left, &nblocks)) return 0;
-  if (!Long(s, "the number of elements", 1, left, &n)) return 0;
+  if (!Long(s, "the number of elements", 1, LONG_MAX, &n)) return 0;
+  if (n > left) return Fail(s, "$Elements announces %ld elements, but only %ld lines follow (a truncated file?)", n, left);
   if (v41 && (!Long(s, "the smallest element tag", 1, LONG_MAX, &lo) || !Long(s, "the largest element tag", lo, LONG_MAX, &hi)))
     return 0;
   if (!EndOfLine(s)) return 0;
@@ -576,14 +581,14 @@ PetscErrorCode McGmshValidate(const char *text, size_t len, const char *name, ch
     PetscFunctionReturn(0);
   }
   s.bad = 0;
-  if (!NextLine(&s, "'<version> <file-type> <data-size>'") || !Token(&s, buf, sizeof(buf)) ||
-      sscanf(buf, "%lf", &version) != 1 || !Long(&s, "the file type", LONG_MIN, LONG_MAX, &ftype) ||
-      !Long(&s, "the data size", LONG_MIN, LONG_MAX, &dsize)) {
+  if (!NextLine(&s, "'<version> <file-type> <data-size>'") || !Double(&s, "the version", &version) ||
+      !Long(&s, "the file type", LONG_MIN, LONG_MAX, &ftype) || !Long(&s, "the data size", LONG_MIN, LONG_MAX, &dsize)) {
     s.bad = 0;
     snprintf(msg, msglen, "mesh file '%s': line 2 should be '<version> <file-type> <data-size>'", name);
     PetscFunctionReturn(0);
   }
-  if (!((version >= 2.2 && version < 2.3) || (version >= 4.1 && version < 4.2))) {
+  /* Exactly 2.2 or 4.1: PETSc rounds 10 x version to pick its reader. */
+  if (fabs(version - 2.2) > 1e-9 && fabs(version - 4.1) > 1e-9) {
     snprintf(msg, msglen, "mesh file '%s': Gmsh format %g is not supported (expected 2.2 or 4.1)", name, version);
     PetscFunctionReturn(0);
   }

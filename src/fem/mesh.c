@@ -214,7 +214,19 @@ static PetscErrorCode CreateGmsh(MPI_Comm comm, const char file[], DM *dm)
   /* Check format before PETSc's reader sees the file: its errors on a foreign
    * file are about tokens, not about what the user did wrong. */
   PetscCall(CheckGmshFile(comm, file, -1, &nnames, names, 64));
-  PetscCall(DMPlexCreateGmshFromFile(comm, file, PETSC_TRUE, dm));
+  /* DMPlexCreateGmshFromFile, but with the viewer ours: PETSc's leaks it
+   * when the reader fails (a mesh it cannot orient, say). */
+  {
+    PetscViewer    viewer;
+    PetscErrorCode ierr;
+    PetscCall(PetscViewerCreate(comm, &viewer));
+    PetscCall(PetscViewerSetType(viewer, PETSCVIEWERASCII));
+    PetscCall(PetscViewerFileSetMode(viewer, FILE_MODE_READ));
+    PetscCall(PetscViewerFileSetName(viewer, file));
+    ierr = DMPlexCreateGmsh(comm, viewer, PETSC_TRUE, dm);
+    PetscCall(PetscViewerDestroy(&viewer));
+    PetscCall(ierr);
+  }
   PetscCall(DMGetDimension(*dm, &dim));
   PetscCall(CheckGmshFile(comm, file, dim - 1, &nnames, names, 64));
   PetscCall(DMGetLabel(*dm, "Face Sets", &faceSets));

@@ -177,7 +177,19 @@ static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, 
       PetscFunctionReturn(0);
     }
   } else {
-    PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh));
+    /* A box too large for the memory is the one failure here: say so in
+     * one line with the size, then fail as a runtime error (exit 2). */
+    char           why[1024] = "";
+    PetscErrorCode ierr;
+    PetscCall(PetscPushErrorHandler(CaptureError, why));
+    ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr == PETSC_ERR_MEM)
+      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
+                             "mcmc-run: out of memory building the %dD box mesh of %s (%d x %d%s%s cells): %s\n",
+                             (int)cfg->mesh.dim, cfg->source, (int)cfg->mesh.cells[0], (int)cfg->mesh.cells[1],
+                             cfg->mesh.dim == 3 ? " x " : "", cfg->mesh.dim == 3 ? "..." : "", why));
+    PetscCall(ierr);
   }
   PetscCall(McMeshGetDM(pb->mesh, &dm));
   PetscCall(DMGetDimension(dm, &dim));
@@ -339,6 +351,64 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
 
 /* ----------------------------------------------------------- prior, truth */
 
+/* The mesh size h: the largest cell side of a box, or for a mesh file the
+ * largest cell's volume^(1/dim). */
+static PetscErrorCode MeshSize(const McConfig *cfg, McProblem *pb, PetscReal *h)
+{
+  DM       dm;
+  PetscInt cStart, cEnd, dim = cfg->mesh.dim;
+
+  PetscFunctionBeginUser;
+  *h = 0;
+  if (cfg->mesh.kind == MC_MESH_BOX) {
+    for (PetscInt d = 0; d < dim; d++) *h = PetscMax(*h, (cfg->mesh.upper[d] - cfg->mesh.lower[d]) / cfg->mesh.cells[d]);
+    PetscFunctionReturn(0);
+  }
+  PetscCall(McMeshGetDM(pb->mesh, &dm));
+  PetscCall(DMPlexGetHeightStratum(dm, 0, &cStart, &cEnd));
+  for (PetscInt c = cStart; c < cEnd; c++) {
+    PetscReal vol;
+    PetscCall(DMPlexComputeCellGeometryFVM(dm, c, &vol, NULL, NULL));
+    *h = PetscMax(*h, PetscPowReal(PetscAbsReal(vol), 1.0 / dim));
+  }
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, h, 1, MPIU_REAL, MPIU_MAX, PETSC_COMM_WORLD));
+  PetscFunctionReturn(0);
+}
+
+/* A correlation length far below the mesh size makes the discrete prior
+ * white noise at the mesh scale, its precision dominated by the mass term
+ * (nearly singular covariance of a field the mesh cannot represent): an
+ * error below h/100, a warning below 2h. With gamma and delta the length
+ * is sqrt(8 nu gamma / delta), nu = 2 - dim/2 (the bilaplacian's). */
+static PetscErrorCode CheckCorrelationLength(const McConfig *cfg, McProblem *pb, char *msg, size_t len,
+                                             PetscBool *valid)
+{
+  PetscReal h, rho, nu = 2.0 - 0.5 * (PetscReal)cfg->mesh.dim;
+  char      what[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(MeshSize(cfg, pb, &h));
+  if (cfg->prior.by_coefficients) {
+    rho = PetscSqrtReal(8 * nu * cfg->prior.gamma / cfg->prior.delta);
+    snprintf(what, sizeof(what), "[prior] gamma = %g and delta = %g give a correlation length sqrt(8 nu gamma/delta) = %g",
+             (double)cfg->prior.gamma, (double)cfg->prior.delta, (double)rho);
+  } else {
+    rho = cfg->prior.correlation_length;
+    snprintf(what, sizeof(what), "[prior] correlation_length = %g", (double)rho);
+  }
+  if (rho < 0.01 * h) {
+    Fail(msg, len, valid,
+         "%s: %s, below 1/100 of the mesh size h = %g: the prior would be white noise on this mesh (nearly singular "
+         "covariance); use a correlation length >= 2h = %g or a finer mesh",
+         cfg->source, what, (double)h, (double)(2 * h));
+  } else if (rho < 2 * h) {
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
+                           "%s: warning: %s, below twice the mesh size h = %g: the mesh does not resolve the prior\n",
+                           cfg->source, what, (double)h));
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
 {
   McPriorSpec prs;
@@ -434,10 +504,24 @@ static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, siz
   if (cfg->data.kind == MC_DATA_SYNTHETIC) {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     PetscCheck(rng, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+    char           why[1024] = "";
+    PetscErrorCode ierr;
     gsl_rng_set(rng, (unsigned long)cfg->data.noise_seed);
     PetscCall(CreateTruth(cfg, pb));
-    PetscCall(McPosteriorSynthesize(pb->post, pb->mtrue, cfg->noise.sigma, relative, rng));
+    /* The truth's forward solve fails when exp(m) overflows (a huge prior
+     * std_dev) or the solver options cannot solve it: the user's to fix. */
+    PetscCall(PetscPushErrorHandler(CaptureError, why));
+    ierr = McPosteriorSynthesize(pb->post, pb->mtrue, cfg->noise.sigma, relative, rng);
+    PetscCall(PetscPopErrorHandler());
     gsl_rng_free(rng);
+    if (ierr == PETSC_ERR_NOT_CONVERGED) {
+      Fail(msg, len, valid,
+           "%s: [data] synthetic data: %s; lower [prior] std_dev, use truth = \"prior_mean\", or check the solver "
+           "options",
+           cfg->source, why);
+      PetscFunctionReturn(0);
+    }
+    PetscCall(ierr);
   } else {
     PetscInt   n;
     PetscReal *vals, scale = 1;
@@ -492,6 +576,7 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   PetscCall(CreateMesh(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(CreateForward(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(CreateObservations(cfg, pb, msg, len, valid));
+  if (*valid) PetscCall(CheckCorrelationLength(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
   PetscCall(CreatePrior(cfg, pb));
   PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));

@@ -102,6 +102,11 @@ static int Token(Scan *s, char *buf, size_t n)
   while (b < s->le && *b != ' ' && *b != '\t') b++;
   s->tok = b;
   if (a == b) return 0;
+  if ((size_t)(b - a) >= n) {
+    Fail(s, "a number of more than %d characters ('%.20s...')", (int)n - 1, a);
+    buf[0] = '\0';
+    return 1;
+  }
   snprintf(buf, n, "%.*s", (int)(b - a), a);
   return 1;
 }
@@ -114,6 +119,7 @@ static int Long(Scan *s, const char *what, long lo, long hi, long *v)
 
   if (s->bad) return 0;
   if (!Token(s, buf, sizeof(buf))) return Fail(s, "expected %s (an integer), got end of line", what);
+  if (s->bad) return 0;
   errno = 0;
   x = strtol(buf, &e, 10);
   if (*e || e == buf || errno) return Fail(s, "expected %s (an integer), got '%s'", what, buf);
@@ -129,6 +135,7 @@ static int Double(Scan *s, const char *what, double *v)
 
   if (s->bad) return 0;
   if (!Token(s, buf, sizeof(buf))) return Fail(s, "expected %s (a number), got end of line", what);
+  if (s->bad) return 0;
   errno = 0;
   x = strtod(buf, &e);
   if (*e || e == buf || errno == ERANGE || !isfinite(x)) return Fail(s, "expected %s (a finite number), got '%s'", what, buf);

@@ -184,6 +184,10 @@ static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, 
     PetscCall(PetscPushErrorHandler(CaptureError, why));
     ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
     PetscCall(PetscPopErrorHandler());
+    if (ierr == PETSC_ERR_ARG_OUTOFRANGE) { /* a box too large to index */
+      Fail(msg, len, valid, "%s: [mesh] cells: %s", cfg->source, why);
+      PetscFunctionReturn(0);
+    }
     if (ierr == PETSC_ERR_MEM)
       PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
                              "mcmc-run: out of memory building the %dD box mesh of %s (%d x %d%s%s cells): %s\n",

@@ -143,6 +143,9 @@ CASES = [
      r"^c\.toml: \[\[pde\.dirichlet\]\] #1 label \"inlet\" is not a boundary label of the mesh m\.msh$"),
     ("mesh-wrong-dim", {"c.toml": MESHCFG.replace("dim = 2", "dim = 3").replace("[[0.3, 0.4]]", "[[0.3, 0.4, 0.1]]"),
                         "m.msh": MESH22}, run("c.toml"), 1, r"^c\.toml: \[mesh\] dim = 3, but the mesh m\.msh is 2D$"),
+    ("mesh-box-too-large", {"c.toml": config(mesh="cells = 65536")}, run("c.toml"), 1,
+     r"^c\.toml: \[mesh\] cells: a box mesh of 8589934592 simplices has 25769803776 cell-vertex entries, more than "
+     r"this PETSc's index range \(2147483647\)$"),
     # --- observation files
     ("obs-missing", {"c.toml": OBSCFG}, run("c.toml"), 1,
      r"^obs\.csv: cannot open observation point coordinates: No such file or directory$"),

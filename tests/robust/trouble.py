@@ -198,7 +198,7 @@ def case_oom():
         code, out, err, d = run("oom", text, limit_as=1500 * 2**20)
     first = err.strip().splitlines()[0] if err.strip() else ""
     expect("oom", code == 2 and re.match(
-        r"^mcmc-run: out of memory building the 2D box mesh of c\.toml \(20000 x 20000 cells\): "
+        r"^mcmc-run: out of memory building the 2D box mesh of c\.toml \(15000 x 15000 cells\): "
         r"out of memory asking for [0-9]+ bytes$", first), f"exit {code}: {err[:500]}")
 
 

@@ -35,7 +35,8 @@ int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **pe
 typedef enum {
   MC_RUN_SAMPLE,      /* load, validate and run */
   MC_RUN_CHECK,       /* --check: validate, print "CONFIG: ok" */
-  MC_RUN_PRINT_CONFIG /* --print-config: validate, print the resolved configuration as TOML */
+  MC_RUN_PRINT_CONFIG, /* --print-config: validate, print the resolved configuration as TOML */
+  MC_RUN_MAP           /* --map: compute the MAP point and the Laplace approximation, print them, no sampling */
 } McRunMode;
 
 /* What the command line adds to the configuration. */
@@ -44,7 +45,35 @@ typedef struct {
   PetscBool quiet;      /* --quiet: no progress on stderr */
   PetscBool force;      /* --force: replace an existing output file */
   PetscInt  iterations; /* --iterations N: replaces [chain] iterations (burn-in scaled alike); 0 = keep */
+  struct McRunStats_ *stats; /* when set, the run's measurements go here (mc-bench); NULL = none */
 } McRunOptions;
+
+/* What a sampling run measured, for the benchmark (mc-bench). Times are
+ * wall seconds summed over the loop; steps + collection + output + the
+ * loop's own bookkeeping = loop. */
+typedef struct McRunStats_ {
+  PetscInt       iterations;     /* iterations run, all chains */
+  PetscInt       burn_in;        /* per chain */
+  PetscLogDouble loop;           /* the whole loop */
+  PetscLogDouble loop_cpu;       /* CPU time of the process in the loop (other jobs on the machine don't count) */
+  PetscLogDouble steps;          /* in the chains' steps, recording of draws excluded */
+  PetscLogDouble collection;     /* in the collector and the memory checks (with their trace rows) */
+  PetscLogDouble output;         /* recording draws (sink) and flushing the output */
+  PetscBool      baseline;       /* whether the allocation counts below exist */
+  PetscInt       base_it;        /* iteration of the memory baseline */
+  PetscReal      allocs_project; /* allocation calls per iteration after the baseline: project allocator */
+  PetscReal      allocs_petsc;   /* ... PETSc's */
+  PetscInt64     rss_start;      /* process RSS at the loop's start, bytes */
+  PetscInt64     rss_end;        /* ... and at its end */
+  PetscReal      acceptance;     /* chain 0, after burn-in */
+  PetscInt       failed;         /* failed forward solves, all chains */
+} McRunStats;
+
+/* Samples the configuration file config like McRunMain, with PETSc already
+ * initialised (and the memory hooks installed) by the caller: mc-bench
+ * measures the bare forward solve in the same process first. *code is the
+ * exit code McRunMain would return. */
+PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *code);
 
 /* Runs mcmc-run on the configuration file config: installs the memory
  * hooks, initialises PETSc with petsc_argv (PETSc's options only), loads and
@@ -109,6 +138,8 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
  * (count x nxi). */
 PetscErrorCode McRunSinkGetTraces(McRunSink *rs, PetscInt *count, const PetscReal **lp, const PetscReal **qoi,
                                   PetscInt *nxi, const PetscReal **xi);
+/* Wall seconds spent recording draws so far (the output's share of a step). */
+PetscErrorCode McRunSinkGetSeconds(McRunSink *rs, PetscLogDouble *seconds);
 /* sum += the sum of the recorded xi, *count += their number. */
 PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
 

@@ -21,6 +21,8 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "  --iterations N      run N iterations per chain instead of [chain] iterations\n"
                             "                      (burn-in scaled by the same factor)\n"
                             "  --force             replace the output file if it exists\n"
+                            "  --map               compute the MAP point (Newton-CG, one line per iteration) and the\n"
+                            "                      Laplace approximation's eigenvalues, then stop\n"
                             "  --quiet             no progress line on stderr\n"
                             "  --                  everything after this goes to PETSc\n"
                             "\n"
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
@@ -63,6 +65,8 @@ int main(int argc, char **argv)
       opt.mode = MC_RUN_PRINT_CONFIG;
     } else if (!strcmp(a, "--quiet")) {
       opt.quiet = PETSC_TRUE;
+    } else if (!strcmp(a, "--map")) {
+      opt.mode = MC_RUN_MAP;
     } else if (!strcmp(a, "--force")) {
       opt.force = PETSC_TRUE;
     } else if (!strcmp(a, "--iterations") || !strncmp(a, "--iterations=", 13)) {

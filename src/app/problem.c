@@ -429,6 +429,9 @@ static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
   }
   prs.robin = cfg->prior.robin;
   prs.mean = cfg->prior.mean;
+  prs.theta[0] = cfg->prior.anisotropy[0];
+  prs.theta[1] = cfg->prior.anisotropy[1];
+  prs.theta_angle = cfg->prior.anisotropy_angle;
   PetscCall(McForwardGetParameterSpace(pb->fw, &space));
   PetscCall(McPriorCreate(space, &prs, &pb->prior));
   PetscCall(McPriorGetOperators(pb->prior, NULL, NULL, &pb->ml));
@@ -499,12 +502,102 @@ static PetscErrorCode CreateTruth(const McConfig *cfg, McProblem *pb)
 
 /* ------------------------------------------------------------------ data */
 
+/* [noise] covariance_file: M rows of M numbers, symmetric positive definite
+ * (the model checks symmetry and definiteness; here shape, with file:line). */
+static PetscErrorCode SetNoiseCovariance(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  const char *path = cfg->noise.covariance_file;
+  PetscInt    n;
+  PetscReal  *g;
+
+  PetscFunctionBeginUser;
+  PetscCall(McReadTable(path, pb->nobs, "noise covariance entries, one row per observation", &n, &g, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
+  if (n != pb->nobs) {
+    Fail(msg, len, valid, "%s: the noise covariance has %d rows, but there are %d observations", path, (int)n,
+         (int)pb->nobs);
+  } else {
+    for (PetscInt i = 0; i < n && *valid; i++)
+      for (PetscInt j = 0; j < i && *valid; j++)
+        if (g[i * n + j] != g[j * n + i])
+          Fail(msg, len, valid, "%s:%d: the noise covariance is not symmetric: entry %d is %g, row %d has %g", path,
+               (int)i + 1, (int)j + 1, (double)g[i * n + j], (int)j + 1, (double)g[j * n + i]);
+    if (*valid) {
+      PetscErrorCode ierr;
+      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+      ierr = McPosteriorSetNoiseCovariance(pb->post, n, g);
+      PetscCall(PetscPopErrorHandler());
+      if (ierr) Fail(msg, len, valid, "%s: the noise covariance is not positive definite", path);
+    }
+  }
+  PetscCall(PetscFree(g));
+  PetscFunctionReturn(0);
+}
+
+/* [prior] kl_modes and [[qoi]]: the sampler's coordinates and the
+ * quantities recorded with every draw. */
+static PetscErrorCode SetParameterisationAndQoI(const McConfig *cfg, McProblem *pb, char *msg, size_t len,
+                                                PetscBool *valid)
+{
+  PetscInt nm;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetSize(pb->m0, &nm));
+  if (cfg->prior.kl_modes > 0) {
+    if (cfg->prior.kl_modes >= nm) {
+      Fail(msg, len, valid, "%s: [prior] kl_modes = %d must be less than the %d parameter dofs of this mesh",
+           cfg->source, (int)cfg->prior.kl_modes, (int)nm);
+      PetscFunctionReturn(0);
+    }
+    PetscCall(McPriorSetUpKL(pb->prior, cfg->prior.kl_modes));
+    PetscCall(McPosteriorSetParameterization(pb->post, MC_PARAM_KL));
+  }
+  for (PetscInt i = 0; i < cfg->nqoi; i++) {
+    const McConfigQoI *c = &cfg->qoi[i];
+    McQoISpec          q;
+    PetscErrorCode     ierr;
+    PetscCall(PetscMemzero(&q, sizeof(q)));
+    PetscCall(PetscStrncpy(q.name, c->name, sizeof(q.name)));
+    q.kind  = c->kind == MC_QOI_KIND_MEAN ? MC_QOI_MEAN : c->kind == MC_QOI_KIND_POINT ? MC_QOI_POINT : MC_QOI_LOG_FLUX;
+    if (q.kind == MC_QOI_LOG_FLUX) {
+      if (cfg->mesh.kind != MC_MESH_BOX || c->side / 2 >= cfg->mesh.dim) {
+        Fail(msg, len, valid, "%s: [[qoi]] #%d \"%s\": kind = \"log_flux\" needs a box mesh and a side of it", cfg->source, (int)i + 1, c->name);
+        PetscFunctionReturn(0);
+      }
+      q.axis = c->side / 2;
+      q.side = c->side % 2;
+    }
+    q.state = c->field == MC_QOI_FIELD_U ? PETSC_TRUE : PETSC_FALSE;
+    for (int d = 0; d < 3; d++) {
+      q.lower[d] = c->lower[d];
+      q.upper[d] = c->upper[d];
+      q.point[d] = c->point[d];
+      if (q.kind == MC_QOI_LOG_FLUX) q.lower[d] = cfg->mesh.lower[d], q.upper[d] = cfg->mesh.upper[d];
+    }
+    /* A point outside the mesh or an empty region is the user's mistake:
+     * one line, not a PETSc traceback. */
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr = McPosteriorAddQoI(pb->post, &q);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr) {
+      Fail(msg, len, valid, "%s: [[qoi]] #%d \"%s\": %s", cfg->source, (int)i + 1, c->name,
+           q.kind == MC_QOI_POINT ? "the point is outside the mesh" : q.kind == MC_QOI_LOG_FLUX ? "the flux cannot be set up" : "the region contains no mesh vertex");
+      PetscFunctionReturn(0);
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
   PetscBool relative = cfg->noise.kind == MC_NOISE_RELATIVE ? PETSC_TRUE : PETSC_FALSE;
   Vec       sig;
 
   PetscFunctionBeginUser;
+  if (cfg->noise.covariance_file[0]) {
+    PetscCall(SetNoiseCovariance(cfg, pb, msg, len, valid));
+    if (!*valid) PetscFunctionReturn(0);
+  }
   if (cfg->data.kind == MC_DATA_SYNTHETIC) {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     PetscCheck(rng, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
@@ -585,8 +678,14 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   PetscCall(CreatePrior(cfg, pb));
   PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));
   PetscCall(SetData(cfg, pb, msg, len, valid));
+  if (*valid) PetscCall(SetParameterisationAndQoI(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
-  PetscCall(VecGetSize(pb->m0, &pb->nparams));
+  {
+    Vec xi;
+    PetscCall(McPosteriorCreateParameterVector(pb->post, &xi));
+    PetscCall(VecGetSize(xi, &pb->nparams));
+    PetscCall(VecDestroy(&xi));
+  }
   PetscFunctionReturn(0);
 }
 

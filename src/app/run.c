@@ -12,9 +12,11 @@
 
 #include <errno.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <petscsys.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Loads and validates config on every rank (each reads the file; they agree
@@ -106,6 +108,8 @@ typedef struct {
   McChain            *chains; /* C */
   McRunSink         **sinks;  /* C, borrowed from the chains' sinks */
   McOutput            out;
+  Vec                 xmap; /* MAP point, when computed */
+  McLaplace           lap;  /* Laplace approximation there, when computed */
   PetscInt            total, burn, thin, B; /* iterations per chain (burn-in included), output block */
   PetscInt            it;                   /* iterations done by every chain */
   PetscLogDouble      t0, last_progress;
@@ -118,12 +122,73 @@ typedef struct {
   PetscInt64 loop_project, loop_petsc;     /* ... made by the loop after it */
   PetscInt64 live_objects, live_bytes;     /* at the baseline */
   PetscInt64 grew_objects, grew_bytes;     /* largest growth seen at a check */
+  McRunStats st;                           /* timings for mc-bench (a few clock reads per round) */
 } Run;
 
 static const char *KernelName(McKernelKind k)
 {
-  static const char *names[] = {MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA};
+  static const char *names[] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,   MC_KERNEL_AM,   MC_KERNEL_MALA, MC_KERNEL_INFMALA,
+                                MC_KERNEL_HPCN, MC_KERNEL_HMALA, MC_KERNEL_DILI, MC_KERNEL_DR};
   return names[k];
+}
+
+/* The Hessian-informed kernels sample with the Laplace approximation. */
+static PetscBool NeedsLaplace(const McConfig *cfg)
+{
+  const char *k = KernelName(cfg->sampler.kernel);
+  return !strcmp(k, MC_KERNEL_HPCN) || !strcmp(k, MC_KERNEL_HMALA) || !strcmp(k, MC_KERNEL_DILI) ||
+                 !strcmp(k, MC_KERNEL_DR) || cfg->sampler.start != MC_START_PRIOR_MEAN
+             ? PETSC_TRUE
+             : PETSC_FALSE;
+}
+
+/* MAP point by Newton-CG (one line per iteration), then the low-rank
+ * Laplace approximation there. A MAP that cannot be found is a runtime
+ * failure with a message saying why (*code). */
+static PetscErrorCode ComputeGeometry(const McConfig *cfg, McProblem *pb, Vec *xmap, McLaplace *lap, int *code)
+{
+  McMAPOptions     mo;
+  McMAPResult      mr;
+  McLaplaceOptions lo;
+  PetscInt         r, actions;
+  const PetscReal *lambda;
+  PetscReal        secs;
+
+  PetscFunctionBeginUser;
+  *lap = NULL;
+  PetscCall(McPosteriorCreateParameterVector(pb->post, xmap));
+  PetscCall(VecZeroEntries(*xmap));
+  PetscCall(McMAPOptionsDefault(&mo));
+  mo.max_it = cfg->map.max_iterations;
+  mo.rtol = cfg->map.gradient_rtol;
+  mo.monitor = PETSC_TRUE;
+  PetscCall(McPosteriorComputeMAP(pb->post, &mo, *xmap, &mr));
+  printf("MAP      %s after %d Newton iterations (%d CG, %.2f s): misfit %.6g, |grad| %.3g (from %.3g)\n",
+         mr.converged ? "converged" : "NOT converged", (int)mr.iterations, (int)mr.cg_iterations, (double)mr.seconds,
+         (double)mr.misfit, (double)mr.grad_norm, (double)mr.grad_norm0);
+  fflush(stdout);
+  if (!mr.converged) {
+    fprintf(stderr,
+            "mcmc-run: the MAP point was not found (%s); kernel \"%s\" and start = \"%s\" need it. Raise [map] "
+            "max_iterations or relax gradient_rtol, or choose a kernel without the Laplace approximation\n",
+            mr.reason, KernelName(cfg->sampler.kernel),
+            cfg->sampler.start == MC_START_MAP ? "map" : cfg->sampler.start == MC_START_LAPLACE ? "laplace" : "prior_mean");
+    *code = MC_EXIT_RUNTIME;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(McLaplaceOptionsDefault(&lo));
+  lo.max_rank = cfg->laplace.rank;
+  lo.oversampling = cfg->laplace.oversampling;
+  lo.power_iterations = cfg->laplace.power_iterations;
+  lo.threshold = cfg->laplace.threshold;
+  lo.hessian = cfg->laplace.hessian == MC_HESS_NEWTON ? MC_HESSIAN_NEWTON : MC_HESSIAN_GAUSS_NEWTON;
+  PetscCall(McLaplaceCreate(pb->post, *xmap, &lo, lap));
+  PetscCall(McLaplaceGetEigenpairs(*lap, &r, &lambda, NULL));
+  PetscCall(McLaplaceGetCost(*lap, &actions, &secs));
+  printf("Laplace  rank %d (threshold %g): eigenvalues %.4g ... %.4g, %d Hessian actions, %.2f s\n", (int)r,
+         (double)cfg->laplace.threshold, (double)lambda[0], (double)lambda[r - 1], (int)actions, (double)secs);
+  fflush(stdout);
+  PetscFunctionReturn(0);
 }
 
 static PetscErrorCode CreateOutput(Run *r, const char *config)
@@ -194,6 +259,17 @@ static PetscErrorCode CreateChains(Run *r)
     PetscCall(McKernelCreate(r->target, KernelName(cfg->sampler.kernel), &kernel));
     PetscCall(McKernelSetStepSize(kernel, cfg->sampler.step_size));
     PetscCall(McKernelSetTargetAcceptance(kernel, cfg->sampler.target_acceptance));
+    if (r->lap) {
+      PetscInt         rank;
+      const PetscReal *lambda;
+      const Vec       *V;
+      Vec              mean;
+      PetscCall(McLaplaceGetEigenpairs(r->lap, &rank, &lambda, &V));
+      PetscCall(McLaplaceGetMean(r->lap, &mean));
+      PetscCall(McKernelSetGaussianReference(kernel, mean, rank, V, lambda));
+    }
+    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
+    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
     PetscCall(McChainCreate(kernel, &r->chains[c]));
     PetscCall(McKernelDestroy(&kernel));
     PetscCall(McChainSetIterations(r->chains[c], r->total - r->burn, r->burn, r->thin));
@@ -202,7 +278,20 @@ static PetscErrorCode CreateChains(Run *r)
     PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, cfg->output.field_thin, &r->sinks[c], &sink));
     PetscCall(McChainSetSink(r->chains[c], sink));
     PetscCall(McSinkDestroy(&sink));
-    /* Initial state xi = 0, the prior mean (the chain's default). */
+    /* Initial state: xi = 0, the prior mean (the chain's default), the MAP
+     * point, or a draw of the Laplace approximation per chain. */
+    if (cfg->sampler.start == MC_START_MAP) PetscCall(McChainSetInitialState(r->chains[c], r->xmap));
+    if (cfg->sampler.start == MC_START_LAPLACE) {
+      gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+      Vec      x0;
+      PetscCheck(g, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+      gsl_rng_set(g, (unsigned long)(cfg->chain.seed * 7919 + c + 1));
+      PetscCall(VecDuplicate(r->xmap, &x0));
+      PetscCall(McLaplaceSample(r->lap, g, x0));
+      PetscCall(McChainSetInitialState(r->chains[c], x0));
+      PetscCall(VecDestroy(&x0));
+      gsl_rng_free(g);
+    }
     PetscCall(McChainSetUp(r->chains[c]));
   }
   PetscFunctionReturn(0);
@@ -361,32 +450,89 @@ static PetscInt RoundLength(Run *r)
   return PetscMax(n, 1);
 }
 
+/* CPU seconds of the process (the benchmark's contention-free clock). */
+static PetscLogDouble CpuSeconds(void)
+{
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return 0;
+  return (PetscLogDouble)ts.tv_sec + 1e-9 * (PetscLogDouble)ts.tv_nsec;
+}
+
+/* Adds the time since *t to *acc and restarts *t (the benchmark's phases). */
+static PetscErrorCode Lap(PetscLogDouble *t, PetscLogDouble *acc)
+{
+  PetscLogDouble now;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&now));
+  *acc += now - *t;
+  *t = now;
+  PetscFunctionReturn(0);
+}
+
+/* The loop's measurements (McRunStats): RSS, the sinks' recording time
+ * taken out of the steps, allocation calls per iteration. */
+static PetscErrorCode FinishStats(Run *r)
+{
+  McMemUsage u;
+
+  PetscFunctionBeginUser;
+  PetscCall(McMemGetUsage(&u));
+  r->st.rss_end = u.rss_bytes;
+  r->st.iterations = r->C * r->it;
+  r->st.burn_in = r->burn;
+  for (PetscInt c = 0; c < r->C; c++) {
+    PetscLogDouble rec;
+    McChainStats   s;
+    PetscCall(McRunSinkGetSeconds(r->sinks[c], &rec));
+    r->st.steps -= rec;
+    r->st.output += rec;
+    PetscCall(McChainGetStats(r->chains[c], &s));
+    r->st.failed += s.failed;
+    if (c == 0) r->st.acceptance = s.acceptance;
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode Loop(Run *r, int *code)
 {
   const McConfig *cfg = r->cfg;
   PetscBool       stop = PETSC_FALSE;
+  PetscLogDouble  t, tend;
+  McMemUsage      u;
 
   PetscFunctionBeginUser;
+  PetscCall(McMemGetUsage(&u));
+  r->st.rss_start = u.rss_bytes;
+  r->st.loop_cpu = -CpuSeconds();
   PetscCall(PetscTime(&r->t0));
-  r->last_progress = r->t0;
+  r->last_progress = t = r->t0;
   if (cfg->memory.warmup == 0 && (cfg->memory.check_every > 0)) PetscCall(TakeBaseline(r));
+  PetscCall(Lap(&t, &r->st.collection));
   while (r->it < r->total) {
     PetscInt   n = RoundLength(r);
     PetscInt64 appended, committed;
     for (PetscInt c = 0; c < r->C; c++) PetscCall(McChainRunSteps(r->chains[c], n));
     r->it += n;
+    PetscCall(Lap(&t, &r->st.steps));
     if (cfg->memory.gc_period > 0 && r->it % cfg->memory.gc_period == 0) PetscCall(McGCCollect(2, NULL));
     if (!r->baseline && cfg->memory.check_every > 0 && r->it == cfg->memory.warmup) PetscCall(TakeBaseline(r));
     else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) {
       PetscCall(CheckMemory(r, &stop));
       if (stop) break;
     }
+    PetscCall(Lap(&t, &r->st.collection));
     /* [output] flush_every kept draws at least, also when a time-based
      * flush policy is set. */
     PetscCall(McOutputGetDrawCounts(r->out, &appended, &committed));
     if (appended - committed >= cfg->output.flush_every) PetscCall(McOutputFlush(r->out));
+    PetscCall(Lap(&t, &r->st.output));
     PetscCall(Progress(r, r->it == r->total));
   }
+  PetscCall(PetscTime(&tend));
+  r->st.loop = tend - r->t0;
+  r->st.loop_cpu += CpuSeconds();
   if (stop) {
     *code = MC_EXIT_MEMORY;
     PetscFunctionReturn(0);
@@ -401,7 +547,12 @@ static PetscErrorCode Loop(Run *r, int *code)
     PetscCall(McMemAllocCount(&p, &q));
     r->loop_project = p - r->allocs_project;
     r->loop_petsc = q - r->allocs_petsc;
+    r->st.baseline = PETSC_TRUE;
+    r->st.base_it = r->base_it;
+    r->st.allocs_project = (PetscReal)r->loop_project / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
+    r->st.allocs_petsc = (PetscReal)r->loop_petsc / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
   }
+  PetscCall(FinishStats(r));
   PetscFunctionReturn(0);
 }
 
@@ -455,13 +606,13 @@ static PetscErrorCode Summary(Run *r)
   }
   if (pb->mtrue) {
     PetscReal pe, pr, qe, qr;
-    PetscCall(VecDuplicate(pb->m0, &xisum));
+    PetscCall(McPosteriorCreateParameterVector(pb->post, &xisum));
     PetscCall(VecDuplicate(pb->m0, &mmean));
     PetscCall(VecSet(xisum, 0));
     for (PetscInt c = 0; c < r->C; c++) PetscCall(McRunSinkAddMeanXi(r->sinks[c], xisum, &total_draws));
     /* m is affine in xi: the mean of m is m0 + L mean(xi). */
     PetscCall(VecScale(xisum, 1.0 / (PetscReal)PetscMax(total_draws, 1)));
-    PetscCall(McPriorUnwhiten(pb->prior, xisum, mmean));
+    PetscCall(McPosteriorParameterToField(pb->post, xisum, mmean));
     PetscCall(McProblemFieldError(pb, mmean, &pe, &pr));
     PetscCall(McProblemFieldError(pb, pb->m0, &qe, &qr));
     printf("\nfield m against the synthetic truth (L2 norms weighted by the lumped mass)\n");
@@ -501,6 +652,8 @@ static PetscErrorCode RunFree(Run *r)
   for (PetscInt c = 0; r->chains && c < r->C; c++) PetscCall(McChainDestroy(&r->chains[c]));
   PetscCall(PetscFree2(r->chains, r->sinks));
   PetscCall(McTargetDestroy(&r->target));
+  PetscCall(VecDestroy(&r->xmap));
+  PetscCall(McLaplaceDestroy(&r->lap));
   PetscCall(McProblemDestroy(&r->pb));
   PetscFunctionReturn(0);
 }
@@ -548,7 +701,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
                            (int)size));
     *code = MC_EXIT_USAGE;
   }
-  if (*code == MC_EXIT_OK && !cfg->output.overwrite && !opt->force && access(cfg->output.path, F_OK) == 0) {
+  if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !cfg->output.overwrite && !opt->force && access(cfg->output.path, F_OK) == 0) {
     fprintf(stderr,
             "mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
             "overwrite = true in %s)\n",
@@ -581,6 +734,12 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     *code = MC_EXIT_USAGE;
   } else {
     int err = 0;
+    if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r.pb, &r.xmap, &r.lap, code));
+    if (*code != MC_EXIT_OK || opt->mode == MC_RUN_MAP) {
+      PetscCall(RunFree(&r));
+      PetscCall(McConfigDestroy(&cfg));
+      PetscFunctionReturn(0);
+    }
     PetscCall(McProblemCreateTarget(r.pb, &r.target));
     PetscCall(CreateOutput(&r, config));
     PetscCall(CreateChains(&r));
@@ -591,11 +750,20 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     err = McOutputClose(&r.out);
     PetscCall(err);
     if (*code == MC_EXIT_OK) PetscCall(Summary(&r));
+    if (opt->stats) *opt->stats = r.st;
   }
   PetscCall(RunFree(&r));
   PetscCall(McConfigDestroy(&cfg));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *code)
+{
+  PetscFunctionBeginUser;
+  PetscCall(RunConfig(config, opt, code));
+  PetscFunctionReturn(0);
+}
+
 /* --check and --print-config: validate, then report on rank 0 only. */
 static PetscErrorCode CheckConfig(const char *config, int print, int *code)
 {
@@ -630,7 +798,7 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
   if (ierr) return MC_EXIT_RUNTIME;
   /* GSL's default handler aborts; every GSL status is checked instead. */
   gsl_set_error_handler_off();
-  if (opt->mode == MC_RUN_SAMPLE)
+  if (opt->mode == MC_RUN_SAMPLE || opt->mode == MC_RUN_MAP)
     ierr = RunConfig(config, opt, &code);
   else
     ierr = CheckConfig(config, opt->mode == MC_RUN_PRINT_CONFIG, &code);

@@ -1,6 +1,6 @@
 /* The run's sink: each kept draw of a chain goes to the HDF5 output (theta
  * = xi in whitened coordinates, sample statistics, QoIs, and the physical
- * field m = m0 + L xi of every field_thin-th draw), and into the few in-memory
+ * field m = m0 + L xi (nodal or KL coordinates) of every field_thin-th draw), and into the few in-memory
  * traces the end-of-run summary needs (log posterior, QoIs, the first
  * coordinates of xi for effective sample sizes; the sum of xi for the
  * posterior mean field).
@@ -15,20 +15,23 @@
 
 struct McRunSink_ {
   McOutput     out; /* borrowed: the run owns the output */
-  McPrior      prior; /* reference */
+  McPosterior  post; /* reference: maps the sampler's coordinates to the field */
   PetscInt     chain, ndraws, count, field_thin, nqoi;
   Vec          m, xisum;
   PetscReal   *lp, *qoi, *xi; /* traces: ndraws, ndraws x nqoi, ndraws x MC_RUN_TRACE_XI */
   PetscInt     nxi;
   McOutputDraw draw;
+  PetscLogDouble seconds; /* in Record, for the benchmark's output column */
 };
 
 static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *st, const PetscReal *qoi)
 {
   McRunSink         *s = ctx;
   const PetscScalar *x, *m = NULL;
+  PetscLogDouble     t0, t1;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscTime(&t0));
   PetscCheck(s->count < s->ndraws, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "chain %d recorded more draws than the %d it was set up for", (int)s->chain, (int)s->ndraws);
   PetscCall(VecGetArrayRead(xi, &x));
@@ -47,7 +50,7 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
     /* The field of every field_thin-th draw: stored whole, and the sample
      * the streaming mean and std of the output are taken over (one prior
      * solve each, so not at every draw). */
-    PetscCall(McPriorUnwhiten(s->prior, xi, s->m));
+    PetscCall(McPosteriorParameterToField(s->post, xi, s->m));
     PetscCall(VecGetArrayRead(s->m, &m));
     s->draw.field = m;
   }
@@ -56,6 +59,8 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
   PetscCall(VecRestoreArrayRead(xi, &x));
   PetscCall(VecAXPY(s->xisum, 1.0, xi));
   s->count++;
+  PetscCall(PetscTime(&t1));
+  s->seconds += t1 - t0;
   PetscFunctionReturn(0);
 }
 
@@ -64,7 +69,7 @@ static PetscErrorCode SinkDestroy(void *ctx)
   McRunSink *s = ctx;
 
   PetscFunctionBeginUser;
-  PetscCall(McPriorDestroy(&s->prior));
+  PetscCall(McPosteriorDestroy(&s->post));
   PetscCall(VecDestroy(&s->m));
   PetscCall(VecDestroy(&s->xisum));
   PetscCall(McFree(&s->lp));
@@ -83,20 +88,20 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   PetscFunctionBeginUser;
   PetscCall(McCalloc(sizeof(*s), &s));
   s->out = out;
-  McIncref(pb->prior);
-  s->prior = pb->prior;
+  McIncref(pb->post);
+  s->post = pb->post;
   s->chain = chain;
   s->ndraws = ndraws;
   s->nqoi = nqoi;
   s->field_thin = field_thin;
   s->nxi = PetscMin(MC_RUN_TRACE_XI, pb->nparams);
   PetscCall(McPriorCreateVector(pb->prior, &s->m));
-  PetscCall(VecDuplicate(s->m, &s->xisum));
+  PetscCall(McPosteriorCreateParameterVector(pb->post, &s->xisum));
   PetscCall(VecSet(s->xisum, 0));
   /* A solve into m now: PETSc grows an object's cache of composed data on
    * its first use, which would otherwise happen at the first kept draw,
    * after the memory baseline. */
-  PetscCall(McPriorUnwhiten(s->prior, s->xisum, s->m));
+  PetscCall(McPosteriorParameterToField(s->post, s->xisum, s->m));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws + 1), &s->lp));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * nqoi + 1), &s->qoi));
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * s->nxi + 1), &s->xi));
@@ -114,6 +119,13 @@ PetscErrorCode McRunSinkGetTraces(McRunSink *s, PetscInt *count, const PetscReal
   *qoi = s->qoi;
   *nxi = s->nxi;
   *xi = s->xi;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunSinkGetSeconds(McRunSink *s, PetscLogDouble *seconds)
+{
+  PetscFunctionBeginUser;
+  *seconds = s->seconds;
   PetscFunctionReturn(0);
 }
 

@@ -31,6 +31,7 @@ typedef struct {
   Vec         ml;   /* lumped mass (borrowed from the prior the posterior holds) */
   PetscReal   mass; /* sum of ml: the domain's measure */
   PetscReal   phi;  /* potential of the last successful evaluation */
+  PetscInt    nuser; /* the configuration's [[qoi]], after the two built-in ones */
   /* test hooks */
   PetscInt64  evals, nan_every, leak_every;
   McTestLeak *leaks;
@@ -42,8 +43,6 @@ static PetscInt64 EnvEvery(const char *name)
   long long   n = v ? atoll(v) : 0;
   return n > 0 ? (PetscInt64)n : 0;
 }
-
-static const char *const qoi_names[] = {"m_mean", "misfit"};
 
 static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
 {
@@ -81,7 +80,8 @@ static PetscErrorCode Gradient(void *ctx, Vec xi, Vec grad, McEvalStatus *status
   PetscFunctionReturn(0);
 }
 
-/* m_mean: the domain average of m, sum(ml m) / sum(ml); misfit: Phi. */
+/* m_mean: the domain average of m, sum(ml m) / sum(ml); misfit: Phi; then
+ * the configuration's quantities, computed by the posterior. */
 static PetscErrorCode QoI(void *ctx, Vec xi, PetscReal *values)
 {
   TargetCtx  *t = ctx;
@@ -94,6 +94,7 @@ static PetscErrorCode QoI(void *ctx, Vec xi, PetscReal *values)
   PetscCall(VecDot(m, t->ml, &s));
   values[0] = PetscRealPart(s) / t->mass;
   values[1] = t->phi;
+  if (t->nuser) PetscCall(McPosteriorEvaluateQoI(t->post, values + 2));
   PetscFunctionReturn(0);
 }
 
@@ -114,9 +115,12 @@ static PetscErrorCode Destroy(void *ctx)
 
 PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
 {
-  McTargetOps ops = {Potential, Gradient, QoI, Destroy};
-  TargetCtx  *t;
-  PetscInt    n, N;
+  McTargetOps        ops = {Potential, Gradient, QoI, Destroy};
+  TargetCtx         *t;
+  PetscInt           n, N, nuser;
+  const char *const *user;
+  const char        *names[2 + MC_QOI_MAX] = {"m_mean", "misfit"};
+  Vec                xi;
 
   PetscFunctionBeginUser;
   PetscCall(McCalloc(sizeof(*t), &t));
@@ -126,8 +130,14 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(VecSum(pb->ml, &t->mass));
   t->nan_every = EnvEvery("MC_TEST_NAN_PROPOSAL_EVERY");
   t->leak_every = EnvEvery("MC_TEST_LEAK_EVERY");
-  PetscCall(VecGetLocalSize(pb->m0, &n));
-  PetscCall(VecGetSize(pb->m0, &N));
-  PetscCall(McTargetCreateShell(PetscObjectComm((PetscObject)pb->m0), n, N, &ops, t, 2, qoi_names, target));
+  PetscCall(McPosteriorGetQoI(pb->post, &nuser, &user));
+  for (PetscInt i = 0; i < nuser; i++) names[2 + i] = user[i];
+  t->nuser = nuser;
+  /* The sampler's coordinates: whitened nodal values or KL coordinates. */
+  PetscCall(McPosteriorCreateParameterVector(pb->post, &xi));
+  PetscCall(VecGetLocalSize(xi, &n));
+  PetscCall(VecGetSize(xi, &N));
+  PetscCall(VecDestroy(&xi));
+  PetscCall(McTargetCreateShell(PetscObjectComm((PetscObject)pb->m0), n, N, &ops, t, 2 + nuser, names, target));
   PetscFunctionReturn(0);
 }

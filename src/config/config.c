@@ -63,13 +63,19 @@ static const char *const obs_kinds[] = {"grid", "points", "file", NULL};
 static const char *const data_kinds[] = {"synthetic", "file", NULL};
 static const char *const truths[] = {"prior_sample", "prior_mean", "inclusion", NULL};
 static const char *const noise_kinds[] = {"absolute", "relative", NULL};
-static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", NULL};
+static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", "hpcn", "hmala", "dili", "dr", NULL};
+static const char *const starts[] = {"prior_mean", "map", "laplace", NULL};
+static const char *const hessians[] = {"gauss_newton", "newton", NULL};
 static const char *const violations[] = {"stop", "warn", NULL};
+static const char *const qoi_kinds[] = {"mean", "point", "log_flux", NULL};
+static const char *const side_choices[] = {"left", "right", "bottom", "top", "front", "back", NULL};
+static const char *const qoi_fields[] = {"m", "u", NULL};
 static const char *const side_names[6] = {"left", "right", "bottom", "top", "front", "back"};
 
 #define C(f)     offsetof(McConfig, f)
 #define W(f)     offsetof(McConfigWell, f)
 #define B(f)     offsetof(McConfigBoundary, f)
+#define Q(f)     offsetof(McConfigQoI, f)
 #define BIG      1e300
 #define INTMAX   2147483647.0
 #define S(f)     sizeof(((McConfig *)0)->f)
@@ -91,11 +97,15 @@ static const Section sections[] = {
     {"data", 0, 0, 0, 0, 0, "The observed values."},
     {"noise", 0, 0, 0, 0, 0, "Gaussian observation noise."},
     {"sampler", 0, 0, 0, 0, 0, "The MCMC kernel and its tuning."},
+    {"map", 0, 0, 0, 0, 0, "The MAP point (inexact Newton-CG), for the Hessian-informed kernels and start = \"map\"."},
+    {"laplace", 0, 0, 0, 0, 0, "The low-rank Laplace approximation at the MAP point (randomised eigensolver)."},
     {"chain", 0, 0, 0, 0, 0, "Length, thinning and seeds of the chains."},
     {"output", 0, 0, 0, 0, 0, "The HDF5 output file."},
     {"parallel", 0, 0, 0, 0, 0, "MPI layout."},
     {"memory", 0, 0, 0, 0, 0, "Memory assertions and the cycle collector."},
     {"solver", 0, 0, 0, 0, 0, "PETSc options for the forward and adjoint solves."},
+    {"qoi", 1, C(qoi), C(nqoi), sizeof(McConfigQoI), MC_CONFIG_MAX_QOI,
+     "Quantities of interest recorded with every draw (besides m_mean and misfit)."},
 };
 
 static const Key keys[] = {
@@ -160,6 +170,15 @@ static const Key keys[] = {
      "Constant prior mean of m."},
     {"prior", "robin", T_BOOL, C(prior.robin), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
      "Robin boundary condition on the prior operator (reduces the variance inflation near the boundary)."},
+    {"prior", "kl_modes", T_INT, C(prior.kl_modes), "0", 0, 100000, 0, NULL, 0, 0, NULL, 0, NULL, "modes",
+     "0: sample the whitened nodal field; K > 0: sample the K leading Karhunen-Loeve coordinates of the prior "
+     "(computed once with SLEPc; K < the number of parameter dofs)."},
+
+    {"prior", "anisotropy", T_REALVEC, C(prior.anisotropy), "[0.0, 0.0]", 0, BIG, 0, NULL, 0, 2, NULL, 0, NULL, "-",
+     "Eigenvalues of the anisotropic tensor Theta in gamma div(Theta grad m) (2D; [0, 0]: the identity), as "
+     "hIPPYlib's theta0, theta1."},
+    {"prior", "anisotropy_angle", T_REAL, C(prior.anisotropy_angle), "0.0", -BIG, BIG, 0, NULL, 0, 0, NULL, 0, NULL,
+     "radians", "Angle of Theta's first axis (hIPPYlib's alpha)."},
 
     {"observations", "kind", T_CHOICE, C(observations.kind), "\"grid\"", 0, 0, 0, obs_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"grid\": a regular grid of interior points; \"points\": the points listed; \"file\": points read from a file."},
@@ -187,6 +206,10 @@ static const Key keys[] = {
      "\"absolute\": sigma is the standard deviation; \"relative\": sigma times the largest |observed value|."},
     {"noise", "sigma", T_REAL, C(noise.sigma), "0.01", 0, BIG, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL,
      "state (or fraction)", "Standard deviation of the observation noise."},
+    {"noise", "covariance_file", T_STRING, C(noise.covariance_file), NULL, 0, 0, 0, NULL, S(noise.covariance_file), 0,
+     NULL, 0, "\"noise_cov.txt\"", "state^2",
+     "Text file of a full noise covariance (one row of M numbers per line, M = the number of observations, "
+     "symmetric positive definite) for small M; replaces sigma."},
 
     {"sampler", "kernel", T_CHOICE, C(sampler.kernel), "\"pcn\"", 0, 0, 0, kernels, 0, 0, NULL, 0, NULL, "-",
      "Proposal: preconditioned Crank-Nicolson, random-walk Metropolis, adaptive Metropolis, MALA, or "
@@ -197,6 +220,29 @@ static const Key keys[] = {
      "Adapt the step size during burn-in towards target_acceptance."},
     {"sampler", "target_acceptance", T_REAL, C(sampler.target_acceptance), "0.25", 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0,
      0, NULL, 0, NULL, "-", "Acceptance rate the adaptation aims at (about 0.25 for pcn/rwm/am, 0.57 for mala)."},
+
+    {"sampler", "start", T_CHOICE, C(sampler.start), "\"prior_mean\"", 0, 0, 0, starts, 0, 0, NULL, 0, NULL, "-",
+     "Initial state: the prior mean, the MAP point, or a draw from the Laplace approximation (each chain its own)."},
+    {"sampler", "beta_perp", T_REAL, C(sampler.beta_perp), "0.5", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
+     "dili: pCN step in the complement of the likelihood-informed subspace."},
+    {"sampler", "second_step", T_REAL, C(sampler.delta2), "1.0", 0, 2, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
+     "dr: step of the second (hmala) stage."},
+
+    {"map", "max_iterations", T_INT, C(map.max_iterations), "20", 1, 1000, 0, NULL, 0, 0, NULL, 0, NULL, "iterations",
+     "Newton iterations at most."},
+    {"map", "gradient_rtol", T_REAL, C(map.gradient_rtol), "1e-6", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
+     "Stop when the gradient norm fell by this factor."},
+
+    {"laplace", "rank", T_INT, C(laplace.rank), "50", 1, 100000, 0, NULL, 0, 0, NULL, 0, NULL, "eigenpairs",
+     "Eigenpairs of the prior-preconditioned Hessian kept at most."},
+    {"laplace", "oversampling", T_INT, C(laplace.oversampling), "10", 0, 100000, 0, NULL, 0, 0, NULL, 0, NULL,
+     "vectors", "Extra random directions of the randomised eigensolver."},
+    {"laplace", "power_iterations", T_INT, C(laplace.power_iterations), "1", 0, 100, 0, NULL, 0, 0, NULL, 0, NULL, "-",
+     "Subspace iterations of the randomised eigensolver."},
+    {"laplace", "threshold", T_REAL, C(laplace.threshold), "0.01", 0, BIG, 0, NULL, 0, 0, NULL, 0, NULL, "-",
+     "Keep eigenvalues above this (>= 0)."},
+    {"laplace", "hessian", T_CHOICE, C(laplace.hessian), "\"gauss_newton\"", 0, 0, 0, hessians, 0, 0, NULL, 0, NULL,
+     "-", "Gauss-Newton or full Newton Hessian at the MAP point."},
 
     {"chain", "iterations", T_INT, C(chain.iterations), "20000", 1, 1e9, 0, NULL, 0, 0, NULL, 0, NULL, "iterations",
      "Iterations per chain, burn-in included."},
@@ -239,6 +285,22 @@ static const Key keys[] = {
      NULL, "allocations", "Collector thresholds of generations 0, 1, 2 (as CPython's)."},
     {"memory", "on_violation", T_CHOICE, C(memory.on_violation), "\"stop\"", 0, 0, 0, violations, 0, 0, NULL, 0, NULL,
      "-", "On a failed memory assertion: stop (exit code 3, samples so far on disk) or warn and continue."},
+
+    {"qoi", "name", T_STRING, Q(name), NULL, 0, 0, REQUIRED, NULL, MC_CONFIG_NAME_MAX, 0, NULL, 0, "\"m_left\"", "-",
+     "Name of the quantity in the output file."},
+    {"qoi", "kind", T_CHOICE, Q(kind), "\"mean\"", 0, 0, 0, qoi_kinds, 0, 0, NULL, 0, NULL, "-",
+     "\"mean\": the mean of m over a box region; \"point\": the value of field at a point; \"log_flux\": the log of the flux through a side."},
+    {"qoi", "field", T_CHOICE, Q(field), "\"m\"", 0, 0, 0, qoi_fields, 0, 0, NULL, 0, NULL, "-",
+     "\"m\": the log-coefficient; \"u\": the state (kind = \"point\" only)."},
+    {"qoi", "lower", T_REALVEC, Q(lower), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
+     "length", "Lower corner of the region (kind = \"mean\"); lower >= upper in every direction means the whole domain."},
+    {"qoi", "upper", T_REALVEC, Q(upper), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
+     "length", "Upper corner of the region (kind = \"mean\")."},
+    {"qoi", "point", T_REALVEC, Q(point), NULL, -BIG, BIG, 0, NULL, 0, LEN_DIM, "kind", MC_QOI_KIND_POINT,
+     "[0.5, 0.5]", "length", "The point (kind = \"point\"), inside the mesh."},
+    {"qoi", "side", T_CHOICE, Q(side), "\"bottom\"", 0, 0, 0, side_choices, 0, 0, "kind", MC_QOI_KIND_LOG_FLUX, NULL,
+     "-", "kind = \"log_flux\": the side of the box mesh the flux log |int exp(m) du/dn ds| crosses (f = 0, Dirichlet "
+     "on it and the opposite side, insulated elsewhere)."},
 
     {"solver", "petsc_options", T_OPTIONS, C(solver.petsc_options),
      "\"-ksp_type preonly -pc_type cholesky -pc_factor_mat_ordering_type nd\"", 0, 0, 0, NULL, S(solver.petsc_options),
@@ -889,6 +951,34 @@ static int PdeChecks(Ctx *x)
   return 0;
 }
 
+/* [[qoi]]: names unique and not the built-in ones; u only at points; point
+ * and region vectors of the mesh's dimension. */
+static int QoIChecks(Ctx *x)
+{
+  McConfig *c = x->cfg;
+  int       kn = KeyIndex("qoi", "name"), kf = KeyIndex("qoi", "field"), kp = KeyIndex("qoi", "point");
+
+  for (PetscInt i = 0; i < c->nqoi; i++) {
+    const McConfigQoI *q = &c->qoi[i];
+    if (!strcmp(q->name, "m_mean") || !strcmp(q->name, "misfit"))
+      return Err(x, x->elem[kn][i], "[[qoi]] #%d name \"%s\" is taken by a quantity every run records", (int)i + 1,
+                 q->name);
+    for (PetscInt j = 0; j < i; j++)
+      if (!strcmp(q->name, c->qoi[j].name))
+        return Err(x, x->elem[kn][i], "[[qoi]] #%d name \"%s\" is already used by [[qoi]] #%d", (int)i + 1, q->name,
+                   (int)j + 1);
+    if (q->field == MC_QOI_FIELD_U && q->kind != MC_QOI_KIND_POINT)
+      return Err(x, x->elem[kf][i], "[[qoi]] #%d field = \"u\" needs kind = \"point\" (region means are of m only)",
+                 (int)i + 1);
+    if (q->kind == MC_QOI_KIND_POINT && !x->elem[kp][i])
+      return Err(x, x->elem[kn][i], "[[qoi]] #%d \"%s\" has kind = \"point\" but no point", (int)i + 1, q->name);
+    if (q->kind == MC_QOI_KIND_POINT && (PetscInt)x->elem[kp][i]->u.array.n != c->mesh.dim)
+      return Err(x, x->elem[kp][i], "[[qoi]] #%d point has %zu coordinates, but dim = %d", (int)i + 1,
+                 x->elem[kp][i]->u.array.n, (int)c->mesh.dim);
+  }
+  return 0;
+}
+
 static int PriorChecks(Ctx *x)
 {
   McConfig *c = x->cfg;
@@ -982,7 +1072,7 @@ PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, c
     bad = 1;
   }
   bad = bad || Table(x, "", root, -1, (char *)cfg) || Conditions(x) || MeshChecks(x) || PdeChecks(x) ||
-        PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x);
+        PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x) || QoIChecks(x);
   McTomlFree(&root);
   PetscCall(PetscFree(x));
   *valid = bad ? PETSC_FALSE : PETSC_TRUE;
@@ -1206,7 +1296,8 @@ PetscErrorCode McConfigWriteReference(FILE *out)
 PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
 {
   static const char *kernel[] = {"pCN", "random-walk Metropolis", "adaptive Metropolis", "MALA",
-                                 "infinite-dimensional MALA"};
+                                 "infinite-dimensional MALA", "Hessian-informed pCN", "Hessian-informed MALA", "DILI",
+                                 "delayed rejection (hpcn, hmala)"};
   PetscInt nobs = c->observations.kind == MC_OBS_GRID ? (PetscInt)pow((double)c->observations.grid, (double)c->mesh.dim)
                                                       : c->observations.npoints;
 

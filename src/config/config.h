@@ -28,7 +28,19 @@ typedef enum { MC_OBS_GRID, MC_OBS_POINTS, MC_OBS_FILE } McObsKind;
 typedef enum { MC_DATA_SYNTHETIC, MC_DATA_FILE } McDataKind;
 typedef enum { MC_TRUTH_PRIOR_SAMPLE, MC_TRUTH_PRIOR_MEAN, MC_TRUTH_INCLUSION } McTruthKind;
 typedef enum { MC_NOISE_ABSOLUTE, MC_NOISE_RELATIVE } McNoiseKind;
-typedef enum { MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA } McKernelKind;
+typedef enum {
+  MC_KERNEL_PCN,
+  MC_KERNEL_RWM,
+  MC_KERNEL_AM,
+  MC_KERNEL_MALA,
+  MC_KERNEL_INFMALA,
+  MC_KERNEL_HPCN,
+  MC_KERNEL_HMALA,
+  MC_KERNEL_DILI,
+  MC_KERNEL_DR
+} McKernelKind;
+typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE } McStartKind;
+typedef enum { MC_HESS_GAUSS_NEWTON, MC_HESS_NEWTON } McHessKind;
 typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;
 
 /* One [[pde.wells]] entry: a Gaussian source rate*exp(-|x-centre|^2/(2 width^2)). */
@@ -36,6 +48,18 @@ typedef struct {
   PetscReal centre[3];
   PetscReal width, rate;
 } McConfigWell;
+
+/* One [[qoi]] entry: a quantity of interest recorded with every draw. */
+#define MC_CONFIG_MAX_QOI 16
+typedef enum { MC_QOI_KIND_MEAN, MC_QOI_KIND_POINT, MC_QOI_KIND_LOG_FLUX } McConfigQoIKind;
+typedef enum { MC_QOI_FIELD_M, MC_QOI_FIELD_U } McConfigQoIField;
+typedef struct {
+  char             name[MC_CONFIG_NAME_MAX];
+  McConfigQoIKind  kind;
+  McConfigQoIField field;
+  PetscReal        lower[3], upper[3], point[3];
+  int              side; /* kind = log_flux: box side 0..5 (left, right, bottom, top, front, back) */
+} McConfigQoI;
 
 /* One [[pde.dirichlet]] or [[pde.neumann]] entry: a constant on a boundary label. */
 typedef struct {
@@ -71,6 +95,8 @@ typedef struct {
     PetscBool   by_coefficients; /* gamma and delta given instead of correlation_length and std_dev */
     PetscReal   correlation_length, std_dev, gamma, delta, mean;
     PetscBool   robin;
+    PetscInt    kl_modes; /* > 0: sample in this many Karhunen-Loeve coordinates */
+    PetscReal   anisotropy[2], anisotropy_angle; /* Theta's lengths (0: isotropic) and angle */
   } prior;
   struct {
     McObsKind  kind;
@@ -88,12 +114,24 @@ typedef struct {
   struct {
     McNoiseKind kind;
     PetscReal   sigma;
+    char        covariance_file[MC_CONFIG_PATH_MAX]; /* full covariance; "" = independent */
   } noise;
   struct {
     McKernelKind kernel;
     PetscReal    step_size, target_acceptance;
     PetscBool    adapt;
+    McStartKind  start;                /* where chains start */
+    PetscReal    beta_perp, delta2;    /* dili's complement step, dr's second-stage step */
   } sampler;
+  struct {
+    PetscInt   max_iterations;
+    PetscReal  gradient_rtol;
+  } map;
+  struct {
+    PetscInt   rank, oversampling, power_iterations;
+    PetscReal  threshold;
+    McHessKind hessian;
+  } laplace;
   struct {
     PetscInt iterations, burn_in, thin, seed, chains;
   } chain;
@@ -113,6 +151,8 @@ typedef struct {
   struct {
     char petsc_options[MC_CONFIG_PATH_MAX];
   } solver;
+  PetscInt    nqoi;
+  McConfigQoI qoi[MC_CONFIG_MAX_QOI];
 } McConfig;
 
 /* Creates a configuration holding every default (as if read from an empty

@@ -217,4 +217,27 @@ typedef struct {
 PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, const McNoise *noise, PetscReal *misfit,
                                        Vec grad);
 
+/* ---------------------------------------------- second-order information */
+
+/* After McForwardSolve(m): du = (du/dm) dm, the tangent-linear state (a
+ * global vector of the state space, zero on Dirichlet dofs), by one solve
+ * with the forward factorisation. The first call allocates the Hessian work
+ * vectors (set-up); later calls allocate nothing. Ownership: borrows. */
+PetscErrorCode McForwardTangent(McForward fw, Vec dm, Vec du);
+/* The misfit Hessian action Hdm = (d^2 J / dm^2) dm at the m of the last
+ * solve, for the dm of the last McForwardTangent call, given
+ * rhs = B^T Gamma^-1 B du (a global vector of the state space: the caller
+ * applies its own noise model). gauss_newton drops the second-order terms
+ * (Hdm = J^T Gamma^-1 J dm); the full Hessian also needs the adjoint of a
+ * McForwardMisfitGradient call (grad != NULL) at the same m. One solve with
+ * the forward factorisation. Ownership: borrows. */
+PetscErrorCode McForwardMisfitHessian(McForward fw, Vec rhs, PetscBool gauss_newton, Vec Hdm);
+/* The weighted flux sum_cells int exp(m) grad w . grad u at the last solve,
+ * w a global vector of the state space. With f = 0, w = 1 on a boundary
+ * part, w = 0 on the Dirichlet parts elsewhere and no flux through the rest,
+ * it is the flux int exp(m) du/dn ds through that part, computed the
+ * variational way (accurate to the order of the state, unlike a boundary
+ * derivative). Collective. */
+PetscErrorCode McForwardWeightedFlux(McForward fw, Vec w, PetscReal *flux);
+
 #endif

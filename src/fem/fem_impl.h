@@ -92,6 +92,11 @@ struct _p_McForward {
   PetscInt    *rootcode;
 
   McForwardTimes times;
+
+  /* Hessian actions (hessian.c), made on first use: incremental state and
+   * adjoint (free dofs and local), the incremental state on the whole state
+   * space, the direction dm and the result locally on the parameter space. */
+  Vec hdu, hdlam, hrhs, hduloc, hdlamloc, hdufull, hdmloc, hresloc;
 };
 
 struct _p_McObsOperator {

@@ -168,7 +168,9 @@ static PetscErrorCode ForwardFree(McForward fw)
   PetscCall(PetscSFDestroy(&fw->sf));
   Vec *vecs[] = {&fw->u,     &fw->b,     &fw->b0,      &fw->bgen,  &fw->liftloc, &fw->gloc,
                  &fw->uloc,  &fw->ufull, &fw->mloc,    &fw->adj,   &fw->adjrhs,  &fw->adjloc,
-                 &fw->zfull, &fw->zloc,  &fw->gradloc, &fw->resid, &fw->wresid,  &fw->ugen};
+                 &fw->zfull, &fw->zloc,  &fw->gradloc, &fw->resid, &fw->wresid,  &fw->ugen,
+                 &fw->hdu,   &fw->hdlam, &fw->hrhs,    &fw->hduloc, &fw->hdlamloc, &fw->hdufull,
+                 &fw->hdmloc, &fw->hresloc};
   for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
     PetscCall(VecDestroy(vecs[i]));
   PetscCall(DMDestroy(&fw->dm));

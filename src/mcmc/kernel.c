@@ -49,6 +49,10 @@ static PetscErrorCode RegisterBuiltins(void)
   PetscCall(McKernelRegister(MC_KERNEL_AM, McKernelCreate_AM));
   PetscCall(McKernelRegister(MC_KERNEL_MALA, McKernelCreate_MALA));
   PetscCall(McKernelRegister(MC_KERNEL_INFMALA, McKernelCreate_InfMALA));
+  PetscCall(McKernelRegister(MC_KERNEL_HPCN, McKernelCreate_HPCN));
+  PetscCall(McKernelRegister(MC_KERNEL_HMALA, McKernelCreate_HMALA));
+  PetscCall(McKernelRegister(MC_KERNEL_DILI, McKernelCreate_DILI));
+  PetscCall(McKernelRegister(MC_KERNEL_DR, McKernelCreate_DR));
   PetscFunctionReturn(0);
 }
 
@@ -81,6 +85,7 @@ static void KernelDealloc(McObject *o)
   StateDestroy(&k->prop);
   MC_DEALLOC_CALL(VecDestroy(&k->work));
   MC_DEALLOC_CALL(McFree(&k->dense_C));
+  MC_DEALLOC_CALL(McGaussRefDestroy_Private(&k->ref));
 }
 
 static const McType McKernelType = {"McKernel", sizeof(struct _p_McKernel), NULL, KernelDealloc, KernelTraverse,
@@ -235,6 +240,7 @@ PetscErrorCode McKernelSetUp(McKernel kernel)
   if (kernel->setup) PetscFunctionReturn(0);
   PetscCheck(!kernel->need_grad || kernel->target->ops.gradient, kernel->target->comm, PETSC_ERR_ARG_WRONG,
              "kernel '%s' needs the gradient of the potential, and this target has none", kernel->type);
+  if (kernel->need_ref) PetscCall(McGaussRefCheck_Private(kernel));
   PetscCall(StateCreate(kernel, &kernel->cur));
   PetscCall(StateCreate(kernel, &kernel->prop));
   PetscCall(VecDuplicate(kernel->target->tmpl, &kernel->work));
@@ -315,7 +321,6 @@ PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok,
   PetscBool accept = PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  stats->step_size = McKernelStep_Private(k);
   if (ok && PetscIsNanReal(log_ratio)) ok = PETSC_FALSE; /* e.g. a NaN gradient */
   if (ok) {
     /* The uniform is drawn only when it decides something; the draw pattern
@@ -328,6 +333,15 @@ PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok,
       accept = log(McRngUniform(rng)) < log_ratio ? PETSC_TRUE : PETSC_FALSE;
     }
   }
+  PetscCall(McKernelFinishStep_Private(k, ok, accept, alpha, alpha, stats));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool accept, PetscReal alpha,
+                                          PetscReal adapt_alpha, McStepStats *stats)
+{
+  PetscFunctionBeginUser;
+  stats->step_size = McKernelStep_Private(k);
   if (accept) {
     McState t = k->cur;
     k->cur = k->prop;
@@ -343,7 +357,7 @@ PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok,
      * probability equal to the target; gains decaying like n^-decay with
      * decay in (0.5, 1] make the step converge (Andrieu & Thoms 2008). */
     k->nadapt += 1;
-    k->log_step += k->gain * pow(k->nadapt, -k->decay) * (alpha - k->target_accept);
+    k->log_step += k->gain * pow(k->nadapt, -k->decay) * (adapt_alpha - k->target_accept);
     if (k->log_step > log(k->max_step)) k->log_step = log(k->max_step);
     if (k->log_step < -40) k->log_step = -40; /* a target failing everywhere must not drive it to 0 */
     if (k->ops.adapt) PetscCall(k->ops.adapt(k));

@@ -143,6 +143,12 @@ typedef struct _p_McKernel *McKernel;
 #define MC_KERNEL_AM      "am"      /* adaptive Metropolis (Haario et al. 2001); step scales chol(C) */
 #define MC_KERNEL_MALA    "mala"    /* Metropolis-adjusted Langevin on the posterior; step = h */
 #define MC_KERNEL_INFMALA "infmala" /* infinity-MALA (Cotter et al. 2013); step = delta */
+/* Hessian-informed kernels: they need a Gaussian reference (the Laplace
+ * approximation at the MAP point), McKernelSetGaussianReference. */
+#define MC_KERNEL_HPCN  "hpcn"  /* generalised pCN with the reference as prior (gpCN); step = beta in (0, 1] */
+#define MC_KERNEL_HMALA "hmala" /* infinity-MALA with the reference (stochastic-Newton-like); step = delta in (0, 2] */
+#define MC_KERNEL_DILI  "dili"  /* likelihood-informed subspace Langevin + complement pCN; step = delta, "beta_perp" */
+#define MC_KERNEL_DR    "dr"    /* delayed rejection: hpcn (step = beta), then hmala ("delta2") */
 
 /* A kernel implementation's constructor: fills the kernel's ops and data. */
 typedef PetscErrorCode (*McKernelConstructor)(McKernel kernel);
@@ -177,6 +183,16 @@ PetscErrorCode McKernelSetParameter(McKernel kernel, const char *name, PetscReal
  * parameters) instead of the identity; the step size scales its Cholesky
  * factor. Copied. */
 PetscErrorCode McKernelRWMSetCovariance(McKernel kernel, PetscInt N, const PetscReal *C);
+
+/* The Gaussian reference N(mean, I - V diag(lambda/(1+lambda)) V^T) of the
+ * Hessian-informed kernels: mean (e.g. the MAP point), r orthonormal
+ * vectors V and eigenvalues lambda[r] >= 0 of the prior-preconditioned
+ * misfit Hessian (the Laplace approximation; the model module computes
+ * them). Copied; may be set again (e.g. a new MAP) between steps, with the
+ * same r without allocating. r < 1 or a negative lambda is an error. Kernels
+ * that need it report its absence at McKernelSetUp. Ownership: borrows. */
+PetscErrorCode McKernelSetGaussianReference(McKernel kernel, Vec mean, PetscInt r, const Vec V[],
+                                            const PetscReal lambda[]);
 
 /* Allocates everything a step needs. */
 PetscErrorCode McKernelSetUp(McKernel kernel);

@@ -60,6 +60,18 @@ typedef struct {
   PetscErrorCode (*destroy)(McKernel);
 } McKernelOps;
 
+/* A Gaussian reference N(mean, Sigma) in the sampler's coordinates, Sigma =
+ * I - V diag(lambda/(1+lambda)) V^T with V orthonormal: the Laplace
+ * approximation the Hessian-informed kernels are built on (kernel_geom.c). */
+typedef struct {
+  PetscInt     r;
+  Vec          mean;
+  Vec         *V;
+  PetscReal   *lambda;
+  PetscScalar *c, *c2; /* r coefficients (work) */
+  Vec          w;      /* work */
+} McGaussRef;
+
 struct _p_McKernel {
   MC_OBJECT_HEAD;
   char        type[32];
@@ -76,6 +88,9 @@ struct _p_McKernel {
   PetscReal   nadapt; /* adaptation steps taken (a real: saved with the rest) */
   /* Covariance proposal (rwm with covariance, am): serial copy of all N. */
   PetscReal  *dense_C; /* user covariance for rwm, NULL otherwise */
+  /* Hessian-informed kernels: the reference they need (set by the caller). */
+  PetscBool   need_ref;
+  McGaussRef  ref;
 };
 
 /* Evaluates the target at s->xi (potential, gradient if the kernel needs it,
@@ -85,6 +100,11 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok);
  * swap on accept, step-size adaptation, stats. */
 PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok, PetscReal log_ratio,
                                             McStepStats *stats);
+/* Bookkeeping of a step whose decision is made: swap on accept, stats
+ * (alpha is the step's acceptance probability), step-size adaptation
+ * driven by adapt_alpha. */
+PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool accept, PetscReal alpha,
+                                          PetscReal adapt_alpha, McStepStats *stats);
 /* The step size exp(log_step). */
 PetscReal McKernelStep_Private(McKernel k);
 
@@ -104,9 +124,32 @@ PetscErrorCode McDenseProposalFactor_Private(McDenseProposal *d, const PetscReal
 /* k->prop.xi = k->cur.xi + h L z. */
 PetscErrorCode McDenseProposalDraw_Private(McKernel k, McDenseProposal *d, McRng rng, PetscReal h);
 
+/* The Gaussian reference (kernel_geom.c). In all of them c = V^T (xi - mean)
+ * is left in ref->c. */
+PetscErrorCode McGaussRefDestroy_Private(McGaussRef *ref);
+/* Error naming the kernel unless a reference is set. */
+PetscErrorCode McGaussRefCheck_Private(McKernel k);
+/* Psi(xi) = Phi + <xi, mean> - sum lambda_i c_i^2 / 2: the potential with
+ * respect to the reference, -log(posterior / reference) up to a constant. */
+PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *psi);
+/* out = grad Psi = grad Phi + mean - V (lambda .* c). */
+PetscErrorCode McGaussRefGradPsi_Private(McKernel k, const McState *s, Vec out);
+/* y = Sigma x, or Sigma^(1/2) x (x == y allowed). */
+PetscErrorCode McGaussRefApply_Private(McKernel k, Vec x, Vec y, PetscBool sqrt_);
+/* |w|^2 + sum lambda_i <v_i, w>^2 = w^T Sigma^-1 w. */
+PetscErrorCode McGaussRefNormPrec_Private(McKernel k, Vec w, PetscReal *nrm2);
+
+/* The hmala proposal from k->cur with step d, given P = Sigma grad Psi at
+ * the current state, into out (kernel_hmala.c; DR's second stage). */
+PetscErrorCode McHMALAPropose_Private(McKernel k, McRng rng, PetscReal d, Vec P, Vec out);
+
 /* The built-in kernels' constructors. */
 PetscErrorCode McKernelCreate_PCN(McKernel);
 PetscErrorCode McKernelCreate_RWM(McKernel);
 PetscErrorCode McKernelCreate_AM(McKernel);
 PetscErrorCode McKernelCreate_MALA(McKernel);
 PetscErrorCode McKernelCreate_InfMALA(McKernel);
+PetscErrorCode McKernelCreate_HPCN(McKernel);
+PetscErrorCode McKernelCreate_HMALA(McKernel);
+PetscErrorCode McKernelCreate_DILI(McKernel);
+PetscErrorCode McKernelCreate_DR(McKernel);

@@ -20,6 +20,12 @@ typedef struct {
   PetscReal gamma, delta;
   PetscReal correlation_length, std_dev;
   PetscBool robin;  /* Robin boundary term that reduces the boundary inflation of the variance */
+  /* Anisotropic tensor Theta in gamma div(Theta grad m) (2D only; 0: the
+   * identity): eigenvalues theta[0], theta[1], theta[0]'s axis at angle
+   * theta_angle from the y axis, as in hIPPYlib's anisotropic prior:
+   * Theta = [[t0 s^2 + t1 c^2, (t0 - t1) s c], [(t0 - t1) s c, t0 c^2 + t1 s^2]],
+   * s = sin(angle), c = cos(angle). */
+  PetscReal theta[2], theta_angle;
   PetscReal mean;   /* constant prior mean m0 */
   Vec       mean_field; /* optional field mean (borrowed at create, copied) */
   const char *options_prefix; /* PETSc options of the prior's solver, e.g. "prior_" */
@@ -139,8 +145,9 @@ PetscErrorCode McPosteriorGetObsOperator(McPosterior post, McObsOperator *obs);
 /* Quantities of interest, evaluated at the field (and state) of the last
  * successful McPosteriorPotential: the mean of m over a box region
  * (lumped-mass weights of the vertices inside it; the whole domain when
- * lower >= upper), or the value of m or of u at a point. */
-typedef enum { MC_QOI_MEAN, MC_QOI_POINT } McQoIKind;
+ * lower >= upper), the value of m or of u at a point, or the log of the flux
+ * through a side of a box domain. */
+typedef enum { MC_QOI_MEAN, MC_QOI_POINT, MC_QOI_LOG_FLUX } McQoIKind;
 #define MC_QOI_NAME_LEN 64
 #define MC_QOI_MAX      16
 typedef struct {
@@ -149,12 +156,102 @@ typedef struct {
   PetscBool state;              /* POINT: the value of u instead of m */
   PetscReal lower[3], upper[3]; /* MEAN: the region */
   PetscReal point[3];           /* POINT: inside the domain (else an error naming it) */
+  /* LOG_FLUX: log |int exp(m) du/dn ds| over the side x_axis = lower[axis]
+   * (side 0) or upper[axis] (side 1) of the box [lower, upper], computed as
+   * int exp(m) grad u . grad w dx with w linear in x_axis, 1 on that side and
+   * 0 on the opposite one: exact for f = 0, Dirichlet conditions on both
+   * sides and no flux through the others (the benchmark's setting). */
+  PetscInt  axis, side;
 } McQoISpec;
 PetscErrorCode McPosteriorAddQoI(McPosterior post, const McQoISpec *spec);
 /* Borrowed names, in the order added. */
 PetscErrorCode McPosteriorGetQoI(McPosterior post, PetscInt *n, const char *const **names);
 /* values[0..n) at the last successful evaluation (same on every rank). */
 PetscErrorCode McPosteriorEvaluateQoI(McPosterior post, PetscReal *values);
+
+/* ------------------------------------------------- second-order information */
+
+/* Which Hessian of the misfit: Gauss-Newton (J^T Gamma^-1 J, positive
+ * semi-definite everywhere) or the full Newton Hessian (second-order adjoint
+ * terms added; exact, indefinite far from the MAP point). */
+typedef enum { MC_HESSIAN_GAUSS_NEWTON = 0, MC_HESSIAN_NEWTON = 1 } McHessianKind;
+
+/* Hv = Ht v, Ht = L^T H_misfit L the Hessian of Phi in the sampler's
+ * coordinates at the xi of the last successful McPosteriorPotential (the
+ * full Hessian also needs McPosteriorGradient there, for its adjoint). The
+ * posterior's Hessian is I + Ht. Two solves with the forward factorisation
+ * and two prior solves per action; the first call allocates the work
+ * vectors, later calls nothing. Ownership: borrows v and Hv. */
+PetscErrorCode McPosteriorHessianApply(McPosterior post, McHessianKind kind, Vec v, Vec Hv);
+
+/* ------------------------------------------------------------- MAP point */
+
+typedef struct {
+  PetscInt  max_it;        /* Newton iterations (default 20) */
+  PetscReal rtol, atol;    /* stop at |grad F| <= max(atol, rtol |grad F(start)|) (1e-6, 1e-12) */
+  PetscInt  cg_max_it;     /* CG iterations per Newton step (200) */
+  PetscInt  gn_iterations; /* first Newton steps with the Gauss-Newton Hessian (5), then the full one */
+  PetscReal c_armijo;      /* sufficient decrease constant (1e-4) */
+  PetscInt  max_backtrack; /* step halvings before the line search gives up (15) */
+  PetscBool monitor;       /* one line per Newton iteration on the posterior's communicator */
+} McMAPOptions;
+
+typedef struct {
+  PetscBool converged;
+  char      reason[64];
+  PetscInt  iterations, cg_iterations, hessian_actions, evaluations;
+  PetscReal cost, misfit, grad_norm, grad_norm0; /* F = Phi + |xi|^2/2, Phi, |grad F| at the end and start */
+  PetscReal seconds;
+} McMAPResult;
+
+PetscErrorCode McMAPOptionsDefault(McMAPOptions *opt);
+/* The MAP point: minimises F(xi) = Phi(xi) + |xi|^2/2 from the xi given by
+ * inexact Newton-CG (CG on (I + Ht) p = -g, which in whitened coordinates is
+ * the prior-preconditioned CG; Eisenstat-Walker forcing; stop at negative
+ * curvature; Armijo backtracking). xi is overwritten by the result, and the
+ * posterior's last evaluation is there. Not converging is a result
+ * (res->converged, res->reason); a start where the forward problem fails,
+ * or bad options, are errors. Allocates its work vectors (set-up).
+ * Ownership: borrows everything. */
+PetscErrorCode McPosteriorComputeMAP(McPosterior post, const McMAPOptions *opt, Vec xi, McMAPResult *res);
+
+/* ------------------------------------------------- Laplace approximation */
+
+typedef struct {
+  PetscInt      max_rank;         /* eigenpairs kept at most (default 50) */
+  PetscInt      oversampling;     /* extra random directions (10) */
+  PetscInt      power_iterations; /* subspace iterations (1) */
+  PetscReal     threshold;        /* keep eigenvalues > threshold (1e-2; must be >= 0) */
+  McHessianKind hessian;          /* Gauss-Newton (default) or full Newton */
+  PetscInt      seed;             /* of the random directions */
+} McLaplaceOptions;
+
+/* The low-rank Laplace approximation N(xi_MAP, (I + Ht)^-1) ~
+ * N(xi_MAP, I - V diag(lambda/(1+lambda)) V^T) with the r leading
+ * eigenpairs of Ht (V orthonormal), an object of the object layer. */
+typedef struct _p_McLaplace *McLaplace;
+
+PetscErrorCode McLaplaceOptionsDefault(McLaplaceOptions *opt);
+/* Computes the eigenpairs at xi_map by the randomised double-pass
+ * algorithm ((2 + power_iterations)(max_rank + oversampling) Hessian
+ * actions; exact when that is >= the dimension). Rank < 1, negative
+ * threshold or oversampling, or no eigenvalue above the threshold, are
+ * errors. Ownership: borrows post and xi_map (copied), returns a new
+ * reference. */
+PetscErrorCode McLaplaceCreate(McPosterior post, Vec xi_map, const McLaplaceOptions *opt, McLaplace *lap);
+PetscErrorCode McLaplaceDestroy(McLaplace *lap);
+/* Borrowed: rank r, eigenvalues (descending) and eigenvectors. */
+PetscErrorCode McLaplaceGetEigenpairs(McLaplace lap, PetscInt *r, const PetscReal **lambda, const Vec **V);
+/* Borrowed: the mean (MAP point). */
+PetscErrorCode McLaplaceGetMean(McLaplace lap, Vec *mean);
+/* Hessian actions and wall seconds the set-up took. */
+PetscErrorCode McLaplaceGetCost(McLaplace lap, PetscInt *actions, PetscReal *seconds);
+/* y = Gamma_post x, and y = Gamma_post^(1/2) z (symmetric square root), in
+ * O(n r); x == y allowed. No allocation. */
+PetscErrorCode McLaplaceApplyCovariance(McLaplace lap, Vec x, Vec y);
+PetscErrorCode McLaplaceApplyCovarianceSqrt(McLaplace lap, Vec z, Vec y);
+/* xi = a draw of the approximation (white noise in global index order). */
+PetscErrorCode McLaplaceSample(McLaplace lap, gsl_rng *rng, Vec xi);
 
 /* The largest m for which exp(m) is evaluated; above it a proposal is an
  * overflow (rejected). exp(700) is near DBL_MAX / 1e4. */

@@ -8,36 +8,11 @@
 #include "model/model_impl.h"
 
 #include <gsl/gsl_blas.h>
-#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 
-struct _p_McPosterior {
-  MC_OBJECT_HEAD;
-  McForward     fw;    /* reference */
-  McObsOperator obs;   /* reference */
-  McPrior       prior; /* reference */
-  Vec           m;       /* field of the last evaluation */
-  Vec           d;       /* data */
-  Vec           sigmas;  /* noise standard deviation per observation */
-  Vec           weights; /* 1/sigma^2, the noise precision the adjoint uses */
-  Vec           clean;   /* noise-free observations of the truth, if synthesized */
-  Vec           gm;      /* gradient w.r.t. m */
-  Vec           r, wr;   /* residual and weighted residual (direct observation) */
-  McParameterization param;
-  gsl_matrix   *gchol;   /* Cholesky factor of a full noise covariance, or NULL */
-  gsl_vector   *grfull, *gzfull; /* residual and Gamma^-1 residual, whole */
-  VecScatter    toall;
-  Vec           rall;    /* the residual gathered on every rank */
-  Vec           bu;      /* B u */
-  PetscInt      nqoi;
-  McQoISpec     qoi[MC_QOI_MAX];
-  const char   *qoi_names[MC_QOI_MAX];
-  Vec           qoi_w[MC_QOI_MAX];        /* MEAN: weights over m */
-  McObsOperator qoi_obs[MC_QOI_MAX];      /* POINT: one-row observation (reference) */
-  Vec           qoi_v[MC_QOI_MAX];        /* POINT: its one-entry result */
-  PetscBool     have_data, last_ok;
-};
+/* struct _p_McPosterior is in model_impl.h (the Hessian, MAP and Laplace
+ * files use it). */
 
 static int PosteriorTraverse(McObject *o, McVisitProc visit, void *arg)
 {
@@ -73,6 +48,12 @@ static void PosteriorDealloc(McObject *o)
   (void)VecScatterDestroy(&p->toall);
   (void)VecDestroy(&p->rall);
   (void)VecDestroy(&p->bu);
+  (void)VecDestroy(&p->hdm);
+  (void)VecDestroy(&p->hHm);
+  (void)VecDestroy(&p->hdu);
+  (void)VecDestroy(&p->hrhs);
+  (void)VecDestroy(&p->hbdu);
+  (void)VecDestroy(&p->hwbdu);
   if (p->gchol) gsl_matrix_free(p->gchol);
   if (p->grfull) gsl_vector_free(p->grfull);
   if (p->gzfull) gsl_vector_free(p->gzfull);
@@ -328,6 +309,7 @@ PetscErrorCode McPosteriorPotential(McPosterior p, Vec xi, PetscReal *phi, McPos
   PetscFunctionBeginUser;
   PetscCheck(p->have_data, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "the posterior has no data: call McPosteriorSetData or McPosteriorSynthesize first");
   p->last_ok = PETSC_FALSE;
+  p->grad_ok = PETSC_FALSE;
   *phi       = PETSC_MAX_REAL;
   PetscCall(McPosteriorParameterToField(p, xi, p->m));
   PetscCall(SolveAt(p, p->m, status));
@@ -349,6 +331,7 @@ PetscErrorCode McPosteriorGradient(McPosterior p, Vec grad)
   PetscFunctionBeginUser;
   PetscCheck(p->last_ok, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "McPosteriorGradient needs a successful McPosteriorPotential at the same point first");
   PetscCall(Misfit(p, &phi, p->gm));
+  p->grad_ok = PETSC_TRUE;
   if (p->param == MC_PARAM_KL) PetscCall(McPriorKLApplyLT(p->prior, p->gm, grad));
   else PetscCall(McPriorApplyLT(p->prior, p->gm, grad));
   PetscFunctionReturn(0);
@@ -467,6 +450,20 @@ static PetscErrorCode RegionWeights(McPosterior p, const McQoISpec *q, Vec w)
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  PetscInt  axis;
+  PetscReal near, far;
+} FluxCtx;
+
+/* 1 on the side the flux crosses, 0 on the opposite one, linear between. */
+static PetscErrorCode FluxWeight(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+{
+  const FluxCtx *f = (const FluxCtx *)ctx;
+  (void)dim;
+  *val = (x[f->axis] - f->far) / (f->near - f->far);
+  return 0;
+}
+
 PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
 {
   const PetscInt i = p->nqoi;
@@ -477,9 +474,23 @@ PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
   PetscCheck(!q->state || p->fw, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "quantity of interest '%s': a directly observed field has no state", q->name);
   p->qoi[i]       = *q;
   p->qoi_names[i] = p->qoi[i].name;
+  p->nqoi++; /* first, so a failure below leaves what was made to dealloc */
   if (q->kind == MC_QOI_MEAN) {
     PetscCall(VecDuplicate(p->m, &p->qoi_w[i]));
     PetscCall(RegionWeights(p, q, p->qoi_w[i]));
+  } else if (q->kind == MC_QOI_LOG_FLUX) {
+    McSpace   space;
+    FluxCtx   fc;
+    Vec       u;
+    PetscCheck(p->fw, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "quantity of interest '%s': a directly observed field has no flux", q->name);
+    PetscCheck(q->axis >= 0 && q->axis < 3 && (q->side == 0 || q->side == 1) && q->upper[q->axis] > q->lower[q->axis], PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_OUTOFRANGE, "quantity of interest '%s': the flux needs an axis in 0..2, a side 0 or 1 and a box with upper > lower along the axis", q->name);
+    fc.axis = q->axis;
+    fc.near = q->side ? q->upper[q->axis] : q->lower[q->axis];
+    fc.far  = q->side ? q->lower[q->axis] : q->upper[q->axis];
+    PetscCall(McForwardGetStateSpace(p->fw, &space));
+    PetscCall(McForwardGetState(p->fw, &u));
+    PetscCall(VecDuplicate(u, &p->qoi_w[i]));
+    PetscCall(McSpaceInterpolate(space, FluxWeight, &fc, p->qoi_w[i]));
   } else {
     McSpace space;
     if (q->state) PetscCall(McForwardGetStateSpace(p->fw, &space));
@@ -487,7 +498,6 @@ PetscErrorCode McPosteriorAddQoI(McPosterior p, const McQoISpec *q)
     PetscCall(McObsOperatorCreate(space, 1, q->point, &p->qoi_obs[i]));
     PetscCall(McObsOperatorCreateVector(p->qoi_obs[i], &p->qoi_v[i]));
   }
-  p->nqoi++;
   PetscFunctionReturn(0);
 }
 
@@ -507,6 +517,10 @@ PetscErrorCode McPosteriorEvaluateQoI(McPosterior p, PetscReal *values)
     PetscScalar v;
     if (p->qoi[i].kind == MC_QOI_MEAN) {
       PetscCall(VecDot(p->qoi_w[i], p->m, &v));
+    } else if (p->qoi[i].kind == MC_QOI_LOG_FLUX) {
+      PetscReal flux;
+      PetscCall(McForwardWeightedFlux(p->fw, p->qoi_w[i], &flux));
+      v = PetscLogReal(PetscAbsReal(flux));
     } else {
       Vec u = p->m;
       if (p->qoi[i].state) PetscCall(McForwardGetState(p->fw, &u));

@@ -60,9 +60,10 @@ static void g0_mass(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt uO
   g0[0] = constants[0];
 }
 
+/* constants[3..3+dim*dim): the tensor Theta, row-major. */
 static void g3_stiff(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt uOff[], const PetscInt uOff_x[], const PetscScalar u[], const PetscScalar u_t[], const PetscScalar u_x[], const PetscInt aOff[], const PetscInt aOff_x[], const PetscScalar a[], const PetscScalar a_t[], const PetscScalar a_x[], PetscReal t, PetscReal u_tShift, const PetscReal x[], PetscInt numConstants, const PetscScalar constants[], PetscScalar g3[])
 {
-  for (PetscInt d = 0; d < dim; d++) g3[d * dim + d] = constants[1];
+  for (PetscInt d = 0; d < dim * dim; d++) g3[d] = constants[1] * constants[3 + d];
 }
 
 static void g0_bdmass(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt uOff[], const PetscInt uOff_x[], const PetscScalar u[], const PetscScalar u_t[], const PetscScalar u_x[], const PetscInt aOff[], const PetscInt aOff_x[], const PetscScalar a[], const PetscScalar a_t[], const PetscScalar a_x[], PetscReal t, PetscReal u_tShift, const PetscReal x[], const PetscReal n[], PetscInt numConstants, const PetscScalar constants[], PetscScalar g0[])
@@ -75,12 +76,21 @@ static void g0_bdmass(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt 
 static PetscErrorCode AssembleOperator(McPrior p, PetscReal delta, PetscReal gamma, PetscReal beta, Mat J)
 {
   PetscDS     ds;
-  PetscScalar c[3] = {delta, gamma, beta};
+  PetscScalar c[12] = {delta, gamma, beta};
   Vec         x;
 
   PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < p->dim; i++)
+    for (PetscInt j = 0; j < p->dim; j++) c[3 + i * p->dim + j] = i == j ? 1.0 : 0.0;
+  if (p->spec.theta[0] > 0) {
+    PetscReal sa = PetscSinReal(p->spec.theta_angle), ca = PetscCosReal(p->spec.theta_angle);
+    PetscReal t0 = p->spec.theta[0], t1 = p->spec.theta[1];
+    c[3] = t0 * sa * sa + t1 * ca * ca;
+    c[4] = c[5] = (t0 - t1) * sa * ca;
+    c[6] = t0 * ca * ca + t1 * sa * sa;
+  }
   PetscCall(DMGetDS(p->dm, &ds));
-  PetscCall(PetscDSSetConstants(ds, 3, c));
+  PetscCall(PetscDSSetConstants(ds, 3 + p->dim * p->dim, c));
   PetscCall(DMGetGlobalVector(p->dm, &x));
   PetscCall(VecZeroEntries(x));
   PetscCall(MatZeroEntries(J));
@@ -94,15 +104,21 @@ static PetscErrorCode SetUpDM(McPrior p, McSpace space)
   DM       sdm;
   PetscFE  fe;
   PetscDS  ds;
-  DMLabel  label;
-  PetscInt one = 1;
+  DMLabel   label;
+  PetscInt  one = 1;
+  PetscBool simplex;
 
   PetscFunctionBeginUser;
   PetscCall(McSpaceGetDM(space, &sdm));
   PetscCall(DMGetDimension(sdm, &p->dim));
-  PetscCall(DMGetField(sdm, 0, NULL, (PetscObject *)&fe));
+  /* Its own P1 element with a quadrature exact for the mass matrix (the
+   * forward model's element may use fewer points: its stiffness is exact
+   * with one, the prior's mass is not). Same dof layout as the space. */
+  PetscCall(DMPlexIsSimplex(sdm, &simplex));
+  PetscCall(PetscFECreateLagrange(PETSC_COMM_SELF, p->dim, 1, simplex, 1, 2, &fe));
   PetscCall(DMClone(sdm, &p->dm));
   PetscCall(DMSetField(p->dm, 0, NULL, (PetscObject)fe));
+  PetscCall(PetscFEDestroy(&fe));
   PetscCall(DMCreateDS(p->dm));
   PetscCall(DMGetDS(p->dm, &ds));
   PetscCall(PetscDSSetJacobian(ds, 0, 0, g0_mass, NULL, NULL, g3_stiff));
@@ -186,6 +202,7 @@ PetscErrorCode McPriorCreate(McSpace space, const McPriorSpec *spec, McPrior *pr
   p->space = space;
   p->spec = *spec;
   PetscCall(SetUpDM(p, space));
+  PetscCheck(spec->theta[0] == 0 || (p->dim == 2 && spec->theta[0] > 0 && spec->theta[1] > 0), p->comm, PETSC_ERR_ARG_OUTOFRANGE, "the anisotropic prior tensor needs a 2D mesh and two lengths > 0, got %g and %g in %dD", (double)spec->theta[0], (double)spec->theta[1], (int)p->dim);
   if (spec->gamma > 0 || spec->delta > 0) {
     PetscCheck(spec->gamma > 0 && spec->delta > 0, p->comm, PETSC_ERR_ARG_OUTOFRANGE, "prior gamma and delta must both be > 0, got %g and %g", (double)spec->gamma, (double)spec->delta);
     p->gamma = spec->gamma;

@@ -25,6 +25,23 @@ expect 1 "iterations needs a whole number in .1, 1e9., got 'x'" "$run" --iterati
 expect 1 "iterations needs a whole number in .1, 1e9., got '0'" "$run" --iterations=0 a.toml
 expect 1 "no FILE given" "$diag"
 expect 1 "unknown option '--bogus'" "$diag" --bogus
+# Mistakes only visible against the mesh: one line naming the file, exit 1.
+small="[mesh]
+cells = [4, 4]
+[observations]
+grid = 2
+[output]
+path = \"$tmp/x.h5\""
+printf '%s\n[prior]\nkl_modes = 25\n' "$small" >"$tmp/kl.toml"
+expect 1 "^$tmp/kl.toml: \[prior\] kl_modes = 25 must be less than the 25 parameter dofs of this mesh$" "$run" "$tmp/kl.toml"
+printf '%s\n[[qoi]]\nname = "far"\nkind = "point"\npoint = [2.0, 0.5]\n' "$small" >"$tmp/qoi.toml"
+expect 1 "^$tmp/qoi.toml: \[\[qoi\]\] #1 \"far\": the point is outside the mesh$" "$run" "$tmp/qoi.toml"
+printf '1 0 0\n0 1 0\n0 0 1\n' >"$tmp/cov3.txt"
+printf '%s\n[noise]\ncovariance_file = "%s"\n' "$small" "$tmp/cov3.txt" >"$tmp/cov.toml"
+expect 1 "^$tmp/cov3.txt:1: expected 4 numbers per line \(noise covariance entries, one row per observation\), got 3$" "$run" "$tmp/cov.toml"
+printf '1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 -1\n' >"$tmp/cov4.txt"
+printf '%s\n[noise]\ncovariance_file = "%s"\n' "$small" "$tmp/cov4.txt" >"$tmp/cov4.toml"
+expect 1 "^$tmp/cov4.txt: the noise covariance is not positive definite$" "$run" "$tmp/cov4.toml"
 echo "not hdf5" >"$tmp/plain.h5"
 expect 1 "$tmp/plain.h5: not a readable HDF5 file" "$diag" "$tmp/plain.h5"
 echo "checks: $fails failed"

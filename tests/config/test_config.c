@@ -103,7 +103,7 @@ static PetscErrorCode Reference(const char *path, const char *write)
   have = ReadAll(f, &nh);
   rewind(f);
   if (nh != nw || memcmp(want, have, nw))
-    printf("FAIL %s differs from the schema (regenerate: config_test --write-reference %s)\n", path, path), failures++;
+    printf("FAIL %s differs from the schema (regenerate: config_roundtrip --write-reference %s --reference %s)\n", path, path, path), failures++;
   while (fgets(line, sizeof(line), f)) {
     char *s = line, name[128];
     int   k, found = -1;

@@ -8,10 +8,14 @@
  * ratio shifts the answer by many MCSE at these run lengths. Variances use
  * the MCSE of the mean of the squared centred draws.
  *
- * Usage: mcmc_kernels -kernel NAME -problem gauss2d|gauss100|linear
+ * Usage: mcmc_kernels -kernel NAME -problem gauss2d|gauss100|linear|pde
  *        [-iterations N -burn_in N -thin N] */
 #include "mcmc/mcmc.h"
+#include "obj/obj.h"
 #include "mctest.h"
+
+/* tests/mcmc/pde_linear.c: the model's linear-Gaussian field problem. */
+PetscErrorCode PdeLinearProblem(McTarget *t, PetscInt *n, PetscReal *mu, PetscReal *C);
 
 #define LG_N 20
 #define LG_M 10
@@ -68,6 +72,8 @@ int main(int argc, char **argv)
   } else if (!strcmp(problem, "linear")) {
     n = LG_N;
     PetscCall(LinearProblem(&t, mu, C));
+  } else if (!strcmp(problem, "pde")) {
+    PetscCall(PdeLinearProblem(&t, &n, mu, C));
   } else {
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "unknown -problem %s", problem);
   }
@@ -102,6 +108,7 @@ int main(int argc, char **argv)
   PetscCall(McSinkDestroy(&sink));
   PetscCall(McTargetDestroy(&t));
   PetscCall(PetscFree2(mu, C));
+  PetscCall(McGCCollect(2, NULL)); /* the pde problem's mesh <-> space cycle */
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d failures\n", failures));
   PetscCall(PetscFinalize());
   return failures != 0;

@@ -2,23 +2,11 @@
  * mesh: Ml-orthonormal modes, eigen-residuals, the reconstruction error
  * ||Ml^(1/2) (C - C_K) Ml^(1/2)||_F equal to what the spectrum says and
  * shrinking to zero as K grows, and the adjoint pair unwhiten / L^T. */
-#include "model/model.h"
+#include "modeltest.h"
 #include "obj/obj.h"
 
 #include <gsl/gsl_matrix.h>
 #include <math.h>
-
-static int failures;
-
-static PetscErrorCode Expect(const char *what, double got, double want, double tol)
-{
-  PetscFunctionBeginUser;
-  if (!(fabs(got - want) <= tol)) {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s: got %.12g, expected %.12g (tolerance %.3g)\n", what, got, want, tol));
-    failures++;
-  } else PetscCall(PetscPrintf(PETSC_COMM_WORLD, "ok   %s: %.8g (expected %.8g +- %.3g)\n", what, got, want, tol));
-  PetscFunctionReturn(0);
-}
 
 /* Dense P = Ml^(1/2) C Ml^(1/2) = S^2, S x = Ml^(1/2) A^-1 Ml^(1/2) x = L^T (Ml^(1/2) x). */
 static PetscErrorCode DenseCovariance(McPrior prior, gsl_matrix *P)
@@ -57,7 +45,6 @@ static PetscErrorCode DenseCovariance(McPrior prior, gsl_matrix *P)
 
 int main(int argc, char **argv)
 {
-  McMeshSpec        ms;
   McMesh            mesh;
   McSpace           space;
   McPriorSpec       spec;
@@ -72,12 +59,7 @@ int main(int argc, char **argv)
   double            errs[4];
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCall(McMeshSpecDefault(&ms));
-  ms.dim      = 2;
-  ms.cells[0] = ms.cells[1] = 10;
-  ms.simplex  = PETSC_TRUE;
-  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
-  PetscCall(McMeshGetSpace(mesh, 1, &space));
+  PetscCall(UnitSquare(PETSC_COMM_WORLD, 10, &mesh, &space));
   PetscCall(McPriorSpecDefault(&spec));
   spec.correlation_length = 0.3;
   spec.mean               = 0.25;

@@ -5,24 +5,12 @@
  * computed here densely with GSL. Our log density and gradient must imply
  * the same minimiser (the posterior mean) and Hessian (the inverse
  * posterior covariance) to 1e-8, in both parameterisations (nodal and KL). */
-#include "model/model.h"
+#include "modeltest.h"
 #include "obj/obj.h"
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
-
-static int failures;
-
-static PetscErrorCode Expect(const char *what, double got, double want, double tol)
-{
-  PetscFunctionBeginUser;
-  if (!(fabs(got - want) <= tol)) {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s: got %.12g, expected %.12g (tolerance %.3g)\n", what, got, want, tol));
-    failures++;
-  } else PetscCall(PetscPrintf(PETSC_COMM_WORLD, "ok   %s: %.8g (expected %.8g +- %.3g)\n", what, got, want, tol));
-  PetscFunctionReturn(0);
-}
 
 static PetscErrorCode VecToGsl(Vec v, gsl_vector *g)
 {
@@ -169,7 +157,6 @@ static PetscErrorCode CheckExact(McPosterior post, McObsOperator obs, const gsl_
 
 int main(int argc, char **argv)
 {
-  McMeshSpec    ms;
   McMesh        mesh;
   McSpace       space;
   McPriorSpec   spec;
@@ -182,12 +169,7 @@ int main(int argc, char **argv)
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   gsl_rng_set(rng, 99);
-  PetscCall(McMeshSpecDefault(&ms));
-  ms.dim      = 2;
-  ms.cells[0] = ms.cells[1] = 8;
-  ms.simplex  = PETSC_TRUE;
-  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
-  PetscCall(McMeshGetSpace(mesh, 1, &space));
+  PetscCall(UnitSquare(PETSC_COMM_WORLD, 8, &mesh, &space));
   PetscCall(McPriorSpecDefault(&spec));
   spec.correlation_length = 0.3;
   spec.mean               = 0.3;

@@ -1,23 +1,11 @@
 /* The posterior in whitened coordinates: synthetic data and its noise, the
  * Taylor test of the gradient (through the adjoint and L^T), and the
  * classification of proposals the forward model cannot take. */
-#include "model/model.h"
+#include "modeltest.h"
 #include "obj/obj.h"
 
 #include <math.h>
 #include <string.h>
-
-static int failures;
-
-static PetscErrorCode Expect(const char *what, double got, double want, double tol)
-{
-  PetscFunctionBeginUser;
-  if (!(fabs(got - want) <= tol)) {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s: got %.12g, expected %.12g (tolerance %.3g)\n", what, got, want, tol));
-    failures++;
-  } else PetscCall(PetscPrintf(PETSC_COMM_WORLD, "ok   %s: %.8g (expected %.8g +- %.3g)\n", what, got, want, tol));
-  PetscFunctionReturn(0);
-}
 
 typedef struct {
   McMesh        mesh;

@@ -2,36 +2,19 @@
  * whiten/unwhiten and of the transposed factor, and the statistics of its
  * samples against both the exact discrete covariance and the continuous
  * Matern field it discretises. */
-#include "model/model.h"
+#include "modeltest.h"
 #include "obj/obj.h"
 
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sf_bessel.h>
 #include <math.h>
 
-static int failures;
-
-#define EXPECT_NEAR(what, got, want, tol) \
-  do { \
-    const double g_ = (got), w_ = (want), t_ = (tol); \
-    if (!(fabs(g_ - w_) <= t_)) { \
-      printf("FAIL %s: got %.12g, expected %.12g (tolerance %.3g)\n", what, g_, w_, t_); \
-      failures++; \
-    } else printf("ok   %s: %.8g (expected %.8g +- %.3g)\n", what, g_, w_, t_); \
-  } while (0)
-
-static PetscErrorCode MakeSpace(PetscInt n, McMesh *mesh, McSpace *space)
+static PetscErrorCode CoordX(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
 {
-  McMeshSpec ms;
-
-  PetscFunctionBeginUser;
-  PetscCall(McMeshSpecDefault(&ms));
-  ms.dim      = 2;
-  ms.cells[0] = ms.cells[1] = n;
-  ms.simplex  = PETSC_TRUE;
-  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, mesh));
-  PetscCall(McMeshGetSpace(*mesh, 1, space));
-  PetscFunctionReturn(0);
+  (void)dim;
+  (void)ctx;
+  *val = x[0];
+  return 0;
 }
 
 /* 1^T M 1 = |Omega| and K 1 = 0, so 1^T A 1 = delta |Omega| + beta |dOmega|. */
@@ -50,19 +33,26 @@ static PetscErrorCode TestOperators(McSpace space)
   spec.delta = 2.0;
   PetscCall(McPriorCreate(space, &spec, &prior));
   PetscCall(McPriorGetCoefficients(prior, &gamma, &delta, &beta));
-  EXPECT_NEAR("robin beta = sqrt(gamma delta)/1.42", beta, sqrt(0.6) / 1.42, 1e-15);
+  PetscCall(Expect("robin beta = sqrt(gamma delta)/1.42", beta, sqrt(0.6) / 1.42, 1e-15));
   PetscCall(McPriorGetOperators(prior, &A, &M, &ml));
   PetscCall(McPriorCreateVector(prior, &one));
   PetscCall(VecDuplicate(one, &y));
   PetscCall(VecSet(one, 1.0));
   PetscCall(MatMult(M, one, y));
   PetscCall(VecDot(y, one, &s));
-  EXPECT_NEAR("1'M1 = area", PetscRealPart(s), 1.0, 1e-12);
+  PetscCall(Expect("1'M1 = area", PetscRealPart(s), 1.0, 1e-12));
   PetscCall(VecSum(ml, &sum));
-  EXPECT_NEAR("sum of lumped mass = area", sum, 1.0, 1e-12);
+  PetscCall(Expect("sum of lumped mass = area", sum, 1.0, 1e-12));
+  /* x is linear, so its P1 interpolant is exact and x^T M x = int x^2 = 1/3
+   * exactly, if (and only if) the mass matrix is integrated exactly. */
+  PetscCall(McSpaceInterpolate(space, CoordX, NULL, one));
+  PetscCall(MatMult(M, one, y));
+  PetscCall(VecDot(y, one, &s));
+  PetscCall(Expect("x'Mx = int x^2 = 1/3 (exact mass matrix)", PetscRealPart(s), 1.0 / 3.0, 1e-12));
+  PetscCall(VecSet(one, 1.0));
   PetscCall(MatMult(A, one, y));
   PetscCall(VecDot(y, one, &s));
-  EXPECT_NEAR("1'A1 = delta area + beta perimeter", PetscRealPart(s), 2.0 + 4.0 * beta, 1e-11);
+  PetscCall(Expect("1'A1 = delta area + beta perimeter", PetscRealPart(s), 2.0 + 4.0 * beta, 1e-11));
   PetscCall(VecDestroy(&one));
   PetscCall(VecDestroy(&y));
   PetscCall(McPriorDestroy(&prior));
@@ -74,7 +64,7 @@ static PetscErrorCode TestOperators(McSpace space)
   PetscCall(VecSet(one, 1.0));
   PetscCall(MatMult(A, one, y));
   PetscCall(VecDot(y, one, &s));
-  EXPECT_NEAR("1'A1 = delta area without Robin term", PetscRealPart(s), 2.0, 1e-12);
+  PetscCall(Expect("1'A1 = delta area without Robin term", PetscRealPart(s), 2.0, 1e-12));
   PetscCall(VecDestroy(&one));
   PetscCall(VecDestroy(&y));
   PetscCall(McPriorDestroy(&prior));
@@ -111,7 +101,7 @@ static PetscErrorCode TestMaps(McSpace space, gsl_rng *rng)
   PetscCall(VecAXPY(back, -1.0, xi));
   PetscCall(VecNorm(back, NORM_INFINITY, &err));
   PetscCall(VecNorm(xi, NORM_INFINITY, &nrm));
-  EXPECT_NEAR("whiten(unwhiten(xi)) - xi (relative)", err / nrm, 0.0, 1e-10);
+  PetscCall(Expect("whiten(unwhiten(xi)) - xi (relative)", err / nrm, 0.0, 1e-10));
 
   /* L xi = unwhiten(xi) - m0 = unwhiten(xi) - unwhiten(0) */
   PetscCall(McPriorUnwhiten(prior, z, m2));
@@ -119,14 +109,14 @@ static PetscErrorCode TestMaps(McSpace space, gsl_rng *rng)
   PetscCall(VecDot(m, g, &a));
   PetscCall(McPriorApplyLT(prior, g, lg));
   PetscCall(VecDot(xi, lg, &b));
-  EXPECT_NEAR("<L xi, g> - <xi, L^T g> (relative)", PetscAbsScalar(a - b) / PetscAbsScalar(a), 0.0, 1e-10);
+  PetscCall(Expect("<L xi, g> - <xi, L^T g> (relative)", PetscAbsScalar(a - b) / PetscAbsScalar(a), 0.0, 1e-10));
 
   PetscCall(McPriorUnwhiten(prior, eta, back));
   PetscCall(VecAXPY(back, -1.0, m2));
   PetscCall(McPriorApplyInverseCovariance(prior, back, g));
   PetscCall(VecDot(m, g, &a));
   PetscCall(VecDot(xi, eta, &b));
-  EXPECT_NEAR("<L xi, C^-1 L eta> - <xi, eta> (relative)", PetscAbsScalar(a - b) / PetscAbsScalar(b), 0.0, 1e-8);
+  PetscCall(Expect("<L xi, C^-1 L eta> - <xi, eta> (relative)", PetscAbsScalar(a - b) / PetscAbsScalar(b), 0.0, 1e-8));
 
   PetscCall(VecDestroy(&xi));
   PetscCall(VecDestroy(&eta));
@@ -232,16 +222,16 @@ static PetscErrorCode TestStatistics(McSpace space, gsl_rng *rng)
      * sample variance sqrt(2/(N-1)) v (Gaussian), the correlation
      * (1 - r^2)/sqrt(N). Four standard errors: a false alarm has
      * probability ~6e-5 per check. */
-    EXPECT_NEAR("sample mean at centre (MC, 4 SE)", mc, 0.0, 4 * sqrt(PetscRealPart(vc) / N));
-    EXPECT_NEAR("sample variance at centre vs exact discrete (MC, 4 SE)", varc, PetscRealPart(vc), 4 * sqrt(2.0 / (N - 1)) * PetscRealPart(vc));
-    EXPECT_NEAR("sample correlation at distance rho vs exact discrete (MC, 4 SE)", corr, exact_corr, 4 * (1 - exact_corr * exact_corr) / sqrt((double)N));
+    PetscCall(Expect("sample mean at centre (MC, 4 SE)", mc, 0.0, 4 * sqrt(PetscRealPart(vc) / N)));
+    PetscCall(Expect("sample variance at centre vs exact discrete (MC, 4 SE)", varc, PetscRealPart(vc), 4 * sqrt(2.0 / (N - 1)) * PetscRealPart(vc)));
+    PetscCall(Expect("sample correlation at distance rho vs exact discrete (MC, 4 SE)", corr, exact_corr, 4 * (1 - exact_corr * exact_corr) / sqrt((double)N)));
     /* Discretisation: h = 1/32 resolves rho = 0.25 with 8 cells; measured
      * variance differs by 7.6% here (lumped mass, P1, Robin term), so 10%
      * and 0.03 for the correlation separate a wrong formula (factors of 2,
      * wrong nu) from discretisation error. */
-    EXPECT_NEAR("exact discrete variance at centre vs Matern sigma^2", PetscRealPart(vc), sigma * sigma, 0.10 * sigma * sigma);
-    EXPECT_NEAR("exact discrete correlation at rho vs Matern", exact_corr, McPriorMaternCorrelation(2, rho, rho), 0.03);
-    EXPECT_NEAR("sample variance at centre vs Matern sigma^2 (MC + discretisation)", varc, sigma * sigma, 0.10 * sigma * sigma + 4 * sqrt(2.0 / (N - 1)) * sigma * sigma);
+    PetscCall(Expect("exact discrete variance at centre vs Matern sigma^2", PetscRealPart(vc), sigma * sigma, 0.10 * sigma * sigma));
+    PetscCall(Expect("exact discrete correlation at rho vs Matern", exact_corr, McPriorMaternCorrelation(2, rho, rho), 0.03));
+    PetscCall(Expect("sample variance at centre vs Matern sigma^2 (MC + discretisation)", varc, sigma * sigma, 0.10 * sigma * sigma + 4 * sqrt(2.0 / (N - 1)) * sigma * sigma));
   }
   PetscCall(VecDestroy(&e));
   PetscCall(VecDestroy(&lc));
@@ -260,8 +250,8 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   rng = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(rng, 20261126);
-  EXPECT_NEAR("Matern correlation at r = rho (2D, nu = 1)", McPriorMaternCorrelation(2, 0.3, 0.3), sqrt(8.0) * gsl_sf_bessel_K1(sqrt(8.0)), 1e-14);
-  PetscCall(MakeSpace(32, &mesh, &space));
+  PetscCall(Expect("Matern correlation at r = rho (2D, nu = 1)", McPriorMaternCorrelation(2, 0.3, 0.3), sqrt(8.0) * gsl_sf_bessel_K1(sqrt(8.0)), 1e-14));
+  PetscCall(UnitSquare(PETSC_COMM_WORLD, 32, &mesh, &space));
   PetscCall(TestOperators(space));
   PetscCall(TestMaps(space, rng));
   PetscCall(TestStatistics(space, rng));

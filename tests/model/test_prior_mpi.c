@@ -3,26 +3,13 @@
  * in serial. (The white-noise draw follows the global numbering, which
  * differs between layouts; layout-independent draws are the parallel
  * issue's work.) */
-#include "model/model.h"
+#include "modeltest.h"
 #include "obj/obj.h"
 
 #include <math.h>
 
-static int failures;
-
-static PetscErrorCode Expect(const char *what, double got, double want, double tol)
-{
-  PetscFunctionBeginUser;
-  if (!(fabs(got - want) <= tol)) {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s: got %.15g, expected %.15g (tolerance %.3g)\n", what, got, want, tol));
-    failures++;
-  } else PetscCall(PetscPrintf(PETSC_COMM_WORLD, "ok   %s: %.15g\n", what, got));
-  PetscFunctionReturn(0);
-}
-
 int main(int argc, char **argv)
 {
-  McMeshSpec  ms;
   McMesh      mesh;
   McSpace     space;
   McPriorSpec spec;
@@ -39,12 +26,7 @@ int main(int argc, char **argv)
   PetscCall(Expect("ranks", size, 2, 0));
   rng = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(rng, 7);
-  PetscCall(McMeshSpecDefault(&ms));
-  ms.dim      = 2;
-  ms.cells[0] = ms.cells[1] = 16;
-  ms.simplex  = PETSC_TRUE;
-  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
-  PetscCall(McMeshGetSpace(mesh, 1, &space));
+  PetscCall(UnitSquare(PETSC_COMM_WORLD, 16, &mesh, &space));
   PetscCall(McPriorSpecDefault(&spec));
   spec.gamma = 0.3;
   spec.delta = 2.0;

@@ -69,7 +69,10 @@ PetscErrorCode McReadTable(const char *path, PetscInt width, const char *what, P
     PetscInt got = 0;
     lineno++;
     if (!strchr(line, '\n') && !feof(f)) {
-      Fail(msg, len, valid, "%s:%d: line longer than %d characters", path, (int)lineno, (int)sizeof(line) - 1);
+      if (strlen(line) < sizeof(line) - 1) /* fgets stopped at a newline after a NUL */
+        Fail(msg, len, valid, "%s:%d: unexpected NUL byte (a binary file?)", path, (int)lineno);
+      else
+        Fail(msg, len, valid, "%s:%d: line longer than %d characters", path, (int)lineno, (int)sizeof(line) - 1);
       break;
     }
     if ((end = strchr(p, '#'))) *end = '\0';

@@ -244,14 +244,17 @@ static int ReadPhysicalNames(Scan *s)
     const char *q, *r;
     if (!NextLine(s, "a physical name line 'dim tag \"name\"'")) return 0;
     if (!Long(s, "the physical dimension", 0, 3, &d) || !Long(s, "the physical tag", 1, INT_MAX, &tag)) return 0;
-    q = s->tok;
-    while (q < s->le && (*q == ' ' || *q == '\t')) q++;
-    r = q < s->le && *q == '"' ? memchr(q + 1, '"', (size_t)(s->le - q - 1)) : NULL;
-    if (!r) return Fail(s, "expected a quoted physical name after the tag");
+    /* As Gmsh writes it: one space, then "name" -- one word, which is how
+     * PETSc's reader takes it apart (other layouts make it misread). */
+    q = s->tok + 1;
+    r = s->tok < s->le && *s->tok == ' ' && q < s->le && *q == '"' ? memchr(q + 1, '"', (size_t)(s->le - q - 1))
+                                                                     : NULL;
+    if (!r) return Fail(s, "expected one space and a quoted physical name after the tag");
     if (r - q - 1 < 1 || r - q - 1 > NAME_MAX_CHARS)
       return Fail(s, "a physical name must have 1 to %d characters, got %d", NAME_MAX_CHARS, (int)(r - q - 1));
     for (const char *c = q + 1; c < r; c++)
-      if (*c == ':') return Fail(s, "a physical name must not contain ':'");
+      if (*c == ':' || *c == ' ' || *c == '\t')
+        return Fail(s, "a physical name must be one word without ':' (got '%.*s')", (int)(r - q - 1), q + 1);
     s->tok = r + 1;
     if (!EndOfLine(s)) return 0;
   }

@@ -178,6 +178,8 @@ CASES = [
      r"^y\.txt:1: expected a finite number, got 'inf'$"),
     ("data-overflow", {"c.toml": DATACFG, "y.txt": "0.5\n1e999\n"}, run("c.toml"), 1,
      r"^y\.txt:2: expected a finite number, got '1e999'$"),
+    ("data-binary", {"c.toml": DATACFG, "y.txt": b"0.5\n0.2\x00\x01\n"}, run("c.toml"), 1,
+     r"^y\.txt:2: unexpected NUL byte \(a binary file\?\)$"),
     ("data-relative-zero", {"c.toml": DATACFG + '[noise]\nkind = "relative"\nsigma = 0.1\n', "y.txt": "0\n0\n"},
      run("c.toml"), 1, r"^y\.txt: relative noise needs a non-zero observed value \(all are 0\)$"),
     # --- command line

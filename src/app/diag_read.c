@@ -507,8 +507,13 @@ static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const Source *src, Pets
   PetscCall(PetscMalloc1(d->C, &d->chains));
   PetscCall(PetscMalloc1(d->C * PetscMax(ndraw, 1), &buf));
   PetscCall(OpenDataset(d, f, m->name, &ds, &rank, dims));
-  PetscCall(ReadSlab(d, ds, m->name, rank, d->C, 0, ndraw, 0, 1, buf));
-  H5Dclose(ds);
+  {
+    /* A damaged file fails here: release the buffer before reporting it. */
+    PetscErrorCode ierr = ReadSlab(d, ds, m->name, rank, d->C, 0, ndraw, 0, 1, buf);
+    H5Dclose(ds);
+    if (ierr) PetscCall(PetscFree(buf));
+    PetscCall(ierr);
+  }
   for (PetscInt c = 0; c < d->C; c++)
     d->chains[c].draws = FlushedDraws((PetscInt)ndraw, buf + c * ndraw);
   PetscCall(PetscFree(buf));
@@ -535,7 +540,12 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
     PetscCall(PetscMalloc1(C * N * g, &buf));
     for (hsize_t p0 = 0; p0 < s->P; p0 += g) {
       hsize_t np = PetscMin(g, s->P - p0);
-      PetscCall(ReadSlab(d, ds, s->name, rank, C, d->burn, N, p0, np, buf));
+      PetscErrorCode ierr = ReadSlab(d, ds, s->name, rank, C, d->burn, N, p0, np, buf);
+      if (ierr) { /* a damaged file: release before reporting */
+        PetscCall(PetscFree(buf));
+        H5Dclose(ds);
+        PetscCall(ierr);
+      }
       for (hsize_t p = p0; p < p0 + np; p++) {
         McDiagVar *v = &d->vars[d->nvars];
         if (!s->select[p]) continue;

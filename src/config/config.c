@@ -1146,11 +1146,14 @@ PetscErrorCode McConfigDestroy(McConfig **cfg)
 
 /* Whether key k is part of the resolved configuration c (alternatives not
  * chosen are not). */
-static int Shown(const McConfig *c, const Key *k)
+/* Whether key k is written for the section (or array element) at base:
+ * a key used only with some choice of another key looks that key up in the
+ * same element. */
+static int Shown(const McConfig *c, const char *base, const Key *k)
 {
   if (k->when) {
     int w = FindKey(k->section, k->when);
-    if (*(const int *)((const char *)c + keys[w].offset) != k->when_is) return 0;
+    if (*(const int *)(base + keys[w].offset) != k->when_is) return 0;
   }
   if (!strcmp(k->section, "pde") && !strcmp(k->name, "source")) return c->pde.nwells == 0;
   if (!strcmp(k->section, "prior")) {
@@ -1227,7 +1230,7 @@ PetscErrorCode McConfigWrite(const McConfig *c, FILE *out)
       else if (s > 0)
         fprintf(out, "\n[%s]\n", sec->name);
       for (int k = 0; k < NKEYS; k++) {
-        if (strcmp(keys[k].section, sec->name) || !Shown(c, &keys[k])) continue;
+        if (strcmp(keys[k].section, sec->name) || !Shown(c, base, &keys[k])) continue;
         fprintf(out, "%s = ", keys[k].name);
         WriteValue(out, c, &keys[k], base);
         fputc('\n', out);
@@ -1261,7 +1264,7 @@ PetscErrorCode McConfigWriteReference(FILE *out)
       char       range[256];
       int        active;
       if (strcmp(key->section, sec->name)) continue;
-      active = !sec->array && key->def && Shown(def, key);
+      active = !sec->array && key->def && Shown(def, (const char *)def, key);
       if (key->type == T_CHOICE) {
         char list[200];
         ChoicesText(key, list, sizeof(list));

@@ -21,8 +21,8 @@ static PetscErrorCode McFuzzErrorHandler(MPI_Comm comm, int line, const char *fu
 
 static inline void McFuzzInitPetsc(const char *suffix)
 {
-  int    argc = 1;
-  char  *args[] = {(char *)"fuzz", NULL}, **argv = args;
+  int   argc = 1;
+  char *args[] = {(char *)"fuzz", NULL}, **argv = args;
   if (PetscInitialize(&argc, &argv, NULL, NULL)) abort();
   PetscPushErrorHandler(McFuzzErrorHandler, NULL);
   snprintf(mc_fuzz_path, sizeof(mc_fuzz_path), "%s/mc-fuzz-%d%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",

@@ -20,10 +20,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  char       msg[1024];
-  PetscBool  valid;
-  McMeshSpec spec;
-  McMesh     mesh = NULL;
+  char        msg[1024];
+  PetscBool   valid;
+  McMeshSpec  spec;
+  McMesh      mesh = NULL;
   const char *path;
 
   if (McGmshValidate((const char *)data, size, "fuzz.msh", msg, sizeof(msg), &valid)) abort();

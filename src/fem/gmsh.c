@@ -31,8 +31,8 @@ typedef struct {
 } ElemType;
 
 static const ElemType elem_types[] = {
-  {15, 0, 1, 1, "point"},         {1, 1, 2, 1, "line"},        {2, 2, 3, 1, "triangle"},
-  {3, 2, 4, 0, "quadrilateral"},  {4, 3, 4, 1, "tetrahedron"}, {5, 3, 8, 0, "hexahedron"},
+    {15, 0, 1, 1, "point"},        {1, 1, 2, 1, "line"},        {2, 2, 3, 1, "triangle"},
+    {3, 2, 4, 0, "quadrilateral"}, {4, 3, 4, 1, "tetrahedron"}, {5, 3, 8, 0, "hexahedron"},
 };
 
 static const ElemType *FindType(long t)
@@ -44,11 +44,11 @@ static const ElemType *FindType(long t)
 
 /* A cursor over the text, one line at a time. */
 typedef struct {
-  const char *p, *end;   /* rest of the text */
-  const char *ls, *le;   /* current line [ls, le), without the newline */
-  const char *tok;       /* parse position in the current line */
-  int         line;      /* 1-based number of the current line */
-  const char *name;      /* file name for messages */
+  const char *p, *end; /* rest of the text */
+  const char *ls, *le; /* current line [ls, le), without the newline */
+  const char *tok;     /* parse position in the current line */
+  int         line;    /* 1-based number of the current line */
+  const char *name;    /* file name for messages */
   char       *msg;
   size_t      len;
   int         bad;
@@ -97,9 +97,11 @@ static int Token(Scan *s, char *buf, size_t n)
 {
   const char *a = s->tok, *b;
 
-  while (a < s->le && (*a == ' ' || *a == '\t')) a++;
+  while (a < s->le && (*a == ' ' || *a == '\t'))
+    a++;
   b = a;
-  while (b < s->le && *b != ' ' && *b != '\t') b++;
+  while (b < s->le && *b != ' ' && *b != '\t')
+    b++;
   s->tok = b;
   if (a == b) return 0;
   if ((size_t)(b - a) >= n) {
@@ -114,8 +116,8 @@ static int Token(Scan *s, char *buf, size_t n)
 /* An integer in [lo, hi] named what. */
 static int Long(Scan *s, const char *what, long lo, long hi, long *v)
 {
-  char  buf[64], *e;
-  long  x;
+  char buf[64], *e;
+  long x;
 
   if (s->bad) return 0;
   if (!Token(s, buf, sizeof(buf))) return Fail(s, "expected %s (an integer), got end of line", what);
@@ -138,7 +140,8 @@ static int Double(Scan *s, const char *what, double *v)
   if (s->bad) return 0;
   errno = 0;
   x = strtod(buf, &e);
-  if (*e || e == buf || errno == ERANGE || !isfinite(x)) return Fail(s, "expected %s (a finite number), got '%s'", what, buf);
+  if (*e || e == buf || errno == ERANGE || !isfinite(x))
+    return Fail(s, "expected %s (a finite number), got '%s'", what, buf);
   *v = x;
   return 1;
 }
@@ -158,7 +161,8 @@ static int IsHeader(Scan *s, const char *name)
   size_t      n = strlen(name);
   const char *e = s->le;
 
-  while (e > s->ls && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  while (e > s->ls && (e[-1] == ' ' || e[-1] == '\t'))
+    e--;
   return (size_t)(e - s->ls) == n && !memcmp(s->ls, name, n);
 }
 
@@ -196,15 +200,15 @@ typedef struct {
 } Elem;
 
 typedef struct {
-  long  *ntag;  /* node tags, in file order */
-  long   nnodes, minTag, maxTag;
-  long  *index; /* maxTag - minTag + 1 entries: node tag -> file index, -1 if none */
-  Elem  *elems;
-  long   nelems;
-  long  *verts; /* node tags of all elements */
-  long   nverts;
-  long  *ents[4]; /* 4.1: entity tags per dimension */
-  long   nents[4];
+  long *ntag; /* node tags, in file order */
+  long  nnodes, minTag, maxTag;
+  long *index; /* maxTag - minTag + 1 entries: node tag -> file index, -1 if none */
+  Elem *elems;
+  long  nelems;
+  long *verts; /* node tags of all elements */
+  long  nverts;
+  long *ents[4]; /* 4.1: entity tags per dimension */
+  long  nents[4];
 } Mesh;
 
 static void MeshFree(Mesh *m)
@@ -213,7 +217,8 @@ static void MeshFree(Mesh *m)
   free(m->index);
   free(m->elems);
   free(m->verts);
-  for (int d = 0; d < 4; d++) free(m->ents[d]);
+  for (int d = 0; d < 4; d++)
+    free(m->ents[d]);
 }
 
 static int HasEntity(const Mesh *m, long dim, long tag)
@@ -247,8 +252,7 @@ static int ReadPhysicalNames(Scan *s)
     /* As Gmsh writes it: one space, then "name" -- one word, which is how
      * PETSc's reader takes it apart (other layouts make it misread). */
     q = s->tok + 1;
-    r = s->tok < s->le && *s->tok == ' ' && q < s->le && *q == '"' ? memchr(q + 1, '"', (size_t)(s->le - q - 1))
-                                                                     : NULL;
+    r = s->tok < s->le && *s->tok == ' ' && q < s->le && *q == '"' ? memchr(q + 1, '"', (size_t)(s->le - q - 1)) : NULL;
     if (!r) return Fail(s, "expected one space and a quoted physical name after the tag");
     if (r - q - 1 < 1 || r - q - 1 > NAME_MAX_CHARS)
       return Fail(s, "a physical name must have 1 to %d characters, got %d", NAME_MAX_CHARS, (int)(r - q - 1));
@@ -321,10 +325,11 @@ static int ReadNodes(Scan *s, Mesh *m, int v41)
       long d, tag, par;
       if (!NextLine(s, "a node block line 'dim entity parametric count'")) return 0;
       if (!Long(s, "the entity dimension", 0, 3, &d) || !Long(s, "the entity tag", 1, INT_MAX, &tag) ||
-          !Long(s, "the parametric flag", 0, 0, &par) || !Long(s, "the number of nodes in the block", 0, n - m->nnodes, &count) ||
-          !EndOfLine(s))
+          !Long(s, "the parametric flag", 0, 0, &par) ||
+          !Long(s, "the number of nodes in the block", 0, n - m->nnodes, &count) || !EndOfLine(s))
         return 0;
-      if (!HasEntity(m, d, tag)) return Fail(s, "node block of entity %ld (dimension %ld), which $Entities does not declare", tag, d);
+      if (!HasEntity(m, d, tag))
+        return Fail(s, "node block of entity %ld (dimension %ld), which $Entities does not declare", tag, d);
       for (long i = 0; i < count; i++) {
         long t;
         if (!NextLine(s, "a node tag") || !Long(s, "the node tag", lo, hi, &t) || !EndOfLine(s)) return 0;
@@ -352,7 +357,8 @@ static int ReadNodes(Scan *s, Mesh *m, int v41)
     return Fail(s, "node tags run from %ld to %ld for only %ld nodes (too sparse)", m->minTag, m->maxTag, n);
   m->index = malloc(sizeof(long) * (size_t)(m->maxTag - m->minTag + 1));
   if (!m->index) return Fail(s, "out of memory for the node tags");
-  for (long t = 0; t <= m->maxTag - m->minTag; t++) m->index[t] = -1;
+  for (long t = 0; t <= m->maxTag - m->minTag; t++)
+    m->index[t] = -1;
   for (long i = 0; i < n; i++) {
     if (m->index[m->ntag[i] - m->minTag] >= 0) return Fail(s, "node tag %ld appears twice in $Nodes", m->ntag[i]);
     m->index[m->ntag[i] - m->minTag] = i;
@@ -386,8 +392,9 @@ static int CheckType(Scan *s, long type, const ElemType **t)
 {
   *t = FindType(type);
   if (!*t)
-    return Fail(s, "element type %ld is not supported (expected 15 point, 1 line, 2 triangle, 3 quadrilateral, "
-                   "4 tetrahedron or 5 hexahedron)",
+    return Fail(s,
+                "element type %ld is not supported (expected 15 point, 1 line, 2 triangle, 3 quadrilateral, "
+                "4 tetrahedron or 5 hexahedron)",
                 type);
   return 1;
 }
@@ -400,8 +407,10 @@ static int ReadElements(Scan *s, Mesh *m, int v41)
   left = LinesLeft(s);
   if (v41 && !Long(s, "the number of element blocks", 0, left, &nblocks)) return 0;
   if (!Long(s, "the number of elements", 1, LONG_MAX, &n)) return 0;
-  if (n > left) return Fail(s, "$Elements announces %ld elements, but only %ld lines follow (a truncated file?)", n, left);
-  if (v41 && (!Long(s, "the smallest element tag", 1, LONG_MAX, &lo) || !Long(s, "the largest element tag", lo, LONG_MAX, &hi)))
+  if (n > left)
+    return Fail(s, "$Elements announces %ld elements, but only %ld lines follow (a truncated file?)", n, left);
+  if (v41 && (!Long(s, "the smallest element tag", 1, LONG_MAX, &lo) ||
+              !Long(s, "the largest element tag", lo, LONG_MAX, &hi)))
     return 0;
   if (!EndOfLine(s)) return 0;
   m->elems = malloc(sizeof(Elem) * (size_t)n);
@@ -416,8 +425,10 @@ static int ReadElements(Scan *s, Mesh *m, int v41)
           !Long(s, "the element type", LONG_MIN, LONG_MAX, &type) || !CheckType(s, type, &t) ||
           !Long(s, "the number of elements in the block", 0, n - m->nelems, &count) || !EndOfLine(s))
         return 0;
-      if (!HasEntity(m, d, tag)) return Fail(s, "element block of entity %ld (dimension %ld), which $Entities does not declare", tag, d);
-      if (t->dim != d) return Fail(s, "element type %ld (%s) is %dD, the block's entity is %ldD", type, t->name, t->dim, d);
+      if (!HasEntity(m, d, tag))
+        return Fail(s, "element block of entity %ld (dimension %ld), which $Entities does not declare", tag, d);
+      if (t->dim != d)
+        return Fail(s, "element type %ld (%s) is %dD, the block's entity is %ldD", type, t->name, t->dim, d);
     }
     for (long i = 0; i < count; i++) {
       long id, ntags, x;
@@ -441,13 +452,14 @@ static int ReadElements(Scan *s, Mesh *m, int v41)
 
 /* A set of sorted vertex tuples (faces and edges of the cells), open addressing. */
 typedef struct {
-  long  (*key)[4];
+  long (*key)[4];
   size_t cap;
 } FaceSet;
 
 static void SortKey(const long *v, int n, long k[4])
 {
-  for (int i = 0; i < 4; i++) k[i] = i < n ? v[i] : -1;
+  for (int i = 0; i < 4; i++)
+    k[i] = i < n ? v[i] : -1;
   for (int i = 1; i < n; i++)
     for (int j = i; j > 0 && k[j - 1] > k[j]; j--) {
       long t = k[j];
@@ -459,7 +471,8 @@ static void SortKey(const long *v, int n, long k[4])
 static size_t Hash(const long k[4], size_t cap)
 {
   unsigned long long h = 1469598103934665603ULL;
-  for (int i = 0; i < 4; i++) h = (h ^ (unsigned long long)k[i]) * 1099511628211ULL;
+  for (int i = 0; i < 4; i++)
+    h = (h ^ (unsigned long long)k[i]) * 1099511628211ULL;
   return (size_t)(h % cap);
 }
 
@@ -489,7 +502,8 @@ static void AddSub(FaceSet *f, const long *cv, const int *loc, int nsub, int nv)
 {
   for (int s = 0; s < nsub; s++) {
     long v[4];
-    for (int k = 0; k < nv; k++) v[k] = cv[loc[s * nv + k]];
+    for (int k = 0; k < nv; k++)
+      v[k] = cv[loc[s * nv + k]];
     FaceSetOp(f, v, nv, 1);
   }
 }
@@ -504,7 +518,8 @@ static int CheckTopology(Scan *s, Mesh *m)
   FaceSet f = {NULL, 0};
   char   *used;
 
-  for (long e = 0; e < m->nelems; e++) dim = m->elems[e].t->dim > dim ? m->elems[e].t->dim : dim;
+  for (long e = 0; e < m->nelems; e++)
+    dim = m->elems[e].t->dim > dim ? m->elems[e].t->dim : dim;
   if (dim < 2) return Fail(s, "the mesh has no 2D or 3D elements (cells)");
   used = calloc((size_t)(m->maxTag - m->minTag + 1), 1);
   if (!used) return Fail(s, "out of memory");
@@ -515,10 +530,12 @@ static int CheckTopology(Scan *s, Mesh *m)
     if (c->t->simplex != simplex) {
       free(used);
       s->line = c->line;
-      return Fail(s, "the mesh mixes %s and %s cells; one kind is supported", simplex ? "simplex" : "tensor", c->t->name);
+      return Fail(s, "the mesh mixes %s and %s cells; one kind is supported", simplex ? "simplex" : "tensor",
+                  c->t->name);
     }
     ncells++;
-    for (int k = 0; k < c->t->nverts; k++) used[m->verts[c->first + k] - m->minTag] = 1;
+    for (int k = 0; k < c->t->nverts; k++)
+      used[m->verts[c->first + k] - m->minTag] = 1;
   }
   f.cap = (size_t)(ncells * 18 * 2 + 7);
   f.key = calloc(f.cap, sizeof(*f.key));
@@ -531,8 +548,12 @@ static int CheckTopology(Scan *s, Mesh *m)
     const long *cv = &m->verts[c->first];
     if (c->t->dim != dim) continue;
     switch (c->t->type) {
-    case 2: AddSub(&f, cv, &tri_edges[0][0], 3, 2); break;
-    case 3: AddSub(&f, cv, &quad_edges[0][0], 4, 2); break;
+    case 2:
+      AddSub(&f, cv, &tri_edges[0][0], 3, 2);
+      break;
+    case 3:
+      AddSub(&f, cv, &quad_edges[0][0], 4, 2);
+      break;
     case 4:
       AddSub(&f, cv, &tet_faces[0][0], 4, 3);
       AddSub(&f, cv, &tet_edges[0][0], 6, 2);
@@ -592,7 +613,8 @@ PetscErrorCode McGmshValidate(const char *text, size_t len, const char *name, ch
   }
   s.bad = 0;
   if (!NextLine(&s, "'<version> <file-type> <data-size>'") || !Double(&s, "the version", &version) ||
-      !Long(&s, "the file type", LONG_MIN, LONG_MAX, &ftype) || !Long(&s, "the data size", LONG_MIN, LONG_MAX, &dsize)) {
+      !Long(&s, "the file type", LONG_MIN, LONG_MAX, &ftype) ||
+      !Long(&s, "the data size", LONG_MIN, LONG_MAX, &dsize)) {
     s.bad = 0;
     snprintf(msg, msglen, "mesh file '%s': line 2 should be '<version> <file-type> <data-size>'", name);
     PetscFunctionReturn(0);

@@ -332,7 +332,7 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     break;
   case MC_OBS_FILE:
     PetscCall(McReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
-                        valid));
+                          valid));
     break;
   }
   if (!*valid) PetscFunctionReturn(0);
@@ -368,7 +368,8 @@ static PetscErrorCode MeshSize(const McConfig *cfg, McProblem *pb, PetscReal *h)
   PetscFunctionBeginUser;
   *h = 0;
   if (cfg->mesh.kind == MC_MESH_BOX) {
-    for (PetscInt d = 0; d < dim; d++) *h = PetscMax(*h, (cfg->mesh.upper[d] - cfg->mesh.lower[d]) / cfg->mesh.cells[d]);
+    for (PetscInt d = 0; d < dim; d++)
+      *h = PetscMax(*h, (cfg->mesh.upper[d] - cfg->mesh.lower[d]) / cfg->mesh.cells[d]);
     PetscFunctionReturn(0);
   }
   PetscCall(McMeshGetDM(pb->mesh, &dm));
@@ -397,7 +398,8 @@ static PetscErrorCode CheckCorrelationLength(const McConfig *cfg, McProblem *pb,
   PetscCall(MeshSize(cfg, pb, &h));
   if (cfg->prior.by_coefficients) {
     rho = PetscSqrtReal(8 * nu * cfg->prior.gamma / cfg->prior.delta);
-    snprintf(what, sizeof(what), "[prior] gamma = %g and delta = %g give a correlation length sqrt(8 nu gamma/delta) = %g",
+    snprintf(what, sizeof(what),
+             "[prior] gamma = %g and delta = %g give a correlation length sqrt(8 nu gamma/delta) = %g",
              (double)cfg->prior.gamma, (double)cfg->prior.delta, (double)rho);
   } else {
     rho = cfg->prior.correlation_length;

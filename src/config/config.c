@@ -342,10 +342,14 @@ static int Err(Ctx *x, const McTomlValue *at, const char *fmt, ...)
   /* The message is one line: control characters of a quoted value (a
    * multi-line string) are shown escaped. */
   for (const unsigned char *c = (const unsigned char *)raw; *c && o + 5 < x->msglen; c++) {
-    if (*c == '\n') o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\n");
-    else if (*c == '\t') o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\t");
-    else if (*c < 0x20 || *c == 0x7f) o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\x%02x", *c);
-    else x->msg[o++] = (char)*c;
+    if (*c == '\n')
+      o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\n");
+    else if (*c == '\t')
+      o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\t");
+    else if (*c < 0x20 || *c == 0x7f)
+      o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\x%02x", *c);
+    else
+      x->msg[o++] = (char)*c;
   }
   if (x->msglen) x->msg[o < x->msglen ? o : x->msglen - 1] = '\0';
   return 1;

@@ -354,7 +354,8 @@ static PetscErrorCode CheckSpec(MPI_Comm comm, const McMeshSpec *s)
     /* Cell-to-vertex entries must be indexable by PetscInt (32 bits in
      * Debian's PETSc): beyond that, sizes wrap and the build crashes. */
     double cells = s->simplex ? (s->dim == 2 ? 2.0 : 6.0) : 1.0, entries;
-    for (PetscInt d = 0; d < s->dim; d++) cells *= (double)s->cells[d];
+    for (PetscInt d = 0; d < s->dim; d++)
+      cells *= (double)s->cells[d];
     entries = cells * (double)(s->simplex ? s->dim + 1 : (1 << s->dim));
     PetscCheck(entries < (double)PETSC_MAX_INT, comm, PETSC_ERR_ARG_OUTOFRANGE,
                "a box mesh of %.0f %s has %.0f cell-vertex entries, more than this PETSc's index range (%d)", cells,

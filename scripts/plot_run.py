@@ -195,13 +195,20 @@ def plot_pair(draws, path, k=4):
     plt.close(fig)
 
 
+class MeshNot2D(ValueError):
+    pass
+
+
 def read_mesh(path):
-    """Vertices and triangles from PETSc's DMView HDF5 (quads split in two)."""
+    """Vertices and triangles from the mesh file mcmc-run writes next to the
+    run (or PETSc's DMView HDF5, same paths); quads split in two."""
     if not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)
     with h5py.File(path, "r") as m:
         verts = m["geometry/vertices"][...]
         cells = m["viz/topology/cells"][...]
+    if verts.ndim != 2 or verts.shape[1] != 2:
+        raise MeshNot2D(f"{path}: a 3D mesh; the field plot needs a 2D one (open the run's .xmf in ParaView)")
     if cells.shape[1] == 4:
         cells = np.concatenate([cells[:, [0, 1, 2]], cells[:, [0, 2, 3]]])
     elif cells.shape[1] != 3:
@@ -312,6 +319,9 @@ def main():
             try:
                 plot_fields(f, a.run, a.mesh, os.path.join(out, "fields.png"))
                 pngs.append(("Field: truth, posterior mean and std", "fields.png"))
+            except MeshNot2D as e:
+                notes.append(f"field: {e}")
+                print(f"plot-run: no field plot: {e}", file=sys.stderr)
             except FileNotFoundError as e:
                 if a.mesh:
                     sys.exit(f"plot-run: cannot read the mesh file {a.mesh}: {e}")

@@ -46,6 +46,7 @@ typedef struct {
   PetscBool force;      /* --force: replace an existing output file */
   PetscInt  iterations; /* --iterations N: replaces [chain] iterations (burn-in scaled alike); 0 = keep */
   struct McRunStats_ *stats; /* when set, the run's measurements go here (mc-bench); NULL = none */
+  const char *resume;   /* --resume FILE: continue the run in FILE from its last checkpoint; NULL = new run */
 } McRunOptions;
 
 /* What a sampling run measured, for the benchmark (mc-bench). Times are
@@ -125,23 +126,62 @@ PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, Pet
  * the target keeps its own reference to the posterior. */
 PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target);
 
+/* The mesh of the problem's P1 parameter space as plain arrays (vertex i
+ * carries parameter value i), for the output's mesh file and XDMF file.
+ * Ownership: *coords and *cells are new (McFree); mesh points into them. */
+PetscErrorCode McProblemGetMesh(McProblem *pb, McOutputMesh *mesh, double **coords, int64_t **cells);
+
 /* The sink of one chain (src/app/sink.c): draws to the output file and the
  * traces the summary needs. */
 #define MC_RUN_TRACE_XI 3 /* coordinates of xi kept for the summary's ESS */
 typedef struct McRunSink_ McRunSink;
-/* ndraws: draws the chain keeps; field_thin 0: no fields in the output.
+/* ndraws: draws the chain keeps; qoi_names (borrowed, must outlive the
+ * sink) name the output's QoI variables; field_thin 0: no fields in the output.
  * Ownership: *sink is a new reference that owns *rs (valid while the sink
  * lives); out is borrowed and must outlive every record. */
 PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, PetscInt ndraws, PetscInt nqoi,
-                               PetscInt field_thin, McRunSink **rs, McSink *sink);
-/* Borrowed arrays of the count draws so far: lp, qoi (count x nqoi), xi
- * (count x nxi). */
-PetscErrorCode McRunSinkGetTraces(McRunSink *rs, PetscInt *count, const PetscReal **lp, const PetscReal **qoi,
-                                  PetscInt *nxi, const PetscReal **xi);
+                               const char *const *qoi_names, PetscInt field_thin, McRunSink **rs, McSink *sink);
+/* The sink's state a checkpoint carries besides the sampler's: the number
+ * of draws recorded and (borrowed) the running sum of xi. */
+PetscErrorCode McRunSinkGetState(McRunSink *rs, PetscInt *count, Vec *xisum);
+/* Puts a freshly created sink in the state of a checkpoint at count draws
+ * (the sum of xi is set by the caller through McRunSinkGetState). */
+PetscErrorCode McRunSinkRestore(McRunSink *rs, PetscInt count);
+/* The count draws recorded so far, read back from out (every draw must have
+ * been written, e.g. after a checkpoint): lp, qoi (count x nqoi), xi (count
+ * x nxi). Ownership: the three arrays are new (McFree). */
+PetscErrorCode McRunSinkReadTraces(McRunSink *rs, McOutput out, PetscInt *count, PetscReal **lp, PetscReal **qoi,
+                                   PetscInt *nxi, PetscReal **xi);
 /* Wall seconds spent recording draws so far (the output's share of a step). */
 PetscErrorCode McRunSinkGetSeconds(McRunSink *rs, PetscLogDouble *seconds);
 /* sum += the sum of the recorded xi, *count += their number. */
 PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
+
+/* ------------------------------------------------------ resume (resume.c) */
+
+/* The model hash stored in the output file: "mesh:<16 hex> fem:... pde:...
+ * prior:... observations:... data:... noise:...", one FNV-1a 64 hash per
+ * model section of the resolved configuration (plus the contents of the
+ * files those sections name). Ownership: borrows cfg; fills hash[len]. */
+PetscErrorCode McRunModelHash(const McConfig *cfg, char *hash, size_t len);
+/* msg: the model sections whose hashes differ, as "[mesh], [prior]". */
+void McRunModelHashDiff(const char *stored, const char *now, char *msg, size_t len);
+
+/* The run's plan, stored with each chain's checkpoint so that a resume
+ * keeps burn-in and thinning. */
+typedef struct {
+  PetscInt total; /* iterations per chain, burn-in included */
+  PetscInt burn;
+  PetscInt thin;
+} McRunBlob;
+/* Bytes of a chain's checkpoint blob (fixed for a run). */
+PetscErrorCode McRunBlobSize(McCheckpoint *ck, Vec xisum, size_t *size);
+/* Serialises plan, checkpoint and the sink's state into buf[size] (no
+ * allocation). Ownership: borrows everything. */
+PetscErrorCode McRunBlobPack(const McRunBlob *plan, McCheckpoint *ck, Vec xisum, PetscInt count, void *buf, size_t size);
+/* The inverse: fills plan, ck (created for this chain), xisum and count;
+ * a blob of another layout is an error naming the difference. */
+PetscErrorCode McRunBlobUnpack(const void *buf, size_t size, McRunBlob *plan, McCheckpoint *ck, Vec xisum, PetscInt *count);
 
 /* mcmc-diag's options (see mcmc-diag --help). */
 typedef struct {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
+                            "       mcmc-run --resume FILE [CONFIG] [--iterations N] [PETSc options]\n"
                             "       mcmc-run --check CONFIG\n"
                             "       mcmc-run --print-config CONFIG\n"
                             "\n"
@@ -23,6 +24,11 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "  --force             replace the output file if it exists\n"
                             "  --map               compute the MAP point (Newton-CG, one line per iteration) and the\n"
                             "                      Laplace approximation's eigenvalues, then stop\n"
+                            "  --resume FILE       continue the run in FILE (an output file) from its last\n"
+                            "                      checkpoint, bit for bit; with the configuration stored in\n"
+                            "                      FILE, or CONFIG if given (same model sections required);\n"
+                            "                      --iterations N sets the run's new length (extends a\n"
+                            "                      finished run; burn-in and thinning stay)\n"
                             "  --quiet             no progress line on stderr\n"
                             "  --                  everything after this goes to PETSc\n"
                             "\n"
@@ -36,7 +42,11 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "  1  usage or configuration error\n"
                             "  2  runtime failure\n"
                             "  3  memory assertion failed (samples so far are on disk)\n"
-                            "  4  stopped on a signal with a checkpoint written (resumable)\n";
+                            "  4  stopped on a signal with a checkpoint written (resumable)\n"
+                            "\n"
+                            "Signals: SIGTERM or SIGINT stops after the current iteration, writes a\n"
+                            "checkpoint and exits with 4 (a second one ends the process at once; the file\n"
+                            "keeps its last flush). SIGUSR1 prints a progress line and flushes the file.\n";
 
 int main(int argc, char **argv)
 {
@@ -44,7 +54,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL, NULL};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
@@ -67,6 +77,14 @@ int main(int argc, char **argv)
       opt.quiet = PETSC_TRUE;
     } else if (!strcmp(a, "--map")) {
       opt.mode = MC_RUN_MAP;
+    } else if (!strcmp(a, "--resume") || !strncmp(a, "--resume=", 9)) {
+      const char *v = a[8] == '=' ? a + 9 : (i + 1 < nown ? own[++i] : NULL);
+      if (!v || !*v) {
+        fprintf(stderr, "mcmc-run: --resume needs the output file of the run to continue\n");
+        code = MC_EXIT_USAGE;
+        goto done;
+      }
+      opt.resume = v;
     } else if (!strcmp(a, "--force")) {
       opt.force = PETSC_TRUE;
     } else if (!strcmp(a, "--iterations") || !strncmp(a, "--iterations=", 13)) {
@@ -91,7 +109,12 @@ int main(int argc, char **argv)
       config = a;
     }
   }
-  if (!config) {
+  if (opt.resume && opt.mode != MC_RUN_SAMPLE) {
+    fprintf(stderr, "mcmc-run: --resume cannot be combined with --check or --print-config\n");
+    code = MC_EXIT_USAGE;
+    goto done;
+  }
+  if (!config && !opt.resume) {
     fprintf(stderr, "mcmc-run: no CONFIG given\n\n%s", usage);
     code = MC_EXIT_USAGE;
     goto done;

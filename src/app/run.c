@@ -7,10 +7,17 @@
  * iterations (so they stay within one output block of each other and the
  * progress line, the collector and the memory checks get their turns), and
  * the summary. Everything the loop touches exists before its first
- * iteration; the memory checks prove it while it runs. */
+ * iteration; the memory checks prove it while it runs.
+ *
+ * Checkpoints: every [output] checkpoint_every iterations, at the end and
+ * when a signal stops the run, each chain's state goes into the output
+ * file's checkpoint record (resume.c packs it) in the same flush as its
+ * draws. --resume continues from the last one, bit for bit as if the run
+ * had never stopped. */
 #include "app/app.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -22,14 +29,15 @@
 /* Loads and validates config on every rank (each reads the file; they agree
  * because the file is the same). A configuration error is printed once, as
  * the single line the schema made, and becomes exit code 1. */
-static PetscErrorCode LoadConfig(const char *config, McConfig **cfg, int *code)
+static PetscErrorCode LoadConfig(const char *config, const char *text, McConfig **cfg, int *code)
 {
   char      msg[1024];
   PetscBool valid;
 
   PetscFunctionBeginUser;
   PetscCall(McConfigCreate(cfg));
-  PetscCall(McConfigLoad(*cfg, config, msg, sizeof(msg), &valid));
+  if (text) PetscCall(McConfigLoadString(*cfg, text, strlen(text), config, msg, sizeof(msg), &valid));
+  else PetscCall(McConfigLoad(*cfg, config, msg, sizeof(msg), &valid));
   if (!valid) {
     PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr, "%s\n", msg));
     PetscCall(McConfigDestroy(cfg));
@@ -89,15 +97,6 @@ static PetscErrorCode ReadText(const char *path, char **text)
   PetscFunctionReturn(0);
 }
 
-/* FNV-1a of the configuration text: the model hash a resume compares. */
-static void HashText(const char *text, char hex[17])
-{
-  uint64_t h = 1469598103934665603ULL;
-
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 1099511628211ULL;
-  snprintf(hex, 17, "%016llx", (unsigned long long)h);
-}
-
 /* Everything one run holds. */
 typedef struct {
   const McConfig     *cfg;
@@ -112,6 +111,21 @@ typedef struct {
   McLaplace           lap;  /* Laplace approximation there, when computed */
   PetscInt            total, burn, thin, B; /* iterations per chain (burn-in included), output block */
   PetscInt            it;                   /* iterations done by every chain */
+  PetscInt            it0;                  /* iteration this process started at (> 0 when resumed) */
+  PetscInt            warm_end;             /* iteration of the memory baseline */
+  PetscInt            ckpt_every;           /* iterations between checkpoints; 0 = only at the end */
+  char               *config_text;          /* stored in the file as the root attribute "config" */
+  char                model_hash[256];
+  /* checkpoints: one McCheckpoint and one blob per chain, allocated once */
+  McCheckpoint      **ckpts;
+  void              **blobs;
+  size_t             *blob_sizes;
+  /* mesh file and XDMF side-car next to the output file */
+  char                mesh_path[PETSC_MAX_PATH_LEN], xmf_path[PETSC_MAX_PATH_LEN];
+  McOutputMesh        mesh;
+  double             *mesh_coords;
+  int64_t            *mesh_cells;
+  int                 stopped_by; /* the signal that stopped the loop, 0 = none */
   PetscLogDouble      t0, last_progress;
   PetscBool           tty, progress_shown;
   /* memory */
@@ -191,18 +205,34 @@ static PetscErrorCode ComputeGeometry(const McConfig *cfg, McProblem *pb, Vec *x
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode CreateOutput(Run *r, const char *config)
+/* run.h5 -> run_mesh.h5 and run.xmf next to it (OUTPUT.md's names). */
+static PetscErrorCode SideCarPaths(Run *r)
+{
+  const char *path = r->cfg->output.path;
+  size_t      n = strlen(path);
+  int         stem = n > 3 && !strcmp(path + n - 3, ".h5") ? (int)(n - 3) : (int)n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(r->mesh_path, sizeof r->mesh_path, "%.*s_mesh.h5", stem, path));
+  PetscCall(PetscSNPrintf(r->xmf_path, sizeof r->xmf_path, "%.*s.xmf", stem, path));
+  PetscFunctionReturn(0);
+}
+
+/* Creates the output file (or, resuming, reopens it at its last
+ * checkpoint), and writes the mesh file next to it. */
+static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
 {
   const McConfig *cfg = r->cfg;
   McProblem      *pb = r->pb;
   McOutputSpec    spec;
-  char          **names, *buf, *text, hash[17];
-  const char     *const *qoi_names;
+  char          **names, *buf;
+  const char     *const *qoi_names, *slash;
   PetscInt        nqoi, P = pb->nparams;
   const PetscScalar *y, *truth = NULL;
   Vec             d;
 
   PetscFunctionBeginUser;
+  PetscCall(SideCarPaths(r));
   PetscCall(McOutputSpecInit(&spec));
   PetscCall(McTargetGetQoI(r->target, &nqoi, &qoi_names));
   PetscCall(PetscMalloc2(P, &names, 16 * P, &buf));
@@ -210,20 +240,20 @@ static PetscErrorCode CreateOutput(Run *r, const char *config)
     names[i] = buf + 16 * i;
     snprintf(names[i], 16, "xi_%d", (int)i);
   }
-  PetscCall(ReadText(config, &text));
-  HashText(text, hash);
   spec.nchains = r->C;
   spec.nparams = P;
   spec.param_names = (const char *const *)names;
   spec.nqoi = nqoi;
   spec.qoi_names = qoi_names;
   if (cfg->output.field_thin > 0) {
-    spec.field_size = P; /* P1: one value of m per mesh vertex */
+    PetscCall(VecGetSize(pb->m0, &spec.field_size)); /* P1: one value of m per mesh vertex */
     spec.field_thin = cfg->output.field_thin;
     spec.field_name = "m";
     if (pb->mtrue) PetscCall(VecGetArrayRead(pb->mtrue, &truth));
     spec.field_truth = truth;
   }
+  slash = strrchr(r->mesh_path, '/');
+  spec.mesh_file = slash ? slash + 1 : r->mesh_path; /* relative to the output file */
   spec.block_size = r->B;
   spec.flush_blocks = PetscMax(1, cfg->output.flush_every / r->B);
   spec.flush_seconds = cfg->output.flush_seconds;
@@ -234,14 +264,16 @@ static PetscErrorCode CreateOutput(Run *r, const char *config)
   spec.sensor_dim = cfg->mesh.dim;
   spec.sensor_coords = pb->obs_coords;
   spec.noise_sigma = pb->sigma;
-  spec.config_text = text;
-  spec.model_hash = hash;
+  spec.config_text = r->config_text;
+  spec.model_hash = r->model_hash;
   spec.overwrite = cfg->output.overwrite || r->opt->force ? PETSC_TRUE : PETSC_FALSE;
-  PetscCall(McOutputCreate(cfg->output.path, &spec, &r->out));
+  if (resume) PetscCall(McOutputOpenResume(cfg->output.path, &spec, &r->out));
+  else PetscCall(McOutputCreate(cfg->output.path, &spec, &r->out));
   PetscCall(VecRestoreArrayRead(d, &y));
   if (truth) PetscCall(VecRestoreArrayRead(pb->mtrue, &truth));
-  PetscCall(PetscFree(text));
   PetscCall(PetscFree2(names, buf));
+  PetscCall(McProblemGetMesh(pb, &r->mesh, &r->mesh_coords, &r->mesh_cells));
+  PetscCall(McOutputWriteMesh(r->mesh_path, &r->mesh));
   PetscFunctionReturn(0);
 }
 
@@ -249,13 +281,17 @@ static PetscErrorCode CreateChains(Run *r)
 {
   const McConfig *cfg = r->cfg;
   PetscInt        nqoi, ndraws = (r->total - r->burn) / r->thin;
+  const char     *const *qoi_names;
 
   PetscFunctionBeginUser;
-  PetscCall(McTargetGetQoI(r->target, &nqoi, NULL));
+  PetscCall(McTargetGetQoI(r->target, &nqoi, &qoi_names));
   PetscCall(PetscCalloc2(r->C, &r->chains, r->C, &r->sinks));
+  PetscCall(PetscCalloc3(r->C, &r->ckpts, r->C, &r->blobs, r->C, &r->blob_sizes));
   for (PetscInt c = 0; c < r->C; c++) {
     McKernel kernel;
     McSink   sink;
+    Vec      xisum;
+    PetscInt count;
     PetscCall(McKernelCreate(r->target, KernelName(cfg->sampler.kernel), &kernel));
     PetscCall(McKernelSetStepSize(kernel, cfg->sampler.step_size));
     PetscCall(McKernelSetTargetAcceptance(kernel, cfg->sampler.target_acceptance));
@@ -275,7 +311,7 @@ static PetscErrorCode CreateChains(Run *r)
     PetscCall(McChainSetIterations(r->chains[c], r->total - r->burn, r->burn, r->thin));
     PetscCall(McChainSetSeed(r->chains[c], (uint64_t)cfg->chain.seed, c));
     PetscCall(McChainSetAdaptation(r->chains[c], cfg->sampler.adapt));
-    PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, cfg->output.field_thin, &r->sinks[c], &sink));
+    PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, qoi_names, cfg->output.field_thin, &r->sinks[c], &sink));
     PetscCall(McChainSetSink(r->chains[c], sink));
     PetscCall(McSinkDestroy(&sink));
     /* Initial state: xi = 0, the prior mean (the chain's default), the MAP
@@ -293,8 +329,127 @@ static PetscErrorCode CreateChains(Run *r)
       gsl_rng_free(g);
     }
     PetscCall(McChainSetUp(r->chains[c]));
+    PetscCall(McCheckpointCreate(r->chains[c], &r->ckpts[c]));
+    PetscCall(McRunSinkGetState(r->sinks[c], &count, &xisum));
+    PetscCall(McRunBlobSize(r->ckpts[c], xisum, &r->blob_sizes[c]));
+    PetscCall(McMalloc(r->blob_sizes[c], &r->blobs[c]));
   }
   PetscFunctionReturn(0);
+}
+
+/* Every chain's state into the output file, with the draws so far. */
+static PetscErrorCode Checkpoint(Run *r)
+{
+  McRunBlob plan = {r->total, r->burn, r->thin};
+
+  PetscFunctionBeginUser;
+  for (PetscInt c = 0; c < r->C; c++) {
+    Vec      xisum;
+    PetscInt count;
+    PetscCall(McChainCheckpointSave(r->chains[c], r->ckpts[c]));
+    PetscCall(McRunSinkGetState(r->sinks[c], &count, &xisum));
+    PetscCall(McRunBlobPack(&plan, r->ckpts[c], xisum, count, r->blobs[c], r->blob_sizes[c]));
+  }
+  PetscCall(McOutputWriteCheckpoint(r->out, (const void *const *)r->blobs, r->blob_sizes));
+  PetscFunctionReturn(0);
+}
+
+/* The plan of the checkpointed run (chain 0's blob; all chains share it). */
+static PetscErrorCode ReadPlan(McOutput out, McRunBlob *plan, PetscInt *iteration, uint64_t *seed)
+{
+  const void *blob;
+  size_t      size;
+  int64_t     w[14];
+
+  PetscFunctionBeginUser;
+  PetscCall(McOutputReadCheckpoint(out, 0, &blob, &size, NULL));
+  PetscCheck(size >= sizeof w && !memcmp(blob, "MCRUNCK1", 8), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "the output file's checkpoint was not written by mcmc-run");
+  memcpy(w, blob, sizeof w);
+  plan->total = (PetscInt)w[1];
+  plan->burn = (PetscInt)w[2];
+  plan->thin = (PetscInt)w[3];
+  *iteration = (PetscInt)w[4];
+  *seed = (uint64_t)(uint32_t)w[11] | (uint64_t)(uint32_t)w[12] << 32;
+  PetscFunctionReturn(0);
+}
+
+/* Puts every chain and sink in the state of the file's checkpoint. */
+static PetscErrorCode RestoreChains(Run *r)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt c = 0; c < r->C; c++) {
+    const void *blob;
+    size_t      size;
+    McRunBlob   plan;
+    Vec         xisum;
+    PetscInt    count, dummy;
+    PetscCall(McOutputReadCheckpoint(r->out, c, &blob, &size, NULL));
+    PetscCall(McRunSinkGetState(r->sinks[c], &dummy, &xisum));
+    PetscCall(McRunBlobUnpack(blob, size, &plan, r->ckpts[c], xisum, &count));
+    PetscCall(McChainCheckpointRestore(r->chains[c], r->ckpts[c]));
+    PetscCall(McRunSinkRestore(r->sinks[c], count));
+    r->it = r->ckpts[c]->iteration;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The XDMF side-car, after the flush that committed the fields it names. */
+static PetscErrorCode WriteXdmf(Run *r)
+{
+  PetscFunctionBeginUser;
+  if (r->mesh_cells) PetscCall(McOutputWriteXdmf(r->out, r->xmf_path, r->mesh_path, &r->mesh));
+  PetscFunctionReturn(0);
+}
+
+/* ------------------------------------------------------------- signals */
+
+/* SIGTERM/SIGINT: the handler only records the signal and asks the chain
+ * that is stepping to stop after its current iteration; the loop then
+ * checkpoints and exits with code 4. A second one finds the flag set and
+ * ends the process at once with the default action (the file keeps its
+ * last flush). SIGUSR1 asks for a progress line and a flush. */
+static volatile sig_atomic_t stop_signal, usr1_signal;
+static McChain volatile      running_chain;
+
+static void OnStop(int sig)
+{
+  McChain c = running_chain;
+
+  if (stop_signal) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  stop_signal = sig;
+  if (c) McChainRequestStop(c);
+}
+
+static void OnUsr1(int sig)
+{
+  (void)sig;
+  usr1_signal = 1;
+}
+
+static const int caught[3] = {SIGTERM, SIGINT, SIGUSR1};
+
+static void InstallSignals(struct sigaction old[3])
+{
+  struct sigaction sa;
+
+  stop_signal = 0;
+  usr1_signal = 0;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 3; i++) {
+    sa.sa_handler = caught[i] == SIGUSR1 ? OnUsr1 : OnStop;
+    sigaction(caught[i], &sa, &old[i]);
+  }
+}
+
+static void RestoreSignals(const struct sigaction old[3])
+{
+  for (int i = 0; i < 3; i++) sigaction(caught[i], &old[i], NULL);
 }
 
 /* ------------------------------------------------------------ progress */
@@ -309,7 +464,7 @@ static void FormatSeconds(PetscReal s, char *buf, size_t len)
 }
 
 /* One progress report on stderr: in place (\r) on a terminal, else a line. */
-static PetscErrorCode Progress(Run *r, PetscBool final)
+static PetscErrorCode Progress(Run *r, PetscBool final, PetscBool force)
 {
   PetscLogDouble now;
   PetscReal      elapsed, rate, acc = 0, eta;
@@ -318,9 +473,9 @@ static PetscErrorCode Progress(Run *r, PetscBool final)
   char           etas[32];
 
   PetscFunctionBeginUser;
-  if (r->opt->quiet) PetscFunctionReturn(0);
+  if (r->opt->quiet && !force) PetscFunctionReturn(0);
   PetscCall(PetscTime(&now));
-  if (!final && now - r->last_progress < (r->tty ? 0.25 : 2.0)) PetscFunctionReturn(0);
+  if (!final && !force && now - r->last_progress < (r->tty ? 0.25 : 2.0)) PetscFunctionReturn(0);
   r->last_progress = now;
   elapsed = (PetscReal)(now - r->t0);
   for (PetscInt c = 0; c < r->C; c++) {
@@ -331,7 +486,7 @@ static PetscErrorCode Progress(Run *r, PetscBool final)
   }
   acc_n = r->C * (r->it <= r->burn ? r->it : r->it - r->burn);
   acc = acc_n ? acc / acc_n : 0;
-  rate = elapsed > 0 ? r->C * r->it / elapsed : 0;
+  rate = elapsed > 0 ? r->C * (r->it - r->it0) / elapsed : 0;
   eta = rate > 0 ? r->C * (r->total - r->it) / rate : PETSC_INFINITY;
   FormatSeconds(eta, etas, sizeof(etas));
   PetscCall(McMemGetUsage(&u));
@@ -432,17 +587,18 @@ static PetscErrorCode CheckMemory(Run *r, PetscBool *stop)
 /* ---------------------------------------------------------------- loop */
 
 /* Iterations every chain may run from r->it without passing the next
- * event: the end, the memory baseline, a check, a collection, and the end
- * of the current output block (a chain may fill one block at most before
- * the others catch up). */
+ * event: the end, the memory baseline, a check, a collection, a
+ * checkpoint, and the end of the current output block (a chain may fill
+ * one block at most before the others catch up). */
 static PetscInt RoundLength(Run *r)
 {
   const McConfig *cfg = r->cfg;
   PetscInt        n = PetscMin(r->total - r->it, 100);
 
-  if (!r->baseline && cfg->memory.warmup > r->it) n = PetscMin(n, cfg->memory.warmup - r->it);
+  if (!r->baseline && r->warm_end > r->it) n = PetscMin(n, r->warm_end - r->it);
   if (cfg->memory.check_every > 0) n = PetscMin(n, cfg->memory.check_every - r->it % cfg->memory.check_every);
   if (cfg->memory.gc_period > 0) n = PetscMin(n, cfg->memory.gc_period - r->it % cfg->memory.gc_period);
+  if (r->ckpt_every > 0) n = PetscMin(n, r->ckpt_every - r->it % r->ckpt_every);
   if (r->it >= r->burn) {
     PetscInt kept = (r->it - r->burn) / r->thin, left = r->B - kept % r->B;
     n = PetscMin(n, r->burn + (kept + left) * r->thin - r->it);
@@ -495,41 +651,75 @@ static PetscErrorCode FinishStats(Run *r)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode Loop(Run *r, int *code)
+/* One round: every chain runs to r->it + n. A stop request (SIGTERM)
+ * lands on the chain that is stepping: if that is the first chain, the
+ * round ends where it stopped for all chains; a later chain catches up with
+ * the first, so all chains always stand at the same iteration. */
+static PetscErrorCode Round(Run *r, PetscInt n)
 {
-  const McConfig *cfg = r->cfg;
-  PetscBool       stop = PETSC_FALSE;
-  PetscLogDouble  t, tend;
-  McMemUsage      u;
+  PetscInt target = r->it + n;
 
   PetscFunctionBeginUser;
+  for (PetscInt c = 0; c < r->C; c++) {
+    McChainStats s;
+    PetscCall(McChainGetStats(r->chains[c], &s));
+    while (s.iterations < target) {
+      running_chain = r->chains[c];
+      PetscCall(McChainRunSteps(r->chains[c], target - s.iterations));
+      running_chain = NULL;
+      PetscCall(McChainGetStats(r->chains[c], &s));
+      if (s.iterations < target && c == 0) target = s.iterations;
+    }
+  }
+  r->it = target;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Loop(Run *r, int *code)
+{
+  const McConfig  *cfg = r->cfg;
+  PetscBool        stop = PETSC_FALSE;
+  struct sigaction old[3];
+  PetscLogDouble   t, tend;
+  McMemUsage       u;
+
+  PetscFunctionBeginUser;
+  /* A checkpoint before the first iteration: a run killed before its first
+   * scheduled checkpoint can still be resumed, and the record's buffer
+   * exists before the memory baseline. */
+  if (r->it == 0) PetscCall(Checkpoint(r));
   PetscCall(McMemGetUsage(&u));
   r->st.rss_start = u.rss_bytes;
-  r->st.loop_cpu = -CpuSeconds();
+  r->st.loop_cpu  = -CpuSeconds();
   PetscCall(PetscTime(&r->t0));
   r->last_progress = t = r->t0;
-  if (cfg->memory.warmup == 0 && (cfg->memory.check_every > 0)) PetscCall(TakeBaseline(r));
+  if (r->warm_end == r->it && cfg->memory.check_every > 0) PetscCall(TakeBaseline(r));
   PetscCall(Lap(&t, &r->st.collection));
-  while (r->it < r->total) {
+  InstallSignals(old);
+  while (r->it < r->total && !stop_signal) {
     PetscInt   n = RoundLength(r);
     PetscInt64 appended, committed;
-    for (PetscInt c = 0; c < r->C; c++) PetscCall(McChainRunSteps(r->chains[c], n));
-    r->it += n;
+    PetscCall(Round(r, n));
     PetscCall(Lap(&t, &r->st.steps));
     if (cfg->memory.gc_period > 0 && r->it % cfg->memory.gc_period == 0) PetscCall(McGCCollect(2, NULL));
-    if (!r->baseline && cfg->memory.check_every > 0 && r->it == cfg->memory.warmup) PetscCall(TakeBaseline(r));
+    if (!r->baseline && cfg->memory.check_every > 0 && r->it == r->warm_end) PetscCall(TakeBaseline(r));
     else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) {
       PetscCall(CheckMemory(r, &stop));
       if (stop) break;
     }
     PetscCall(Lap(&t, &r->st.collection));
+    if (stop_signal) break;
+    if (r->ckpt_every > 0 && r->it % r->ckpt_every == 0 && r->it < r->total) PetscCall(Checkpoint(r));
     /* [output] flush_every kept draws at least, also when a time-based
      * flush policy is set. */
     PetscCall(McOutputGetDrawCounts(r->out, &appended, &committed));
-    if (appended - committed >= cfg->output.flush_every) PetscCall(McOutputFlush(r->out));
+    if (appended - committed >= cfg->output.flush_every || usr1_signal) PetscCall(McOutputFlush(r->out));
     PetscCall(Lap(&t, &r->st.output));
-    PetscCall(Progress(r, r->it == r->total));
+    PetscCall(Progress(r, r->it == r->total, usr1_signal ? PETSC_TRUE : PETSC_FALSE));
+    usr1_signal = 0;
   }
+  RestoreSignals(old);
+  r->stopped_by = stop_signal;
   PetscCall(PetscTime(&tend));
   r->st.loop = tend - r->t0;
   r->st.loop_cpu += CpuSeconds();
@@ -538,7 +728,7 @@ static PetscErrorCode Loop(Run *r, int *code)
     PetscFunctionReturn(0);
   }
   /* A last check at the end, unless the loop's last round just did one. */
-  if (r->baseline && !(cfg->memory.check_every > 0 && r->total % cfg->memory.check_every == 0)) {
+  if (!r->stopped_by && r->baseline && !(cfg->memory.check_every > 0 && r->total % cfg->memory.check_every == 0)) {
     PetscCall(CheckMemory(r, &stop));
     if (stop) *code = MC_EXIT_MEMORY;
   }
@@ -553,6 +743,17 @@ static PetscErrorCode Loop(Run *r, int *code)
     r->st.allocs_petsc = (PetscReal)r->loop_petsc / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
   }
   PetscCall(FinishStats(r));
+  /* The last checkpoint: at the end, or where the signal stopped the run. */
+  if (*code == MC_EXIT_OK) PetscCall(Checkpoint(r));
+  if (r->stopped_by && *code == MC_EXIT_OK) {
+    if (r->progress_shown && r->tty) fputc('\n', stderr);
+    fprintf(stderr,
+            "mcmc-run: stopped by %s at iteration %d of %d; checkpoint written to %s\n"
+            "mcmc-run: continue with: mcmc-run --resume %s\n",
+            r->stopped_by == SIGINT ? "SIGINT" : "SIGTERM", (int)r->it, (int)r->total, cfg->output.path,
+            cfg->output.path);
+    *code = MC_EXIT_SIGNAL;
+  }
   PetscFunctionReturn(0);
 }
 
@@ -583,13 +784,16 @@ static PetscErrorCode Summary(Run *r)
   for (PetscInt i = 0; i < PetscMin(MC_RUN_TRACE_XI, pb->nparams); i++) printf("       xi_%d", (int)i);
   printf("\n");
   for (PetscInt c = 0; c < r->C; c++) {
-    PetscInt         n, nxi;
-    const PetscReal *lp, *qoi, *xi;
-    PetscReal        ess;
-    PetscCall(McRunSinkGetTraces(r->sinks[c], &n, &lp, &qoi, &nxi, &xi));
+    PetscInt   n, nxi;
+    PetscReal *lp, *qoi, *xi;
+    PetscReal  ess;
+    PetscCall(McRunSinkReadTraces(r->sinks[c], r->out, &n, &lp, &qoi, &nxi, &xi));
     printf("%-6d %8d", (int)c, (int)n);
     if (n < 4) {
       printf("  (too few draws)\n");
+      PetscCall(McFree(&lp));
+      PetscCall(McFree(&qoi));
+      PetscCall(McFree(&xi));
       continue;
     }
     PetscCall(McESS(n, lp, 1, &ess));
@@ -603,6 +807,9 @@ static PetscErrorCode Summary(Run *r)
       printf(" %10.0f", (double)ess);
     }
     printf("\n");
+    PetscCall(McFree(&lp));
+    PetscCall(McFree(&qoi));
+    PetscCall(McFree(&xi));
   }
   if (pb->mtrue) {
     PetscReal pe, pr, qe, qr;
@@ -649,12 +856,20 @@ static PetscErrorCode Summary(Run *r)
 static PetscErrorCode RunFree(Run *r)
 {
   PetscFunctionBeginUser;
-  for (PetscInt c = 0; r->chains && c < r->C; c++) PetscCall(McChainDestroy(&r->chains[c]));
+  for (PetscInt c = 0; r->chains && c < r->C; c++) {
+    PetscCall(McCheckpointDestroy(&r->ckpts[c]));
+    PetscCall(McFree(&r->blobs[c]));
+    PetscCall(McChainDestroy(&r->chains[c]));
+  }
+  PetscCall(PetscFree3(r->ckpts, r->blobs, r->blob_sizes));
   PetscCall(PetscFree2(r->chains, r->sinks));
+  PetscCall(McFree(&r->mesh_coords));
+  PetscCall(McFree(&r->mesh_cells));
   PetscCall(McTargetDestroy(&r->target));
   PetscCall(VecDestroy(&r->xmap));
   PetscCall(McLaplaceDestroy(&r->lap));
   PetscCall(McProblemDestroy(&r->pb));
+  PetscCall(PetscFree(r->config_text));
   PetscFunctionReturn(0);
 }
 
@@ -675,21 +890,143 @@ static PetscErrorCode ApplyOverrides(McConfig *cfg, const McRunOptions *opt, int
   PetscFunctionReturn(0);
 }
 
+/* Errors of the output files (disk full, quota, permission, a removed
+ * directory) are the user's to fix: they are reported as one line naming
+ * the file, not as PETSc's traceback. Everything else keeps the traceback. */
+static char file_error[1024];
+
+static PetscErrorCode FileErrorHandler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n,
+                                       PetscErrorType p, const char *mess, void *ctx)
+{
+  if (n == PETSC_ERR_FILE_WRITE || n == PETSC_ERR_FILE_OPEN || n == PETSC_ERR_FILE_READ ||
+      n == PETSC_ERR_FILE_UNEXPECTED) {
+    if (p == PETSC_ERROR_INITIAL && mess) snprintf(file_error, sizeof file_error, "%s", mess);
+    return n;
+  }
+  return PetscTraceBackErrorHandler(comm, line, fun, file, n, p, mess, ctx);
+}
+
+/* Resuming: the run's plan from the checkpoint, --iterations N as the new
+ * length (a finished run is extended). *done when there is nothing to do. */
+static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done)
+{
+  McRunBlob plan = {0, 0, 1};
+  PetscInt  it = 0;
+  uint64_t  seed = 0;
+
+  PetscFunctionBeginUser;
+  *done = PETSC_FALSE;
+  PetscCall(ReadPlan(r->out, &plan, &it, &seed));
+  r->total = r->opt->iterations > 0 ? r->opt->iterations : plan.total;
+  r->burn = plan.burn;
+  r->thin = plan.thin;
+  cfg->chain.seed = (PetscInt)seed;
+  PetscCheck(r->total >= it, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "--iterations %d is fewer than the %d iterations per chain the run in %s has done", (int)r->total, (int)it,
+             cfg->output.path);
+  PetscCheck(r->total > r->burn, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "--iterations %d leaves no iteration after the run's burn-in of %d", (int)r->total, (int)r->burn);
+  if (it == r->total) {
+    printf("resume   %s is complete (%d iterations per chain); nothing to do (extend it with --iterations N)\n",
+           cfg->output.path, (int)it);
+    *done = PETSC_TRUE;
+  } else {
+    printf("resume   from iteration %d of %d (burn-in %d, thin %d), the last checkpoint in %s\n", (int)it,
+           (int)r->total, (int)r->burn, (int)r->thin, cfg->output.path);
+  }
+  fflush(stdout);
+  PetscFunctionReturn(0);
+}
+
+/* Output, chains, loop, checkpoint, side-car files, summary. */
+static PetscErrorCode Sample(Run *r, McConfig *cfg, int *code)
+{
+  PetscBool resume = r->opt->resume ? PETSC_TRUE : PETSC_FALSE, done = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(CreateOutput(r, resume));
+  if (resume) PetscCall(PlanResume(r, cfg, &done));
+  if (done) {
+    PetscCall(McOutputClose(&r->out));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(CreateChains(r));
+  if (resume) PetscCall(RestoreChains(r));
+  r->it0 = r->it;
+  r->warm_end = r->it + cfg->memory.warmup;
+  r->ckpt_every = cfg->output.checkpoint_every;
+  printf("set up   %d parameters (%s), %d observations, noise sigma %.4g\n", (int)r->pb->nparams,
+         cfg->prior.kl_modes > 0 ? "Karhunen-Loeve coordinates of m" : "whitened P1 nodal values of m",
+         (int)r->pb->nobs, (double)r->pb->sigma);
+  fflush(stdout);
+  PetscCall(Loop(r, code));
+  if (*code != MC_EXIT_MEMORY) PetscCall(WriteXdmf(r));
+  /* The summary reads its traces from the file: after the last checkpoint,
+   * before closing it. */
+  if (*code == MC_EXIT_OK) PetscCall(Summary(r));
+  PetscCall(McOutputClose(&r->out));
+  PetscFunctionReturn(0);
+}
+
+/* The configuration of a resumed run: CONFIG if given, else the text the
+ * output file stores. Its model must hash as the file's. */
+static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, int *code)
+{
+  char source[PETSC_MAX_PATH_LEN + 32], *stored = NULL, now[256], diff[256];
+
+  PetscFunctionBeginUser;
+  if (access(r->opt->resume, F_OK) != 0) {
+    fprintf(stderr, "mcmc-run: --resume %s: no such file\n", r->opt->resume);
+    *code = MC_EXIT_USAGE;
+    PetscFunctionReturn(0);
+  }
+  if (config) PetscCall(ReadText(config, &r->config_text));
+  else PetscCall(McOutputReadRootAttribute(r->opt->resume, "config", &r->config_text));
+  PetscCall(PetscSNPrintf(source, sizeof source, "%s", config ? config : r->opt->resume));
+  if (!config) PetscCall(PetscStrlcat(source, " (its stored configuration)", sizeof source));
+  PetscCall(LoadConfig(source, r->config_text, cfg, code));
+  if (!*cfg) PetscFunctionReturn(0);
+  PetscCall(PetscStrncpy((*cfg)->output.path, r->opt->resume, sizeof((*cfg)->output.path)));
+  PetscCall(McRunModelHash(*cfg, now, sizeof now));
+  PetscCall(McOutputReadRootAttribute(r->opt->resume, "model_hash", &stored));
+  if (strcmp(stored, now)) {
+    McRunModelHashDiff(stored, now, diff, sizeof diff);
+    fprintf(stderr,
+            "mcmc-run: cannot resume %s with %s: the model differs from the run's in %s; only [sampler], [chain], "
+            "[output], [memory] and [solver] settings may change\n",
+            r->opt->resume, config ? config : "its stored configuration", diff);
+    *code = MC_EXIT_USAGE;
+    PetscCall(McConfigDestroy(cfg));
+  }
+  PetscCall(PetscFree(stored));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int *code)
 {
-  PetscMPIInt size, rank;
-  McConfig   *cfg = NULL;
-  Run         r;
-  char        msg[2048];
-  PetscBool   valid;
-  PetscInt    t[3];
+  PetscMPIInt    size, rank;
+  McConfig      *cfg = NULL;
+  Run            r;
+  char           msg[2048];
+  PetscBool      valid;
+  PetscInt       t[3];
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   *code = MC_EXIT_OK;
   PetscCall(PetscMemzero(&r, sizeof(r)));
-  PetscCall(LoadConfig(config, &cfg, code));
-  if (!cfg) PetscFunctionReturn(0);
-  PetscCall(ApplyOverrides(cfg, opt, code));
+  r.opt = opt;
+  if (opt->resume) {
+    PetscCall(ResumeConfig(config, &r, &cfg, code));
+  } else {
+    PetscCall(LoadConfig(config, NULL, &cfg, code));
+    if (cfg) PetscCall(ReadText(config, &r.config_text));
+    if (cfg) PetscCall(ApplyOverrides(cfg, opt, code));
+  }
+  if (!cfg) {
+    PetscCall(PetscFree(r.config_text));
+    PetscFunctionReturn(0);
+  }
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   if (*code == MC_EXIT_OK && size > 1) {
@@ -701,7 +1038,8 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
                            (int)size));
     *code = MC_EXIT_USAGE;
   }
-  if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !cfg->output.overwrite && !opt->force && access(cfg->output.path, F_OK) == 0) {
+  if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !opt->resume && !cfg->output.overwrite && !opt->force &&
+      access(cfg->output.path, F_OK) == 0) {
     fprintf(stderr,
             "mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
             "overwrite = true in %s)\n",
@@ -710,11 +1048,12 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   }
   if (*code != MC_EXIT_OK) {
     PetscCall(McConfigDestroy(&cfg));
+    PetscCall(PetscFree(r.config_text));
     PetscFunctionReturn(0);
   }
+  PetscCall(McRunModelHash(cfg, r.model_hash, sizeof r.model_hash));
   PetscCall(ApplySolverOptions(cfg));
   r.cfg = cfg;
-  r.opt = opt;
   r.C = cfg->chain.chains > 0 ? cfg->chain.chains : 1;
   r.total = cfg->chain.iterations;
   r.burn = cfg->chain.burn_in;
@@ -723,7 +1062,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   r.tty = isatty(fileno(stderr)) ? PETSC_TRUE : PETSC_FALSE;
   t[0] = cfg->memory.gc_thresholds[0], t[1] = cfg->memory.gc_thresholds[1], t[2] = cfg->memory.gc_thresholds[2];
   PetscCall(McGCSetThresholds(t[0], t[1], t[2]));
-  printf("mcmc-run %s\n", config);
+  printf("mcmc-run %s\n", opt->resume ? opt->resume : config);
   PetscCall(McConfigWriteSummary(cfg, stdout));
   if (r.C > 1) printf("chains   %d, run in turn on this process\n", (int)r.C);
   fflush(stdout);
@@ -733,7 +1072,6 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     fprintf(stderr, "%s\n", msg);
     *code = MC_EXIT_USAGE;
   } else {
-    int err = 0;
     if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r.pb, &r.xmap, &r.lap, code));
     if (*code != MC_EXIT_OK || opt->mode == MC_RUN_MAP) {
       PetscCall(RunFree(&r));
@@ -741,15 +1079,32 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       PetscFunctionReturn(0);
     }
     PetscCall(McProblemCreateTarget(r.pb, &r.target));
-    PetscCall(CreateOutput(&r, config));
-    PetscCall(CreateChains(&r));
-    printf("set up   %d parameters (P1 nodal values of m), %d observations, noise sigma %.4g\n",
-           (int)r.pb->nparams, (int)r.pb->nobs, (double)r.pb->sigma);
-    fflush(stdout);
-    PetscCall(Loop(&r, code));
-    err = McOutputClose(&r.out);
-    PetscCall(err);
-    if (*code == MC_EXIT_OK) PetscCall(Summary(&r));
+    file_error[0] = '\0';
+    PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
+    ierr = Sample(&r, cfg, code);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr && file_error[0]) {
+      if (r.progress_shown && r.tty) fputc('\n', stderr);
+      fprintf(stderr, "mcmc-run: %s\n", file_error);
+      if (r.out) {
+        PetscInt64 appended, committed;
+        PetscCall(McOutputGetDrawCounts(r.out, &appended, &committed));
+        fprintf(stderr, "mcmc-run: stopped; %s holds the %lld draws per chain of its last successful flush\n",
+                cfg->output.path, (long long)committed);
+        PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
+        ierr = McOutputClose(&r.out);
+        PetscCall(PetscPopErrorHandler());
+        /* HDF5 1.10.8 closes the failed file again when it shuts down (at
+         * MPI_Finalize) and crashes there on the torn file object. What
+         * the last flush wrote is on disk; the process ends here. */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(MC_EXIT_RUNTIME);
+      }
+      *code = MC_EXIT_RUNTIME;
+      ierr = 0;
+    }
+    PetscCall(ierr);
     if (opt->stats) *opt->stats = r.st;
   }
   PetscCall(RunFree(&r));
@@ -772,7 +1127,7 @@ static PetscErrorCode CheckConfig(const char *config, int print, int *code)
 
   PetscFunctionBeginUser;
   *code = MC_EXIT_OK;
-  PetscCall(LoadConfig(config, &cfg, code));
+  PetscCall(LoadConfig(config, NULL, &cfg, code));
   if (!cfg) PetscFunctionReturn(0);
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   if (rank == 0) {

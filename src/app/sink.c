@@ -1,14 +1,16 @@
 /* The run's sink: each kept draw of a chain goes to the HDF5 output (theta
  * = xi in whitened coordinates, sample statistics, QoIs, and the physical
- * field m = m0 + L xi (nodal or KL coordinates) of every field_thin-th draw), and into the few in-memory
- * traces the end-of-run summary needs (log posterior, QoIs, the first
- * coordinates of xi for effective sample sizes; the sum of xi for the
- * posterior mean field).
+ * field m = m0 + L xi (nodal or KL coordinates) of every field_thin-th
+ * draw), and into the running sum of xi for the posterior mean field.
  *
- * The one idea: everything is allocated when the sink is created, for the
- * number of draws the chain will keep, so recording a draw never allocates.
- * The posterior mean field needs no per-draw field at all: m is affine in xi,
- * so mean(m) = m0 + L mean(xi), one prior solve at the end. */
+ * The one idea: everything is allocated when the sink is created, so
+ * recording a draw never allocates, and nothing grows with the number of
+ * draws: the traces the end-of-run summary needs (log posterior, QoIs, the
+ * first coordinates of xi for effective sample sizes) are read back from
+ * the output file at the end. (Kept in memory they cost 48 bytes per draw,
+ * visible as RSS growing with every page of them touched.) The posterior
+ * mean field needs no per-draw field at all: m is affine in xi, so mean(m)
+ * = m0 + L mean(xi), one prior solve at the end. */
 #include "app/app.h"
 
 #include <string.h>
@@ -18,8 +20,8 @@ struct McRunSink_ {
   McPosterior  post; /* reference: maps the sampler's coordinates to the field */
   PetscInt     chain, ndraws, count, field_thin, nqoi;
   Vec          m, xisum;
-  PetscReal   *lp, *qoi, *xi; /* traces: ndraws, ndraws x nqoi, ndraws x MC_RUN_TRACE_XI */
   PetscInt     nxi;
+  const char *const *qoi_names; /* borrowed from the target (outlives the sink's use) */
   McOutputDraw draw;
   PetscLogDouble seconds; /* in Record, for the benchmark's output column */
 };
@@ -35,9 +37,6 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
   PetscCheck(s->count < s->ndraws, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "chain %d recorded more draws than the %d it was set up for", (int)s->chain, (int)s->ndraws);
   PetscCall(VecGetArrayRead(xi, &x));
-  s->lp[s->count] = st->log_post;
-  for (PetscInt q = 0; q < s->nqoi; q++) s->qoi[s->count * s->nqoi + q] = qoi[q];
-  for (PetscInt i = 0; i < s->nxi; i++) s->xi[s->count * s->nxi + i] = x[i];
   s->draw.theta = x;
   s->draw.lp = st->log_post;
   s->draw.acceptance_rate = st->accept_prob;
@@ -72,15 +71,12 @@ static PetscErrorCode SinkDestroy(void *ctx)
   PetscCall(McPosteriorDestroy(&s->post));
   PetscCall(VecDestroy(&s->m));
   PetscCall(VecDestroy(&s->xisum));
-  PetscCall(McFree(&s->lp));
-  PetscCall(McFree(&s->qoi));
-  PetscCall(McFree(&s->xi));
   PetscCall(McFree(&s));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, PetscInt ndraws, PetscInt nqoi,
-                               PetscInt field_thin, McRunSink **rs, McSink *sink)
+                               const char *const *qoi_names, PetscInt field_thin, McRunSink **rs, McSink *sink)
 {
   McSinkOps  ops = {NULL, Record, NULL, SinkDestroy};
   McRunSink *s;
@@ -93,6 +89,7 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   s->chain = chain;
   s->ndraws = ndraws;
   s->nqoi = nqoi;
+  s->qoi_names = qoi_names;
   s->field_thin = field_thin;
   s->nxi = PetscMin(MC_RUN_TRACE_XI, pb->nparams);
   PetscCall(McPriorCreateVector(pb->prior, &s->m));
@@ -102,23 +99,8 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
    * its first use, which would otherwise happen at the first kept draw,
    * after the memory baseline. */
   PetscCall(McPosteriorParameterToField(s->post, s->xisum, s->m));
-  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws + 1), &s->lp));
-  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * nqoi + 1), &s->qoi));
-  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(ndraws * s->nxi + 1), &s->xi));
   PetscCall(McSinkCreateShell(&ops, s, sink));
   *rs = s;
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode McRunSinkGetTraces(McRunSink *s, PetscInt *count, const PetscReal **lp, const PetscReal **qoi,
-                                  PetscInt *nxi, const PetscReal **xi)
-{
-  PetscFunctionBeginUser;
-  *count = s->count;
-  *lp = s->lp;
-  *qoi = s->qoi;
-  *nxi = s->nxi;
-  *xi = s->xi;
   PetscFunctionReturn(0);
 }
 
@@ -134,5 +116,49 @@ PetscErrorCode McRunSinkAddMeanXi(McRunSink *s, Vec sum, PetscInt *count)
   PetscFunctionBeginUser;
   PetscCall(VecAXPY(sum, 1.0, s->xisum));
   *count += s->count;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunSinkGetState(McRunSink *s, PetscInt *count, Vec *xisum)
+{
+  PetscFunctionBeginUser;
+  *count = s->count;
+  *xisum = s->xisum;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunSinkRestore(McRunSink *s, PetscInt count)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(count <= s->ndraws, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "chain %d: checkpoint at %d draws, the run keeps %d", (int)s->chain, (int)count, (int)s->ndraws);
+  s->count = count;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunSinkReadTraces(McRunSink *s, McOutput out, PetscInt *count, PetscReal **lp, PetscReal **qoi,
+                                   PetscInt *nxi, PetscReal **xi)
+{
+  PetscInt n = s->count;
+  double  *col;
+
+  PetscFunctionBeginUser;
+  *count = n;
+  *nxi = s->nxi;
+  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n + 1), lp));
+  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n * s->nqoi + 1), qoi));
+  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n * s->nxi + 1), xi));
+  PetscCall(McMalloc(sizeof(double) * (size_t)(n + 1), &col));
+  if (n) {
+    PetscCall(McOutputReadDraws(out, "sample_stats/lp", s->chain, n, 1, *lp));
+    PetscCall(McOutputReadDraws(out, "posterior/theta", s->chain, n, s->nxi, *xi));
+  }
+  for (PetscInt q = 0; n && q < s->nqoi; q++) {
+    char path[96];
+    PetscCall(PetscSNPrintf(path, sizeof path, "posterior/%s", s->qoi_names[q]));
+    PetscCall(McOutputReadDraws(out, path, s->chain, n, 1, col));
+    for (PetscInt i = 0; i < n; i++) (*qoi)[i * s->nqoi + q] = col[i];
+  }
+  PetscCall(McFree(&col));
   PetscFunctionReturn(0);
 }

@@ -279,6 +279,7 @@ static PetscErrorCode McOpenForResume(McOutput o)
   MC_H5(o, o->path, fapl = H5Pcreate(H5P_FILE_ACCESS));
   MC_H5(o, o->path, H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   MC_H5(o, o->path, H5Pset(fapl, "clear_status_flags", &clear));
+  PetscCall(McH5SetCaches_Private(o, fapl));
   o->file = H5Fopen(o->path, H5F_ACC_RDWR, fapl);
   if (o->file < 0) {
     /* A flush that failed half-way (disk full) can leave the superblock's
@@ -302,6 +303,7 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   static const char *const mem[MC_MEM_NCOLS] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes", "memory/collections"};
 
   PetscFunctionBeginUser;
+  PetscCall(McOutputLock_Private(o, PETSC_FALSE));
   PetscCall(McOpenForResume(o));
   PetscCall(McCheckModelHash(o, spec->model_hash ? spec->model_hash : ""));
   PetscCall(McOutputOpenLayout_Private(o, spec));
@@ -337,6 +339,7 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   o->mem_written = o->committed_mem = R;
   MC_H5(o, o->path, H5Fflush(o->file, H5F_SCOPE_GLOBAL));
   MC_H5(o, o->path, H5Fstart_swmr_write(o->file));
+  PetscCall(McOutputLock_Private(o, PETSC_TRUE));
   PetscCall(McOutputWriteProgress_Private(o));
   PetscFunctionReturn(0);
 }

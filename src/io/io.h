@@ -14,6 +14,7 @@
 #pragma once
 #include <petscsys.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MC_OUTPUT_DEFAULT_BLOCK 256
 #define MC_OUTPUT_DEFAULT_MEMORY_BLOCK 64
@@ -133,3 +134,39 @@ PetscErrorCode McOutputGetDrawCounts(McOutput out, PetscInt64 *appended, PetscIn
  * run h5clear -s first), and McOutputOpenResume continues it.
  * Ownership: destroys *out. */
 PetscErrorCode McOutputClose(McOutput *out);
+
+/* ------------------------------------------------------- reading back */
+
+/* The text of a root attribute of an output file (e.g. "config",
+ * "model_hash"), also of a file left open by a killed writer.
+ * Ownership: *value is new (PetscFree). */
+PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, char **value);
+
+/* The first n draws of chain c of the float64 per-draw variable name (its
+ * path, e.g. "sample_stats/lp" or "posterior/theta"), ncols values per draw
+ * (the first ncols parameters of theta; 1 otherwise) into values[n][ncols].
+ * n may not exceed the draws written. Ownership: borrows values. */
+PetscErrorCode McOutputReadDraws(McOutput out, const char *name, PetscInt chain, PetscInt64 n, PetscInt ncols, double *values);
+
+/* ------------------------------------------------------ mesh and XDMF */
+
+/* An FE mesh in plain arrays: vertex i carries the field's value i. */
+typedef struct {
+  PetscInt       dim;       /* coordinates per vertex: 2 or 3 */
+  PetscInt       nvertices;
+  const double  *coords;    /* [nvertices][dim] */
+  PetscInt       ncells;
+  PetscInt       corners;   /* vertices per cell: 3 triangle, 4 quadrilateral (dim 2) or tetrahedron (dim 3), 8 hexahedron */
+  const int64_t *cells;     /* [ncells][corners] vertex rows, corners in XDMF (VTK) order */
+} McOutputMesh;
+
+/* Writes the mesh file: /geometry/vertices float64 [nv, dim] and
+ * /viz/topology/cells int64 [nc, corners] (PETSc DMView's paths), replacing
+ * path atomically. Ownership: borrows mesh. */
+PetscErrorCode McOutputWriteMesh(const char *path, const McOutputMesh *mesh);
+
+/* Writes (atomically replaces) the XDMF file xmf, next to the output file
+ * and mesh_file, tying the mesh to fields/truth, each chain's fields/mean
+ * and fields/std, and the field samples committed so far (a temporal
+ * collection over the global draw index). Ownership: borrows everything. */
+PetscErrorCode McOutputWriteXdmf(McOutput out, const char *xmf, const char *mesh_file, const McOutputMesh *mesh);

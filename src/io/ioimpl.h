@@ -91,11 +91,18 @@ struct _p_McOutput {
   size_t     ckpt_size;
 
   PetscBool failed;
+  int       lock_fd; /* holds an exclusive flock on the file while this process writes it */
 };
 
 PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call);
 
+/* Bytes of HDF5's metadata cache (fixed, see McH5SetCaches_Private). */
+#define MC_H5_METADATA_CACHE (2 * 1024 * 1024)
+/* Bytes of each dataset's chunk cache (small and fixed, see there). */
+#define MC_H5_CHUNK_CACHE (64 * 1024)
+
 /* Attribute and dataset helpers (h5util.c). */
+PetscErrorCode McH5SetCaches_Private(McOutput o, hid_t fapl);
 PetscErrorCode McH5AttrString_Private(McOutput o, hid_t obj, const char *objname, const char *name, const char *value);
 PetscErrorCode McH5AttrStringList_Private(McOutput o, hid_t obj, const char *objname, const char *name, PetscInt n, const char *const *values);
 PetscErrorCode McH5AttrFillNaN_Private(McOutput o, hid_t obj, const char *objname);
@@ -118,5 +125,6 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed);
 PetscErrorCode McOutputFlushWith_Private(McOutput o, PetscErrorCode (*extra)(McOutput, void *), void *ctx);
 PetscErrorCode McOutputTransferMemory_Private(McOutput o, PetscInt64 n, PetscBool write);
 PetscErrorCode McOutputWriteProgress_Private(McOutput o);
+PetscErrorCode McOutputLock_Private(McOutput o, PetscBool keep);
 PetscErrorCode McOutputLoadCheckpoint_Private(McOutput o, PetscInt64 draws_on_file, PetscInt64 fields_on_file, PetscInt64 mem_on_file, PetscInt64 *draws, PetscInt64 *fields, PetscInt64 *mem);
 PetscErrorCode McOutputReadBack_Private(McOutput o);

@@ -224,6 +224,7 @@ PetscErrorCode McOutputBuildLayout_Private(McOutput o, const McOutputSpec *spec)
    * better than the default format (OUTPUT.md, crash facts). */
   MC_H5(o, o->path, fapl = H5Pcreate(H5P_FILE_ACCESS));
   MC_H5(o, o->path, H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
+  PetscCall(McH5SetCaches_Private(o, fapl));
   MC_H5(o, o->path, o->file = H5Fcreate(o->path, H5F_ACC_TRUNC, fcpl, fapl));
   MC_H5(o, o->path, H5Pclose(fapl));
   MC_H5(o, o->path, H5Pclose(fcpl));

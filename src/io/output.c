@@ -6,6 +6,7 @@
  * memory rows and the field summary, then H5Fflush, then the side-car
  * progress file (write tmp + rename). A reader therefore never sees a draw
  * coordinate for draws whose values are not written. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include "io/ioimpl.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,7 @@ PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec,
   o->file = o->field_dset = o->field_draw = o->mean_dset = o->std_dset = o->count_dset = H5I_INVALID_HID;
   o->draw_scales[0] = o->draw_scales[1] = o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
   for (int i = 0; i < MC_MEM_NCOLS; i++) o->mem_dset[i] = H5I_INVALID_HID;
+  o->lock_fd = -1;
   o->ckpt_draws = -1;
   PetscCall(PetscStrallocpy(path, &o->path));
   PetscCall(PetscMalloc1(strlen(path) + 16, &o->progress_path));
@@ -190,7 +192,10 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
       if (o->mem_dset[i] >= 0) H5Dclose(o->mem_dset[i]);
     for (PetscInt i = 0; o->vars && i < o->nvars; i++)
       if (o->vars[i].dset >= 0) H5Dclose(o->vars[i].dset);
-    if (o->file >= 0) status = H5Fclose(o->file);
+    /* After a write error HDF5's close fails half-way and leaves a torn file
+     * object that its own shutdown (at MPI_Finalize) then trips over; left
+     * open, the shutdown closes it once, into /dev/null. */
+    if (o->file >= 0 && !o->failed) status = H5Fclose(o->file);
   }
   H5E_END_TRY;
   if (close_failed) *close_failed = (PetscBool)(status < 0);
@@ -206,10 +211,39 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
   PetscCall(PetscFree(o->wcount));
   PetscCall(PetscFree(o->mem_buf));
   PetscCall(PetscFree(o->mem_col));
+  if (o->lock_fd >= 0) close(o->lock_fd); /* releases the lock */
   PetscCall(PetscFree(o->ckpt_record));
   PetscCall(PetscFree(o->progress_path));
   PetscCall(PetscFree(o->path));
   PetscCall(PetscFree(o));
+  PetscFunctionReturn(0);
+}
+
+/* One writer per file: SWMR lets HDF5 drop its own lock once writing
+ * starts, so a second mcmc-run (a --resume while the run still goes)
+ * could otherwise write the same file and corrupt it. The writer holds a
+ * write lock on a descriptor of its own: an open-file-description record
+ * lock (fcntl), which Linux keeps apart from the flock()s HDF5 and its
+ * SWMR readers take, so readers are not disturbed. keep = PETSC_FALSE only
+ * tests that no one holds it. */
+PetscErrorCode McOutputLock_Private(McOutput o, PetscBool keep)
+{
+  int          fd = open(o->path, O_RDWR);
+  struct flock lk;
+
+  PetscFunctionBeginUser;
+  PetscCheck(fd >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s: cannot open for writing: %s", o->path, strerror(errno));
+  memset(&lk, 0, sizeof lk);
+  lk.l_type   = F_WRLCK;
+  lk.l_whence = SEEK_SET; /* start 0, length 0: the whole file */
+  if (fcntl(fd, F_OFD_SETLK, &lk) != 0) {
+    int err = errno;
+    close(fd);
+    PetscCheck(err != EAGAIN && err != EACCES, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s is being written by another process (it holds the file's lock); stop that one first", o->path);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s: cannot lock: %s", o->path, strerror(err));
+  }
+  if (keep) o->lock_fd = fd;
+  else close(fd);
   PetscFunctionReturn(0);
 }
 
@@ -225,6 +259,7 @@ PetscErrorCode McOutputWriteProgress_Private(McOutput o)
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(tmp, sizeof tmp, "%s.tmp", o->progress_path));
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) o->failed = PETSC_TRUE;
   PetscCheck(fd >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s: cannot create progress file %s: %s", o->path, tmp, strerror(errno));
   ok = ok && dprintf(fd, "{\"file\": \"%s\", \"draws_committed\": %lld, \"draws_per_chain\": [", o->path, (long long)o->committed) > 0;
   for (PetscInt c = 0; ok && c < o->C; c++) ok = dprintf(fd, c ? ", %lld" : "%lld", (long long)o->committed) > 0;
@@ -236,7 +271,8 @@ PetscErrorCode McOutputWriteProgress_Private(McOutput o)
     o->failed = PETSC_TRUE;
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: cannot write progress file %s: %s", o->path, tmp, strerror(err));
   }
-  PetscCheck(rename(tmp, o->progress_path) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: cannot rename %s to %s: %s", o->path, tmp, o->progress_path, strerror(errno));
+  if (rename(tmp, o->progress_path) != 0) o->failed = PETSC_TRUE;
+  PetscCheck(!o->failed, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: cannot rename %s to %s: %s", o->path, tmp, o->progress_path, strerror(errno));
   PetscFunctionReturn(0);
 }
 
@@ -481,7 +517,8 @@ PetscErrorCode McOutputCreate(const char *path, const McOutputSpec *spec, McOutp
   ierr = McOutputBuildLayout_Private(o, spec);
   if (!ierr) {
     MC_H5(o, o->path, H5Fstart_swmr_write(o->file));
-    ierr = McOutputWriteProgress_Private(o);
+    ierr = McOutputLock_Private(o, PETSC_TRUE);
+    if (!ierr) ierr = McOutputWriteProgress_Private(o);
   }
   if (ierr) {
     PetscCall(McOutputFree_Private(&o, NULL));

@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""Checkpoints, resume, signals, write errors and live reading of mcmc-run,
+on a cheap configuration (tests/app/configs/tiny.toml).
+
+usage: resume_checks.py MCMC_RUN WORKDIR CONFIG CHECK [ARGS...]
+CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
+                     a run of 2N; a complete run has nothing to do; a model
+                     change is refused naming the section; a sampler-only
+                     change is allowed
+       sigterm       SIGTERM mid-run: exit 4, --resume completes, equal to the
+                     uninterrupted run; two SIGTERMs: the process ends at once,
+                     the file resumes from its last checkpoint
+       sigkill K S   K SIGKILLs at moments drawn with seed S, each followed by
+                     --resume; no committed draw lost, every prefix equal to
+                     the uninterrupted run, the final file equal to it
+       swmr          an h5py reader with swmr=True sees the draw count grow
+       diskfull      RLIMIT_FSIZE: exit 2, one line naming the file, the file
+                     readable with the draws of its last flush
+       dirgone       the output directory removed during the run: exit 2, a
+                     message naming the file
+       flatmem N     N iterations of one chain keeping every draw: the RSS in
+                     the file's memory trace at the end within 1 MiB of the
+                     RSS after 10^4 iterations, live objects and bytes
+                     constant; prints the RSS slope
+"Equal" means every dataset outside memory/ (RSS and times of this process)
+and checkpoint/ (the records' sequence differs by construction) is equal bit
+for bit, and the summaries agree.
+"""
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+run, work, config, check, extra = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3]), sys.argv[4], sys.argv[5:]
+failures = []
+SKIP = ("memory", "checkpoint")
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def config_text(**changes):
+    """The test configuration with [section] key = value replaced."""
+    text = open(config).read()
+    for key, value in changes.items():
+        section, name = key.split("__")
+        pat = re.compile(r"(^\[%s\]\n(?:(?!\[).*\n)*?)%s = .*\n" % (section, name), re.M)
+        if pat.search(text):
+            text = pat.sub(lambda m: m.group(1) + "%s = %s\n" % (name, value), text)
+        else:
+            text = re.sub(r"^\[%s\]\n" % section, "[%s]\n%s = %s\n" % (section, name, value), text, flags=re.M)
+    return text
+
+
+def write_config(name, **changes):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(config_text(**changes))
+    return path
+
+
+def mcmc(*args, **kw):
+    p = subprocess.run([run, *args], cwd=work, capture_output=True, text=True, timeout=120, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def start(*args, **kw):
+    return subprocess.Popen([run, *args], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def open_killed(path):
+    """Opens a file left by a killed writer. Killed in the short window of a
+    resume before SWMR writing starts, the file is marked open without
+    SWMR: readers then need h5clear -s, applied here to a copy (mcmc-run
+    --resume clears the mark itself)."""
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError:
+        copy = path + ".cleared"
+        shutil.copyfile(path, copy)
+        subprocess.run(["h5clear", "-s", copy], check=True)
+        print("(file marked open without SWMR: read through h5clear -s)")
+        return h5py.File(copy, "r")
+
+
+def datasets(path):
+    out = {}
+    with h5py.File(path, "r", swmr=True) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name.split("/")[0] not in SKIP:
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def same(x, y):
+    if x.shape != y.shape:
+        return False
+    if x.dtype == object:
+        return list(x.ravel()) == list(y.ravel())
+    return x.tobytes() == y.tobytes()
+
+
+def compare(ref, path, what):
+    a, b = datasets(ref), datasets(path)
+    diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
+    expect(not diff, "%s: every dataset equal bit for bit to the uninterrupted run (%d compared)%s"
+           % (what, len(a), "; differ: " + ", ".join(diff[:8]) if diff else ""))
+
+
+def ess_lines(out):
+    m = re.search(r"effective sample size.*?\n\n.*?prior mean error[^\n]*", out, re.S)
+    return m.group(0) if m else None
+
+
+def progress(path):
+    try:
+        with open(path + ".progress") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_committed(path, n, proc, timeout=30):
+    """Waits until the run has committed at least n draws per chain."""
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        p = progress(path)
+        if p and p["draws_committed"] >= n:
+            return p
+        time.sleep(0.01)
+    return progress(path)
+
+
+def reference(name="ref"):
+    cfg = write_config(name + ".toml", output__path='"%s.h5"' % name)
+    code, out, err = mcmc(cfg, "--quiet")
+    expect(code == 0, "uninterrupted run: exit code %d %s" % (code, err[-300:]))
+    return os.path.join(work, name + ".h5"), out
+
+
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+
+if check == "extend":
+    text = open(config).read()
+    n2 = int(re.search(r"^iterations = (\d+)", text, re.M).group(1))
+    ref, refout = reference()
+    half = write_config("half.toml", output__path='"half.h5"', chain__iterations=n2 // 2)
+    code, out, err = mcmc(half, "--quiet")
+    expect(code == 0, "first half: exit code %d" % code)
+    code, out, err = mcmc("--resume", "half.h5", "--quiet")
+    expect(code == 0 and "is complete" in out and "nothing to do" in out,
+           "resume of a complete run: exit %d, says it is complete" % code)
+    # A sampler-only change (flush policy) in a CONFIG given with --resume is allowed.
+    other = write_config("other.toml", output__path='"ignored.h5"', chain__iterations=n2 // 2, output__flush_every=100)
+    code, out, err = mcmc("--resume", "half.h5", other, "--iterations", str(n2), "--quiet")
+    print(err)
+    expect(code == 0, "resume with --iterations %d and another flush policy: exit code %d" % (n2, code))
+    compare(ref, os.path.join(work, "half.h5"), "extended")
+    expect(ess_lines(out) is not None and ess_lines(out) == ess_lines(refout),
+           "summary (ESS, posterior mean error) equal to the uninterrupted run's")
+    expect(not os.path.exists(os.path.join(work, "ignored.h5")), "the resumed run writes the file it resumes")
+    # A model change is refused, naming the section.
+    write_config("changed.toml", prior__correlation_length=0.3, observations__grid=4)
+    before = os.path.getmtime(os.path.join(work, "half.h5"))
+    code, out, err = mcmc("--resume", "half.h5", "changed.toml", "--iterations", str(n2 + 1000), "--quiet")
+    print(err)
+    expect(code == 1, "model change: exit code %d, expected 1" % code)
+    expect(re.search(r"cannot resume half\.h5 with changed\.toml: the model differs from the run's in \[prior\], \[observations\]", err)
+           is not None, "the refusal names the file and the sections [prior], [observations]")
+    expect(os.path.getmtime(os.path.join(work, "half.h5")) == before, "the file is untouched")
+    code, out, err = mcmc("--resume", "nosuch.h5", "--quiet")
+    expect(code == 1 and "--resume nosuch.h5: no such file" in err, "missing file: exit %d, %r" % (code, err.strip()))
+
+elif check == "sigterm":
+    ref, refout = reference()
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    p = start(cfg, "--quiet")
+    wait_committed(path, 3000, p)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    print(err)
+    expect(p.returncode == 4, "SIGTERM: exit code %d, expected 4" % p.returncode)
+    m = re.search(r"stopped by SIGTERM at iteration (\d+) of (\d+); checkpoint written to run\.h5", err)
+    expect(m is not None and 0 < int(m.group(1)) < int(m.group(2)), "message: stopped mid-run with a checkpoint")
+    expect("continue with: mcmc-run --resume run.h5" in err, "message says how to continue")
+    prog = progress(path)
+    expect(prog is not None and prog["checkpoint_draws"] == prog["draws_committed"] and prog["draws_committed"] > 0,
+           "the checkpoint holds every committed draw: %s" % prog)
+    code, out, err = mcmc("--resume", "run.h5", "--quiet")
+    expect(code == 0, "resume: exit code %d %s" % (code, err[-300:]))
+    compare(ref, path, "after SIGTERM and --resume")
+    expect(ess_lines(out) == ess_lines(refout), "summary equal to the uninterrupted run's")
+    # Two signals: the second ends the process at once. Both are made
+    # pending while the process is stopped (SIGINT and SIGTERM, which do not
+    # merge as two SIGTERMs would); on SIGCONT the first handler asks for
+    # the stop and the second kills with the default action.
+    cfg2 = write_config("run2.toml", output__path='"run2.h5"')
+    path2 = os.path.join(work, "run2.h5")
+    p = start(cfg2, "--quiet")
+    wait_committed(path2, 3000, p)
+    p.send_signal(signal.SIGSTOP)
+    p.send_signal(signal.SIGINT)
+    p.send_signal(signal.SIGTERM)
+    p.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    expect(p.returncode in (-signal.SIGINT, -signal.SIGTERM) and "stopped by" not in err,
+           "two signals: ended at once by the second (returncode %d, stderr %r)" % (p.returncode, err[-200:]))
+    code, out, err = mcmc("--resume", "run2.h5", "--quiet")
+    expect(code == 0, "resume after two SIGTERMs: exit code %d %s" % (code, err[-300:]))
+    compare(ref, path2, "after two SIGTERMs and --resume")
+
+elif check == "sigkill":
+    kills, seed = int(extra[0]), int(extra[1])
+    rng = random.Random(seed)
+    ref, refout = reference()
+    refdata = datasets(ref)
+    full = refdata["posterior/draw"].shape[0]
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    k, lost, resumed_from, fresh, completed = 0, 0, [], 0, 0
+    while k < kills:
+        # A kill before the run's first checkpoint (written before its first
+        # iteration) leaves nothing to resume: start again then.
+        p0 = progress(path)
+        if p0 is None or p0["checkpoint_seq"] == 0:
+            args = [cfg, "--quiet", "--force"]
+            fresh += 1
+        else:
+            args = ["--resume", "run.h5", "--quiet"]
+        p = start(*args)
+        # Random moments over the run's life (it takes ~2.5 s uninterrupted,
+        # 0.4 s of each start start-up).
+        time.sleep(rng.uniform(0.2, 1.0))
+        if p.poll() is not None:
+            # Finished before the kill: check it, then begin a new run.
+            out, err = p.communicate()
+            expect(p.returncode == 0, "run ended by itself: exit %d %s" % (p.returncode, err[-300:]))
+            compare(ref, path, "run %d, complete after SIGKILLs and resumes" % (completed + 1))
+            completed += 1
+            for suffix in ("", ".progress"):
+                os.remove(path + suffix)
+            continue
+        p.kill()
+        p.communicate()
+        k += 1
+        after = progress(path)
+        if after is None or after["checkpoint_seq"] == 0:
+            print("kill %d: before the first checkpoint" % k)
+            continue
+        committed = after["draws_committed"]
+        with open_killed(path) as f:
+            ondisk = min(f["posterior/theta"].shape[1], f["sample_stats/lp"].shape[1], f["posterior/draw"].shape[0])
+            prefix_ok = all(same(f[name][:, :committed] if f[name].ndim > 1 else f[name][:committed],
+                                 refdata[name][:, :committed] if refdata[name].ndim > 1 else refdata[name][:committed])
+                            for name in ("posterior/theta", "sample_stats/lp", "posterior/draw", "sample_stats/accepted"))
+            ckpt = after["checkpoint_draws"]
+        if ondisk < committed:
+            lost += 1
+        expect(ondisk >= committed and prefix_ok,
+               "kill %d: %d draws on file >= %d committed, equal to the uninterrupted run's (last checkpoint at %d)"
+               % (k, ondisk, committed, ckpt))
+        resumed_from.append(ckpt)
+    if progress(path) is None or progress(path)["checkpoint_seq"] == 0:
+        code, out, err = mcmc(cfg, "--quiet", "--force")
+    else:
+        code, out, err = mcmc("--resume", "run.h5", "--quiet")
+    expect(code == 0, "final run: exit code %d %s" % (code, err[-400:]))
+    compare(ref, path, "after the last SIGKILL and resume")
+    completed += 1
+    print("kills %d (%d fresh starts, %d runs completed), resumed from checkpoints at draws %s, "
+          "kills that lost committed draws %d (%d draws per chain in a run)"
+          % (k, fresh, completed, resumed_from, lost, full))
+
+elif check == "swmr":
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    p = start(cfg, "--quiet")
+    wait_committed(path, 1, p)
+    seen = []
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        d = f["posterior/draw"]
+        t0 = time.time()
+        while p.poll() is None and time.time() - t0 < 30:
+            d.refresh()
+            f["posterior/theta"].refresh()
+            n = d.shape[0]
+            if not seen or n != seen[-1]:
+                seen.append(n)
+                if n:
+                    last = d[n - 1]
+                    theta = f["posterior/theta"][:, n - 1, 0]
+                    expect(last == n - 1 and np.all(np.isfinite(theta)) if len(seen) < 4 else True,
+                           "live read: draw[%d] = %d, theta finite" % (n - 1, last))
+            time.sleep(0.02)
+    p.communicate()
+    expect(p.returncode == 0, "run: exit code %d" % p.returncode)
+    expect(len(seen) >= 4 and seen == sorted(seen), "the reader saw the draw count grow: %s" % seen[:12])
+
+elif check == "diskfull":
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    limit = 3 * 2 ** 20
+
+    def limit_size():
+        # Writes past the limit fail with EFBIG instead of raising SIGXFSZ.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    # PMIx (MPI start-up) keeps its store in a shared-memory file larger than
+    # the limit; its hash store needs none.
+    code, out, err = mcmc(cfg, "--quiet", preexec_fn=limit_size, env=dict(os.environ, PMIX_MCA_gds="hash"))
+    print(err)
+    expect(code == 2, "disk full: exit code %d, expected 2" % code)
+    lines = err.strip().splitlines()
+    expect(len(lines) == 2 and lines[0].startswith("mcmc-run: output file run.h5:") and "File too large" in lines[0],
+           "one line naming the file and the cause: %r" % (lines[:1],))
+    expect("PETSC ERROR" not in err, "no PETSc traceback")
+    prog = progress(path)
+    with h5py.File(path, "r", swmr=True) as f:
+        n = f["posterior/draw"].shape[0]
+        lp = f["sample_stats/lp"][:, :prog["draws_committed"]]
+    expect(prog["draws_committed"] > 0 and n >= prog["draws_committed"] and np.all(np.isfinite(lp)),
+           "the file holds the %d committed draws (%d on file), all finite" % (prog["draws_committed"], n))
+    expect(re.search(r"run\.h5 holds the %d draws per chain of its last successful flush" % prog["draws_committed"], err)
+           is not None, "the second line says how many draws are safe")
+
+elif check == "dirgone":
+    os.makedirs(os.path.join(work, "out"))
+    cfg = write_config("run.toml", output__path='"out/run.h5"')
+    path = os.path.join(work, "out", "run.h5")
+    p = start(cfg, "--quiet")
+    wait_committed(path, 500, p)
+    shutil.rmtree(os.path.join(work, "out"))
+    out, err = p.communicate(timeout=60)
+    print(err)
+    expect(p.returncode == 2, "directory removed: exit code %d, expected 2" % p.returncode)
+    expect(re.search(r"^mcmc-run: output file out/run\.h5: .*No such file or directory", err, re.M) is not None,
+           "one line naming the file and the cause")
+    expect("PETSC ERROR" not in err, "no PETSc traceback")
+elif check == "flatmem":
+    n = int(extra[0])
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__iterations=n, chain__burn_in=1000, chain__thin=1,
+                       chain__chains=1, output__field_thin=100, output__checkpoint_every=max(n // 10, 1000),
+                       memory__check_every=1000)
+    t0 = time.time()
+    code, out, err = mcmc(cfg, "--quiet")
+    wall = time.time() - t0
+    expect(code == 0, "exit code %d %s" % (code, err[-300:]))
+    with h5py.File(os.path.join(work, "run.h5"), "r", swmr=True) as f:
+        it, rss = f["memory/iteration"][:], f["memory/rss"][:]
+        objs, byts = f["memory/live_objects"][:], f["memory/live_bytes"][:]
+        draws = f["posterior/draw"].shape[0]
+    i0 = int(np.searchsorted(it, 10000))
+    grow = (rss[-1] - rss[i0]) / 2 ** 20
+    slope = np.polyfit(it[i0:], rss[i0:] / 2 ** 20, 1)[0] * 1e5
+    expect(it[-1] == n and draws == n - 1000, "%d memory rows up to iteration %d, %d draws" % (len(it), it[-1], draws))
+    expect(abs(grow) <= 1.0, "RSS %.2f MiB after %d iterations, %.2f MiB at %d: %+.3f MiB (within 1 MiB)"
+           % (rss[i0] / 2 ** 20, it[i0], rss[-1] / 2 ** 20, it[-1], grow))
+    expect(np.all(objs == objs[0]) and np.all(byts == byts[0]),
+           "live objects %s and live bytes %s constant" % (sorted(set(objs))[:3], sorted(set(byts))[:3]))
+    print("flatmem: %d iterations in %.1f s, RSS slope %+.4f MiB per 1e5 iterations after 1e4, max-min %.3f MiB"
+          % (n, wall, slope, (rss[i0:].max() - rss[i0:].min()) / 2 ** 20))
+else:
+    sys.exit("unknown check " + check)
+print("%s: %d failed" % (check, len(failures)))
+sys.exit(1 if failures else 0)

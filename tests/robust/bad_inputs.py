@@ -210,6 +210,26 @@ CASES = [
     # the problem; src/app/run.c, outside this catalogue.)
     ("cli-output-dir-missing", {"c.toml": config(output='path = "no/such/dir/out.h5"'), LEAKS_OK: ""}, run("c.toml"), 2,
      r"output file no/such/dir/out\.h5: H5Fcreate on no/such/dir/out\.h5 failed: .*'No such file or directory'"),
+    # --- --resume with a file that cannot be continued (a damaged file is a
+    # runtime failure, exit 2, whose message names the file and the fault;
+    # LEAKS_OK: that error path of src/app/run.c does not unwind)
+    ("resume-missing", {"c.toml": config()}, run("--resume", "none.h5", "c.toml"), 1,
+     r"^mcmc-run: --resume none\.h5: no such file$"),
+    ("resume-not-hdf5", {"c.toml": config(), "r.h5": "not hdf5\n", LEAKS_OK: ""}, run("--resume", "r.h5", "c.toml"),
+     2, r"output file r\.h5: H5Fopen on r\.h5 failed: file signature not found"),
+    ("resume-truncated", {"c.toml": config(), "r.h5": ("truncate", 4096), LEAKS_OK: ""},
+     run("--resume", "r.h5", "c.toml"), 2,
+     r"output file r\.h5: H5Fopen on r\.h5 failed: truncated file: eof = 4096, .*stored_eof = \d+"),
+    ("resume-corrupted", {"c.toml": config(), "r.h5": ("corrupt", None), LEAKS_OK: ""},
+     run("--resume", "r.h5", "c.toml"), 2,
+     r"^mcmc-run: output file r\.h5: H5Dset_extent on posterior/theta failed: incorrect metadata checksum"),
+    ("resume-not-a-run", {"c.toml": config(), "r.h5": ("h5py", "foreign"), LEAKS_OK: ""},
+     run("--resume", "r.h5", "c.toml"), 2,
+     r"output file r\.h5: has no root attribute 'model_hash' \(not written by mcmc-run\?\)"),
+    ("resume-another-config", {"c.toml": config(prior="correlation_length = 0.3"), "r.h5": ("copy", None)},
+     run("--resume", "r.h5", "c.toml"), 1,
+     r"^mcmc-run: cannot resume r\.h5 with c\.toml: the model differs from the run's in \[prior\]; only "
+     r"\[sampler\], \[chain\], \[output\], \[memory\] and \[solver\] settings may change$"),
     # --- mcmc-diag on files that are not a finished run
     ("diag-missing", {}, [DIAG, "none.h5"], 1, r"^mcmc-diag: none\.h5: cannot open: No such file or directory$"),
     ("diag-empty-file", {"e.h5": ""}, [DIAG, "e.h5"], 1, r"^mcmc-diag: e\.h5: not a readable HDF5 file$"),

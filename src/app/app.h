@@ -171,6 +171,13 @@ typedef struct {
  * caller releases it with McProblemDestroy. */
 PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid);
 PetscErrorCode McProblemDestroy(McProblem **problem);
+/* Reads a text file of rows of `width` numbers (blanks or commas between
+ * them, '#' starts a comment, empty lines skipped) -- the [data] and
+ * [observations] files. A malformed file sets *valid = PETSC_FALSE and msg to
+ * "path:line: what was expected" (or "path: ..." for the whole file).
+ * Ownership: *vals (nrows x width) is new (PetscFree); NULL when invalid. */
+PetscErrorCode McReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
+                           char *msg, size_t len, PetscBool *valid);
 /* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
  * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
 PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);

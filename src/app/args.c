@@ -32,6 +32,11 @@ int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **pe
       petsc_argv[np++] = argv[i];
     } else if (strcmp(a, "--") == 0) {
       petsc_rest = 1;
+    } else if (!strcmp(a, "--iterations") && i + 1 < argc) {
+      /* Our option's value is ours even when it looks like a PETSc option
+       * ("--iterations -1" must be refused as -1, not as a missing value). */
+      own_argv[no++] = argv[i];
+      own_argv[no++] = argv[++i];
     } else if (!strcmp(a, "-h") || !strcmp(a, "-V")) {
       own_argv[no++] = argv[i]; /* our short forms of --help and --version */
     } else if (a[0] == '-' && a[1] != '-' && a[1] != '\0') {

@@ -10,12 +10,15 @@
 
 #include <hdf5_hl.h>
 #include <math.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MC_DIAG_MAXVARS 1024
 /* Draws of several parameters are read together up to this many bytes:
  * fewer passes over chunks that hold all parameters of a block of draws. */
 #define MC_DIAG_READ_BYTES (256 * 1024 * 1024)
+#define MC_DIAG_READ_ATTEMPTS 8 /* metadata read attempts of the SWMR reader (HDF5 default: 100) */
 
 /* Every HDF5 call goes through this: a negative result is an error that
  * names the file and the object. */
@@ -504,8 +507,13 @@ static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const Source *src, Pets
   PetscCall(PetscMalloc1(d->C, &d->chains));
   PetscCall(PetscMalloc1(d->C * PetscMax(ndraw, 1), &buf));
   PetscCall(OpenDataset(d, f, m->name, &ds, &rank, dims));
-  PetscCall(ReadSlab(d, ds, m->name, rank, d->C, 0, ndraw, 0, 1, buf));
-  H5Dclose(ds);
+  {
+    /* A damaged file fails here: release the buffer before reporting it. */
+    PetscErrorCode ierr = ReadSlab(d, ds, m->name, rank, d->C, 0, ndraw, 0, 1, buf);
+    H5Dclose(ds);
+    if (ierr) PetscCall(PetscFree(buf));
+    PetscCall(ierr);
+  }
   for (PetscInt c = 0; c < d->C; c++)
     d->chains[c].draws = FlushedDraws((PetscInt)ndraw, buf + c * ndraw);
   PetscCall(PetscFree(buf));
@@ -532,7 +540,12 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
     PetscCall(PetscMalloc1(C * N * g, &buf));
     for (hsize_t p0 = 0; p0 < s->P; p0 += g) {
       hsize_t np = PetscMin(g, s->P - p0);
-      PetscCall(ReadSlab(d, ds, s->name, rank, C, d->burn, N, p0, np, buf));
+      PetscErrorCode ierr = ReadSlab(d, ds, s->name, rank, C, d->burn, N, p0, np, buf);
+      if (ierr) { /* a damaged file: release before reporting */
+        PetscCall(PetscFree(buf));
+        H5Dclose(ds);
+        PetscCall(ierr);
+      }
       for (hsize_t p = p0; p < p0 + np; p++) {
         McDiagVar *v = &d->vars[d->nvars];
         if (!s->select[p]) continue;
@@ -591,16 +604,28 @@ PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d)
   PetscCall(PetscMemzero(d, sizeof *d));
   d->path = opt->file;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by us, with the file's name */
+  PetscCheck(access(opt->file, R_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open: %s", opt->file,
+             strerror(errno));
   PetscCheck(H5Fis_hdf5(opt->file) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: not a readable HDF5 file",
              opt->file);
   /* A file being written must be read as a SWMR reader; a file the library
    * cannot open that way is opened plainly. */
-  f = H5Fopen(opt->file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  {
+    /* A SWMR reader retries a metadata read whose checksum fails (the
+     * writer may be in the middle of a flush) -- by default 100 times with
+     * growing sleeps, minutes on a corrupted file. A flush of this project's
+     * writer takes milliseconds: a few attempts are enough. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_metadata_read_attempts(fapl, MC_DIAG_READ_ATTEMPTS);
+    f = H5Fopen(opt->file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (fapl >= 0) H5Pclose(fapl);
+  }
   d->swmr = f >= 0 ? PETSC_TRUE : PETSC_FALSE;
   if (f < 0) f = H5Fopen(opt->file, H5F_ACC_RDONLY, H5P_DEFAULT);
   PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
-             "%s: cannot open the HDF5 file (a file left by a killed writer needs 'h5clear -s %s' first)", opt->file,
-             opt->file);
+             "%s: cannot open the HDF5 file: it is truncated or damaged, or was left open by a killed writer (then "
+             "run 'h5clear -s %s' first)",
+             opt->file, opt->file);
   PetscCall(PetscCalloc1(MC_DIAG_MAXVARS, &src));
   /* Not PetscCall: a user error (a --vars name, a short file) must still
    * release what was read so far. */

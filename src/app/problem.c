@@ -31,13 +31,25 @@ static void Fail(char *msg, size_t len, PetscBool *valid, const char *fmt, ...)
   *valid = PETSC_FALSE;
 }
 
+/* A PETSc error handler that keeps the first message in ctx (1024 bytes)
+ * instead of printing a traceback: for errors that are the user's. */
+static PetscErrorCode CaptureError(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n,
+                                   PetscErrorType p, const char *mess, void *ctx)
+{
+  char *why = ctx;
+
+  (void)comm, (void)line, (void)func, (void)file;
+  if (p == PETSC_ERROR_INITIAL && !why[0]) snprintf(why, 1024, "%s", mess ? mess : "error building the mesh");
+  return n;
+}
+
 /* ------------------------------------------------------------ text files */
 
 /* Reads a text file of rows of `width` numbers (separated by blanks or
  * commas; '#' starts a comment; empty lines are skipped) into a new array
  * *vals of *nrows x width. A malformed line is reported as "file:line: ...". */
-static PetscErrorCode ReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
-                                char *msg, size_t len, PetscBool *valid)
+PetscErrorCode McReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
+                           char *msg, size_t len, PetscBool *valid)
 {
   FILE     *f;
   char      line[4096];
@@ -47,6 +59,7 @@ static PetscErrorCode ReadTable(const char *path, PetscInt width, const char *wh
   PetscFunctionBeginUser;
   *nrows = 0;
   *vals = NULL;
+  *valid = PETSC_TRUE;
   f = fopen(path, "r");
   if (!f) {
     Fail(msg, len, valid, "%s: cannot open %s: %s", path, what, strerror(errno));
@@ -57,7 +70,10 @@ static PetscErrorCode ReadTable(const char *path, PetscInt width, const char *wh
     PetscInt got = 0;
     lineno++;
     if (!strchr(line, '\n') && !feof(f)) {
-      Fail(msg, len, valid, "%s:%d: line longer than %d characters", path, (int)lineno, (int)sizeof(line) - 1);
+      if (strlen(line) < sizeof(line) - 1) /* fgets stopped at a newline after a NUL */
+        Fail(msg, len, valid, "%s:%d: unexpected NUL byte (a binary file?)", path, (int)lineno);
+      else
+        Fail(msg, len, valid, "%s:%d: line longer than %d characters", path, (int)lineno, (int)sizeof(line) - 1);
       break;
     }
     if ((end = strchr(p, '#'))) *end = '\0';
@@ -150,7 +166,39 @@ static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, 
     }
     ms.simplex = cfg->mesh.cell == MC_CELL_SIMPLEX ? PETSC_TRUE : PETSC_FALSE;
   }
-  PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh));
+  if (cfg->mesh.kind == MC_MESH_FILE) {
+    /* Whatever is wrong with a mesh file -- its syntax (fem's validator),
+     * an inverted or degenerate cell -- is the user's to fix: one line naming
+     * the file, not a PETSc traceback. Out of memory stays a runtime error. */
+    char           why[1024] = "";
+    PetscErrorCode ierr;
+    PetscCall(PetscPushErrorHandler(CaptureError, why));
+    ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr == PETSC_ERR_MEM) PetscCall(ierr);
+    if (ierr) {
+      Fail(msg, len, valid, "%s", why);
+      PetscFunctionReturn(0);
+    }
+  } else {
+    /* A box too large for the memory is the one failure here: say so in
+     * one line with the size, then fail as a runtime error (exit 2). */
+    char           why[1024] = "";
+    PetscErrorCode ierr;
+    PetscCall(PetscPushErrorHandler(CaptureError, why));
+    ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr == PETSC_ERR_ARG_OUTOFRANGE) { /* a box too large to index */
+      Fail(msg, len, valid, "%s: [mesh] cells: %s", cfg->source, why);
+      PetscFunctionReturn(0);
+    }
+    if (ierr == PETSC_ERR_MEM)
+      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
+                             "mcmc-run: out of memory building the %dD box mesh of %s (%d x %d%s%s cells): %s\n",
+                             (int)cfg->mesh.dim, cfg->source, (int)cfg->mesh.cells[0], (int)cfg->mesh.cells[1],
+                             cfg->mesh.dim == 3 ? " x " : "", cfg->mesh.dim == 3 ? "..." : "", why));
+    PetscCall(ierr);
+  }
   PetscCall(McMeshGetDM(pb->mesh, &dm));
   PetscCall(DMGetDimension(dm, &dim));
   if (dim != cfg->mesh.dim)
@@ -284,8 +332,8 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     PetscCall(PetscArraycpy(pb->obs_coords, cfg->observations.points, n * dim));
     break;
   case MC_OBS_FILE:
-    PetscCall(ReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
-                        valid));
+    PetscCall(McReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
+                          valid));
     break;
   }
   if (!*valid) PetscFunctionReturn(0);
@@ -310,6 +358,66 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
 }
 
 /* ----------------------------------------------------------- prior, truth */
+
+/* The mesh size h: the largest cell side of a box, or for a mesh file the
+ * largest cell's volume^(1/dim). */
+static PetscErrorCode MeshSize(const McConfig *cfg, McProblem *pb, PetscReal *h)
+{
+  DM       dm;
+  PetscInt cStart, cEnd, dim = cfg->mesh.dim;
+
+  PetscFunctionBeginUser;
+  *h = 0;
+  if (cfg->mesh.kind == MC_MESH_BOX) {
+    for (PetscInt d = 0; d < dim; d++)
+      *h = PetscMax(*h, (cfg->mesh.upper[d] - cfg->mesh.lower[d]) / cfg->mesh.cells[d]);
+    PetscFunctionReturn(0);
+  }
+  PetscCall(McMeshGetDM(pb->mesh, &dm));
+  PetscCall(DMPlexGetHeightStratum(dm, 0, &cStart, &cEnd));
+  for (PetscInt c = cStart; c < cEnd; c++) {
+    PetscReal vol;
+    PetscCall(DMPlexComputeCellGeometryFVM(dm, c, &vol, NULL, NULL));
+    *h = PetscMax(*h, PetscPowReal(PetscAbsReal(vol), 1.0 / dim));
+  }
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, h, 1, MPIU_REAL, MPIU_MAX, PETSC_COMM_WORLD));
+  PetscFunctionReturn(0);
+}
+
+/* A correlation length far below the mesh size makes the discrete prior
+ * white noise at the mesh scale, its precision dominated by the mass term
+ * (nearly singular covariance of a field the mesh cannot represent): an
+ * error below h/100, a warning below 2h. With gamma and delta the length
+ * is sqrt(8 nu gamma / delta), nu = 2 - dim/2 (the bilaplacian's). */
+static PetscErrorCode CheckCorrelationLength(const McConfig *cfg, McProblem *pb, char *msg, size_t len,
+                                             PetscBool *valid)
+{
+  PetscReal h, rho, nu = 2.0 - 0.5 * (PetscReal)cfg->mesh.dim;
+  char      what[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(MeshSize(cfg, pb, &h));
+  if (cfg->prior.by_coefficients) {
+    rho = PetscSqrtReal(8 * nu * cfg->prior.gamma / cfg->prior.delta);
+    snprintf(what, sizeof(what),
+             "[prior] gamma = %g and delta = %g give a correlation length sqrt(8 nu gamma/delta) = %g",
+             (double)cfg->prior.gamma, (double)cfg->prior.delta, (double)rho);
+  } else {
+    rho = cfg->prior.correlation_length;
+    snprintf(what, sizeof(what), "[prior] correlation_length = %g", (double)rho);
+  }
+  if (rho < 0.01 * h) {
+    Fail(msg, len, valid,
+         "%s: %s, below 1/100 of the mesh size h = %g: the prior would be white noise on this mesh (nearly singular "
+         "covariance); use a correlation length >= 2h = %g or a finer mesh",
+         cfg->source, what, (double)h, (double)(2 * h));
+  } else if (rho < 2 * h) {
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
+                           "%s: warning: %s, below twice the mesh size h = %g: the mesh does not resolve the prior\n",
+                           cfg->source, what, (double)h));
+  }
+  PetscFunctionReturn(0);
+}
 
 static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
 {
@@ -409,7 +517,7 @@ static PetscErrorCode SetNoiseCovariance(const McConfig *cfg, McProblem *pb, cha
   PetscReal  *g;
 
   PetscFunctionBeginUser;
-  PetscCall(ReadTable(path, pb->nobs, "noise covariance entries, one row per observation", &n, &g, msg, len, valid));
+  PetscCall(McReadTable(path, pb->nobs, "noise covariance entries, one row per observation", &n, &g, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
   if (n != pb->nobs) {
     Fail(msg, len, valid, "%s: the noise covariance has %d rows, but there are %d observations", path, (int)n,
@@ -499,15 +607,29 @@ static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, siz
   if (cfg->data.kind == MC_DATA_SYNTHETIC) {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     PetscCheck(rng, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+    char           why[1024] = "";
+    PetscErrorCode ierr;
     gsl_rng_set(rng, (unsigned long)cfg->data.noise_seed);
     PetscCall(CreateTruth(cfg, pb));
-    PetscCall(McPosteriorSynthesize(pb->post, pb->mtrue, cfg->noise.sigma, relative, rng));
+    /* The truth's forward solve fails when exp(m) overflows (a huge prior
+     * std_dev) or the solver options cannot solve it: the user's to fix. */
+    PetscCall(PetscPushErrorHandler(CaptureError, why));
+    ierr = McPosteriorSynthesize(pb->post, pb->mtrue, cfg->noise.sigma, relative, rng);
+    PetscCall(PetscPopErrorHandler());
     gsl_rng_free(rng);
+    if (ierr == PETSC_ERR_NOT_CONVERGED) {
+      Fail(msg, len, valid,
+           "%s: [data] synthetic data: %s; lower [prior] std_dev, use truth = \"prior_mean\", or check the solver "
+           "options",
+           cfg->source, why);
+      PetscFunctionReturn(0);
+    }
+    PetscCall(ierr);
   } else {
     PetscInt   n;
     PetscReal *vals, scale = 1;
     Vec        d;
-    PetscCall(ReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
     if (n != pb->nobs) {
       Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", cfg->data.file, (int)n,
@@ -646,6 +768,7 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   PetscCall(CreateMesh(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(CreateForward(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(CreateObservations(cfg, pb, msg, len, valid));
+  if (*valid) PetscCall(CheckCorrelationLength(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
   PetscCall(CreatePrior(cfg, pb));
   PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));

@@ -7,13 +7,42 @@
  * potential at the same xi) lets both reuse that solve instead of redoing it. */
 #include "app/umbridge_impl.h"
 
+#include <math.h>
+#include <stdlib.h>
+
+/* Test hooks, read once from the environment when the target is created
+ * (documented in the README's "Robustness" section):
+ *   MC_TEST_NAN_PROPOSAL_EVERY=N  every N-th evaluation gets a proposal with
+ *                                 xi[0] = NaN (it must be rejected and counted)
+ *   MC_TEST_LEAK_EVERY=N          every N-th evaluation leaks one object of
+ *                                 type "McTestLeak" (the memory assertion must
+ *                                 stop the run and name the type)
+ * The leaked objects are chained and released with the target, so that the
+ * sanitizer build sees no leak at exit: what grows is the run's live count. */
+typedef struct McTestLeak_ {
+  MC_OBJECT_HEAD;
+  struct McTestLeak_ *prev; /* not a counted reference: the chain is the target's */
+} McTestLeak;
+
+static const McType test_leak_type = {"McTestLeak", sizeof(McTestLeak), NULL, NULL, NULL, NULL};
+
 typedef struct {
   McPosterior post; /* reference */
   Vec         ml;   /* lumped mass (borrowed from the prior the posterior holds) */
   PetscReal   mass; /* sum of ml: the domain's measure */
   PetscReal   phi;  /* potential of the last successful evaluation */
   PetscInt    nuser; /* the configuration's [[qoi]], after the two built-in ones */
+  /* test hooks */
+  PetscInt64  evals, nan_every, leak_every;
+  McTestLeak *leaks;
 } TargetCtx;
+
+static PetscInt64 EnvEvery(const char *name)
+{
+  const char *v = getenv(name);
+  long long   n = v ? atoll(v) : 0;
+  return n > 0 ? (PetscInt64)n : 0;
+}
 
 static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
 {
@@ -21,6 +50,18 @@ static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus 
   McPosteriorStatus st;
 
   PetscFunctionBeginUser;
+  t->evals++;
+  if (t->nan_every && t->evals % t->nan_every == 0) PetscCall(VecSetValue(xi, 0, NAN, INSERT_VALUES));
+  if (t->nan_every && t->evals % t->nan_every == 0) {
+    PetscCall(VecAssemblyBegin(xi));
+    PetscCall(VecAssemblyEnd(xi));
+  }
+  if (t->leak_every && t->evals % t->leak_every == 0) {
+    McTestLeak *leak;
+    PetscCall(McObjectCreate(&test_leak_type, &leak));
+    leak->prev = t->leaks;
+    t->leaks = leak;
+  }
   PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
   /* Solver failure, overflow of exp(m), NaN: all a rejected proposal. */
   *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
@@ -63,6 +104,11 @@ static PetscErrorCode Destroy(void *ctx)
 
   PetscFunctionBeginUser;
   PetscCall(McPosteriorDestroy(&t->post));
+  while (t->leaks) {
+    McTestLeak *prev = t->leaks->prev;
+    PetscCall(McObjectDestroy(&t->leaks));
+    t->leaks = prev;
+  }
   PetscCall(McFree(&t));
   PetscFunctionReturn(0);
 }
@@ -86,6 +132,8 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   t->post = pb->post;
   t->ml = pb->ml;
   PetscCall(VecSum(pb->ml, &t->mass));
+  t->nan_every = EnvEvery("MC_TEST_NAN_PROPOSAL_EVERY");
+  t->leak_every = EnvEvery("MC_TEST_LEAK_EVERY");
   PetscCall(McPosteriorGetQoI(pb->post, &nuser, &user));
   for (PetscInt i = 0; i < nuser; i++) names[2 + i] = user[i];
   t->nuser = nuser;

@@ -361,11 +361,26 @@ static int Err(Ctx *x, const McTomlValue *at, const char *fmt, ...) __attribute_
 static int Err(Ctx *x, const McTomlValue *at, const char *fmt, ...)
 {
   va_list ap;
-  int     n = snprintf(x->msg, x->msglen, "%s:%d:%d: ", x->source, at ? at->line : 1, at ? at->col : 1);
+  char    raw[2048];
+  size_t  o = 0;
+  int     n = snprintf(raw, sizeof(raw), "%s:%d:%d: ", x->source, at ? at->line : 1, at ? at->col : 1);
 
   va_start(ap, fmt);
-  if (n >= 0 && (size_t)n < x->msglen) vsnprintf(x->msg + n, x->msglen - (size_t)n, fmt, ap);
+  if (n >= 0 && (size_t)n < sizeof(raw)) vsnprintf(raw + n, sizeof(raw) - (size_t)n, fmt, ap);
   va_end(ap);
+  /* The message is one line: control characters of a quoted value (a
+   * multi-line string) are shown escaped. */
+  for (const unsigned char *c = (const unsigned char *)raw; *c && o + 5 < x->msglen; c++) {
+    if (*c == '\n')
+      o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\n");
+    else if (*c == '\t')
+      o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\t");
+    else if (*c < 0x20 || *c == 0x7f)
+      o += (size_t)snprintf(x->msg + o, x->msglen - o, "\\x%02x", *c);
+    else
+      x->msg[o++] = (char)*c;
+  }
+  if (x->msglen) x->msg[o < x->msglen ? o : x->msglen - 1] = '\0';
   return 1;
 }
 
@@ -1189,11 +1204,14 @@ PetscErrorCode McConfigDestroy(McConfig **cfg)
 
 /* Whether key k is part of the resolved configuration c (alternatives not
  * chosen are not). */
-static int Shown(const McConfig *c, const Key *k)
+/* Whether key k is written for the section (or array element) at base:
+ * a key used only with some choice of another key looks that key up in the
+ * same element. */
+static int Shown(const McConfig *c, const char *base, const Key *k)
 {
   if (k->when) {
     int w = FindKey(k->section, k->when);
-    if (*(const int *)((const char *)c + keys[w].offset) != k->when_is) return 0;
+    if (*(const int *)(base + keys[w].offset) != k->when_is) return 0;
   }
   if (!strcmp(k->section, "pde") && !strcmp(k->name, "source")) return c->pde.nwells == 0;
   if (!strcmp(k->section, "prior")) {
@@ -1270,7 +1288,7 @@ PetscErrorCode McConfigWrite(const McConfig *c, FILE *out)
       else if (s > 0)
         fprintf(out, "\n[%s]\n", sec->name);
       for (int k = 0; k < NKEYS; k++) {
-        if (strcmp(keys[k].section, sec->name) || !Shown(c, &keys[k])) continue;
+        if (strcmp(keys[k].section, sec->name) || !Shown(c, base, &keys[k])) continue;
         fprintf(out, "%s = ", keys[k].name);
         WriteValue(out, c, &keys[k], base);
         fputc('\n', out);
@@ -1304,7 +1322,7 @@ PetscErrorCode McConfigWriteReference(FILE *out)
       char       range[256];
       int        active;
       if (strcmp(key->section, sec->name)) continue;
-      active = !sec->array && key->def && Shown(def, key);
+      active = !sec->array && key->def && Shown(def, (const char *)def, key);
       if (key->type == T_CHOICE) {
         char list[200];
         ChoicesText(key, list, sizeof(list));

@@ -43,6 +43,16 @@ PetscErrorCode McMeshSpecDefault(McMeshSpec *spec);
  * Inverted or degenerate cells are an error naming the cell.
  * Ownership: returns a new reference in *mesh. */
 PetscErrorCode McMeshCreate(MPI_Comm comm, const McMeshSpec *spec, McMesh *mesh);
+/* Validates len bytes of an ASCII Gmsh file (format 2.2 or 4.1) named name
+ * in messages, before PETSc's reader may see it (which trusts the file): the
+ * sections in order, every count, node tag, element type and entity; cells of
+ * one kind (simplices or tensor cells); lower-dimensional elements that are
+ * faces, edges or vertices of a cell. Sets *valid, and otherwise msg to one
+ * line "name:line: what was expected" (or, for a file that is not a Gmsh
+ * mesh of a supported format, "mesh file 'name' ..."). Needs no PETSc
+ * initialisation. Ownership: borrows everything. */
+PetscErrorCode McGmshValidate(const char *text, size_t len, const char *name, char *msg, size_t msglen,
+                              PetscBool *valid);
 /* Ownership: drops the caller's reference, sets *mesh = NULL. A mesh whose
  * spaces were created is in a cycle with them: the collector (McGCCollect)
  * frees both once nothing else refers to them. */

@@ -155,43 +155,44 @@ static PetscErrorCode CheckGmshFile(MPI_Comm comm, const char file[], PetscInt p
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
-    FILE *fp = fopen(file, "r");
-    char  line[512];
+    FILE  *fp = fopen(file, "rb");
+    char  *text = NULL;
+    long   size = -1;
+    size_t got = 0;
     if (!fp) {
       snprintf(err, sizeof(err), "mesh file '%s' cannot be opened (%s)", file, strerror(errno));
     } else {
-      if (!fgets(line, sizeof(line), fp) || strncmp(line, "$MeshFormat", 11) != 0) {
-        snprintf(err, sizeof(err), "mesh file '%s' is not a Gmsh mesh: line 1 should be '$MeshFormat'", file);
+      if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        PetscCall(PetscMalloc1((size_t)size + 1, &text));
+        got = fread(text, 1, (size_t)size, fp);
+        text[got] = '\0';
+      }
+      fclose(fp);
+      if (!text || got != (size_t)size) {
+        snprintf(err, sizeof(err), "mesh file '%s' cannot be read", file);
+      } else if (pdim < 0) {
+        /* The whole file once, strictly, before PETSc's reader sees it. */
+        PetscBool valid;
+        PetscCall(McGmshValidate(text, got, file, err, sizeof(err), &valid));
       } else {
-        double version = 0;
-        int    ftype = -1, dsize = 0;
-        if (!fgets(line, sizeof(line), fp) || sscanf(line, "%lf %d %d", &version, &ftype, &dsize) != 3) {
-          snprintf(err, sizeof(err), "mesh file '%s': line 2 should be '<version> <file-type> <data-size>'", file);
-        } else if (!((version >= 2.2 && version < 2.3) || (version >= 4.1 && version < 4.2))) {
-          snprintf(err, sizeof(err), "mesh file '%s': Gmsh format %g is not supported (expected 2.2 or 4.1)", file,
-                   version);
-        } else if (ftype != 0) {
-          snprintf(err, sizeof(err),
-                   "mesh file '%s': binary Gmsh files are not supported (expected ASCII, file-type 0)", file);
-        } else {
-          while (fgets(line, sizeof(line), fp)) {
-            if (strncmp(line, "$PhysicalNames", 14) != 0) continue;
-            int count = 0;
-            if (!fgets(line, sizeof(line), fp) || sscanf(line, "%d", &count) != 1) break;
-            for (int i = 0; i < count && fgets(line, sizeof(line), fp); i++) {
-              int  d, tag;
-              char name[128];
-              if (sscanf(line, "%d %d \"%127[^\"]\"", &d, &tag, name) != 3) continue;
-              if (d != pdim || n >= maxnames) continue;
-              names[n].tag = tag;
-              PetscCall(PetscStrncpy(names[n].name, name, sizeof(names[n].name)));
-              n++;
-            }
-            break;
+        /* A validated file: "$PhysicalNames", then "dim tag \"name\"" lines. */
+        const char *p = strstr(text, "\n$PhysicalNames");
+        int         count = 0, off = 0;
+        if (p && sscanf(p + 15, "%d%n", &count, &off) == 1) {
+          p += 15 + off;
+          for (int i = 0; i < count; i++) {
+            int  d, tag, used = 0;
+            char name[128];
+            if (sscanf(p, " %d %d \"%127[^\"]\"%n", &d, &tag, name, &used) != 3 || !used) break;
+            p += used;
+            if (d != pdim || n >= maxnames) continue;
+            names[n].tag = tag;
+            PetscCall(PetscStrncpy(names[n].name, name, sizeof(names[n].name)));
+            n++;
           }
         }
       }
-      fclose(fp);
+      PetscCall(PetscFree(text));
     }
   }
   PetscCallMPI(MPI_Bcast(err, sizeof(err), MPI_CHAR, 0, comm));
@@ -213,7 +214,19 @@ static PetscErrorCode CreateGmsh(MPI_Comm comm, const char file[], DM *dm)
   /* Check format before PETSc's reader sees the file: its errors on a foreign
    * file are about tokens, not about what the user did wrong. */
   PetscCall(CheckGmshFile(comm, file, -1, &nnames, names, 64));
-  PetscCall(DMPlexCreateGmshFromFile(comm, file, PETSC_TRUE, dm));
+  /* DMPlexCreateGmshFromFile, but with the viewer ours: PETSc's leaks it
+   * when the reader fails (a mesh it cannot orient, say). */
+  {
+    PetscViewer    viewer;
+    PetscErrorCode ierr;
+    PetscCall(PetscViewerCreate(comm, &viewer));
+    PetscCall(PetscViewerSetType(viewer, PETSCVIEWERASCII));
+    PetscCall(PetscViewerFileSetMode(viewer, FILE_MODE_READ));
+    PetscCall(PetscViewerFileSetName(viewer, file));
+    ierr = DMPlexCreateGmsh(comm, viewer, PETSC_TRUE, dm);
+    PetscCall(PetscViewerDestroy(&viewer));
+    PetscCall(ierr);
+  }
   PetscCall(DMGetDimension(*dm, &dim));
   PetscCall(CheckGmshFile(comm, file, dim - 1, &nnames, names, 64));
   PetscCall(DMGetLabel(*dm, "Face Sets", &faceSets));
@@ -336,6 +349,17 @@ static PetscErrorCode CheckSpec(MPI_Comm comm, const McMeshSpec *s)
     PetscCheck(s->upper[d] > s->lower[d], comm, PETSC_ERR_ARG_OUTOFRANGE,
                "mesh upper[%" PetscInt_FMT "] = %g must exceed lower = %g", d, (double)s->upper[d],
                (double)s->lower[d]);
+  }
+  {
+    /* Cell-to-vertex entries must be indexable by PetscInt (32 bits in
+     * Debian's PETSc): beyond that, sizes wrap and the build crashes. */
+    double cells = s->simplex ? (s->dim == 2 ? 2.0 : 6.0) : 1.0, entries;
+    for (PetscInt d = 0; d < s->dim; d++)
+      cells *= (double)s->cells[d];
+    entries = cells * (double)(s->simplex ? s->dim + 1 : (1 << s->dim));
+    PetscCheck(entries < (double)PETSC_MAX_INT, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "a box mesh of %.0f %s has %.0f cell-vertex entries, more than this PETSc's index range (%d)", cells,
+               s->simplex ? "simplices" : "cells", entries, (int)PETSC_MAX_INT);
   }
   PetscFunctionReturn(0);
 }

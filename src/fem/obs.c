@@ -5,6 +5,7 @@
 #include "fem_impl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,7 +235,8 @@ static int ParsePoint(char *line, int dim, PetscReal x[], int *junk)
     if (!*p) break;
     char  *end;
     double v = strtod(p, &end);
-    if (end == p) {
+    /* "nan", "inf" and overflowing numbers are not coordinates. */
+    if (end == p || !isfinite(v)) {
       *junk = 1;
       break;
     }
@@ -265,6 +267,10 @@ PetscErrorCode McObsReadPointsCSV(MPI_Comm comm, const char file[], PetscInt dim
       int       junk, k;
       char     *s = line;
       lineno++;
+      if (!strchr(line, '\n') && !feof(fp)) {
+        snprintf(err, sizeof(err), "%s:%d: line longer than %d characters", file, lineno, (int)sizeof(line) - 2);
+        break;
+      }
       while (*s == ' ' || *s == '\t')
         s++;
       if (*s == '#' || *s == '\n' || *s == '\r' || !*s) continue;

@@ -13,6 +13,8 @@ CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
        sigkill K S   K SIGKILLs at moments drawn with seed S, each followed by
                      --resume; no committed draw lost, every prefix equal to
                      the uninterrupted run, the final file equal to it
+       signals K S   K signals (SIGTERM, SIGINT, SIGUSR1, SIGKILL) drawn with
+                     seed S, each stop followed by --resume; as sigkill
        swmr          an h5py reader with swmr=True sees the draw count grow
        diskfull      RLIMIT_FSIZE: exit 2, one line naming the file, the file
                      readable with the draws of its last flush
@@ -285,6 +287,73 @@ elif check == "sigkill":
     print("kills %d (%d fresh starts, %d runs completed), resumed from checkpoints at draws %s, "
           "kills that lost committed draws %d (%d draws per chain in a run)"
           % (k, fresh, completed, resumed_from, lost, full))
+
+elif check == "signals":
+    # A soak over every signal the run handles: at K moments drawn with seed
+    # S one of SIGTERM, SIGINT (a checkpoint, exit 4), SIGKILL (nothing) or
+    # SIGUSR1 (progress and a flush, the run goes on; then one of the other
+    # three), each stop followed by --resume; every committed draw kept and
+    # equal to the uninterrupted run, the final file equal to it.
+    events, seed = int(extra[0]), int(extra[1])
+    rng = random.Random(seed)
+    ref, refout = reference()
+    refdata = datasets(ref)
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    k, counts = 0, {}
+    while k < events:
+        p0 = progress(path)
+        fresh = p0 is None or p0["checkpoint_seq"] == 0
+        p = start(*([cfg, "--quiet", "--force"] if fresh else ["--resume", "run.h5", "--quiet"]))
+        time.sleep(rng.uniform(0.2, 1.0))
+        if p.poll() is not None:
+            out, err = p.communicate()
+            expect(p.returncode == 0, "run ended by itself: exit %d %s" % (p.returncode, err[-300:]))
+            compare(ref, path, "a run completed between signals")
+            for suffix in ("", ".progress"):
+                os.remove(path + suffix)
+            continue
+        sig = rng.choice([signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGKILL])
+        if sig == signal.SIGUSR1:
+            p.send_signal(sig)
+            counts["SIGUSR1"] = counts.get("SIGUSR1", 0) + 1
+            k += 1
+            time.sleep(rng.uniform(0.05, 0.3))
+            expect(p.poll() is None or p.returncode == 0, "SIGUSR1 ended the run: exit %s" % p.returncode)
+            sig = rng.choice([signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+        p.send_signal(sig)
+        out, err = p.communicate()
+        k += 1
+        counts[sig.name] = counts.get(sig.name, 0) + 1
+        want = (-9,) if sig == signal.SIGKILL else (4,)
+        # During start-up (before the handlers are installed; the run has
+        # not written anything yet) SIGTERM and SIGINT end the process.
+        early = p.returncode == -sig and progress(path) == p0
+        expect(p.returncode in want + (0,) or early,
+               "%s: exit %d, want %s: %s" % (sig.name, p.returncode, want, err[-300:]))
+        if p.returncode == 0:
+            compare(ref, path, "a run completed as %s arrived" % sig.name)
+            for suffix in ("", ".progress"):
+                os.remove(path + suffix)
+            continue
+        after = progress(path)
+        if after is None or after["checkpoint_seq"] == 0:
+            continue
+        committed = after["draws_committed"]
+        with open_killed(path) as f:
+            ondisk = min(f["posterior/theta"].shape[1], f["sample_stats/lp"].shape[1])
+            prefix_ok = all(same(f[name][:, :committed], refdata[name][:, :committed])
+                            for name in ("posterior/theta", "sample_stats/lp"))
+        expect(ondisk >= committed and prefix_ok, "after %s: %d draws on file >= %d committed, equal to the "
+               "uninterrupted run's" % (sig.name, ondisk, committed))
+    p0 = progress(path)
+    if p0 is None or p0["checkpoint_seq"] == 0:
+        code, out, err = mcmc(cfg, "--quiet", "--force")
+    else:
+        code, out, err = mcmc("--resume", "run.h5", "--quiet")
+    expect(code == 0, "final run: exit code %d %s" % (code, err[-400:]))
+    compare(ref, path, "after the last signal and resume")
+    print("signals %d: %s" % (k, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
 
 elif check == "swmr":
     cfg = write_config("run.toml", output__path='"run.h5"')

@@ -703,7 +703,7 @@ static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg
   if (cfg->data.kind == MC_DATA_FILE) {
     PetscInt   n;
     PetscReal *vals;
-    PetscCall(ReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
     if (n != nout) Fail(msg, len, valid, "%s: %d observed values, but model %s has %d outputs", cfg->data.file, (int)n,
                         cfg->model.name, (int)nout);

@@ -1200,6 +1200,10 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
   if (McMemInstallPetscHooks()) return MC_EXIT_RUNTIME;
   ierr = PetscInitialize(&petsc_argc, &petsc_argv, NULL, NULL);
   if (ierr) return MC_EXIT_RUNTIME;
+  /* SIGUSR1 only asks for a progress line: until the loop installs its
+   * handler (set-up can take minutes: KL modes, MAP), it must not end the
+   * run, as its default action would. */
+  signal(SIGUSR1, SIG_IGN);
   /* GSL's default handler aborts; every GSL status is checked instead. */
   gsl_set_error_handler_off();
   if (opt->mode == MC_RUN_SAMPLE || opt->mode == MC_RUN_MAP)

@@ -952,8 +952,9 @@ static PetscErrorCode FileErrorHandler(MPI_Comm comm, int line, const char *fun,
 }
 
 /* Resuming: the run's plan from the checkpoint, --iterations N as the new
- * length (a finished run is extended). *done when there is nothing to do. */
-static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done)
+ * length (a finished run is extended). *done when there is nothing to do,
+ * or when --iterations cannot extend it (*code says which). */
+static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done, int *code)
 {
   McRunBlob plan = {0, 0, 1};
   PetscInt  it = 0;
@@ -966,12 +967,16 @@ static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done)
   r->burn = plan.burn;
   r->thin = plan.thin;
   cfg->chain.seed = (PetscInt)seed;
-  PetscCheck(r->total >= it, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "--iterations %d is fewer than the %d iterations per chain the run in %s has done", (int)r->total, (int)it,
-             cfg->output.path);
-  PetscCheck(r->total > r->burn, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "--iterations %d leaves no iteration after the run's burn-in of %d", (int)r->total, (int)r->burn);
-  if (it == r->total) {
+  if (r->total < it || r->total <= r->burn) {
+    if (r->total < it)
+      fprintf(stderr, "mcmc-run: --iterations %d is fewer than the %d iterations per chain the run in %s has done\n",
+              (int)r->total, (int)it, cfg->output.path);
+    else
+      fprintf(stderr, "mcmc-run: --iterations %d leaves no iteration after the burn-in of %d of the run in %s\n",
+              (int)r->total, (int)r->burn, cfg->output.path);
+    *code = MC_EXIT_USAGE;
+    *done = PETSC_TRUE;
+  } else if (it == r->total) {
     printf("resume   %s is complete (%d iterations per chain); nothing to do (extend it with --iterations N)\n",
            cfg->output.path, (int)it);
     *done = PETSC_TRUE;
@@ -990,7 +995,7 @@ static PetscErrorCode Sample(Run *r, McConfig *cfg, int *code)
 
   PetscFunctionBeginUser;
   PetscCall(CreateOutput(r, resume));
-  if (resume) PetscCall(PlanResume(r, cfg, &done));
+  if (resume) PetscCall(PlanResume(r, cfg, &done, code));
   if (done) {
     PetscCall(McOutputClose(&r->out));
     PetscFunctionReturn(0);
@@ -1066,7 +1071,18 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   PetscCall(PetscMemzero(&r, sizeof(r)));
   r.opt = opt;
   if (opt->resume) {
-    PetscCall(ResumeConfig(config, &r, &cfg, code));
+    /* A damaged or foreign file: one line naming it and the fault, exit 2. */
+    file_error[0] = '\0';
+    PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
+    ierr = ResumeConfig(config, &r, &cfg, code);
+    PetscCall(PetscPopErrorHandler());
+    if (ierr && file_error[0]) {
+      fprintf(stderr, "mcmc-run: %s\n", file_error);
+      PetscCall(McConfigDestroy(&cfg));
+      *code = MC_EXIT_RUNTIME;
+      ierr  = 0;
+    }
+    PetscCall(ierr);
   } else {
     PetscCall(LoadConfig(config, NULL, &cfg, code));
     if (cfg) PetscCall(ReadText(config, &r.config_text));

@@ -5,7 +5,10 @@
  *
  * The one idea: a file left by a killed SWMR writer is still marked "open
  * for writing"; a reader opened with H5F_ACC_SWMR_READ accepts it without
- * h5clear, so these work on any file McOutputOpenResume accepts. */
+ * h5clear. A writer killed before it started SWMR (in a resume's set-up)
+ * leaves a mark no reader accepts; when no process holds the writer's lock,
+ * the mark is cleared as h5clear -s would, which McOutputOpenResume does
+ * anyway. So these work on any file McOutputOpenResume accepts. */
 #include "io/ioimpl.h"
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +29,19 @@ PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, cha
   if (file < 0) {
     H5Eclear2(H5E_DEFAULT);
     file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  }
+  if (file < 0) {
+    /* The read-only open's error says what is wrong with a damaged file:
+     * it is the one reported if this open fails too. */
+    hid_t   fapl, why = H5Eget_current_stack();
+    hbool_t clear = 1;
+
+    PetscCall(McOutputLock_Private(&dummy, PETSC_FALSE));
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0 && H5Pset(fapl, "clear_status_flags", &clear) >= 0) file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (file < 0) H5Eset_current_stack(why);
+    else H5Eclose_stack(why);
   }
   if (file < 0) PetscCall(McH5Error_Private(path, path, "H5Fopen(path)"));
   if (H5Aexists(file, name) <= 0) {

@@ -211,21 +211,25 @@ CASES = [
     ("cli-output-dir-missing", {"c.toml": config(output='path = "no/such/dir/out.h5"'), LEAKS_OK: ""}, run("c.toml"), 2,
      r"output file no/such/dir/out\.h5: H5Fcreate on no/such/dir/out\.h5 failed: .*'No such file or directory'"),
     # --- --resume with a file that cannot be continued (a damaged file is a
-    # runtime failure, exit 2, whose message names the file and the fault;
-    # LEAKS_OK: that error path of src/app/run.c does not unwind)
+    # runtime failure, exit 2, with one line naming the file and the fault)
     ("resume-missing", {"c.toml": config()}, run("--resume", "none.h5", "c.toml"), 1,
      r"^mcmc-run: --resume none\.h5: no such file$"),
-    ("resume-not-hdf5", {"c.toml": config(), "r.h5": "not hdf5\n", LEAKS_OK: ""}, run("--resume", "r.h5", "c.toml"),
-     2, r"output file r\.h5: H5Fopen on r\.h5 failed: file signature not found"),
-    ("resume-truncated", {"c.toml": config(), "r.h5": ("truncate", 4096), LEAKS_OK: ""},
+    ("resume-not-hdf5", {"c.toml": config(), "r.h5": "not hdf5\n"}, run("--resume", "r.h5", "c.toml"),
+     2, r"^mcmc-run: output file r\.h5: H5Fopen on r\.h5 failed: file signature not found \(in H5F__super_read\)$"),
+    ("resume-truncated", {"c.toml": config(), "r.h5": ("truncate", 4096)},
      run("--resume", "r.h5", "c.toml"), 2,
-     r"output file r\.h5: H5Fopen on r\.h5 failed: truncated file: eof = 4096, .*stored_eof = \d+"),
+     r"^mcmc-run: output file r\.h5: H5Fopen on r\.h5 failed: truncated file: eof = 4096, .*stored_eof = \d+ \(in H5F__super_read\)$"),
+    ("resume-stored-config-damaged", {"r.h5": ("truncate", 4096)}, run("--resume", "r.h5"), 2,
+     r"^mcmc-run: output file r\.h5: H5Fopen on r\.h5 failed: truncated file"),
+    ("resume-iterations-fewer", {"c.toml": config(), "r.h5": ("copy", None)},
+     run("--resume", "r.h5", "--iterations", "10", "c.toml"), 1,
+     r"^mcmc-run: --iterations 10 is fewer than the \d+ iterations per chain the run in r\.h5 has done$"),
     ("resume-corrupted", {"c.toml": config(), "r.h5": ("corrupt", None), LEAKS_OK: ""},
      run("--resume", "r.h5", "c.toml"), 2,
      r"^mcmc-run: output file r\.h5: H5Dset_extent on posterior/theta failed: incorrect metadata checksum"),
-    ("resume-not-a-run", {"c.toml": config(), "r.h5": ("h5py", "foreign"), LEAKS_OK: ""},
+    ("resume-not-a-run", {"c.toml": config(), "r.h5": ("h5py", "foreign")},
      run("--resume", "r.h5", "c.toml"), 2,
-     r"output file r\.h5: has no root attribute 'model_hash' \(not written by mcmc-run\?\)"),
+     r"^mcmc-run: output file r\.h5: has no root attribute 'model_hash' \(not written by mcmc-run\?\)$"),
     ("resume-another-config", {"c.toml": config(prior="correlation_length = 0.3"), "r.h5": ("copy", None)},
      run("--resume", "r.h5", "c.toml"), 1,
      r"^mcmc-run: cannot resume r\.h5 with c\.toml: the model differs from the run's in \[prior\]; only "

@@ -231,6 +231,7 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   PetscInt        nqoi, P = pb->nparams;
   const PetscScalar *y, *truth = NULL;
   Vec             d;
+  PetscErrorCode  ierr;
 
   PetscFunctionBeginUser;
   PetscCall(SideCarPaths(r));
@@ -273,11 +274,14 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   spec.config_text = r->config_text;
   spec.model_hash = r->model_hash;
   spec.overwrite = cfg->output.overwrite || r->opt->force ? PETSC_TRUE : PETSC_FALSE;
-  if (resume) PetscCall(McOutputOpenResume(cfg->output.path, &spec, &r->out));
-  else PetscCall(McOutputCreate(cfg->output.path, &spec, &r->out));
+  /* A file that cannot be created or resumed is reported by the caller
+   * after everything here is released. */
+  if (resume) ierr = McOutputOpenResume(cfg->output.path, &spec, &r->out);
+  else ierr = McOutputCreate(cfg->output.path, &spec, &r->out);
   if (d) PetscCall(VecRestoreArrayRead(d, &y));
   if (truth) PetscCall(VecRestoreArrayRead(pb->mtrue, &truth));
   PetscCall(PetscFree2(names, buf));
+  PetscCall(ierr);
   if (pb->fw) { /* a UM-Bridge model has no mesh */
     PetscCall(McProblemGetMesh(pb, &r->mesh, &r->mesh_coords, &r->mesh_cells));
     PetscCall(McOutputWriteMesh(r->mesh_path, &r->mesh));

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const model_sections[] = {"mesh", "fem", "pde", "prior", "observations", "data", "noise"};
+static const char *const model_sections[] = {"mesh", "fem", "pde", "prior", "observations", "data", "noise", "model"};
+/* How to reach a UM-Bridge server is not part of the model: a run resumes
+ * against a server restarted elsewhere (the model's name and config are). */
+static const char *const connection_keys[] = {"url", "timeout", "retries", "retry_backoff"};
 #define NSECTIONS ((int)(sizeof model_sections / sizeof model_sections[0]))
 
 static uint64_t Fnv(uint64_t h, const char *p, size_t n)
@@ -56,6 +59,15 @@ static int SectionOf(const char *line)
   return -1;
 }
 
+static int IsConnectionKey(const char *line)
+{
+  size_t n = strcspn(line, " =");
+
+  for (size_t k = 0; k < sizeof connection_keys / sizeof connection_keys[0]; k++)
+    if (strlen(connection_keys[k]) == n && !strncmp(line, connection_keys[k], n)) return 1;
+  return 0;
+}
+
 PetscErrorCode McRunModelHash(const McConfig *cfg, char *hash, size_t len)
 {
   char    *text = NULL, *save = NULL;
@@ -73,7 +85,8 @@ PetscErrorCode McRunModelHash(const McConfig *cfg, char *hash, size_t len)
   for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     int s = SectionOf(line);
     if (s != -2) cur = s;
-    if (cur >= 0 && line[0] != '#') h[cur] = Fnv(h[cur], line, strlen(line) + 1);
+    if (cur >= 0 && line[0] != '#' && !(!strcmp(model_sections[cur], "model") && IsConnectionKey(line)))
+      h[cur] = Fnv(h[cur], line, strlen(line) + 1);
   }
   free(text); /* open_memstream's buffer comes from malloc */
   if (cfg->mesh.kind == MC_MESH_FILE) HashFile(&h[0], cfg->mesh.file);

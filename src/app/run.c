@@ -1051,7 +1051,8 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
     McRunModelHashDiff(stored, now, diff, sizeof diff);
     fprintf(stderr,
             "mcmc-run: cannot resume %s with %s: the model differs from the run's in %s; only [sampler], [chain], "
-            "[output], [memory] and [solver] settings may change\n",
+            "[output], [memory] and [solver] settings, and how to reach a UM-Bridge server ([model] url, timeout, "
+            "retries, retry_backoff), may change\n",
             r->opt->resume, config ? config : "its stored configuration", diff);
     *code = MC_EXIT_USAGE;
     PetscCall(McConfigDestroy(cfg));

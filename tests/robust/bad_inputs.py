@@ -230,7 +230,8 @@ CASES = [
     ("resume-another-config", {"c.toml": config(prior="correlation_length = 0.3"), "r.h5": ("copy", None)},
      run("--resume", "r.h5", "c.toml"), 1,
      r"^mcmc-run: cannot resume r\.h5 with c\.toml: the model differs from the run's in \[prior\]; only "
-     r"\[sampler\], \[chain\], \[output\], \[memory\] and \[solver\] settings may change$"),
+     r"\[sampler\], \[chain\], \[output\], \[memory\] and \[solver\] settings, and how to reach a UM-Bridge "
+     r"server \(\[model\] url, timeout, retries, retry_backoff\), may change$"),
     # --- mcmc-diag on files that are not a finished run
     ("diag-missing", {}, [DIAG, "none.h5"], 1, r"^mcmc-diag: none\.h5: cannot open: No such file or directory$"),
     ("diag-empty-file", {"e.h5": ""}, [DIAG, "e.h5"], 1, r"^mcmc-diag: e\.h5: not a readable HDF5 file$"),

@@ -2,7 +2,9 @@
 and stalled requests (timeouts) are retried and the chain is the same, bit
 for bit, as against a healthy server; a server that dies mid-run stops the
 run with exit code 2 and the draws on disk are exactly the first draws of
-the uninterrupted chain; no server at all is a configuration error.
+the uninterrupted chain, and --resume against the server restarted on another
+port finishes the uninterrupted chain; no server at all is a configuration
+error.
 
 usage: client_faults.py MCMC_RUN TEST_SERVER WORKDIR"""
 import os
@@ -18,18 +20,21 @@ run, server, work = [os.path.abspath(a) for a in sys.argv[1:4]]
 os.makedirs(work, exist_ok=True)
 
 
-def chain(tag, faults, **model):
+def chain(tag, faults, resume=False, **model):
+    """Runs (or, with resume, resumes TAG.h5 with) a chain against a server
+    started with FAULTS; returns the run and the draws on file."""
     proc, port = start(["/usr/bin/python3", server, "--port", "0"] + faults)
     out = os.path.join(work, tag + ".h5")
-    cfg = os.path.join(work, tag + ".toml")
+    cfg = os.path.join(work, tag + (".resume" if resume else "") + ".toml")
     m = {"kind": "umbridge", "url": "http://127.0.0.1:%d" % port, "name": "banana", "retries": 3,
          "retry_backoff": 0.05, "timeout": 5.0}
     m.update(model)
     write_config(cfg, model=m, sampler={"kernel": "mala", "step_size": 0.8, "target_acceptance": 0.57},
                  chain={"iterations": 1200, "burn_in": 200, "chains": 1, "seed": 5},
                  memory={"warmup": 200, "check_every": 200},
-                 output={"path": out, "overwrite": True, "flush_every": 100})
-    r = subprocess.run([run, cfg, "--quiet"], capture_output=True, text=True, cwd=work)
+                 output={"path": out, "overwrite": True, "flush_every": 100, "checkpoint_every": 300})
+    args = ["--resume", out, cfg] if resume else [cfg]
+    r = subprocess.run([run, *args, "--quiet"], capture_output=True, text=True, cwd=work)
     if proc.poll() is None:
         stop(proc)
     else:
@@ -62,6 +67,18 @@ n = theta.shape[0]
 check("  every completed draw on disk (%d)" % n, n == 698, n)
 check("  they are the uninterrupted chain's first draws", np.array_equal(theta, theta0[:n]) and
       np.array_equal(lp, lp0[:n]))
+
+# The server comes back on another port: the run resumes from its last
+# checkpoint (iteration 600 of the 898 done) with the new url and finishes
+# with the uninterrupted chain.
+r, theta, lp = chain("dies", [], resume=True, retries=2)
+check("resumed against a restarted server: exit 0", r.returncode == 0, (r.returncode, r.stderr[-800:]))
+check("  from the last checkpoint", "resume   from iteration 600 of 1200" in r.stdout, r.stdout[-800:])
+check("  the same chain as the uninterrupted run, bit for bit", np.array_equal(theta, theta0) and
+      np.array_equal(lp, lp0), (theta.shape, theta0.shape))
+r, _, _ = chain("dies", [], resume=True, name="gauss")
+check("resuming against another model is refused naming [model]", r.returncode == 1 and
+      "differs from the run's in [model]" in r.stderr, (r.returncode, r.stderr[-800:]))
 
 cfg = os.path.join(work, "none.toml")
 write_config(cfg, model={"kind": "umbridge", "url": "http://127.0.0.1:9", "name": "banana", "retries": 1,

@@ -15,6 +15,7 @@ MC_PACKAGES=(
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-netcdf4
   python3-matplotlib
+  paraview python3-paraview
   valgrind clang libclang-rt-14-dev
 )
 

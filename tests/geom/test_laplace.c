@@ -1,24 +1,14 @@
 /* MAP point and Laplace approximation on the linear-Gaussian problem (the
  * field observed directly, d = B m + e), whose posterior is exactly
- * Gaussian and computed densely here with GSL:
+ * Gaussian and computed densely with GSL (tests/support/lingauss.c):
  *   H = I + G^T W G (G = B L), mean = H^-1 G^T W (d - B m0), C = H^-1.
  * - Newton-CG's MAP equals the exact posterior mean (1e-8 relative);
  * - at full rank the Laplace covariance equals C (1e-8 relative to max |C|);
  * - the square root squares to the covariance;
  * - rank 0 and a negative threshold are errors. */
+#include "../support/lingauss.h"
 #include "geomtest.h"
 
-#include <gsl/gsl_linalg.h>
-
-static PetscErrorCode VecToGsl(Vec v, gsl_vector *g)
-{
-  const PetscScalar *a;
-  PetscFunctionBeginUser;
-  PetscCall(VecGetArrayRead(v, &a));
-  for (size_t i = 0; i < g->size; i++) gsl_vector_set(g, i, PetscRealPart(a[i]));
-  PetscCall(VecRestoreArrayRead(v, &a));
-  PetscFunctionReturn(0);
-}
 
 static PetscErrorCode SetUnit(Vec v, PetscInt j)
 {
@@ -27,67 +17,6 @@ static PetscErrorCode SetUnit(Vec v, PetscInt j)
   PetscCall(VecSetValue(v, j, 1.0, INSERT_VALUES));
   PetscCall(VecAssemblyBegin(v));
   PetscCall(VecAssemblyEnd(v));
-  PetscFunctionReturn(0);
-}
-
-/* Dense H, mean and C of the exact posterior. */
-static PetscErrorCode DensePosterior(McPosterior post, McObsOperator obs, gsl_matrix *H, gsl_vector *mean, gsl_matrix *C)
-{
-  Vec                xi, m, m0, bm, d, sig;
-  PetscInt           n, nobs;
-  gsl_matrix        *G;
-  gsl_vector        *b, *tmp;
-  const PetscScalar *da, *sa, *ba;
-
-  PetscFunctionBeginUser;
-  PetscCall(McPosteriorCreateParameterVector(post, &xi));
-  PetscCall(VecGetSize(xi, &n));
-  PetscCall(McPosteriorGetData(post, &d, &sig, NULL));
-  PetscCall(VecGetSize(d, &nobs));
-  PetscCall(VecDuplicate(xi, &m));
-  PetscCall(VecDuplicate(xi, &m0));
-  PetscCall(VecDuplicate(d, &bm));
-  G = gsl_matrix_alloc(nobs, n);
-  b = gsl_vector_alloc(n);
-  tmp = gsl_vector_alloc(nobs);
-  PetscCall(VecZeroEntries(xi));
-  PetscCall(McPosteriorParameterToField(post, xi, m0));
-  for (PetscInt j = 0; j < n; j++) {
-    PetscCall(SetUnit(xi, j));
-    PetscCall(McPosteriorParameterToField(post, xi, m));
-    PetscCall(VecAXPY(m, -1.0, m0));
-    PetscCall(McObsOperatorApply(obs, m, bm));
-    PetscCall(VecToGsl(bm, tmp));
-    gsl_matrix_set_col(G, j, tmp);
-  }
-  PetscCall(McObsOperatorApply(obs, m0, bm));
-  PetscCall(VecGetArrayRead(d, &da));
-  PetscCall(VecGetArrayRead(sig, &sa));
-  PetscCall(VecGetArrayRead(bm, &ba));
-  for (PetscInt i = 0; i < n; i++) {
-    double bi = 0;
-    for (PetscInt k = 0; k < nobs; k++) bi += gsl_matrix_get(G, k, i) * (PetscRealPart(da[k]) - PetscRealPart(ba[k])) / PetscSqr(PetscRealPart(sa[k]));
-    gsl_vector_set(b, i, bi);
-    for (PetscInt j = 0; j < n; j++) {
-      double h = i == j ? 1.0 : 0.0;
-      for (PetscInt k = 0; k < nobs; k++) h += gsl_matrix_get(G, k, i) * gsl_matrix_get(G, k, j) / PetscSqr(PetscRealPart(sa[k]));
-      gsl_matrix_set(H, i, j, h);
-    }
-  }
-  PetscCall(VecRestoreArrayRead(d, &da));
-  PetscCall(VecRestoreArrayRead(sig, &sa));
-  PetscCall(VecRestoreArrayRead(bm, &ba));
-  gsl_matrix_memcpy(C, H);
-  PetscCheck(!gsl_linalg_cholesky_decomp1(C), PETSC_COMM_SELF, PETSC_ERR_LIB, "Cholesky failed");
-  gsl_linalg_cholesky_solve(C, b, mean);
-  gsl_linalg_cholesky_invert(C);
-  gsl_matrix_free(G);
-  gsl_vector_free(b);
-  gsl_vector_free(tmp);
-  PetscCall(VecDestroy(&xi));
-  PetscCall(VecDestroy(&m));
-  PetscCall(VecDestroy(&m0));
-  PetscCall(VecDestroy(&bm));
   PetscFunctionReturn(0);
 }
 
@@ -107,7 +36,8 @@ int main(int argc, char **argv)
   Vec              xi, mtrue, x, y, y2;
   PetscInt         n, r;
   PetscReal        pts[2 * 36], err = 0, cmax = 0, mnorm = 0;
-  gsl_matrix      *H, *C;
+  McTestLinGauss   lg;
+  gsl_matrix      *C;
   gsl_vector      *mean, *tmp;
   gsl_rng         *rng = gsl_rng_alloc(gsl_rng_mt19937);
   PetscErrorCode   ierr;
@@ -140,11 +70,10 @@ int main(int argc, char **argv)
   PetscCall(McPriorUnwhiten(prior, xi, mtrue));
   PetscCall(McPosteriorSynthesize(post, mtrue, 0.05, PETSC_FALSE, rng));
   PetscCall(VecGetSize(xi, &n));
-  H = gsl_matrix_alloc(n, n);
-  C = gsl_matrix_alloc(n, n);
-  mean = gsl_vector_alloc(n);
   tmp = gsl_vector_alloc(n);
-  PetscCall(DensePosterior(post, obs, H, mean, C));
+  PetscCall(McTestLinGaussCreate(post, obs, NULL, &lg));
+  C    = lg.C;
+  mean = lg.mean;
 
   /* MAP by Newton-CG from the prior mean. */
   PetscCall(McMAPOptionsDefault(&mo));
@@ -152,7 +81,7 @@ int main(int argc, char **argv)
   mo.monitor = PETSC_TRUE;
   PetscCall(VecZeroEntries(xi));
   PetscCall(McPosteriorComputeMAP(post, &mo, xi, &mr));
-  PetscCall(VecToGsl(xi, tmp));
+  PetscCall(McTestVecToGsl(xi, tmp));
   err = 0;
   for (PetscInt i = 0; i < n; i++) {
     err = PetscMax(err, PetscAbsReal(gsl_vector_get(tmp, i) - gsl_vector_get(mean, i)));
@@ -172,7 +101,7 @@ int main(int argc, char **argv)
   for (PetscInt j = 0; j < n; j++) {
     PetscCall(SetUnit(x, j));
     PetscCall(McLaplaceApplyCovariance(lap, x, y));
-    PetscCall(VecToGsl(y, tmp));
+    PetscCall(McTestVecToGsl(y, tmp));
     for (PetscInt i = 0; i < n; i++) {
       err = PetscMax(err, PetscAbsReal(gsl_vector_get(tmp, i) - gsl_matrix_get(C, i, j)));
       cmax = PetscMax(cmax, PetscAbsReal(gsl_matrix_get(C, i, j)));
@@ -205,9 +134,7 @@ int main(int argc, char **argv)
   CHECK(ierr == PETSC_ERR_ARG_OUTOFRANGE, "a threshold above every eigenvalue is an error (code %d)", (int)ierr);
   PetscCall(PetscPopErrorHandler());
 
-  gsl_matrix_free(H);
-  gsl_matrix_free(C);
-  gsl_vector_free(mean);
+  McTestLinGaussFree(&lg);
   gsl_vector_free(tmp);
   PetscCall(VecDestroy(&xi));
   PetscCall(VecDestroy(&mtrue));

@@ -3,12 +3,12 @@
  * directly at 16 points (d = B m + e, noise sd 0.05), sampled in its 10
  * leading Karhunen-Loeve coordinates. The posterior in those coordinates is
  * exactly N(H^-1 b, H^-1) with H = I + G^T W G, b = G^T W (d - B m0),
- * G = B (field(e_j) - field(0)), computed here densely. */
+ * G = B (field(e_j) - field(0)), computed densely (tests/support/lingauss.c). */
+#include "../support/lingauss.h"
 #include "mcmc/mcmc.h"
 #include "model/model.h"
 #include "obj/obj.h"
 
-#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_rng.h>
 
 #define PDE_K 10
@@ -45,63 +45,15 @@ static PetscErrorCode Destroy(void *ctx)
 /* Dense exact posterior mean mu[K] and covariance C[K*K]. */
 static PetscErrorCode Exact(McPosterior post, McObsOperator obs, PetscReal *mu, PetscReal *C)
 {
-  Vec                xi, m, m0, bm, d, sig;
-  const PetscScalar *a, *da, *sa;
-  gsl_matrix        *G = gsl_matrix_alloc(PDE_M, PDE_K), *H = gsl_matrix_alloc(PDE_K, PDE_K);
-  gsl_vector        *b = gsl_vector_alloc(PDE_K), *x = gsl_vector_alloc(PDE_K);
-  PetscReal          r[PDE_M];
+  McTestLinGauss lg;
 
   PetscFunctionBeginUser;
-  PetscCall(McPosteriorCreateParameterVector(post, &xi));
-  PetscCall(McPosteriorGetField(post, &m));
-  PetscCall(VecDuplicate(m, &m0));
-  PetscCall(McObsOperatorCreateVector(obs, &bm));
-  PetscCall(VecZeroEntries(xi));
-  PetscCall(McPosteriorParameterToField(post, xi, m0));
-  for (PetscInt j = 0; j < PDE_K; j++) {
-    PetscCall(VecZeroEntries(xi));
-    PetscCall(VecSetValue(xi, j, 1.0, INSERT_VALUES));
-    PetscCall(VecAssemblyBegin(xi));
-    PetscCall(VecAssemblyEnd(xi));
-    PetscCall(McPosteriorParameterToField(post, xi, m));
-    PetscCall(VecAXPY(m, -1.0, m0));
-    PetscCall(McObsOperatorApply(obs, m, bm));
-    PetscCall(VecGetArrayRead(bm, &a));
-    for (PetscInt k = 0; k < PDE_M; k++) gsl_matrix_set(G, k, j, PetscRealPart(a[k]));
-    PetscCall(VecRestoreArrayRead(bm, &a));
-  }
-  PetscCall(McObsOperatorApply(obs, m0, bm));
-  PetscCall(McPosteriorGetData(post, &d, &sig, NULL));
-  PetscCall(VecGetArrayRead(d, &da));
-  PetscCall(VecGetArrayRead(sig, &sa));
-  PetscCall(VecGetArrayRead(bm, &a));
-  for (PetscInt k = 0; k < PDE_M; k++) r[k] = (PetscRealPart(da[k]) - PetscRealPart(a[k])) / PetscSqr(PetscRealPart(sa[k]));
+  PetscCall(McTestLinGaussCreate(post, obs, NULL, &lg));
   for (PetscInt i = 0; i < PDE_K; i++) {
-    double bi = 0;
-    for (PetscInt k = 0; k < PDE_M; k++) bi += gsl_matrix_get(G, k, i) * r[k];
-    gsl_vector_set(b, i, bi);
-    for (PetscInt j = 0; j < PDE_K; j++) {
-      double h = i == j;
-      for (PetscInt k = 0; k < PDE_M; k++) h += gsl_matrix_get(G, k, i) * gsl_matrix_get(G, k, j) / PetscSqr(PetscRealPart(sa[k]));
-      gsl_matrix_set(H, i, j, h);
-    }
+    mu[i] = gsl_vector_get(lg.mean, i);
+    for (PetscInt j = 0; j < PDE_K; j++) C[i * PDE_K + j] = gsl_matrix_get(lg.C, i, j);
   }
-  PetscCall(VecRestoreArrayRead(bm, &a));
-  PetscCall(VecRestoreArrayRead(sig, &sa));
-  PetscCall(VecRestoreArrayRead(d, &da));
-  gsl_linalg_cholesky_decomp1(H);
-  gsl_linalg_cholesky_solve(H, b, x);
-  for (PetscInt i = 0; i < PDE_K; i++) mu[i] = gsl_vector_get(x, i);
-  gsl_linalg_cholesky_invert(H);
-  for (PetscInt i = 0; i < PDE_K; i++)
-    for (PetscInt j = 0; j < PDE_K; j++) C[i * PDE_K + j] = gsl_matrix_get(H, i, j);
-  gsl_matrix_free(G);
-  gsl_matrix_free(H);
-  gsl_vector_free(b);
-  gsl_vector_free(x);
-  PetscCall(VecDestroy(&xi));
-  PetscCall(VecDestroy(&m0));
-  PetscCall(VecDestroy(&bm));
+  McTestLinGaussFree(&lg);
   PetscFunctionReturn(0);
 }
 

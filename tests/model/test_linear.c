@@ -2,35 +2,16 @@
  * the posterior in whitened coordinates exactly Gaussian,
  *   Phi(xi) + |xi|^2/2 = 0.5 xi^T H xi - b^T xi + const,
  *   H = I + G^T W G,  b = G^T W (d - B m0),  G = B L,
- * computed here densely with GSL. Our log density and gradient must imply
+ * computed densely with GSL (tests/support/lingauss.c). Our log density and gradient must imply
  * the same minimiser (the posterior mean) and Hessian (the inverse
  * posterior covariance) to 1e-8, in both parameterisations (nodal and KL). */
+#include "../support/lingauss.h"
 #include "modeltest.h"
 #include "obj/obj.h"
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
-
-static PetscErrorCode VecToGsl(Vec v, gsl_vector *g)
-{
-  const PetscScalar *a;
-  PetscFunctionBeginUser;
-  PetscCall(VecGetArrayRead(v, &a));
-  for (size_t i = 0; i < g->size; i++) gsl_vector_set(g, i, PetscRealPart(a[i]));
-  PetscCall(VecRestoreArrayRead(v, &a));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode GslToVec(const gsl_vector *g, Vec v)
-{
-  PetscScalar *a;
-  PetscFunctionBeginUser;
-  PetscCall(VecGetArrayWrite(v, &a));
-  for (size_t i = 0; i < g->size; i++) a[i] = gsl_vector_get(g, i);
-  PetscCall(VecRestoreArrayWrite(v, &a));
-  PetscFunctionReturn(0);
-}
 
 /* grad of Phi(xi) + |xi|^2/2 into out. */
 static PetscErrorCode NegLogPostGradient(McPosterior post, Vec xi, Vec work, gsl_vector *out)
@@ -41,117 +22,53 @@ static PetscErrorCode NegLogPostGradient(McPosterior post, Vec xi, Vec work, gsl
   PetscCall(McPosteriorPotential(post, xi, &phi, &st));
   PetscCall(McPosteriorGradient(post, work));
   PetscCall(VecAXPY(work, 1.0, xi));
-  PetscCall(VecToGsl(work, out));
+  PetscCall(McTestVecToGsl(work, out));
   PetscFunctionReturn(0);
 }
 
 /* W: the noise precision, dense; NULL for the diagonal 1/sigma^2. */
 static PetscErrorCode CheckExact(McPosterior post, McObsOperator obs, const gsl_matrix *W, const char *name)
 {
-  Vec               xi, work, m, m0, bm, d, sig;
-  PetscInt          n, nobs;
-  gsl_matrix       *G, *H, *Hf, *WG;
-  gsl_vector       *b, *mean, *g0, *g1, *tmp;
-  const PetscScalar *da, *sa, *ba;
-  double            hmax = 0, herr = 0, gmax = 0, bmax = 0;
-  char              what[128];
+  McTestLinGauss lg;
+  Vec            xi, work;
+  gsl_vector    *g0, *g1;
+  double         hmax = 0, herr = 0, gmax = 0, bmax = 0;
+  char           what[128];
 
   PetscFunctionBeginUser;
+  PetscCall(McTestLinGaussCreate(post, obs, W, &lg));
   PetscCall(McPosteriorCreateParameterVector(post, &xi));
   PetscCall(VecDuplicate(xi, &work));
-  PetscCall(VecGetSize(xi, &n));
-  PetscCall(McPosteriorGetData(post, &d, &sig, NULL));
-  PetscCall(VecGetSize(d, &nobs));
-  PetscCall(McPosteriorGetField(post, &m));
-  PetscCall(VecDuplicate(m, &m0));
-  PetscCall(VecDuplicate(d, &bm));
-  G    = gsl_matrix_alloc(nobs, n);
-  H    = gsl_matrix_alloc(n, n);
-  Hf   = gsl_matrix_alloc(n, n);
-  b    = gsl_vector_alloc(n);
-  mean = gsl_vector_alloc(n);
-  g0   = gsl_vector_alloc(n);
-  g1   = gsl_vector_alloc(n);
-  tmp  = gsl_vector_alloc(nobs);
-  /* G e_j = B (field(e_j) - field(0)) */
-  PetscCall(VecZeroEntries(xi));
-  PetscCall(McPosteriorParameterToField(post, xi, m0));
-  for (PetscInt j = 0; j < n; j++) {
-    PetscCall(VecZeroEntries(xi));
-    PetscCall(VecSetValue(xi, j, 1.0, INSERT_VALUES));
-    PetscCall(VecAssemblyBegin(xi));
-    PetscCall(VecAssemblyEnd(xi));
-    PetscCall(McPosteriorParameterToField(post, xi, m));
-    PetscCall(VecAXPY(m, -1.0, m0));
-    PetscCall(McObsOperatorApply(obs, m, bm));
-    PetscCall(VecToGsl(bm, tmp));
-    gsl_matrix_set_col(G, j, tmp);
+  g0 = gsl_vector_alloc(lg.n);
+  g1 = gsl_vector_alloc(lg.n);
+  for (PetscInt i = 0; i < lg.n; i++) {
+    bmax = PetscMax(bmax, fabs(gsl_vector_get(lg.b, i)));
+    for (PetscInt j = 0; j < lg.n; j++) hmax = PetscMax(hmax, fabs(gsl_matrix_get(lg.H, i, j)));
   }
-  PetscCall(McObsOperatorApply(obs, m0, bm));
-  PetscCall(VecGetArrayRead(d, &da));
-  PetscCall(VecGetArrayRead(sig, &sa));
-  PetscCall(VecGetArrayRead(bm, &ba));
-  /* WG = W G, then b = (WG)^T (d - B m0), H = I + G^T W G. */
-  WG = gsl_matrix_alloc(nobs, n);
-  for (PetscInt k = 0; k < nobs; k++)
-    for (PetscInt j = 0; j < n; j++) {
-      double v = 0;
-      if (W)
-        for (PetscInt l = 0; l < nobs; l++) v += gsl_matrix_get(W, k, l) * gsl_matrix_get(G, l, j);
-      else v = gsl_matrix_get(G, k, j) / PetscSqr(PetscRealPart(sa[k]));
-      gsl_matrix_set(WG, k, j, v);
-    }
-  for (PetscInt i = 0; i < n; i++) {
-    double bi = 0;
-    for (PetscInt k = 0; k < nobs; k++) bi += gsl_matrix_get(WG, k, i) * (PetscRealPart(da[k]) - PetscRealPart(ba[k]));
-    gsl_vector_set(b, i, bi);
-    bmax = PetscMax(bmax, fabs(bi));
-    for (PetscInt j = 0; j < n; j++) {
-      double h = i == j ? 1.0 : 0.0;
-      for (PetscInt k = 0; k < nobs; k++) h += gsl_matrix_get(G, k, i) * gsl_matrix_get(WG, k, j);
-      gsl_matrix_set(H, i, j, h);
-      hmax = PetscMax(hmax, fabs(h));
-    }
-  }
-  gsl_matrix_free(WG);
-  PetscCall(VecRestoreArrayRead(d, &da));
-  PetscCall(VecRestoreArrayRead(sig, &sa));
-  PetscCall(VecRestoreArrayRead(bm, &ba));
-  /* mean = H^-1 b */
-  gsl_matrix_memcpy(Hf, H);
-  gsl_linalg_cholesky_decomp1(Hf);
-  gsl_linalg_cholesky_solve(Hf, b, mean);
 
   /* The gradient vanishes at the mean... */
-  PetscCall(GslToVec(mean, xi));
+  PetscCall(McTestGslToVec(lg.mean, xi));
   PetscCall(NegLogPostGradient(post, xi, work, g0));
-  for (PetscInt i = 0; i < n; i++) gmax = PetscMax(gmax, fabs(gsl_vector_get(g0, i)));
+  for (PetscInt i = 0; i < lg.n; i++) gmax = PetscMax(gmax, fabs(gsl_vector_get(g0, i)));
   PetscCall(PetscSNPrintf(what, sizeof(what), "%s: |grad| at the exact posterior mean / |b|", name));
   PetscCall(Expect(what, gmax / bmax, 0.0, 1e-8));
   /* ...and its differences are the columns of H (exact for a quadratic). */
-  for (PetscInt j = 0; j < n; j++) {
-    PetscCall(GslToVec(mean, xi));
-    PetscCall(VecSetValue(xi, j, gsl_vector_get(mean, j) + 1.0, INSERT_VALUES));
+  for (PetscInt j = 0; j < lg.n; j++) {
+    PetscCall(McTestGslToVec(lg.mean, xi));
+    PetscCall(VecSetValue(xi, j, gsl_vector_get(lg.mean, j) + 1.0, INSERT_VALUES));
     PetscCall(VecAssemblyBegin(xi));
     PetscCall(VecAssemblyEnd(xi));
     PetscCall(NegLogPostGradient(post, xi, work, g1));
-    for (PetscInt i = 0; i < n; i++) herr = PetscMax(herr, fabs(gsl_vector_get(g1, i) - gsl_vector_get(g0, i) - gsl_matrix_get(H, i, j)));
+    for (PetscInt i = 0; i < lg.n; i++) herr = PetscMax(herr, fabs(gsl_vector_get(g1, i) - gsl_vector_get(g0, i) - gsl_matrix_get(lg.H, i, j)));
   }
   PetscCall(PetscSNPrintf(what, sizeof(what), "%s: Hessian from the gradient vs dense H (max error / max |H|)", name));
   PetscCall(Expect(what, herr / hmax, 0.0, 1e-8));
 
-  gsl_matrix_free(G);
-  gsl_matrix_free(H);
-  gsl_matrix_free(Hf);
-  gsl_vector_free(b);
-  gsl_vector_free(mean);
   gsl_vector_free(g0);
   gsl_vector_free(g1);
-  gsl_vector_free(tmp);
+  McTestLinGaussFree(&lg);
   PetscCall(VecDestroy(&xi));
   PetscCall(VecDestroy(&work));
-  PetscCall(VecDestroy(&m0));
-  PetscCall(VecDestroy(&bm));
   PetscFunctionReturn(0);
 }
 

@@ -217,6 +217,33 @@ PetscErrorCode McRunSinkGetSeconds(McRunSink *rs, PetscLogDouble *seconds);
 /* sum += the sum of the recorded xi, *count += their number. */
 PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
 
+/* ------------------------------------- constant arrays (geometry_out.c) */
+
+/* The constant arrays of a run's output file (constant_data/): prior_mean
+ * [node]; with KL coordinates kl_eigenvalues [kl_mode] and kl_modes
+ * [kl_mode, node]; with a MAP point map_xi [param] and map_m [node]; with a
+ * Laplace approximation laplace_eigenvalues [laplace_mode],
+ * laplace_eigenvectors [laplace_mode, param] and laplace_modes
+ * [laplace_mode, node] (the fields L v_k). */
+#define MC_RUN_MAX_CONSTANTS 16
+typedef struct {
+  PetscInt         n;
+  McOutputConstant list[MC_RUN_MAX_CONSTANTS];
+  double          *storage[MC_RUN_MAX_CONSTANTS];
+} McRunConstants;
+/* Fills rc for the problem (nothing for a remote model); xmap and lap may
+ * be NULL. Ownership: borrows everything; rc's arrays are new
+ * (McRunConstantsFree). */
+PetscErrorCode McRunConstantsFill(McProblem *pb, Vec xmap, McLaplace lap, McRunConstants *rc);
+PetscErrorCode McRunConstantsFree(McRunConstants *rc);
+/* mcmc-run --map: writes <output stem>_map.h5 (a run file with no draws
+ * whose constant_data holds the MAP point, the Laplace eigenpairs and the
+ * prior's arrays; replaced if it exists), the mesh file <stem>_mesh.h5 and
+ * <stem>_map.xmf that shows the fields in ParaView. Ownership: borrows
+ * everything. */
+PetscErrorCode McRunWriteMapFile(const McConfig *cfg, McProblem *pb, Vec xmap, McLaplace lap, const char *config_text,
+                                 const char *model_hash);
+
 /* ------------------------------------------------------ resume (resume.c) */
 
 /* The model hash stored in the output file: "mesh:<16 hex> fem:... pde:...

@@ -178,6 +178,20 @@ PetscErrorCode McProblemDestroy(McProblem **problem);
  * Ownership: *vals (nrows x width) is new (PetscFree); NULL when invalid. */
 PetscErrorCode McReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
                            char *msg, size_t len, PetscBool *valid);
+/* A numeric dataset of an HDF5 file (h5input.c), rank 1 ([n], dims[1] = 1)
+ * or 2: *vals new (PetscFree), row-major. A missing file, a file that is
+ * not HDF5, a missing or non-numeric dataset set *valid = PETSC_FALSE and
+ * msg to one line naming file and dataset; *vals is then NULL. */
+PetscErrorCode McReadH5Dataset(const char *path, const char *dataset, PetscInt *rank, PetscInt dims[2],
+                               PetscReal **vals, char *msg, size_t len, PetscBool *valid);
+/* A field of n nodal values from path: an HDF5 file's dataset (NULL or ""
+ * = "fields/mean", an earlier run's posterior mean: [chains, n] averaged
+ * with the weights of "count" beside it; or any [n] dataset), or a text
+ * file of n values (McReadTable). Wrong size or a non-finite value is
+ * invalid (message naming file, dataset and entry). Ownership: *vals new
+ * (PetscFree), NULL when invalid. */
+PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n, PetscReal **vals, char *msg,
+                               size_t len, PetscBool *valid);
 /* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
  * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
 PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);

@@ -419,12 +419,44 @@ static PetscErrorCode CheckCorrelationLength(const McConfig *cfg, McProblem *pb,
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
+/* [prior] mean_file: the field, in the global (mesh-file vertex) order;
+ * every rank reads the file and keeps its own rows. */
+static PetscErrorCode ReadMeanField(const McConfig *cfg, McSpace space, Vec *mean, char *msg, size_t len,
+                                    PetscBool *valid)
+{
+  PetscReal   *vals;
+  PetscScalar *a;
+  PetscInt     n, lo, hi;
+
+  PetscFunctionBeginUser;
+  *mean = NULL;
+  PetscCall(McSpaceCreateVector(space, mean));
+  PetscCall(VecGetSize(*mean, &n));
+  PetscCall(McReadFieldFile(cfg->prior.mean_file, cfg->prior.mean_dataset, n, &vals, msg, len, valid));
+  if (!*valid) {
+    PetscCall(VecDestroy(mean));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(VecGetOwnershipRange(*mean, &lo, &hi));
+  PetscCall(VecGetArray(*mean, &a));
+  for (PetscInt i = lo; i < hi; i++) a[i - lo] = vals[i];
+  PetscCall(VecRestoreArray(*mean, &a));
+  PetscCall(PetscFree(vals));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
   McPriorSpec prs;
   McSpace     space;
+  Vec         mean = NULL;
 
   PetscFunctionBeginUser;
+  PetscCall(McForwardGetParameterSpace(pb->fw, &space));
+  if (cfg->prior.mean_file[0]) {
+    PetscCall(ReadMeanField(cfg, space, &mean, msg, len, valid));
+    if (!*valid) PetscFunctionReturn(0);
+  }
   PetscCall(McPriorSpecDefault(&prs));
   if (cfg->prior.by_coefficients) {
     prs.gamma = cfg->prior.gamma;
@@ -438,8 +470,9 @@ static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
   prs.theta[0] = cfg->prior.anisotropy[0];
   prs.theta[1] = cfg->prior.anisotropy[1];
   prs.theta_angle = cfg->prior.anisotropy_angle;
-  PetscCall(McForwardGetParameterSpace(pb->fw, &space));
+  prs.mean_field = mean;
   PetscCall(McPriorCreate(space, &prs, &pb->prior));
+  PetscCall(VecDestroy(&mean)); /* the prior copied it */
   PetscCall(McPriorGetOperators(pb->prior, NULL, NULL, &pb->ml));
   PetscCall(McPriorCreateVector(pb->prior, &pb->m0));
   PetscCall(McPriorCreateVector(pb->prior, &pb->work));
@@ -497,9 +530,10 @@ static PetscErrorCode CreateTruth(const McConfig *cfg, McProblem *pb)
     in.radius = 0.2 * side;
     in.width = 0.02 * side;
     in.height = 2 * (cfg->prior.by_coefficients ? 1.0 : cfg->prior.std_dev);
-    in.base = cfg->prior.mean;
+    in.base = 0; /* the disc is added to the prior mean, a constant or a field from a file */
     PetscCall(McForwardGetParameterSpace(pb->fw, &space));
     PetscCall(McSpaceInterpolate(space, InclusionFn, &in, pb->mtrue));
+    PetscCall(VecAXPY(pb->mtrue, 1.0, pb->m0));
     break;
   }
   }
@@ -770,7 +804,8 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   if (*valid) PetscCall(CreateObservations(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(CheckCorrelationLength(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
-  PetscCall(CreatePrior(cfg, pb));
+  PetscCall(CreatePrior(cfg, pb, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
   PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));
   PetscCall(SetData(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(SetParameterisationAndQoI(cfg, pb, msg, len, valid));

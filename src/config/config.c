@@ -173,6 +173,16 @@ static const Key keys[] = {
      "Coefficient delta of the operator; with gamma, instead of correlation_length and std_dev."},
     {"prior", "mean", T_REAL, C(prior.mean), "0.0", -BIG, BIG, 0, NULL, 0, 0, NULL, 0, NULL, "m",
      "Constant prior mean of m."},
+    {"prior", "mean_file", T_STRING, C(prior.mean_file), NULL, 0, 0, 0, NULL, S(prior.mean_file), 0, NULL, 0,
+     "\"previous_run.h5\"", "-",
+     "Prior mean as a field, replacing mean: an HDF5 file (the output of an earlier mcmc-run, whose posterior mean "
+     "field it takes, or any file with a dataset of one value per mesh vertex, see mean_dataset) or a text file of "
+     "one value per line, in the vertex order of the run's mesh file (relative to the working directory)."},
+    {"prior", "mean_dataset", T_STRING, C(prior.mean_dataset), NULL, 0, 0, 0, NULL, S(prior.mean_dataset), 0, NULL, 0,
+     "\"constant_data/map_m\"", "-",
+     "Dataset of mean_file (HDF5) holding the field: one value per mesh vertex, or [chains, vertices] averaged "
+     "over the chains weighted by the count beside it; default \"fields/mean\", an earlier run's posterior mean "
+     "(\"constant_data/map_m\": its MAP point)."},
     {"prior", "robin", T_BOOL, C(prior.robin), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
      "Robin boundary condition on the prior operator (reduces the variance inflation near the boundary)."},
     {"prior", "kl_modes", T_INT, C(prior.kl_modes), "0", 0, 100000, 0, NULL, 0, 0, NULL, 0, NULL, "modes",
@@ -1017,7 +1027,16 @@ static int PriorChecks(Ctx *x)
   McConfig *c = x->cfg;
   int       kl = KeyIndex("prior", "correlation_length"), ks = KeyIndex("prior", "std_dev");
   int       kg = KeyIndex("prior", "gamma"), kd = KeyIndex("prior", "delta");
+  int       km = KeyIndex("prior", "mean"), kf = KeyIndex("prior", "mean_file"), kds = KeyIndex("prior", "mean_dataset");
 
+  /* mean = 0 and mean_file = "" (what --print-config writes for keys left
+   * out) stand for "not given". */
+  if (x->given[km] && c->prior.mean_file[0] && c->prior.mean != 0)
+    return Err(x, x->given[km]->line > x->given[kf]->line ? x->given[km] : x->given[kf],
+               "[prior] mean = %g conflicts with mean_file: give a constant mean or a mean field from a file",
+               (double)c->prior.mean);
+  if (c->prior.mean_dataset[0] && !c->prior.mean_file[0])
+    return Err(x, x->given[kds], "[prior] mean_dataset names a dataset of mean_file, which is not given");
   if (!x->given[kg] && !x->given[kd]) return 0;
   if (x->given[kl] || x->given[ks]) {
     int                a = x->given[kl] ? kl : ks, b = x->given[kg] ? kg : kd;

@@ -99,6 +99,8 @@ typedef struct {
     PetscBool   robin;
     PetscInt    kl_modes; /* > 0: sample in this many Karhunen-Loeve coordinates */
     PetscReal   anisotropy[2], anisotropy_angle; /* Theta's lengths (0: isotropic) and angle */
+    char        mean_file[MC_CONFIG_PATH_MAX];       /* prior mean field from a file; "" = the constant mean */
+    char        mean_dataset[MC_CONFIG_PATH_MAX];    /* its dataset (HDF5); "" = a previous run's fields/mean */
   } prior;
   struct {
     McObsKind  kind;

@@ -84,6 +84,14 @@ OBSCFG = config(observations='kind = "file"\nfile = "obs.csv"')
 DATACFG = config(observations='kind = "points"\npoints = [[0.25, 0.5], [0.75, 0.5]]', data='kind = "file"\nfile = "y.txt"')
 
 
+
+def meancfg(keys):
+    """The base configuration with a prior mean field from a file (cells = 4: 25 vertices)."""
+    return config(prior='correlation_length = 0.5\n' + keys)
+
+
+M0_TEXT = "".join("%g\n" % (0.1 * i) for i in range(25))
+
 LEAKS_OK = "<leaks ok>"  # a files key: run this case with LeakSanitizer off
 
 
@@ -185,6 +193,33 @@ CASES = [
      r"^y\.txt:2: unexpected NUL byte \(a binary file\?\)$"),
     ("data-relative-zero", {"c.toml": DATACFG + '[noise]\nkind = "relative"\nsigma = 0.1\n', "y.txt": "0\n0\n"},
      run("c.toml"), 1, r"^y\.txt: relative noise needs a non-zero observed value \(all are 0\)$"),
+    # --- prior mean field files ([prior] mean_file, mean_dataset)
+    ("prior-mean-missing", {"c.toml": meancfg('mean_file = "m0.h5"')}, run("c.toml"), 1,
+     r"^m0\.h5: cannot read: No such file or directory$"),
+    ("prior-mean-no-dataset", {"c.toml": meancfg('mean_file = "f.h5"'), "f.h5": ("h5py", "foreign")}, run("c.toml"),
+     1, r"^f\.h5: no dataset \"fields/mean\" in the file$"),
+    ("prior-mean-named-missing", {"c.toml": meancfg('mean_file = "f.h5"\nmean_dataset = "m0"'),
+                                  "f.h5": ("h5py", "foreign")}, run("c.toml"), 1,
+     r"^f\.h5: no dataset \"m0\" in the file$"),
+    ("prior-mean-wrong-size", {"c.toml": meancfg('mean_file = "f.h5"\nmean_dataset = "data"'),
+                               "f.h5": ("h5py", "foreign")}, run("c.toml"), 1,
+     r"^f\.h5: dataset \"data\" has shape \[10\], expected 25 values \(one per mesh vertex\) or \[chains, 25\]$"),
+    ("prior-mean-nan", {"c.toml": meancfg('mean_file = "f.h5"\nmean_dataset = "m0"'), "f.h5": ("h5py", "mean_nan")},
+     run("c.toml"), 1, r"^f\.h5: dataset \"m0\": value 8 \(vertex 7\) is nan, expected a finite number$"),
+    ("prior-mean-strings", {"c.toml": meancfg('mean_file = "r.h5"\nmean_dataset = "posterior/param"'),
+                            "r.h5": ("copy", None)}, run("c.toml"), 1,
+     r"^r\.h5: dataset \"posterior/param\" does not hold numbers$"),
+    ("prior-mean-text-two-columns", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": "0.1\n0.2 0.3\n"},
+     run("c.toml"), 1, r"^m0\.txt:2: expected 1 number per line \(value of the field, one per mesh vertex\), got 2$"),
+    ("prior-mean-text-short", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": "0.1\n0.2\n0.3\n"},
+     run("c.toml"), 1, r"^m0\.txt: 3 values, the mesh has 25 vertices \(one value each\)$"),
+    ("prior-mean-text-nan", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": M0_TEXT.replace("0.7\n", "nan\n")},
+     run("c.toml"), 1, r"^m0\.txt:8: expected a finite number, got 'nan'$"),
+    ("prior-mean-and-constant", {"c.toml": meancfg('mean = 1.0\nmean_file = "m0.txt"'), "m0.txt": M0_TEXT},
+     run("c.toml"), 1, r"^c\.toml:\d+:\d+: \[prior\] mean = 1 conflicts with mean_file: give a constant mean or a mean "
+     r"field from a file$"),
+    ("prior-mean-dataset-alone", {"c.toml": meancfg('mean_dataset = "m0"')}, run("c.toml"), 1,
+     r"^c\.toml:\d+:\d+: \[prior\] mean_dataset names a dataset of mean_file, which is not given$"),
     # --- command line
     ("cli-unknown-option", {}, [RUN, "--iteration", "5", "c.toml"], 1,
      r"^mcmc-run: unknown option '--iteration' \(see mcmc-run --help\)$"),
@@ -268,6 +303,10 @@ def h5py_file(path, kind):
     with h5py.File(path, "w") as f:
         if kind == "foreign":
             f["data"] = np.arange(10.0)
+        elif kind == "mean_nan":
+            m0 = np.linspace(0, 1, 25)
+            m0[7] = np.nan
+            f["m0"] = m0
         else:
             f["posterior/theta"] = np.zeros((3, 4))
             f["sample_stats/lp"] = np.zeros((1, 3))

@@ -192,6 +192,16 @@ PetscErrorCode McReadH5Dataset(const char *path, const char *dataset, PetscInt *
  * (PetscFree), NULL when invalid. */
 PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n, PetscReal **vals, char *msg,
                                size_t len, PetscBool *valid);
+/* The [observations] and [data] files: rows of width numbers from path,
+ * an HDF5 file's dataset (NULL or "" = default_dataset) of shape
+ * [rows, width] (or [rows] when width is 1), or any other file as text
+ * (McReadTable). where (wlen bytes) receives how later messages name the
+ * source: the path, or 'path: dataset "name"'. A missing dataset, the wrong
+ * shape or a non-finite value is invalid, with msg naming file, dataset and
+ * row. Ownership: *vals new (PetscFree), NULL when invalid. */
+PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char *default_dataset, PetscInt width,
+                               const char *what, PetscInt *nrows, PetscReal **vals, char *where, size_t wlen,
+                               char *msg, size_t len, PetscBool *valid);
 /* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
  * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
 PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);

@@ -48,7 +48,9 @@ static hid_t OpenH5(const char *path, char *msg, size_t len, PetscBool *valid)
   if (f < 0) f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   if (f < 0)
     Fail(msg, len, valid,
-         "%s: cannot open the HDF5 file (left open by a killed writer? run h5clear -s on a copy of it)", path);
+         "%s: cannot open the HDF5 file: it is truncated or damaged, or was left open by a killed writer (then "
+         "run h5clear -s on a copy of it)",
+         path);
   return f;
 }
 
@@ -201,5 +203,48 @@ PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n
     if (!isfinite(v[i])) Fail(msg, len, valid, "%s: value %d (vertex %d) is %g, expected a finite number", where, (int)i + 1, (int)i, (double)v[i]);
   if (!*valid) PetscCall(PetscFree(v));
   *vals = v;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char *default_dataset, PetscInt width,
+                               const char *what, PetscInt *nrows, PetscReal **vals, char *where, size_t wlen,
+                               char *msg, size_t len, PetscBool *valid)
+{
+  const char *ds = dataset && dataset[0] ? dataset : default_dataset;
+  PetscInt    rank, dims[2];
+  htri_t      is;
+  H5E_auto2_t func;
+  void       *data;
+
+  PetscFunctionBeginUser;
+  *nrows = 0;
+  *vals = NULL;
+  PetscCall(PetscSNPrintf(where, wlen, "%s", path));
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  is = access(path, R_OK) == 0 ? H5Fis_hdf5(path) : 0;
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  if (is <= 0) { /* a text file (or none: McReadTable names the reason) */
+    PetscCall(McReadTable(path, width, what, nrows, vals, msg, len, valid));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscSNPrintf(where, wlen, "%s: dataset \"%s\"", path, ds));
+  PetscCall(McReadH5Dataset(path, ds, &rank, dims, vals, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
+  /* [rows, width], or [rows] for one number per row. */
+  if (!((rank == 2 && dims[1] == width) || (rank == 1 && width == 1))) {
+    char shape[64];
+    if (rank == 2) PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d, %d]", (int)dims[0], (int)dims[1]));
+    else PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d]", (int)dims[0]));
+    if (width == 1)
+      Fail(msg, len, valid, "%s has shape %s, expected [n] or [n, 1] (%s)", where, shape, what);
+    else Fail(msg, len, valid, "%s has shape %s, expected [n, %d] (%s, %d per row)", where, shape, (int)width, what, (int)width);
+  }
+  for (PetscInt i = 0; *valid && i < dims[0]; i++)
+    for (PetscInt j = 0; *valid && j < width; j++)
+      if (!isfinite((*vals)[i * width + j]))
+        Fail(msg, len, valid, "%s: row %d has %g, expected a finite number (%s)", where, (int)i, (double)(*vals)[i * width + j], what);
+  if (!*valid) PetscCall(PetscFree(*vals));
+  else *nrows = dims[0];
   PetscFunctionReturn(0);
 }

@@ -298,6 +298,7 @@ static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pt
 
 static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
+  char      where[2 * MC_CONFIG_PATH_MAX + 16];
   PetscInt  dim = cfg->mesh.dim, n = 0;
   PetscReal lo[3], hi[3];
   McSpace   space;
@@ -332,8 +333,9 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     PetscCall(PetscArraycpy(pb->obs_coords, cfg->observations.points, n * dim));
     break;
   case MC_OBS_FILE:
-    PetscCall(McReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
-                          valid));
+    PetscCall(McReadTableFile(cfg->observations.file, cfg->observations.dataset, "constant_data/sensor_coords", dim,
+                              "observation point coordinates", &n, &pb->obs_coords, where, sizeof where, msg, len,
+                              valid));
     break;
   }
   if (!*valid) PetscFunctionReturn(0);
@@ -347,7 +349,7 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     if (m != n) {
       Fail(msg, len, valid, "%s: %d of the %d observation points (%s) lie outside the mesh", cfg->source,
            (int)(n - m), (int)n,
-           cfg->observations.kind == MC_OBS_FILE ? cfg->observations.file : "[observations] points");
+           cfg->observations.kind == MC_OBS_FILE ? where : "[observations] points");
       PetscFunctionReturn(0);
     }
   }
@@ -663,10 +665,12 @@ static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, siz
     PetscInt   n;
     PetscReal *vals, scale = 1;
     Vec        d;
-    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    char       where[2 * MC_CONFIG_PATH_MAX + 16];
+    PetscCall(McReadTableFile(cfg->data.file, cfg->data.dataset, "observed_data/y", 1, "observed value", &n, &vals,
+                              where, sizeof where, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
     if (n != pb->nobs) {
-      Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", cfg->data.file, (int)n,
+      Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", where, (int)n,
            (int)pb->nobs);
       PetscCall(PetscFree(vals));
       PetscFunctionReturn(0);
@@ -737,9 +741,11 @@ static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg
   if (cfg->data.kind == MC_DATA_FILE) {
     PetscInt   n;
     PetscReal *vals;
-    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    char       where[2 * MC_CONFIG_PATH_MAX + 16];
+    PetscCall(McReadTableFile(cfg->data.file, cfg->data.dataset, "observed_data/y", 1, "observed value", &n, &vals,
+                              where, sizeof where, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
-    if (n != nout) Fail(msg, len, valid, "%s: %d observed values, but model %s has %d outputs", cfg->data.file, (int)n,
+    if (n != nout) Fail(msg, len, valid, "%s: %d observed values, but model %s has %d outputs", where, (int)n,
                         cfg->model.name, (int)nout);
     else PetscCall(PetscArraycpy(pb->data, vals, n));
     PetscCall(PetscFree(vals));

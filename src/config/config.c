@@ -204,7 +204,11 @@ static const Key keys[] = {
      "Observation points, one array of dim coordinates each, inside the mesh."},
     {"observations", "file", T_STRING, C(observations.file), NULL, 0, 0, REQUIRED, NULL, S(observations.file), 0,
      "kind", MC_OBS_FILE, "\"obs_points.txt\"", "-",
-     "Text file of observation points, one point per line (dim numbers)."},
+     "File of observation points: text, one point per line (dim numbers), or HDF5 (see dataset)."},
+    {"observations", "dataset", T_STRING, C(observations.dataset), NULL, 0, 0, 0, NULL, S(observations.dataset), 0,
+     "kind", MC_OBS_FILE, "\"points\"", "-",
+     "Dataset of an HDF5 file holding the points, shape [points, dim]; default \"constant_data/sensor_coords\" "
+     "(the points of an earlier mcmc-run's output file)."},
 
     {"data", "kind", T_CHOICE, C(data.kind), "\"synthetic\"", 0, 0, 0, data_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"synthetic\": data computed from a known truth plus noise; \"file\": observed values read from a file."},
@@ -215,7 +219,12 @@ static const Key keys[] = {
     {"data", "noise_seed", T_INT, C(data.noise_seed), "2", 0, INTMAX, 0, NULL, 0, 0, "kind", MC_DATA_SYNTHETIC, NULL,
      "-", "Seed of the random numbers drawing the noise."},
     {"data", "file", T_STRING, C(data.file), NULL, 0, 0, REQUIRED, NULL, S(data.file), 0, "kind", MC_DATA_FILE,
-     "\"data.txt\"", "-", "Text file of observed values, one per observation point, in order."},
+     "\"data.txt\"", "-",
+     "File of observed values, one per observation point, in order: text, one per line, or HDF5 (see dataset)."},
+    {"data", "dataset", T_STRING, C(data.dataset), NULL, 0, 0, 0, NULL, S(data.dataset), 0, "kind", MC_DATA_FILE,
+     "\"y\"", "-",
+     "Dataset of an HDF5 file holding the values, shape [points] (or [points, 1]); default \"observed_data/y\" "
+     "(the data of an earlier mcmc-run's output file)."},
 
     {"noise", "kind", T_CHOICE, C(noise.kind), "\"absolute\"", 0, 0, 0, noise_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"absolute\": sigma is the standard deviation; \"relative\": sigma times the largest |observed value|."},

@@ -108,12 +108,14 @@ typedef struct {
     PetscInt   npoints; /* kind = points */
     PetscReal *points;  /* npoints x mesh.dim coordinates, row by row */
     char       file[MC_CONFIG_PATH_MAX];
+    char       dataset[MC_CONFIG_PATH_MAX]; /* of an HDF5 file; "" = constant_data/sensor_coords */
   } observations;
   struct {
     McDataKind  kind;
     McTruthKind truth;
     PetscInt    truth_seed, noise_seed;
     char        file[MC_CONFIG_PATH_MAX];
+    char        dataset[MC_CONFIG_PATH_MAX]; /* of an HDF5 file; "" = observed_data/y */
   } data;
   struct {
     McNoiseKind kind;

@@ -202,6 +202,11 @@ PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n
 PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char *default_dataset, PetscInt width,
                                const char *what, PetscInt *nrows, PetscReal **vals, char *where, size_t wlen,
                                char *msg, size_t len, PetscBool *valid);
+/* The value at x of the named analytic truth kind (>= MC_TRUTH_INCLUSION;
+ * truths.c, where each is defined) of amplitude a on the box [lo, hi] of
+ * dimension dim, without the prior mean. */
+PetscReal McAnalyticTruth(McTruthKind kind, PetscInt dim, const PetscReal lo[], const PetscReal hi[], PetscReal a,
+                          const PetscReal x[]);
 /* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
  * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
 PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);

@@ -483,21 +483,19 @@ static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb, char *msg,
   PetscFunctionReturn(0);
 }
 
-/* The "inclusion" truth: the prior mean plus a smooth disc (ball in 3D) of
- * height 2 std_dev, centred in the domain's bounding box, radius a fifth of
- * its smallest side, edge width a fiftieth. */
+/* An analytic truth (truths.c) on the domain's bounding box. */
 typedef struct {
-  PetscInt  dim;
-  PetscReal centre[3], radius, width, height, base;
-} Inclusion;
+  McTruthKind kind;
+  PetscInt    dim;
+  PetscReal   lo[3], hi[3], a;
+} Analytic;
 
-static PetscErrorCode InclusionFn(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+static PetscErrorCode AnalyticFn(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
 {
-  const Inclusion *in = ctx;
-  PetscReal        r2 = 0;
+  const Analytic *an = ctx;
 
-  for (PetscInt d = 0; d < dim; d++) r2 += PetscSqr(x[d] - in->centre[d]);
-  *val = in->base + in->height * 0.5 * (1 - PetscTanhReal((PetscSqrtReal(r2) - in->radius) / in->width));
+  (void)dim;
+  *val = McAnalyticTruth(an->kind, an->dim, an->lo, an->hi, an->a, x);
   return 0;
 }
 
@@ -517,24 +515,17 @@ static PetscErrorCode CreateTruth(const McConfig *cfg, McProblem *pb)
   case MC_TRUTH_PRIOR_MEAN:
     PetscCall(VecCopy(pb->m0, pb->mtrue));
     break;
-  case MC_TRUTH_INCLUSION: {
-    Inclusion in;
-    PetscReal lo[3], hi[3], side = PETSC_MAX_REAL;
-    McSpace   space;
-    DM        dm;
+  default: { /* the named analytic fields, added to the prior mean */
+    Analytic an;
+    McSpace  space;
+    DM       dm;
     PetscCall(McMeshGetDM(pb->mesh, &dm));
-    PetscCall(DMGetBoundingBox(dm, lo, hi));
-    in.dim = cfg->mesh.dim;
-    for (PetscInt d = 0; d < in.dim; d++) {
-      in.centre[d] = 0.5 * (lo[d] + hi[d]);
-      side = PetscMin(side, hi[d] - lo[d]);
-    }
-    in.radius = 0.2 * side;
-    in.width = 0.02 * side;
-    in.height = 2 * (cfg->prior.by_coefficients ? 1.0 : cfg->prior.std_dev);
-    in.base = 0; /* the disc is added to the prior mean, a constant or a field from a file */
+    PetscCall(DMGetBoundingBox(dm, an.lo, an.hi));
+    an.kind = cfg->data.truth;
+    an.dim = cfg->mesh.dim;
+    an.a = 2 * (cfg->prior.by_coefficients ? 1.0 : cfg->prior.std_dev);
     PetscCall(McForwardGetParameterSpace(pb->fw, &space));
-    PetscCall(McSpaceInterpolate(space, InclusionFn, &in, pb->mtrue));
+    PetscCall(McSpaceInterpolate(space, AnalyticFn, &an, pb->mtrue));
     PetscCall(VecAXPY(pb->mtrue, 1.0, pb->m0));
     break;
   }

@@ -26,7 +26,17 @@ typedef enum { MC_CELL_SIMPLEX, MC_CELL_TENSOR } McCellType;
 typedef enum { MC_PRIOR_BILAPLACIAN } McPriorKind;
 typedef enum { MC_OBS_GRID, MC_OBS_POINTS, MC_OBS_FILE } McObsKind;
 typedef enum { MC_DATA_SYNTHETIC, MC_DATA_FILE } McDataKind;
-typedef enum { MC_TRUTH_PRIOR_SAMPLE, MC_TRUTH_PRIOR_MEAN, MC_TRUTH_INCLUSION } McTruthKind;
+/* The named analytic truths (INCLUSION and after) are fields on the mesh
+ * (src/app/truths.c); the first two are drawn from the prior. */
+typedef enum {
+  MC_TRUTH_PRIOR_SAMPLE,
+  MC_TRUTH_PRIOR_MEAN,
+  MC_TRUTH_INCLUSION,
+  MC_TRUTH_TWO_INCLUSIONS,
+  MC_TRUTH_LAYERS,
+  MC_TRUTH_CHANNEL,
+  MC_TRUTH_SMOOTH
+} McTruthKind;
 typedef enum { MC_NOISE_ABSOLUTE, MC_NOISE_RELATIVE } McNoiseKind;
 typedef enum {
   MC_KERNEL_PCN,

@@ -192,6 +192,11 @@ PetscErrorCode McReadH5Dataset(const char *path, const char *dataset, PetscInt *
  * (PetscFree), NULL when invalid. */
 PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n, PetscReal **vals, char *msg,
                                size_t len, PetscBool *valid);
+/* The fixed-length string attribute name of object (a path) in the HDF5
+ * file path, into value[len]; *found = PETSC_FALSE when there is none
+ * (no file, no object, another type). */
+PetscErrorCode McReadH5StringAttribute(const char *path, const char *object, const char *name, char *value,
+                                       size_t len, PetscBool *found);
 /* The [observations] and [data] files: rows of width numbers from path,
  * an HDF5 file's dataset (NULL or "" = default_dataset) of shape
  * [rows, width] (or [rows] when width is 1), or any other file as text

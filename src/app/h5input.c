@@ -125,12 +125,12 @@ done:
 static PetscErrorCode AverageRows(const char *path, const char *dataset, PetscInt C, PetscInt n, PetscReal *v,
                                   PetscReal *out, char *msg, size_t len, PetscBool *valid)
 {
-  char       countpath[MC_CONFIG_PATH_MAX + 8];
+  char        countpath[MC_CONFIG_PATH_MAX + 8];
   const char *slash = strrchr(dataset, '/');
-  PetscReal *w = NULL, wsum = 0;
-  PetscInt   rank, dims[2];
-  PetscBool  ok = PETSC_TRUE;
-  char       ignore[8];
+  PetscReal  *w = NULL, wsum = 0;
+  PetscInt    rank, dims[2];
+  PetscBool   ok = PETSC_TRUE;
+  char        ignore[8];
 
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(countpath, sizeof countpath, "%.*scount", slash ? (int)(slash - dataset + 1) : 0, dataset));
@@ -141,16 +141,20 @@ static PetscErrorCode AverageRows(const char *path, const char *dataset, PetscIn
     PetscCall(PetscFree(w));
     PetscFunctionReturn(0);
   }
-  for (PetscInt i = 0; i < n; i++) out[i] = 0;
+  for (PetscInt i = 0; i < n; i++)
+    out[i] = 0;
   for (PetscInt c = 0; c < C; c++) {
     PetscReal wc = w ? w[c] : 1.0;
     if (!(wc > 0)) continue;
     wsum += wc;
-    for (PetscInt i = 0; i < n; i++) out[i] += wc * v[c * n + i];
+    for (PetscInt i = 0; i < n; i++)
+      out[i] += wc * v[c * n + i];
   }
   if (wsum > 0)
-    for (PetscInt i = 0; i < n; i++) out[i] /= wsum;
-  else Fail(msg, len, valid, "%s: \"%s\" counts no field in any chain (the run stored none yet)", path, countpath);
+    for (PetscInt i = 0; i < n; i++)
+      out[i] /= wsum;
+  else
+    Fail(msg, len, valid, "%s: \"%s\" counts no field in any chain (the run stored none yet)", path, countpath);
   PetscCall(PetscFree(w));
   PetscFunctionReturn(0);
 }
@@ -158,10 +162,10 @@ static PetscErrorCode AverageRows(const char *path, const char *dataset, PetscIn
 PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n, PetscReal **vals, char *msg,
                                size_t len, PetscBool *valid)
 {
-  PetscReal *v = NULL;
-  PetscInt   rank, dims[2], rows;
-  char       where[MC_CONFIG_PATH_MAX + 16];
-  htri_t     is;
+  PetscReal  *v = NULL;
+  PetscInt    rank, dims[2], rows;
+  char        where[MC_CONFIG_PATH_MAX + 16];
+  htri_t      is;
   H5E_auto2_t func;
   void       *data;
 
@@ -179,7 +183,8 @@ PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n
     PetscCall(McReadTable(path, 1, "value of the field, one per mesh vertex", &rows, &v, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
     PetscCall(PetscSNPrintf(where, sizeof where, "%s", path));
-    if (rows != n) Fail(msg, len, valid, "%s: %d values, the mesh has %d vertices (one value each)", path, (int)rows, (int)n);
+    if (rows != n)
+      Fail(msg, len, valid, "%s: %d values, the mesh has %d vertices (one value each)", path, (int)rows, (int)n);
   } else {
     const char *ds = dataset && dataset[0] ? dataset : "fields/mean";
     PetscCall(McReadH5Dataset(path, ds, &rank, dims, &v, msg, len, valid));
@@ -193,22 +198,26 @@ PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n
       v = avg;
     } else if (!(rank == 1 && dims[0] == n)) {
       char shape[64];
-      if (rank == 2) PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d, %d]", (int)dims[0], (int)dims[1]));
-      else PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d]", (int)dims[0]));
+      if (rank == 2)
+        PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d, %d]", (int)dims[0], (int)dims[1]));
+      else
+        PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d]", (int)dims[0]));
       Fail(msg, len, valid, "%s has shape %s, expected %d values (one per mesh vertex) or [chains, %d]", where, shape,
            (int)n, (int)n);
     }
   }
   for (PetscInt i = 0; *valid && i < n; i++)
-    if (!isfinite(v[i])) Fail(msg, len, valid, "%s: value %d (vertex %d) is %g, expected a finite number", where, (int)i + 1, (int)i, (double)v[i]);
+    if (!isfinite(v[i]))
+      Fail(msg, len, valid, "%s: value %d (vertex %d) is %g, expected a finite number", where, (int)i + 1, (int)i,
+           (double)v[i]);
   if (!*valid) PetscCall(PetscFree(v));
   *vals = v;
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char *default_dataset, PetscInt width,
-                               const char *what, PetscInt *nrows, PetscReal **vals, char *where, size_t wlen,
-                               char *msg, size_t len, PetscBool *valid)
+                               const char *what, PetscInt *nrows, PetscReal **vals, char *where, size_t wlen, char *msg,
+                               size_t len, PetscBool *valid)
 {
   const char *ds = dataset && dataset[0] ? dataset : default_dataset;
   PetscInt    rank, dims[2];
@@ -234,17 +243,59 @@ PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char
   /* [rows, width], or [rows] for one number per row. */
   if (!((rank == 2 && dims[1] == width) || (rank == 1 && width == 1))) {
     char shape[64];
-    if (rank == 2) PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d, %d]", (int)dims[0], (int)dims[1]));
-    else PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d]", (int)dims[0]));
+    if (rank == 2)
+      PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d, %d]", (int)dims[0], (int)dims[1]));
+    else
+      PetscCall(PetscSNPrintf(shape, sizeof shape, "[%d]", (int)dims[0]));
     if (width == 1)
       Fail(msg, len, valid, "%s has shape %s, expected [n] or [n, 1] (%s)", where, shape, what);
-    else Fail(msg, len, valid, "%s has shape %s, expected [n, %d] (%s, %d per row)", where, shape, (int)width, what, (int)width);
+    else
+      Fail(msg, len, valid, "%s has shape %s, expected [n, %d] (%s, %d per row)", where, shape, (int)width, what,
+           (int)width);
   }
   for (PetscInt i = 0; *valid && i < dims[0]; i++)
     for (PetscInt j = 0; *valid && j < width; j++)
       if (!isfinite((*vals)[i * width + j]))
-        Fail(msg, len, valid, "%s: row %d has %g, expected a finite number (%s)", where, (int)i, (double)(*vals)[i * width + j], what);
-  if (!*valid) PetscCall(PetscFree(*vals));
-  else *nrows = dims[0];
+        Fail(msg, len, valid, "%s: row %d has %g, expected a finite number (%s)", where, (int)i,
+             (double)(*vals)[i * width + j], what);
+  if (!*valid)
+    PetscCall(PetscFree(*vals));
+  else
+    *nrows = dims[0];
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McReadH5StringAttribute(const char *path, const char *object, const char *name, char *value,
+                                       size_t len, PetscBool *found)
+{
+  H5E_auto2_t func;
+  void       *data;
+  hid_t       f = -1, attr = -1, type = -1, mem = -1;
+
+  PetscFunctionBeginUser;
+  *found = PETSC_FALSE;
+  value[0] = '\0';
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  if (access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0) {
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  }
+  if (f >= 0 && H5Aexists_by_name(f, object, name, H5P_DEFAULT) > 0)
+    attr = H5Aopen_by_name(f, object, name, H5P_DEFAULT, H5P_DEFAULT);
+  if (attr >= 0) type = H5Aget_type(attr);
+  /* A fixed-length string (what mcmc-run writes) that fits. */
+  if (type >= 0 && H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type) && H5Tget_size(type) < len) {
+    mem = H5Tcopy(type);
+    H5Tset_size(mem, len);
+    H5Tset_strpad(mem, H5T_STR_NULLTERM);
+    if (H5Aread(attr, mem, value) >= 0) *found = PETSC_TRUE;
+  }
+  if (mem >= 0) H5Tclose(mem);
+  if (type >= 0) H5Tclose(type);
+  if (attr >= 0) H5Aclose(attr);
+  if (f >= 0) H5Fclose(f);
+  H5Eclear2(H5E_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, func, data);
   PetscFunctionReturn(0);
 }

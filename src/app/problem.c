@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Records the user's mistake (once) and marks the set-up invalid. */
 static void Fail(char *msg, size_t len, PetscBool *valid, const char *fmt, ...)
@@ -447,6 +448,56 @@ static PetscErrorCode ReadMeanField(const McConfig *cfg, McSpace space, Vec *mea
   PetscFunctionReturn(0);
 }
 
+/* A field written by mcmc-run names its mesh file (attribute mesh_file,
+ * next to it): the same number of vertices is not enough, they must be the
+ * same vertices in the same order, or the values land in the wrong places.
+ * Checked when that mesh file is there (serial: the vertex order is the
+ * mesh file's). */
+static PetscErrorCode CheckMeanMesh(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  const char  *ds = cfg->prior.mean_dataset[0] ? cfg->prior.mean_dataset : "fields/mean";
+  char         meshname[PETSC_MAX_PATH_LEN], meshpath[2 * PETSC_MAX_PATH_LEN], ignore[8];
+  const char  *slash = strrchr(cfg->prior.mean_file, '/');
+  PetscBool    found, ok = PETSC_TRUE;
+  PetscMPIInt  size;
+  PetscReal   *theirs = NULL, extent = 0;
+  PetscInt     rank, dims[2];
+  McOutputMesh m;
+  double      *coords = NULL;
+  int64_t     *cells = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  if (size > 1) PetscFunctionReturn(0);
+  PetscCall(McReadH5StringAttribute(cfg->prior.mean_file, ds, "mesh_file", meshname, sizeof meshname, &found));
+  if (!found || meshname[0] == '/' || strstr(meshname, "..")) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(meshpath, sizeof meshpath, "%.*s%s", slash ? (int)(slash - cfg->prior.mean_file + 1) : 0,
+                          cfg->prior.mean_file, meshname));
+  if (access(meshpath, R_OK) != 0) PetscFunctionReturn(0);
+  PetscCall(McReadH5Dataset(meshpath, "geometry/vertices", &rank, dims, &theirs, ignore, sizeof ignore, &ok));
+  if (!ok) PetscFunctionReturn(0); /* not a mesh file of ours: nothing to compare */
+  PetscCall(McProblemGetMesh(pb, &m, &coords, &cells));
+  for (PetscInt i = 0; i < m.nvertices * m.dim; i++) extent = PetscMax(extent, PetscAbsReal(coords[i]));
+  if (rank != 2 || dims[0] != m.nvertices || dims[1] != m.dim) {
+    Fail(msg, len, valid, "%s: dataset \"%s\" lies on the mesh %s of %d vertices in %dD; this configuration's mesh has %d in %dD",
+         cfg->prior.mean_file, ds, meshpath, (int)dims[0], (int)dims[1], (int)m.nvertices, (int)m.dim);
+  } else {
+    for (PetscInt v = 0; v < m.nvertices && *valid; v++)
+      for (PetscInt d = 0; d < m.dim && *valid; d++)
+        if (PetscAbsReal(theirs[v * m.dim + d] - coords[v * m.dim + d]) > 1e-10 * PetscMax(extent, 1.0))
+          Fail(msg, len, valid,
+               "%s: dataset \"%s\" lies on the mesh %s, which differs from this configuration's: vertex %d is at "
+               "(%g, %g%s) there, (%g, %g%s) here",
+               cfg->prior.mean_file, ds, meshpath, (int)v, (double)theirs[v * m.dim], (double)theirs[v * m.dim + 1],
+               m.dim == 3 ? ", ..." : "", (double)coords[v * m.dim], (double)coords[v * m.dim + 1],
+               m.dim == 3 ? ", ..." : "");
+  }
+  PetscCall(PetscFree(theirs));
+  PetscCall(McFree(&coords));
+  PetscCall(McFree(&cells));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
   McPriorSpec prs;
@@ -802,6 +853,7 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   if (*valid) PetscCall(CheckCorrelationLength(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
   PetscCall(CreatePrior(cfg, pb, msg, len, valid));
+  if (*valid && cfg->prior.mean_file[0]) PetscCall(CheckMeanMesh(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
   PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));
   PetscCall(SetData(cfg, pb, msg, len, valid));

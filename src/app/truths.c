@@ -38,7 +38,8 @@ PetscReal McAnalyticTruth(McTruthKind kind, PetscInt dim, const PetscReal lo[], 
   }
   switch (kind) {
   case MC_TRUTH_INCLUSION:
-    for (PetscInt d = 0; d < dim; d++) r2 += PetscSqr(x[d] - 0.5 * (lo[d] + hi[d]));
+    for (PetscInt d = 0; d < dim; d++)
+      r2 += PetscSqr(x[d] - 0.5 * (lo[d] + hi[d]));
     return a * Bump(PetscSqrtReal(r2), 0.2 * side, MC_TRUTH_EDGE * side);
   case MC_TRUTH_TWO_INCLUSIONS: {
     PetscReal q2 = 0;
@@ -54,7 +55,8 @@ PetscReal McAnalyticTruth(McTruthKind kind, PetscInt dim, const PetscReal lo[], 
   case MC_TRUTH_CHANNEL:
     return a * Bump(PetscAbsReal(s[1] - (0.5 + 0.15 * PetscSinReal(2 * PETSC_PI * s[0]))), 0.1, MC_TRUTH_EDGE);
   case MC_TRUTH_SMOOTH:
-    for (PetscInt d = 0; d < dim; d++) v *= PetscSinReal(2 * PETSC_PI * s[d]);
+    for (PetscInt d = 0; d < dim; d++)
+      v *= PetscSinReal(2 * PETSC_PI * s[d]);
     return a * v;
   default:
     return 0; /* the prior's truths are not analytic */

@@ -264,6 +264,11 @@ CASES = [
      run("c.toml"), 1, r"^m0\.txt: 3 values, the mesh has 25 vertices \(one value each\)$"),
     ("prior-mean-text-nan", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": M0_TEXT.replace("0.7\n", "nan\n")},
      run("c.toml"), 1, r"^m0\.txt:8: expected a finite number, got 'nan'$"),
+    ("prior-mean-other-mesh", {"c.toml": config(mesh="cells = 4\nupper = [2.0, 1.0]",
+                                                prior='correlation_length = 0.5\nmean_file = "r.h5"'),
+                               "r.h5": ("copy", None), "out_mesh.h5": ("copy_mesh", None)}, run("c.toml"), 1,
+     r"^r\.h5: dataset \"fields/mean\" lies on the mesh out_mesh\.h5, which differs from this configuration's: "
+     r"vertex \d+ is at \([-0-9.e]+, [-0-9.e]+\) there, \([-0-9.e]+, [-0-9.e]+\) here$"),
     ("prior-mean-and-constant", {"c.toml": meancfg('mean = 1.0\nmean_file = "m0.txt"'), "m0.txt": M0_TEXT},
      run("c.toml"), 1, r"^c\.toml:\d+:\d+: \[prior\] mean = 1 conflicts with mean_file: give a constant mean or a mean "
      r"field from a file$"),
@@ -376,6 +381,9 @@ def write_files(d, files, good):
                 with h5py.File(p, "w") as f:
                     for k, v in arg.items():
                         f[k] = np.array(v, dtype=float)
+                continue
+            if kind == "copy_mesh":  # the good run's mesh file
+                shutil.copy(good[:-3] + "_mesh.h5", p)
                 continue
             data = open(good, "rb").read()
             if kind == "truncate":

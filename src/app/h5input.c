@@ -265,8 +265,8 @@ PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McReadH5StringAttribute(const char *path, const char *object, const char *name, char *value,
-                                       size_t len, PetscBool *found)
+PetscErrorCode McReadH5StringAttribute(const char *path, const char *object, const char *name, char *value, size_t len,
+                                       PetscBool *found)
 {
   H5E_auto2_t func;
   void       *data;

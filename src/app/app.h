@@ -178,6 +178,40 @@ PetscErrorCode McProblemDestroy(McProblem **problem);
  * Ownership: *vals (nrows x width) is new (PetscFree); NULL when invalid. */
 PetscErrorCode McReadTable(const char *path, PetscInt width, const char *what, PetscInt *nrows, PetscReal **vals,
                            char *msg, size_t len, PetscBool *valid);
+/* A numeric dataset of an HDF5 file (h5input.c), rank 1 ([n], dims[1] = 1)
+ * or 2: *vals new (PetscFree), row-major. A missing file, a file that is
+ * not HDF5, a missing or non-numeric dataset set *valid = PETSC_FALSE and
+ * msg to one line naming file and dataset; *vals is then NULL. */
+PetscErrorCode McReadH5Dataset(const char *path, const char *dataset, PetscInt *rank, PetscInt dims[2],
+                               PetscReal **vals, char *msg, size_t len, PetscBool *valid);
+/* A field of n nodal values from path: an HDF5 file's dataset (NULL or ""
+ * = "fields/mean", an earlier run's posterior mean: [chains, n] averaged
+ * with the weights of "count" beside it; or any [n] dataset), or a text
+ * file of n values (McReadTable). Wrong size or a non-finite value is
+ * invalid (message naming file, dataset and entry). Ownership: *vals new
+ * (PetscFree), NULL when invalid. */
+PetscErrorCode McReadFieldFile(const char *path, const char *dataset, PetscInt n, PetscReal **vals, char *msg,
+                               size_t len, PetscBool *valid);
+/* The fixed-length string attribute name of object (a path) in the HDF5
+ * file path, into value[len]; *found = PETSC_FALSE when there is none
+ * (no file, no object, another type). */
+PetscErrorCode McReadH5StringAttribute(const char *path, const char *object, const char *name, char *value,
+                                       size_t len, PetscBool *found);
+/* The [observations] and [data] files: rows of width numbers from path,
+ * an HDF5 file's dataset (NULL or "" = default_dataset) of shape
+ * [rows, width] (or [rows] when width is 1), or any other file as text
+ * (McReadTable). where (wlen bytes) receives how later messages name the
+ * source: the path, or 'path: dataset "name"'. A missing dataset, the wrong
+ * shape or a non-finite value is invalid, with msg naming file, dataset and
+ * row. Ownership: *vals new (PetscFree), NULL when invalid. */
+PetscErrorCode McReadTableFile(const char *path, const char *dataset, const char *default_dataset, PetscInt width,
+                               const char *what, PetscInt *nrows, PetscReal **vals, char *where, size_t wlen,
+                               char *msg, size_t len, PetscBool *valid);
+/* The value at x of the named analytic truth kind (>= MC_TRUTH_INCLUSION;
+ * truths.c, where each is defined) of amplitude a on the box [lo, hi] of
+ * dimension dim, without the prior mean. */
+PetscReal McAnalyticTruth(McTruthKind kind, PetscInt dim, const PetscReal lo[], const PetscReal hi[], PetscReal a,
+                          const PetscReal x[]);
 /* Mass-weighted L2 error ||m - mtrue|| (lumped mass) and the same relative
  * to ||mtrue|| (-1 when the truth is 0). Needs a truth. Borrows m. */
 PetscErrorCode McProblemFieldError(McProblem *pb, Vec m, PetscReal *abs_err, PetscReal *rel_err);
@@ -216,6 +250,33 @@ PetscErrorCode McRunSinkReadTraces(McRunSink *rs, McOutput out, PetscInt *count,
 PetscErrorCode McRunSinkGetSeconds(McRunSink *rs, PetscLogDouble *seconds);
 /* sum += the sum of the recorded xi, *count += their number. */
 PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
+
+/* ------------------------------------- constant arrays (geometry_out.c) */
+
+/* The constant arrays of a run's output file (constant_data/): prior_mean
+ * [node]; with KL coordinates kl_eigenvalues [kl_mode] and kl_modes
+ * [kl_mode, node]; with a MAP point map_xi [param] and map_m [node]; with a
+ * Laplace approximation laplace_eigenvalues [laplace_mode],
+ * laplace_eigenvectors [laplace_mode, param] and laplace_modes
+ * [laplace_mode, node] (the fields L v_k). */
+#define MC_RUN_MAX_CONSTANTS 16
+typedef struct {
+  PetscInt         n;
+  McOutputConstant list[MC_RUN_MAX_CONSTANTS];
+  double          *storage[MC_RUN_MAX_CONSTANTS];
+} McRunConstants;
+/* Fills rc for the problem (nothing for a remote model); xmap and lap may
+ * be NULL. Ownership: borrows everything; rc's arrays are new
+ * (McRunConstantsFree). */
+PetscErrorCode McRunConstantsFill(McProblem *pb, Vec xmap, McLaplace lap, McRunConstants *rc);
+PetscErrorCode McRunConstantsFree(McRunConstants *rc);
+/* mcmc-run --map: writes <output stem>_map.h5 (a run file with no draws
+ * whose constant_data holds the MAP point, the Laplace eigenpairs and the
+ * prior's arrays; replaced if it exists), the mesh file <stem>_mesh.h5 and
+ * <stem>_map.xmf that shows the fields in ParaView. Ownership: borrows
+ * everything. */
+PetscErrorCode McRunWriteMapFile(const McConfig *cfg, McProblem *pb, Vec xmap, McLaplace lap, const char *config_text,
+                                 const char *model_hash);
 
 /* ------------------------------------------------------ resume (resume.c) */
 

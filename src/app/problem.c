@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Records the user's mistake (once) and marks the set-up invalid. */
 static void Fail(char *msg, size_t len, PetscBool *valid, const char *fmt, ...)
@@ -298,6 +299,7 @@ static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pt
 
 static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
+  char      where[2 * MC_CONFIG_PATH_MAX + 16];
   PetscInt  dim = cfg->mesh.dim, n = 0;
   PetscReal lo[3], hi[3];
   McSpace   space;
@@ -332,8 +334,9 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     PetscCall(PetscArraycpy(pb->obs_coords, cfg->observations.points, n * dim));
     break;
   case MC_OBS_FILE:
-    PetscCall(McReadTable(cfg->observations.file, dim, "observation point coordinates", &n, &pb->obs_coords, msg, len,
-                          valid));
+    PetscCall(McReadTableFile(cfg->observations.file, cfg->observations.dataset, "constant_data/sensor_coords", dim,
+                              "observation point coordinates", &n, &pb->obs_coords, where, sizeof where, msg, len,
+                              valid));
     break;
   }
   if (!*valid) PetscFunctionReturn(0);
@@ -347,7 +350,7 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     if (m != n) {
       Fail(msg, len, valid, "%s: %d of the %d observation points (%s) lie outside the mesh", cfg->source,
            (int)(n - m), (int)n,
-           cfg->observations.kind == MC_OBS_FILE ? cfg->observations.file : "[observations] points");
+           cfg->observations.kind == MC_OBS_FILE ? where : "[observations] points");
       PetscFunctionReturn(0);
     }
   }
@@ -419,12 +422,94 @@ static PetscErrorCode CheckCorrelationLength(const McConfig *cfg, McProblem *pb,
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
+/* [prior] mean_file: the field, in the global (mesh-file vertex) order;
+ * every rank reads the file and keeps its own rows. */
+static PetscErrorCode ReadMeanField(const McConfig *cfg, McSpace space, Vec *mean, char *msg, size_t len,
+                                    PetscBool *valid)
+{
+  PetscReal   *vals;
+  PetscScalar *a;
+  PetscInt     n, lo, hi;
+
+  PetscFunctionBeginUser;
+  *mean = NULL;
+  PetscCall(McSpaceCreateVector(space, mean));
+  PetscCall(VecGetSize(*mean, &n));
+  PetscCall(McReadFieldFile(cfg->prior.mean_file, cfg->prior.mean_dataset, n, &vals, msg, len, valid));
+  if (!*valid) {
+    PetscCall(VecDestroy(mean));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(VecGetOwnershipRange(*mean, &lo, &hi));
+  PetscCall(VecGetArray(*mean, &a));
+  for (PetscInt i = lo; i < hi; i++) a[i - lo] = vals[i];
+  PetscCall(VecRestoreArray(*mean, &a));
+  PetscCall(PetscFree(vals));
+  PetscFunctionReturn(0);
+}
+
+/* A field written by mcmc-run names its mesh file (attribute mesh_file,
+ * next to it): the same number of vertices is not enough, they must be the
+ * same vertices in the same order, or the values land in the wrong places.
+ * Checked when that mesh file is there (serial: the vertex order is the
+ * mesh file's). */
+static PetscErrorCode CheckMeanMesh(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
+{
+  const char  *ds = cfg->prior.mean_dataset[0] ? cfg->prior.mean_dataset : "fields/mean";
+  char         meshname[PETSC_MAX_PATH_LEN], meshpath[2 * PETSC_MAX_PATH_LEN], ignore[8];
+  const char  *slash = strrchr(cfg->prior.mean_file, '/');
+  PetscBool    found, ok = PETSC_TRUE;
+  PetscMPIInt  size;
+  PetscReal   *theirs = NULL, extent = 0;
+  PetscInt     rank, dims[2];
+  McOutputMesh m;
+  double      *coords = NULL;
+  int64_t     *cells = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  if (size > 1) PetscFunctionReturn(0);
+  PetscCall(McReadH5StringAttribute(cfg->prior.mean_file, ds, "mesh_file", meshname, sizeof meshname, &found));
+  if (!found || meshname[0] == '/' || strstr(meshname, "..")) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(meshpath, sizeof meshpath, "%.*s%s", slash ? (int)(slash - cfg->prior.mean_file + 1) : 0,
+                          cfg->prior.mean_file, meshname));
+  if (access(meshpath, R_OK) != 0) PetscFunctionReturn(0);
+  PetscCall(McReadH5Dataset(meshpath, "geometry/vertices", &rank, dims, &theirs, ignore, sizeof ignore, &ok));
+  if (!ok) PetscFunctionReturn(0); /* not a mesh file of ours: nothing to compare */
+  PetscCall(McProblemGetMesh(pb, &m, &coords, &cells));
+  for (PetscInt i = 0; i < m.nvertices * m.dim; i++) extent = PetscMax(extent, PetscAbsReal(coords[i]));
+  if (rank != 2 || dims[0] != m.nvertices || dims[1] != m.dim) {
+    Fail(msg, len, valid, "%s: dataset \"%s\" lies on the mesh %s of %d vertices in %dD; this configuration's mesh has %d in %dD",
+         cfg->prior.mean_file, ds, meshpath, (int)dims[0], (int)dims[1], (int)m.nvertices, (int)m.dim);
+  } else {
+    for (PetscInt v = 0; v < m.nvertices && *valid; v++)
+      for (PetscInt d = 0; d < m.dim && *valid; d++)
+        if (PetscAbsReal(theirs[v * m.dim + d] - coords[v * m.dim + d]) > 1e-10 * PetscMax(extent, 1.0))
+          Fail(msg, len, valid,
+               "%s: dataset \"%s\" lies on the mesh %s, which differs from this configuration's: vertex %d is at "
+               "(%g, %g%s) there, (%g, %g%s) here",
+               cfg->prior.mean_file, ds, meshpath, (int)v, (double)theirs[v * m.dim], (double)theirs[v * m.dim + 1],
+               m.dim == 3 ? ", ..." : "", (double)coords[v * m.dim], (double)coords[v * m.dim + 1],
+               m.dim == 3 ? ", ..." : "");
+  }
+  PetscCall(PetscFree(theirs));
+  PetscCall(McFree(&coords));
+  PetscCall(McFree(&cells));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
   McPriorSpec prs;
   McSpace     space;
+  Vec         mean = NULL;
 
   PetscFunctionBeginUser;
+  PetscCall(McForwardGetParameterSpace(pb->fw, &space));
+  if (cfg->prior.mean_file[0]) {
+    PetscCall(ReadMeanField(cfg, space, &mean, msg, len, valid));
+    if (!*valid) PetscFunctionReturn(0);
+  }
   PetscCall(McPriorSpecDefault(&prs));
   if (cfg->prior.by_coefficients) {
     prs.gamma = cfg->prior.gamma;
@@ -438,8 +523,9 @@ static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
   prs.theta[0] = cfg->prior.anisotropy[0];
   prs.theta[1] = cfg->prior.anisotropy[1];
   prs.theta_angle = cfg->prior.anisotropy_angle;
-  PetscCall(McForwardGetParameterSpace(pb->fw, &space));
+  prs.mean_field = mean;
   PetscCall(McPriorCreate(space, &prs, &pb->prior));
+  PetscCall(VecDestroy(&mean)); /* the prior copied it */
   PetscCall(McPriorGetOperators(pb->prior, NULL, NULL, &pb->ml));
   PetscCall(McPriorCreateVector(pb->prior, &pb->m0));
   PetscCall(McPriorCreateVector(pb->prior, &pb->work));
@@ -448,21 +534,19 @@ static PetscErrorCode CreatePrior(const McConfig *cfg, McProblem *pb)
   PetscFunctionReturn(0);
 }
 
-/* The "inclusion" truth: the prior mean plus a smooth disc (ball in 3D) of
- * height 2 std_dev, centred in the domain's bounding box, radius a fifth of
- * its smallest side, edge width a fiftieth. */
+/* An analytic truth (truths.c) on the domain's bounding box. */
 typedef struct {
-  PetscInt  dim;
-  PetscReal centre[3], radius, width, height, base;
-} Inclusion;
+  McTruthKind kind;
+  PetscInt    dim;
+  PetscReal   lo[3], hi[3], a;
+} Analytic;
 
-static PetscErrorCode InclusionFn(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
+static PetscErrorCode AnalyticFn(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx)
 {
-  const Inclusion *in = ctx;
-  PetscReal        r2 = 0;
+  const Analytic *an = ctx;
 
-  for (PetscInt d = 0; d < dim; d++) r2 += PetscSqr(x[d] - in->centre[d]);
-  *val = in->base + in->height * 0.5 * (1 - PetscTanhReal((PetscSqrtReal(r2) - in->radius) / in->width));
+  (void)dim;
+  *val = McAnalyticTruth(an->kind, an->dim, an->lo, an->hi, an->a, x);
   return 0;
 }
 
@@ -482,24 +566,18 @@ static PetscErrorCode CreateTruth(const McConfig *cfg, McProblem *pb)
   case MC_TRUTH_PRIOR_MEAN:
     PetscCall(VecCopy(pb->m0, pb->mtrue));
     break;
-  case MC_TRUTH_INCLUSION: {
-    Inclusion in;
-    PetscReal lo[3], hi[3], side = PETSC_MAX_REAL;
-    McSpace   space;
-    DM        dm;
+  default: { /* the named analytic fields, added to the prior mean */
+    Analytic an;
+    McSpace  space;
+    DM       dm;
     PetscCall(McMeshGetDM(pb->mesh, &dm));
-    PetscCall(DMGetBoundingBox(dm, lo, hi));
-    in.dim = cfg->mesh.dim;
-    for (PetscInt d = 0; d < in.dim; d++) {
-      in.centre[d] = 0.5 * (lo[d] + hi[d]);
-      side = PetscMin(side, hi[d] - lo[d]);
-    }
-    in.radius = 0.2 * side;
-    in.width = 0.02 * side;
-    in.height = 2 * (cfg->prior.by_coefficients ? 1.0 : cfg->prior.std_dev);
-    in.base = cfg->prior.mean;
+    PetscCall(DMGetBoundingBox(dm, an.lo, an.hi));
+    an.kind = cfg->data.truth;
+    an.dim = cfg->mesh.dim;
+    an.a = 2 * (cfg->prior.by_coefficients ? 1.0 : cfg->prior.std_dev);
     PetscCall(McForwardGetParameterSpace(pb->fw, &space));
-    PetscCall(McSpaceInterpolate(space, InclusionFn, &in, pb->mtrue));
+    PetscCall(McSpaceInterpolate(space, AnalyticFn, &an, pb->mtrue));
+    PetscCall(VecAXPY(pb->mtrue, 1.0, pb->m0));
     break;
   }
   }
@@ -629,10 +707,12 @@ static PetscErrorCode SetData(const McConfig *cfg, McProblem *pb, char *msg, siz
     PetscInt   n;
     PetscReal *vals, scale = 1;
     Vec        d;
-    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    char       where[2 * MC_CONFIG_PATH_MAX + 16];
+    PetscCall(McReadTableFile(cfg->data.file, cfg->data.dataset, "observed_data/y", 1, "observed value", &n, &vals,
+                              where, sizeof where, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
     if (n != pb->nobs) {
-      Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", cfg->data.file, (int)n,
+      Fail(msg, len, valid, "%s: %d observed values, but there are %d observation points", where, (int)n,
            (int)pb->nobs);
       PetscCall(PetscFree(vals));
       PetscFunctionReturn(0);
@@ -703,9 +783,11 @@ static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg
   if (cfg->data.kind == MC_DATA_FILE) {
     PetscInt   n;
     PetscReal *vals;
-    PetscCall(McReadTable(cfg->data.file, 1, "observed value", &n, &vals, msg, len, valid));
+    char       where[2 * MC_CONFIG_PATH_MAX + 16];
+    PetscCall(McReadTableFile(cfg->data.file, cfg->data.dataset, "observed_data/y", 1, "observed value", &n, &vals,
+                              where, sizeof where, msg, len, valid));
     if (!*valid) PetscFunctionReturn(0);
-    if (n != nout) Fail(msg, len, valid, "%s: %d observed values, but model %s has %d outputs", cfg->data.file, (int)n,
+    if (n != nout) Fail(msg, len, valid, "%s: %d observed values, but model %s has %d outputs", where, (int)n,
                         cfg->model.name, (int)nout);
     else PetscCall(PetscArraycpy(pb->data, vals, n));
     PetscCall(PetscFree(vals));
@@ -770,7 +852,9 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   if (*valid) PetscCall(CreateObservations(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(CheckCorrelationLength(cfg, pb, msg, len, valid));
   if (!*valid) PetscFunctionReturn(0);
-  PetscCall(CreatePrior(cfg, pb));
+  PetscCall(CreatePrior(cfg, pb, msg, len, valid));
+  if (*valid && cfg->prior.mean_file[0]) PetscCall(CheckMeanMesh(cfg, pb, msg, len, valid));
+  if (!*valid) PetscFunctionReturn(0);
   PetscCall(McPosteriorCreate(pb->fw, pb->obs, pb->prior, &pb->post));
   PetscCall(SetData(cfg, pb, msg, len, valid));
   if (*valid) PetscCall(SetParameterisationAndQoI(cfg, pb, msg, len, valid));

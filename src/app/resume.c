@@ -90,6 +90,7 @@ PetscErrorCode McRunModelHash(const McConfig *cfg, char *hash, size_t len)
   }
   free(text); /* open_memstream's buffer comes from malloc */
   if (cfg->mesh.kind == MC_MESH_FILE) HashFile(&h[0], cfg->mesh.file);
+  if (cfg->prior.mean_file[0]) HashFile(&h[3], cfg->prior.mean_file);
   if (cfg->observations.kind == MC_OBS_FILE) HashFile(&h[4], cfg->observations.file);
   if (cfg->data.kind == MC_DATA_FILE) HashFile(&h[5], cfg->data.file);
   hash[0] = '\0';

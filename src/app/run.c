@@ -231,6 +231,7 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   PetscInt        nqoi, P = pb->nparams;
   const PetscScalar *y, *truth = NULL;
   Vec             d;
+  McRunConstants  consts;
   PetscErrorCode  ierr;
 
   PetscFunctionBeginUser;
@@ -274,10 +275,15 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   spec.config_text = r->config_text;
   spec.model_hash = r->model_hash;
   spec.overwrite = cfg->output.overwrite || r->opt->force ? PETSC_TRUE : PETSC_FALSE;
+  /* constant_data: prior mean, KL modes, MAP, Laplace (geometry_out.c) */
+  PetscCall(McRunConstantsFill(pb, r->xmap, r->lap, &consts));
+  spec.nconstants = consts.n;
+  spec.constants = consts.list;
   /* A file that cannot be created or resumed is reported by the caller
    * after everything here is released. */
   if (resume) ierr = McOutputOpenResume(cfg->output.path, &spec, &r->out);
   else ierr = McOutputCreate(cfg->output.path, &spec, &r->out);
+  PetscCall(McRunConstantsFree(&consts));
   if (d) PetscCall(VecRestoreArrayRead(d, &y));
   if (truth) PetscCall(VecRestoreArrayRead(pb->mtrue, &truth));
   PetscCall(PetscFree2(names, buf));
@@ -1143,6 +1149,8 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     *code = MC_EXIT_USAGE;
   } else {
     if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r.pb, &r.xmap, &r.lap, code));
+    if (*code == MC_EXIT_OK && opt->mode == MC_RUN_MAP)
+      PetscCall(McRunWriteMapFile(cfg, r.pb, r.xmap, r.lap, r.config_text, r.model_hash));
     if (*code != MC_EXIT_OK || opt->mode == MC_RUN_MAP) {
       PetscCall(RunFree(&r));
       PetscCall(McConfigDestroy(&cfg));

@@ -61,7 +61,7 @@ static const char *const cell_types[] = {"simplex", "tensor", NULL};
 static const char *const prior_kinds[] = {"bilaplacian", NULL};
 static const char *const obs_kinds[] = {"grid", "points", "file", NULL};
 static const char *const data_kinds[] = {"synthetic", "file", NULL};
-static const char *const truths[] = {"prior_sample", "prior_mean", "inclusion", NULL};
+static const char *const truths[] = {"prior_sample", "prior_mean", "inclusion", "two_inclusions", "layers", "channel", "smooth", NULL};
 static const char *const noise_kinds[] = {"absolute", "relative", NULL};
 static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", "hpcn", "hmala", "dili", "dr", NULL};
 static const char *const starts[] = {"prior_mean", "map", "laplace", NULL};
@@ -173,6 +173,16 @@ static const Key keys[] = {
      "Coefficient delta of the operator; with gamma, instead of correlation_length and std_dev."},
     {"prior", "mean", T_REAL, C(prior.mean), "0.0", -BIG, BIG, 0, NULL, 0, 0, NULL, 0, NULL, "m",
      "Constant prior mean of m."},
+    {"prior", "mean_file", T_STRING, C(prior.mean_file), NULL, 0, 0, 0, NULL, S(prior.mean_file), 0, NULL, 0,
+     "\"previous_run.h5\"", "-",
+     "Prior mean as a field, replacing mean: an HDF5 file (the output of an earlier mcmc-run, whose posterior mean "
+     "field it takes, or any file with a dataset of one value per mesh vertex, see mean_dataset) or a text file of "
+     "one value per line, in the vertex order of the run's mesh file (relative to the working directory)."},
+    {"prior", "mean_dataset", T_STRING, C(prior.mean_dataset), NULL, 0, 0, 0, NULL, S(prior.mean_dataset), 0, NULL, 0,
+     "\"constant_data/map_m\"", "-",
+     "Dataset of mean_file (HDF5) holding the field: one value per mesh vertex, or [chains, vertices] averaged "
+     "over the chains weighted by the count beside it; default \"fields/mean\", an earlier run's posterior mean "
+     "(\"constant_data/map_m\": its MAP point)."},
     {"prior", "robin", T_BOOL, C(prior.robin), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
      "Robin boundary condition on the prior operator (reduces the variance inflation near the boundary)."},
     {"prior", "kl_modes", T_INT, C(prior.kl_modes), "0", 0, 100000, 0, NULL, 0, 0, NULL, 0, NULL, "modes",
@@ -194,18 +204,34 @@ static const Key keys[] = {
      "Observation points, one array of dim coordinates each, inside the mesh."},
     {"observations", "file", T_STRING, C(observations.file), NULL, 0, 0, REQUIRED, NULL, S(observations.file), 0,
      "kind", MC_OBS_FILE, "\"obs_points.txt\"", "-",
-     "Text file of observation points, one point per line (dim numbers)."},
+     "File of observation points: text, one point per line (dim numbers), or HDF5 (see dataset)."},
+    {"observations", "dataset", T_STRING, C(observations.dataset), NULL, 0, 0, 0, NULL, S(observations.dataset), 0,
+     "kind", MC_OBS_FILE, "\"points\"", "-",
+     "Dataset of an HDF5 file holding the points, shape [points, dim]; default \"constant_data/sensor_coords\" "
+     "(the points of an earlier mcmc-run's output file)."},
 
     {"data", "kind", T_CHOICE, C(data.kind), "\"synthetic\"", 0, 0, 0, data_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"synthetic\": data computed from a known truth plus noise; \"file\": observed values read from a file."},
     {"data", "truth", T_CHOICE, C(data.truth), "\"prior_sample\"", 0, 0, 0, truths, 0, 0, "kind", MC_DATA_SYNTHETIC,
-     NULL, "-", "The true field: a draw from the prior, the prior mean, or a smooth circular inclusion."},
+     NULL, "-",
+     "The true field: a draw from the prior, the prior mean, or the prior mean plus a named analytic field of "
+     "amplitude a = 2 std_dev (1 with gamma and delta) on the domain's bounding box, s = the coordinates scaled to "
+     "[0, 1], smooth edges of width 0.02: \"inclusion\" (a disc of height a at the centre, radius 0.2 of the "
+     "smallest side), \"two_inclusions\" (discs of radius 0.15 of the smallest side at s = 0.3 (height a) and "
+     "s = 0.7 (height -a) in every coordinate), \"layers\" (a for s_last < 1/3, 0 up to 2/3, -a above), "
+     "\"channel\" (a band of height a, half-width 0.1, around s_1 = 0.5 + 0.15 sin(2 pi s_0)), \"smooth\" (a "
+     "times the product of sin(2 pi s_d) over the dimensions)."},
     {"data", "truth_seed", T_INT, C(data.truth_seed), "1", 0, INTMAX, 0, NULL, 0, 0, "kind", MC_DATA_SYNTHETIC, NULL,
      "-", "Seed of the random numbers drawing the truth."},
     {"data", "noise_seed", T_INT, C(data.noise_seed), "2", 0, INTMAX, 0, NULL, 0, 0, "kind", MC_DATA_SYNTHETIC, NULL,
      "-", "Seed of the random numbers drawing the noise."},
     {"data", "file", T_STRING, C(data.file), NULL, 0, 0, REQUIRED, NULL, S(data.file), 0, "kind", MC_DATA_FILE,
-     "\"data.txt\"", "-", "Text file of observed values, one per observation point, in order."},
+     "\"data.txt\"", "-",
+     "File of observed values, one per observation point, in order: text, one per line, or HDF5 (see dataset)."},
+    {"data", "dataset", T_STRING, C(data.dataset), NULL, 0, 0, 0, NULL, S(data.dataset), 0, "kind", MC_DATA_FILE,
+     "\"y\"", "-",
+     "Dataset of an HDF5 file holding the values, shape [points] (or [points, 1]); default \"observed_data/y\" "
+     "(the data of an earlier mcmc-run's output file)."},
 
     {"noise", "kind", T_CHOICE, C(noise.kind), "\"absolute\"", 0, 0, 0, noise_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"absolute\": sigma is the standard deviation; \"relative\": sigma times the largest |observed value|."},
@@ -1017,7 +1043,16 @@ static int PriorChecks(Ctx *x)
   McConfig *c = x->cfg;
   int       kl = KeyIndex("prior", "correlation_length"), ks = KeyIndex("prior", "std_dev");
   int       kg = KeyIndex("prior", "gamma"), kd = KeyIndex("prior", "delta");
+  int       km = KeyIndex("prior", "mean"), kf = KeyIndex("prior", "mean_file"), kds = KeyIndex("prior", "mean_dataset");
 
+  /* mean = 0 and mean_file = "" (what --print-config writes for keys left
+   * out) stand for "not given". */
+  if (x->given[km] && c->prior.mean_file[0] && c->prior.mean != 0)
+    return Err(x, x->given[km]->line > x->given[kf]->line ? x->given[km] : x->given[kf],
+               "[prior] mean = %g conflicts with mean_file: give a constant mean or a mean field from a file",
+               (double)c->prior.mean);
+  if (c->prior.mean_dataset[0] && !c->prior.mean_file[0])
+    return Err(x, x->given[kds], "[prior] mean_dataset names a dataset of mean_file, which is not given");
   if (!x->given[kg] && !x->given[kd]) return 0;
   if (x->given[kl] || x->given[ks]) {
     int                a = x->given[kl] ? kl : ks, b = x->given[kg] ? kg : kd;
@@ -1094,10 +1129,11 @@ static int ModelChecks(Ctx *x)
     return Err(x, At(x, KeyIndex("model", "config")), "[model] config must be a JSON object such as {}, got '%s'",
                c->model.config);
   if (c->model.output == MC_UMB_OBSERVATIONS && c->data.kind == MC_DATA_SYNTHETIC &&
-      c->data.truth == MC_TRUTH_INCLUSION)
+      c->data.truth >= MC_TRUTH_INCLUSION)
     return Err(x, At(x, KeyIndex("data", "truth")),
-               "[data] truth = \"inclusion\" needs the mesh; with [model] kind = \"umbridge\" the truth is "
-               "\"prior_sample\" or \"prior_mean\" of the model's input");
+               "[data] truth = \"%s\" needs the mesh; with [model] kind = \"umbridge\" the truth is "
+               "\"prior_sample\" or \"prior_mean\" of the model's input",
+               truths[c->data.truth]);
   return 0;
 }
 
@@ -1388,12 +1424,17 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
   }
   if (c->model.kind == MC_MODEL_UMBRIDGE)
     ; /* no prior field, mesh or observation points: the model line said it all */
-  else if (c->prior.by_coefficients)
-    fprintf(out, "prior    bilaplacian, gamma %g, delta %g, mean %g\n", (double)c->prior.gamma, (double)c->prior.delta,
-            (double)c->prior.mean);
-  else
-    fprintf(out, "prior    bilaplacian, correlation length %g, std dev %g, mean %g\n",
-            (double)c->prior.correlation_length, (double)c->prior.std_dev, (double)c->prior.mean);
+  else {
+    if (c->prior.by_coefficients)
+      fprintf(out, "prior    bilaplacian, gamma %g, delta %g, ", (double)c->prior.gamma, (double)c->prior.delta);
+    else
+      fprintf(out, "prior    bilaplacian, correlation length %g, std dev %g, ", (double)c->prior.correlation_length,
+              (double)c->prior.std_dev);
+    if (c->prior.mean_file[0])
+      fprintf(out, "mean field from %s%s%s\n", c->prior.mean_file, c->prior.mean_dataset[0] ? ":" : "",
+              c->prior.mean_dataset);
+    else fprintf(out, "mean %g\n", (double)c->prior.mean);
+  }
   if (c->model.kind == MC_MODEL_UMBRIDGE)
     ;
   else if (c->observations.kind == MC_OBS_FILE)
@@ -1406,7 +1447,7 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
     fprintf(out, ", synthetic from %s (seed %d), noise sigma %g %s\n",
             c->data.truth == MC_TRUTH_PRIOR_SAMPLE ? "a prior sample"
             : c->data.truth == MC_TRUTH_PRIOR_MEAN ? "the prior mean"
-                                                   : "an inclusion",
+                                                   : truths[c->data.truth],
             (int)c->data.truth_seed, (double)c->noise.sigma,
             c->noise.kind == MC_NOISE_ABSOLUTE ? "absolute" : "relative");
   else

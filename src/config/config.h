@@ -26,7 +26,17 @@ typedef enum { MC_CELL_SIMPLEX, MC_CELL_TENSOR } McCellType;
 typedef enum { MC_PRIOR_BILAPLACIAN } McPriorKind;
 typedef enum { MC_OBS_GRID, MC_OBS_POINTS, MC_OBS_FILE } McObsKind;
 typedef enum { MC_DATA_SYNTHETIC, MC_DATA_FILE } McDataKind;
-typedef enum { MC_TRUTH_PRIOR_SAMPLE, MC_TRUTH_PRIOR_MEAN, MC_TRUTH_INCLUSION } McTruthKind;
+/* The named analytic truths (INCLUSION and after) are fields on the mesh
+ * (src/app/truths.c); the first two are drawn from the prior. */
+typedef enum {
+  MC_TRUTH_PRIOR_SAMPLE,
+  MC_TRUTH_PRIOR_MEAN,
+  MC_TRUTH_INCLUSION,
+  MC_TRUTH_TWO_INCLUSIONS,
+  MC_TRUTH_LAYERS,
+  MC_TRUTH_CHANNEL,
+  MC_TRUTH_SMOOTH
+} McTruthKind;
 typedef enum { MC_NOISE_ABSOLUTE, MC_NOISE_RELATIVE } McNoiseKind;
 typedef enum {
   MC_KERNEL_PCN,
@@ -99,6 +109,8 @@ typedef struct {
     PetscBool   robin;
     PetscInt    kl_modes; /* > 0: sample in this many Karhunen-Loeve coordinates */
     PetscReal   anisotropy[2], anisotropy_angle; /* Theta's lengths (0: isotropic) and angle */
+    char        mean_file[MC_CONFIG_PATH_MAX];       /* prior mean field from a file; "" = the constant mean */
+    char        mean_dataset[MC_CONFIG_PATH_MAX];    /* its dataset (HDF5); "" = a previous run's fields/mean */
   } prior;
   struct {
     McObsKind  kind;
@@ -106,12 +118,14 @@ typedef struct {
     PetscInt   npoints; /* kind = points */
     PetscReal *points;  /* npoints x mesh.dim coordinates, row by row */
     char       file[MC_CONFIG_PATH_MAX];
+    char       dataset[MC_CONFIG_PATH_MAX]; /* of an HDF5 file; "" = constant_data/sensor_coords */
   } observations;
   struct {
     McDataKind  kind;
     McTruthKind truth;
     PetscInt    truth_seed, noise_seed;
     char        file[MC_CONFIG_PATH_MAX];
+    char        dataset[MC_CONFIG_PATH_MAX]; /* of an HDF5 file; "" = observed_data/y */
   } data;
   struct {
     McNoiseKind kind;

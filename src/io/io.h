@@ -19,6 +19,24 @@
 #define MC_OUTPUT_DEFAULT_BLOCK 256
 #define MC_OUTPUT_DEFAULT_MEMORY_BLOCK 64
 
+/* A constant array of the run, stored once in constant_data/ when the file
+ * is created (KL modes, MAP point, Laplace eigenpairs, prior mean): a
+ * vector over one named dimension or a row-major matrix over two. Every
+ * dimension gets an int64 coordinate 0..n-1 in constant_data/ (shared by
+ * the arrays that name it, which must agree on its size); a dimension named
+ * "param" of nparams values gets the parameter labels instead. An array
+ * whose last dimension is "node" is a field on the mesh (value i at row i
+ * of /geometry/vertices of mesh_file): it carries the attribute mesh_file
+ * and the XDMF file shows it (one nodal attribute per row of a matrix). */
+typedef struct {
+  const char   *name;        /* dataset name in constant_data/ */
+  PetscInt      ndims;       /* 1 or 2 */
+  const char   *dims[2];     /* dimension names, e.g. {"kl_mode", "node"} */
+  PetscInt      shape[2];    /* sizes, >= 1 */
+  const double *values;      /* shape[0] (x shape[1]) values, row-major */
+  const char   *description; /* attribute "description"; NULL = none */
+} McOutputConstant;
+
 /* What the file holds. Everything pointed to is copied by McOutputCreate
  * (or McOutputOpenResume) and may be freed by the caller afterwards.
  * Start from McOutputSpecInit() so that new fields get their defaults. */
@@ -46,6 +64,8 @@ typedef struct {
   PetscInt      sensor_dim;    /* coordinates per sensor; 0 = none */
   const double *sensor_coords; /* [M][sensor_dim] row-major, or NULL */
   double        noise_sigma;   /* noise standard deviation; NaN (default) = not written */
+  PetscInt                nconstants; /* arrays written to constant_data/ at creation */
+  const McOutputConstant *constants;
 
   const char *program_version; /* NULL = this build's MC version */
   const char *config_text;     /* the configuration file's text; NULL = "" */

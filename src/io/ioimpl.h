@@ -9,6 +9,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Every HDF5 call goes through this: a negative status becomes a PETSc
  * error naming the file, the object (dataset or group path) and HDF5's own
@@ -120,6 +121,18 @@ PetscErrorCode McH5Transfer_Private(McOutput o, hid_t dset, const char *what, hi
 /* Layout creation and reopening (layout.c). */
 PetscErrorCode McOutputBuildLayout_Private(McOutput o, const McOutputSpec *spec);
 PetscErrorCode McOutputOpenLayout_Private(McOutput o, const McOutputSpec *spec);
+
+/* Constant arrays (constants.c): written into constant_data/ at creation;
+ * the fields among them (mesh_file attribute, last axis nv) listed for the
+ * XDMF file, rows = 0 for a vector, else the rows of a matrix. */
+typedef struct {
+  char     name[64];
+  PetscInt rows;
+} McOutputFieldConst_Private;
+PetscErrorCode McOutputCheckConstants_Private(const McOutputSpec *spec);
+PetscErrorCode McOutputConstants_Private(McOutput o, const McOutputSpec *spec);
+PetscErrorCode McOutputListFieldConstants_Private(McOutput o, PetscInt nv, PetscInt max, McOutputFieldConst_Private *list, PetscInt *n);
+void           McOutputXdmfConstants_Private(FILE *f, const char *run, PetscInt nv, PetscInt n, const McOutputFieldConst_Private *list);
 
 /* Shared set-up of buffers (output.c) and the checkpoint (checkpoint.c). */
 PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec, McOutput *out);

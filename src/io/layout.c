@@ -248,6 +248,7 @@ PetscErrorCode McOutputBuildLayout_Private(McOutput o, const McOutputSpec *spec)
   PetscCall(PetscFree(labels));
   PetscCall(McDrawGroup(o, spec, "sample_stats", created, 1, NULL));
   PetscCall(McObservedGroups(o, spec));
+  PetscCall(McOutputConstants_Private(o, spec));
   PetscCall(McFieldGroups(o, spec));
   PetscCall(McMemoryGroup(o));
   PetscCall(McCheckpointGroup(o));

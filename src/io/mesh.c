@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Fields of constant_data/ shown in the XDMF file at most. */
+#define MC_XDMF_MAX_CONSTANTS 32
+
 static const char *McTopologyType(const McOutputMesh *m)
 {
   if (m->dim == 2 && m->corners == 3) return "Triangle";
@@ -111,6 +114,8 @@ PetscErrorCode McOutputWriteXdmf(McOutput o, const char *xmf, const char *mesh_f
   PetscInt64  K = o->committed_fields;
   int         ok;
   htri_t      truth;
+  McOutputFieldConst_Private consts[MC_XDMF_MAX_CONSTANTS];
+  PetscInt    nconsts;
 
   PetscFunctionBeginUser;
   PetscCheck(McTopologyType(m), PETSC_COMM_SELF, PETSC_ERR_SUP, "XDMF file %s: unsupported cells (%" PetscInt_FMT " vertices, dimension %" PetscInt_FMT ")", xmf, m->corners, m->dim);
@@ -123,6 +128,7 @@ PetscErrorCode McOutputWriteXdmf(McOutput o, const char *xmf, const char *mesh_f
   fname    = o->field_path + strlen("posterior_fields/");
   MC_H5(o, "fields/truth", truth = H5Lexists(o->file, "fields", H5P_DEFAULT));
   if (truth > 0) MC_H5(o, "fields/truth", truth = H5Lexists(o->file, "fields/truth", H5P_DEFAULT));
+  PetscCall(McOutputListFieldConstants_Private(o, m->nvertices, MC_XDMF_MAX_CONSTANTS, consts, &nconsts));
   PetscCall(PetscSNPrintf(tmp, sizeof tmp, "%s.tmp", xmf));
   f = fopen(tmp, "w");
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "XDMF file %s: cannot create %s: %s", xmf, tmp, strerror(errno));
@@ -140,12 +146,14 @@ PetscErrorCode McOutputWriteXdmf(McOutput o, const char *xmf, const char *mesh_f
     }
     for (PetscInt c = 0; c < o->C; c++) {
       char name[64];
+      if (!o->wcount[c]) continue; /* no field yet (a --map file): mean and std are NaN */
       PetscCall(PetscSNPrintf(name, sizeof name, "mean_chain%d", (int)c));
       McSlabAttribute(f, name, run, "/fields/mean", 2, c, 0, o->C, 0, o->nv);
       PetscCall(PetscSNPrintf(name, sizeof name, "std_chain%d", (int)c));
       McSlabAttribute(f, name, run, "/fields/std", 2, c, 0, o->C, 0, o->nv);
     }
   }
+  McOutputXdmfConstants_Private(f, run, m->nvertices, nconsts, consts); /* MAP, modes, prior mean */
   fprintf(f, "    </Grid>\n");
   /* The stored field samples over time = global draw index. */
   if (o->nv && K > 0) {

@@ -71,6 +71,7 @@ static PetscErrorCode McCheckSpec(const McOutputSpec *s)
   }
   if (s->field_size) PetscCall(McCheckName("field name", s->field_name ? s->field_name : "u"));
   for (PetscInt i = 0; s->param_names && i < s->nparams; i++) PetscCheck(s->param_names[i], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "output: parameter label %" PetscInt_FMT " is NULL", i);
+  PetscCall(McOutputCheckConstants_Private(s));
   PetscFunctionReturn(0);
 }
 

@@ -107,10 +107,17 @@ with h5py.File(out, "r", swmr=True) as f:
     m_mean = f["posterior/m_mean"][...]
     fdraw = f["posterior_fields/draw"][...]
     has_truth = "fields/truth" in f
+    # Fields among the constant arrays (prior mean, KL modes, MAP, Laplace
+    # modes): one nodal attribute per vector, one per row of a matrix.
+    nconst = 0
+    for ds in f["constant_data"].values():
+        if "mesh_file" in ds.attrs:
+            nconst += 1 if ds.ndim == 1 else ds.shape[0]
 temporal = [g for g in root.iter("Grid") if g.get("CollectionType") == "Temporal"]
 times = [int(g.find("Time").get("Value")) for g in temporal[0].findall("Grid")] if temporal else []
 expect(len(grids) == 1 + K and times == list(fdraw), "a summary grid and %d field-sample grids at the stored draws" % K)
-expect(nattr == (1 if has_truth else 0) + 2 * C + K * C, "%d nodal attributes: truth, mean and std per chain, every sample per chain" % nattr)
+expect(nconst >= 1 and nattr == (1 if has_truth else 0) + 2 * C + K * C + nconst,
+       "%d nodal attributes: truth, mean and std per chain, every sample per chain, %d constant fields" % (nattr, nconst))
 expect(not [x for x in failures], "every one of %d HDF5 references resolves with its shape" % nrefs)
 for fh in files.values():
     fh.close()

@@ -4,6 +4,7 @@
  * and the layout are checked from Python (check_output.py). */
 #include "io/io.h"
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,6 +322,66 @@ static PetscErrorCode TestResumeRefusals(const char *dir)
   PetscFunctionReturn(0);
 }
 
+/* Constant arrays: written once with their values and scales; a spec
+ * whose arrays contradict each other or the layout is refused with the
+ * array and dimension named. */
+static PetscErrorCode TestConstants(const char *dir)
+{
+  const char      *names[1] = {"sigma"};
+  McOutputSpec     s;
+  McOutput         out;
+  char             path[PETSC_MAX_PATH_LEN], msg[1024];
+  double           a[6], b[12], back[12];
+  McOutputConstant c[2] = {{"a", 1, {"node", NULL}, {6, 0}, a, "a field"},
+                           {"b", 2, {"mode", "node"}, {2, 6}, b, NULL}};
+  hid_t            f, ds;
+  char             label[16] = "";
+
+  PetscFunctionBeginUser;
+  for (int i = 0; i < 6; i++) a[i] = 1.0 / (i + 3);
+  for (int i = 0; i < 12; i++) b[i] = -0.1 * i;
+  Spec(&s, names);
+  s.nconstants = 2;
+  s.constants  = c;
+  PetscCall(PetscSNPrintf(path, sizeof path, "%s/constants.h5", dir));
+  PetscCall(McOutputCreate(path, &s, &out));
+  PetscCall(Append(out, 0));
+  PetscCall(McOutputClose(&out));
+  f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  CHECK(f >= 0, "cannot open %s", path);
+  CHECK(H5LTread_dataset_double(f, "/constant_data/a", back) >= 0 && !memcmp(back, a, sizeof a), "constant_data/a differs");
+  CHECK(H5LTread_dataset_double(f, "/constant_data/b", back) >= 0 && !memcmp(back, b, sizeof b), "constant_data/b differs");
+  ds = H5Dopen2(f, "/constant_data/b", H5P_DEFAULT);
+  CHECK(H5DSget_num_scales(ds, 0) == 1 && H5DSget_num_scales(ds, 1) == 1, "constant_data/b: a scale on each axis");
+  H5Dclose(ds);
+  ds = H5Dopen2(f, "/constant_data/mode", H5P_DEFAULT);
+  CHECK(H5DSis_scale(ds) > 0 && H5DSget_scale_name(ds, label, sizeof label) > 0 && !strcmp(label, "mode"), "constant_data/mode is the scale \"mode\", got \"%s\"", label);
+  H5Dclose(ds);
+  ds = H5Dopen2(f, "/constant_data/a", H5P_DEFAULT);
+  CHECK(H5LTfind_attribute(ds, "mesh_file") == 1, "constant_data/a: no mesh_file attribute");
+  H5Dclose(ds);
+  H5Fclose(f);
+
+  c[1].shape[1] = 5; /* node: 6 in a, 5 in b */
+  EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
+  CHECK(strstr(msg, "dimension node has 6 values in constant array \"a\" but 5 in \"b\""), "message \"%s\"", msg);
+  c[1].shape[1] = 6;
+  c[1].name     = "a";
+  EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
+  CHECK(strstr(msg, "constant array \"a\" named twice"), "message \"%s\"", msg);
+  c[1].name = "noise_sigma";
+  EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
+  CHECK(strstr(msg, "\"noise_sigma\" has the name of a dataset the layout writes"), "message \"%s\"", msg);
+  c[1].name = "mode";
+  EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
+  CHECK(strstr(msg, "constant array \"mode\" has the name of a dimension"), "message \"%s\"", msg);
+  c[1].name    = "b";
+  c[1].dims[0] = "param"; /* 2 values, the parameters are 4 */
+  EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
+  CHECK(strstr(msg, "param has 2 values, the parameters 4"), "message \"%s\"", msg);
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   char dir[PETSC_MAX_PATH_LEN] = "io-unit";
@@ -333,6 +394,7 @@ int main(int argc, char **argv)
   PetscCall(TestCheckpoint(dir));
   PetscCall(TestFlushPolicy(dir));
   PetscCall(TestResumeRefusals(dir));
+  PetscCall(TestConstants(dir));
   PetscCall(PetscPrintf(PETSC_COMM_SELF, failures ? "%d FAILURES\n" : "all io unit checks passed\n", failures));
   PetscCall(PetscFinalize());
   return failures ? 1 : 0;

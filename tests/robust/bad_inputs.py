@@ -85,6 +85,26 @@ DATACFG = config(observations='kind = "points"\npoints = [[0.25, 0.5], [0.75, 0.
 
 
 
+def OBSH5CFG(dataset):
+    """Observation points from obs.h5 (dataset "" = the default)."""
+    ds = '\ndataset = "%s"' % dataset if dataset else ""
+    return config(observations='kind = "file"\nfile = "obs.h5"' + ds)
+
+
+def DATAH5CFG(dataset):
+    """Two observation points, their values from y.h5."""
+    ds = '\ndataset = "%s"' % dataset if dataset else ""
+    return config(observations='kind = "points"\npoints = [[0.25, 0.5], [0.75, 0.5]]',
+                  data='kind = "file"\nfile = "y.h5"' + ds)
+
+
+def meancfg(keys):
+    """The base configuration with a prior mean field from a file (cells = 4: 25 vertices)."""
+    return config(prior='correlation_length = 0.5\n' + keys)
+
+
+M0_TEXT = "".join("%g\n" % (0.1 * i) for i in range(25))
+
 
 def run(*args):
     return [RUN, "--quiet", *args]
@@ -184,6 +204,74 @@ CASES = [
      r"^y\.txt:2: unexpected NUL byte \(a binary file\?\)$"),
     ("data-relative-zero", {"c.toml": DATACFG + '[noise]\nkind = "relative"\nsigma = 0.1\n', "y.txt": "0\n0\n"},
      run("c.toml"), 1, r"^y\.txt: relative noise needs a non-zero observed value \(all are 0\)$"),
+    # --- observation and data files in HDF5 ([observations] / [data] file + dataset)
+    ("obs-h5-no-dataset", {"c.toml": OBSH5CFG(""), "obs.h5": ("h5py", "foreign")}, run("c.toml"), 1,
+     r"^obs\.h5: no dataset \"constant_data/sensor_coords\" in the file$"),
+    ("obs-h5-three-columns", {"c.toml": OBSH5CFG("points"), "obs.h5": ("h5data", {"points": [[0.1, 0.2, 0.3]] * 3})},
+     run("c.toml"), 1, r"^obs\.h5: dataset \"points\" has shape \[3, 3\], expected \[n, 2\] \(observation point "
+     r"coordinates, 2 per row\)$"),
+    ("obs-h5-one-dim", {"c.toml": OBSH5CFG("points"), "obs.h5": ("h5data", {"points": [0.1, 0.2, 0.3, 0.4]})},
+     run("c.toml"), 1, r"^obs\.h5: dataset \"points\" has shape \[4\], expected \[n, 2\]"),
+    ("obs-h5-nan", {"c.toml": OBSH5CFG("points"), "obs.h5": ("h5data", {"points": [[0.1, 0.2], [0.3, float("nan")]]})},
+     run("c.toml"), 1, r"^obs\.h5: dataset \"points\": row 1 has nan, expected a finite number \(observation point "
+     r"coordinates\)$"),
+    ("obs-h5-outside", {"c.toml": OBSH5CFG("points"), "obs.h5": ("h5data", {"points": [[0.1, 0.2], [1.5, 0.5]]})},
+     run("c.toml"), 1, r"^c\.toml: 1 of the 2 observation points \(obs\.h5: dataset \"points\"\) lie outside the "
+     r"mesh$"),
+    ("obs-h5-strings", {"c.toml": OBSH5CFG("posterior/param"), "obs.h5": ("copy", None)}, run("c.toml"), 1,
+     r"^obs\.h5: dataset \"posterior/param\" does not hold numbers$"),
+    ("obs-h5-group", {"c.toml": OBSH5CFG("posterior"), "obs.h5": ("copy", None)}, run("c.toml"), 1,
+     r"^obs\.h5: \"posterior\" is not a dataset$"),
+    ("obs-h5-truncated", {"c.toml": OBSH5CFG(""), "obs.h5": ("truncate", 4096)}, run("c.toml"), 1,
+     r"^obs\.h5: cannot open the HDF5 file: it is truncated or damaged"),
+    ("data-h5-no-dataset", {"c.toml": DATAH5CFG(""), "y.h5": ("h5py", "foreign")}, run("c.toml"), 1,
+     r"^y\.h5: no dataset \"observed_data/y\" in the file$"),
+    ("data-h5-too-few", {"c.toml": DATAH5CFG("y"), "y.h5": ("h5data", {"y": [0.5]})}, run("c.toml"), 1,
+     r"^y\.h5: dataset \"y\": 1 observed values, but there are 2 observation points$"),
+    ("data-h5-nan", {"c.toml": DATAH5CFG("y"), "y.h5": ("h5data", {"y": [0.5, float("nan")]})}, run("c.toml"), 1,
+     r"^y\.h5: dataset \"y\": row 1 has nan, expected a finite number \(observed value\)$"),
+    ("data-h5-inf", {"c.toml": DATAH5CFG("y"), "y.h5": ("h5data", {"y": [[float("inf")], [0.5]]})}, run("c.toml"), 1,
+     r"^y\.h5: dataset \"y\": row 0 has inf, expected a finite number \(observed value\)$"),
+    ("data-h5-two-columns", {"c.toml": DATAH5CFG("y"), "y.h5": ("h5data", {"y": [[0.5, 0.6], [0.7, 0.8]]})},
+     run("c.toml"), 1, r"^y\.h5: dataset \"y\" has shape \[2, 2\], expected \[n\] or \[n, 1\] \(observed value\)$"),
+    ("data-h5-empty", {"c.toml": DATAH5CFG("y"), "y.h5": ("h5data", {"y": []})}, run("c.toml"), 1,
+     r"^y\.h5: dataset \"y\" is empty$"),
+    ("data-h5-three-dims", {"c.toml": DATAH5CFG("y"), "y.h5": ("h5data", {"y": [[[0.5]], [[0.6]]]})}, run("c.toml"), 1,
+     r"^y\.h5: dataset \"y\" has 3 dimensions, expected 1 or 2$"),
+    ("data-h5-dataset-synthetic", {"c.toml": config(data='kind = "synthetic"\ndataset = "y"')}, run("c.toml"), 1,
+     r"^c\.toml:\d+:\d+: \[data\] dataset is only used with kind = \"file\", but kind = \"synthetic\"$"),
+    # --- prior mean field files ([prior] mean_file, mean_dataset)
+    ("prior-mean-missing", {"c.toml": meancfg('mean_file = "m0.h5"')}, run("c.toml"), 1,
+     r"^m0\.h5: cannot read: No such file or directory$"),
+    ("prior-mean-no-dataset", {"c.toml": meancfg('mean_file = "f.h5"'), "f.h5": ("h5py", "foreign")}, run("c.toml"),
+     1, r"^f\.h5: no dataset \"fields/mean\" in the file$"),
+    ("prior-mean-named-missing", {"c.toml": meancfg('mean_file = "f.h5"\nmean_dataset = "m0"'),
+                                  "f.h5": ("h5py", "foreign")}, run("c.toml"), 1,
+     r"^f\.h5: no dataset \"m0\" in the file$"),
+    ("prior-mean-wrong-size", {"c.toml": meancfg('mean_file = "f.h5"\nmean_dataset = "data"'),
+                               "f.h5": ("h5py", "foreign")}, run("c.toml"), 1,
+     r"^f\.h5: dataset \"data\" has shape \[10\], expected 25 values \(one per mesh vertex\) or \[chains, 25\]$"),
+    ("prior-mean-nan", {"c.toml": meancfg('mean_file = "f.h5"\nmean_dataset = "m0"'), "f.h5": ("h5py", "mean_nan")},
+     run("c.toml"), 1, r"^f\.h5: dataset \"m0\": value 8 \(vertex 7\) is nan, expected a finite number$"),
+    ("prior-mean-strings", {"c.toml": meancfg('mean_file = "r.h5"\nmean_dataset = "posterior/param"'),
+                            "r.h5": ("copy", None)}, run("c.toml"), 1,
+     r"^r\.h5: dataset \"posterior/param\" does not hold numbers$"),
+    ("prior-mean-text-two-columns", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": "0.1\n0.2 0.3\n"},
+     run("c.toml"), 1, r"^m0\.txt:2: expected 1 number per line \(value of the field, one per mesh vertex\), got 2$"),
+    ("prior-mean-text-short", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": "0.1\n0.2\n0.3\n"},
+     run("c.toml"), 1, r"^m0\.txt: 3 values, the mesh has 25 vertices \(one value each\)$"),
+    ("prior-mean-text-nan", {"c.toml": meancfg('mean_file = "m0.txt"'), "m0.txt": M0_TEXT.replace("0.7\n", "nan\n")},
+     run("c.toml"), 1, r"^m0\.txt:8: expected a finite number, got 'nan'$"),
+    ("prior-mean-other-mesh", {"c.toml": config(mesh="cells = 4\nupper = [2.0, 1.0]",
+                                                prior='correlation_length = 0.5\nmean_file = "r.h5"'),
+                               "r.h5": ("copy", None), "out_mesh.h5": ("copy_mesh", None)}, run("c.toml"), 1,
+     r"^r\.h5: dataset \"fields/mean\" lies on the mesh out_mesh\.h5, which differs from this configuration's: "
+     r"vertex \d+ is at \([-0-9.e]+, [-0-9.e]+\) there, \([-0-9.e]+, [-0-9.e]+\) here$"),
+    ("prior-mean-and-constant", {"c.toml": meancfg('mean = 1.0\nmean_file = "m0.txt"'), "m0.txt": M0_TEXT},
+     run("c.toml"), 1, r"^c\.toml:\d+:\d+: \[prior\] mean = 1 conflicts with mean_file: give a constant mean or a mean "
+     r"field from a file$"),
+    ("prior-mean-dataset-alone", {"c.toml": meancfg('mean_dataset = "m0"')}, run("c.toml"), 1,
+     r"^c\.toml:\d+:\d+: \[prior\] mean_dataset names a dataset of mean_file, which is not given$"),
     # --- command line
     ("cli-unknown-option", {}, [RUN, "--iteration", "5", "c.toml"], 1,
      r"^mcmc-run: unknown option '--iteration' \(see mcmc-run --help\)$"),
@@ -266,6 +354,10 @@ def h5py_file(path, kind):
     with h5py.File(path, "w") as f:
         if kind == "foreign":
             f["data"] = np.arange(10.0)
+        elif kind == "mean_nan":
+            m0 = np.linspace(0, 1, 25)
+            m0[7] = np.nan
+            f["m0"] = m0
         else:
             f["posterior/theta"] = np.zeros((3, 4))
             f["sample_stats/lp"] = np.zeros((1, 3))
@@ -279,6 +371,16 @@ def write_files(d, files, good):
             kind, arg = content
             if kind == "h5py":
                 h5py_file(p, arg)
+                continue
+            if kind == "h5data":  # {dataset: nested lists of float64}
+                import h5py
+                import numpy as np
+                with h5py.File(p, "w") as f:
+                    for k, v in arg.items():
+                        f[k] = np.array(v, dtype=float)
+                continue
+            if kind == "copy_mesh":  # the good run's mesh file
+                shutil.copy(good[:-3] + "_mesh.h5", p)
                 continue
             data = open(good, "rb").read()
             if kind == "truncate":

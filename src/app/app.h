@@ -66,6 +66,7 @@ typedef struct McRunStats_ {
   PetscInt       base_it;        /* iteration of the memory baseline */
   PetscReal      allocs_project; /* allocation calls per iteration after the baseline: project allocator */
   PetscReal      allocs_petsc;   /* ... PETSc's */
+  PetscReal      factorisations; /* forward numeric factorisations per iteration after the baseline */
   PetscInt64     rss_start;      /* process RSS at the loop's start, bytes */
   PetscInt64     rss_end;        /* ... and at its end */
   PetscReal      acceptance;     /* chain 0, after burn-in */

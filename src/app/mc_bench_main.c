@@ -180,6 +180,7 @@ static PetscErrorCode WriteJSON(FILE *f, const char *config, const McRunStats *s
   Num(f, "alloc_baseline_iteration", (double)st->base_it, ",");
   Num(f, "allocs_project_per_it", st->baseline ? st->allocs_project : (double)NAN, ",");
   Num(f, "allocs_petsc_per_it", st->baseline ? st->allocs_petsc : (double)NAN, ",");
+  Num(f, "factorisations_per_it", st->baseline ? st->factorisations : (double)NAN, ",");
   Num(f, "rss_start_bytes", (double)st->rss_start, ",");
   Num(f, "rss_end_bytes", (double)st->rss_end, ",");
   Num(f, "acceptance", st->acceptance, ",");

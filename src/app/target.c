@@ -44,15 +44,12 @@ static PetscInt64 EnvEvery(const char *name)
   return n > 0 ? (PetscInt64)n : 0;
 }
 
-static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+static PetscErrorCode TestHooks(TargetCtx *t, Vec xi)
 {
-  TargetCtx        *t = ctx;
-  McPosteriorStatus st;
-
   PetscFunctionBeginUser;
   t->evals++;
-  if (t->nan_every && t->evals % t->nan_every == 0) PetscCall(VecSetValue(xi, 0, NAN, INSERT_VALUES));
   if (t->nan_every && t->evals % t->nan_every == 0) {
+    PetscCall(VecSetValue(xi, 0, NAN, INSERT_VALUES));
     PetscCall(VecAssemblyBegin(xi));
     PetscCall(VecAssemblyEnd(xi));
   }
@@ -62,8 +59,47 @@ static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus 
     leak->prev = t->leaks;
     t->leaks = leak;
   }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  TargetCtx        *t = ctx;
+  McPosteriorStatus st;
+
+  PetscFunctionBeginUser;
+  PetscCall(TestHooks(t, xi));
   PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
   /* Solver failure, overflow of exp(m), NaN: all a rejected proposal. */
+  *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
+  if (st == MC_POST_OK) t->phi = *phi;
+  PetscFunctionReturn(0);
+}
+
+/* A proposal, solved near the current state (McPosteriorPotentialNear): it
+ * is an evaluation like any other for the test hooks. */
+static PetscErrorCode ProposalPotential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  TargetCtx        *t = ctx;
+  McPosteriorStatus st;
+
+  PetscFunctionBeginUser;
+  PetscCall(TestHooks(t, xi));
+  PetscCall(McPosteriorPotentialNear(t->post, xi, phi, &st));
+  *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
+  if (st == MC_POST_OK) t->phi = *phi;
+  PetscFunctionReturn(0);
+}
+
+/* The accepted proposal evaluated exactly (it becomes the anchor): not a
+ * new evaluation for the test hooks, whose counts stay those of proposals. */
+static PetscErrorCode Accept(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  TargetCtx        *t = ctx;
+  McPosteriorStatus st;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
   *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
   if (st == MC_POST_OK) t->phi = *phi;
   PetscFunctionReturn(0);
@@ -117,6 +153,7 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
 {
   McTargetOps        ops = {Potential, Gradient, QoI, Destroy};
   TargetCtx         *t;
+  PetscBool          has, reuse = PETSC_TRUE;
   PetscInt           n, N, nuser;
   const char *const *user;
   const char        *names[2 + MC_QOI_MAX] = {"m_mean", "misfit"};
@@ -134,6 +171,13 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(VecSum(pb->ml, &t->mass));
   t->nan_every = EnvEvery("MC_TEST_NAN_PROPOSAL_EVERY");
   t->leak_every = EnvEvery("MC_TEST_LEAK_EVERY");
+  /* Proposals reuse the current state's factorisation whenever the solver
+   * allows it; -reuse_factorisation 0 (e.g. in [solver] petsc_options)
+   * solves every proposal directly. */
+  PetscCall(McPosteriorGetReuse(pb->post, NULL, &has));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-reuse_factorisation", &reuse, NULL));
+  reuse = has && reuse ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(McPosteriorSetReuse(pb->post, reuse));
   PetscCall(McPosteriorGetQoI(pb->post, &nuser, &user));
   for (PetscInt i = 0; i < nuser; i++) names[2 + i] = user[i];
   t->nuser = nuser;
@@ -143,5 +187,6 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(VecGetSize(xi, &N));
   PetscCall(VecDestroy(&xi));
   PetscCall(McTargetCreateShell(PetscObjectComm((PetscObject)pb->m0), n, N, &ops, t, 2 + nuser, names, target));
+  if (reuse) PetscCall(McTargetSetProposalPotential(*target, ProposalPotential, Accept));
   PetscFunctionReturn(0);
 }

@@ -370,6 +370,7 @@ static PetscErrorCode Refactor(McForward fw, PetscBool *ok)
     else
       PetscCall(MatLUFactorNumeric(fw->F, fw->A, &info));
     fw->Fstate = state;
+    fw->nfactor++;
     PetscCall(MatFactorGetError(fw->F, &err));
     fw->Fok = err == MAT_FACTOR_NOERROR ? PETSC_TRUE : PETSC_FALSE;
   }
@@ -608,6 +609,20 @@ PetscErrorCode McForwardRefactor(McForward fw, PetscBool *ok)
 {
   PetscFunctionBeginUser;
   PetscCall(Refactor(fw, ok));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McForwardHasReuse(McForward fw, PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  *has = fw->kspreuse ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McForwardGetFactorCount(McForward fw, PetscInt64 *n)
+{
+  PetscFunctionBeginUser;
+  *n = fw->nfactor;
   PetscFunctionReturn(0);
 }
 

@@ -147,6 +147,11 @@ PetscErrorCode McForwardSolve(McForward fw, Vec m, PetscBool *converged);
  * (*refactored = PETSC_TRUE). *its: CG iterations. Needs a direct solver.
  * The gradient after it refactorises (the adjoint needs this operator). */
 PetscErrorCode McForwardSolveReuse(McForward fw, Vec m, PetscBool *converged, PetscInt *its, PetscBool *refactored);
+/* Whether McForwardSolveReuse is possible (the solver is a plain direct one). */
+PetscErrorCode McForwardHasReuse(McForward fw, PetscBool *has);
+/* Numeric factorisations made since set-up (a plain direct solver only;
+ * each costs PETSc's Cholesky one workspace allocation). */
+PetscErrorCode McForwardGetFactorCount(McForward fw, PetscInt64 *n);
 /* Refactorises the operator of the last assembly (e.g. when a proposal
  * solved by McForwardSolveReuse is accepted), so the factorisation belongs
  * to the current state. A no-op if it already does. */

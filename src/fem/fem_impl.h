@@ -64,6 +64,7 @@ struct _p_McForward {
   PetscBool        Fchol;  /* F is a Cholesky (else LU) factor */
   PetscBool        Fok;    /* the last numeric factorisation succeeded */
   PetscObjectState Fstate; /* state of A when F was last factored */
+  PetscInt64       nfactor; /* numeric factorisations of F since set-up */
   Mat              Agen;   /* reference path: its own matrix, vector and solver */
   Vec              bgen, ugen;
   KSP              kspgen;

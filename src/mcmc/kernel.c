@@ -244,6 +244,9 @@ PetscErrorCode McKernelSetUp(McKernel kernel)
   PetscCall(StateCreate(kernel, &kernel->cur));
   PetscCall(StateCreate(kernel, &kernel->prop));
   PetscCall(VecDuplicate(kernel->target->tmpl, &kernel->work));
+  /* A gradient kernel needs the exact solve at every proposal (the adjoint
+   * uses its factorisation), so only the others take the cheaper path. */
+  if (!kernel->need_grad) PetscCall(McTargetHasProposalPotential(kernel->target, &kernel->near));
   if (kernel->ops.setup) PetscCall(kernel->ops.setup(kernel));
   kernel->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -254,10 +257,13 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
   McEvalStatus st;
 
   PetscFunctionBeginUser;
-  PetscCall(McTargetPotential(k->target, s->xi, &s->phi, &st));
+  s->near = k->near && s == &k->prop ? PETSC_TRUE : PETSC_FALSE;
+  if (s->near) PetscCall(McTargetProposalPotential(k->target, s->xi, &s->phi, &st));
+  else PetscCall(McTargetPotential(k->target, s->xi, &s->phi, &st));
   *ok = (st == MC_EVAL_OK && !PetscIsInfOrNanReal(s->phi)) ? PETSC_TRUE : PETSC_FALSE;
   if (!*ok) PetscFunctionReturn(0);
   PetscCall(VecDot(s->xi, s->xi, &s->xi2));
+  if (s->near) PetscFunctionReturn(0); /* QoIs only if accepted (EvaluateAccepted) */
   if (k->need_grad) {
     PetscCall(McTargetGradient(k->target, s->xi, s->grad, &st));
     if (st != MC_EVAL_OK) {
@@ -337,10 +343,43 @@ PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok,
   PetscFunctionReturn(0);
 }
 
+/* An accepted proposal evaluated by the target's proposal_potential is
+ * evaluated again, exactly, before it becomes the current state: the state
+ * a chain carries (phi, QoIs) is then a function of xi alone, as it is
+ * after McKernelSetState on --resume, and the target's reference state for
+ * later proposals is this one. The MH decision itself used the proposal's
+ * value, which agrees to the model's solver tolerance. */
+static PetscErrorCode EvaluateAccepted(McKernel k, PetscBool *ok)
+{
+  McState     *s = &k->prop;
+  McEvalStatus st;
+  PetscReal    phi;
+
+  PetscFunctionBeginUser;
+  s->near = PETSC_FALSE;
+  PetscCall(McTargetAccept(k->target, s->xi, &s->phi, &st));
+  *ok = (st == MC_EVAL_OK && !PetscIsInfOrNanReal(s->phi)) ? PETSC_TRUE : PETSC_FALSE;
+  if (*ok) {
+    if (k->nqoi) PetscCall(McTargetQoI(k->target, s->xi, s->qoi));
+    PetscFunctionReturn(0);
+  }
+  /* The exact evaluation failed where the cheaper one did not (a solver
+   * breakdown): the proposal is rejected, and the current state becomes the
+   * target's reference again (its values do not change: the same exact
+   * evaluation made them). */
+  PetscCall(McTargetAccept(k->target, k->cur.xi, &phi, &st));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool accept, PetscReal alpha,
                                           PetscReal adapt_alpha, McStepStats *stats)
 {
   PetscFunctionBeginUser;
+  if (accept && k->prop.near) {
+    PetscBool exact_ok = PETSC_FALSE;
+    PetscCall(EvaluateAccepted(k, &exact_ok));
+    if (!exact_ok) ok = accept = PETSC_FALSE;
+  }
   stats->step_size = McKernelStep_Private(k);
   if (accept) {
     McState t = k->cur;

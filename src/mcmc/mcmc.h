@@ -120,6 +120,22 @@ PetscErrorCode McTargetGetQoI(McTarget target, PetscInt *nqoi, const char *const
 PetscErrorCode McTargetPotential(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status);
 PetscErrorCode McTargetGradient(McTarget target, Vec xi, Vec grad, McEvalStatus *status);
 PetscErrorCode McTargetQoI(McTarget target, Vec xi, PetscReal *values);
+/* An optional pair, for a potential that is cheaper near the state of the
+ * most recent potential (or accept) call, e.g. a forward solve
+ * preconditioned by that state's factorisation. proposal: Phi at a
+ * proposal, to the model's solver tolerance; it may depend on xi and that
+ * reference state only, never on earlier proposals. accept: xi (the
+ * accepted proposal) becomes the reference state; Phi there exactly as
+ * potential computes it (so the chain's state is a function of xi alone and
+ * a resumed run repeats it bit for bit). Kernels without a gradient use the
+ * pair when it is set; gradient and qoi may follow accept as they follow
+ * potential. Both NULL removes it. */
+typedef PetscErrorCode (*McTargetPotentialFn)(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status);
+PetscErrorCode McTargetSetProposalPotential(McTarget target, McTargetPotentialFn proposal, McTargetPotentialFn accept);
+/* has: whether the pair is set. */
+PetscErrorCode McTargetHasProposalPotential(McTarget target, PetscBool *has);
+PetscErrorCode McTargetProposalPotential(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status);
+PetscErrorCode McTargetAccept(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status);
 
 /* ------------------------------------------------------------------------ */
 /* Kernels                                                                  */

@@ -31,6 +31,7 @@ struct _p_McTarget {
   PetscInt    n, N;
   Vec         tmpl; /* layout template */
   McTargetOps ops;
+  McTargetPotentialFn proposal_potential, accept; /* optional pair, both or neither */
   void       *ctx;
   PetscInt    nqoi;
   char      **qoi_names;
@@ -44,6 +45,7 @@ typedef struct {
   PetscReal  phi;  /* Phi(xi) */
   PetscReal  xi2;  /* |xi|^2 */
   PetscReal *qoi;  /* nqoi values */
+  PetscBool  near; /* phi from the target's proposal_potential (no QoIs yet) */
 } McState;
 
 typedef struct {
@@ -79,6 +81,7 @@ struct _p_McKernel {
   void       *data;
   McTarget    target;
   PetscBool   need_grad, setup, has_state;
+  PetscBool   near; /* proposals through the target's proposal_potential */
   McState     cur, prop;
   Vec         work; /* scratch of the parameter layout */
   PetscInt    nqoi;
@@ -94,7 +97,10 @@ struct _p_McKernel {
 };
 
 /* Evaluates the target at s->xi (potential, gradient if the kernel needs it,
- * QoIs); *ok is false for a failed evaluation or a non-finite potential. */
+ * QoIs); *ok is false for a failed evaluation or a non-finite potential.
+ * The proposal (s == &k->prop) of a kernel with k->near goes through the
+ * target's proposal_potential, without QoIs: McKernelFinishStep_Private
+ * evaluates it exactly if it is accepted. */
 PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok);
 /* Metropolis-Hastings decision for log ratio (NaN counts as failure),
  * swap on accept, step-size adaptation, stats. */

@@ -126,3 +126,38 @@ PetscErrorCode McTargetQoI(McTarget target, Vec xi, PetscReal *values)
   if (target->ops.qoi) PetscCall(target->ops.qoi(target->ctx, xi, values));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McTargetSetProposalPotential(McTarget target, McTargetPotentialFn proposal, McTargetPotentialFn accept)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!proposal == !accept, target->comm, PETSC_ERR_ARG_WRONG,
+             "a proposal potential needs its accept function, and the other way round");
+  target->proposal_potential = proposal;
+  target->accept = accept;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetHasProposalPotential(McTarget target, PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  *has = target->proposal_potential ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetProposalPotential(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(target->proposal_potential, target->comm, PETSC_ERR_SUP, "this target has no proposal potential");
+  *status = MC_EVAL_OK;
+  PetscCall(target->proposal_potential(target->ctx, xi, phi, status));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetAccept(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(target->accept, target->comm, PETSC_ERR_SUP, "this target has no accept function");
+  *status = MC_EVAL_OK;
+  PetscCall(target->accept(target->ctx, xi, phi, status));
+  PetscFunctionReturn(0);
+}

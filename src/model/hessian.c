@@ -59,6 +59,7 @@ PetscErrorCode McPosteriorHessianApply(McPosterior p, McHessianKind kind, Vec v,
   PetscCheck(p->last_ok, comm, PETSC_ERR_ORDER, "a Hessian action needs a successful McPosteriorPotential at the same point first");
   PetscCheck(gn || !p->fw || p->grad_ok, comm, PETSC_ERR_ORDER, "the full Hessian action needs McPosteriorGradient at the same point first (its adjoint)");
   PetscCall(EnsureWork(p));
+  if (p->last_near) p->factor_at_anchor = PETSC_FALSE; /* its solves refactorise at this point */
   /* dm = L v: the field map is affine, m0 + L v. */
   PetscCall(McPosteriorParameterToField(p, v, p->hdm));
   PetscCall(VecAXPY(p->hdm, -1.0, p->prior->m0));

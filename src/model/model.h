@@ -132,6 +132,28 @@ PetscErrorCode McPosteriorCreateParameterVector(McPosterior post, Vec *xi);
 PetscErrorCode McPosteriorParameterToField(McPosterior post, Vec xi, Vec m);
 /* Phi(xi). Ownership: borrows xi. */
 PetscErrorCode McPosteriorPotential(McPosterior post, Vec xi, PetscReal *phi, McPosteriorStatus *status);
+/* Proposals near a reference state, for a sampler: McPosteriorPotential
+ * makes its xi the anchor; McPosteriorPotentialNear then solves the forward
+ * problem at a proposal by CG preconditioned by the anchor's factorisation
+ * (McForwardSolveReuse: a few iterations instead of a refactorisation),
+ * refactorising the anchor first if a previous fallback or a gradient moved
+ * the factorisation away from it. Phi agrees with McPosteriorPotential to
+ * the CG tolerance (<prefix>reuse_ksp_rtol, default 1e-10) and depends only
+ * on xi and the anchor. Without reuse enabled, a direct solver, a PDE or an
+ * anchor, it is McPosteriorPotential without moving the anchor. Gradient,
+ * QoIs and Hessian actions after it are those of the solution it found.
+ * Ownership: borrows xi. */
+PetscErrorCode McPosteriorPotentialNear(McPosterior post, Vec xi, PetscReal *phi, McPosteriorStatus *status);
+/* Enables McPosteriorPotentialNear's reuse (off by default); has: whether
+ * it is possible (a PDE with a direct solver). */
+PetscErrorCode McPosteriorSetReuse(McPosterior post, PetscBool reuse);
+PetscErrorCode McPosteriorGetReuse(McPosterior post, PetscBool *reuse, PetscBool *has);
+/* Counts since creation: near evaluations solved by CG, by CG fallback to a
+ * refactorisation, refactorisations of the anchor, CG iterations. */
+typedef struct {
+  PetscInt64 near, fallback, anchor_refactor, cg_its;
+} McPosteriorReuseStats;
+PetscErrorCode McPosteriorGetReuseStats(McPosterior post, McPosteriorReuseStats *stats);
 /* grad_xi Phi at the xi of the last McPosteriorPotential call that returned
  * MC_POST_OK (reuses its forward solve: one adjoint solve and one prior
  * solve). */

@@ -52,6 +52,12 @@ struct _p_McPosterior {
   Vec           qoi_v[MC_QOI_MAX];        /* POINT: its one-entry result */
   PetscBool     have_data, last_ok;
   PetscBool     grad_ok; /* the adjoint of the last gradient belongs to the last potential */
+  /* Proposals solved near the anchor (McPosteriorPotentialNear): the field
+   * of the last exact evaluation, and whether the forward model's
+   * factorisation still belongs to it. */
+  PetscBool     reuse, have_anchor, factor_at_anchor, last_near;
+  Vec           manchor;
+  McPosteriorReuseStats reuse_stats;
   /* Hessian actions (hessian.c), made on first use. */
   Vec           hdm, hHm;           /* parameter-field direction and misfit Hessian action */
   Vec           hdu, hrhs;          /* state-space incremental state and B^T W B du */

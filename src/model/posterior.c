@@ -38,6 +38,7 @@ static void PosteriorDealloc(McObject *o)
   McPosterior p = (McPosterior)o;
   /* dealloc cannot report errors; VecDestroy only fails on corrupt objects */
   (void)VecDestroy(&p->m);
+  (void)VecDestroy(&p->manchor);
   (void)VecDestroy(&p->d);
   (void)VecDestroy(&p->sigmas);
   (void)VecDestroy(&p->weights);
@@ -118,27 +119,63 @@ PetscErrorCode McPosteriorSetData(McPosterior p, Vec d, PetscReal sigma, Vec sig
   PetscFunctionReturn(0);
 }
 
-/* Forward solve at m, classified. */
-static PetscErrorCode SolveAt(McPosterior p, Vec m, McPosteriorStatus *status)
+/* A field no solver should see: NaN, or exp(m) overflowing. */
+static PetscErrorCode Classify(Vec m, McPosteriorStatus *status)
 {
   PetscReal mmax;
-  PetscBool converged;
 
   PetscFunctionBeginUser;
   PetscCall(VecMax(m, NULL, &mmax));
-  if (PetscIsNanReal(mmax)) {
-    *status = MC_POST_NAN;
-    PetscFunctionReturn(0);
-  }
-  if (mmax > MC_POSTERIOR_MAX_LOG_COEFF) {
-    *status = MC_POST_OVERFLOW;
-    PetscFunctionReturn(0);
-  }
-  if (!p->fw) {
-    *status = MC_POST_OK;
-    PetscFunctionReturn(0);
-  }
+  *status = MC_POST_OK;
+  if (PetscIsNanReal(mmax)) *status = MC_POST_NAN;
+  else if (mmax > MC_POSTERIOR_MAX_LOG_COEFF) *status = MC_POST_OVERFLOW;
+  PetscFunctionReturn(0);
+}
+
+/* Forward solve at m, classified. */
+static PetscErrorCode SolveAt(McPosterior p, Vec m, McPosteriorStatus *status)
+{
+  PetscBool converged;
+
+  PetscFunctionBeginUser;
+  PetscCall(Classify(m, status));
+  if (*status != MC_POST_OK || !p->fw) PetscFunctionReturn(0);
+  p->factor_at_anchor = PETSC_FALSE; /* the caller re-anchors if it should */
   PetscCall(McForwardSolve(p->fw, m, &converged));
+  *status = converged ? MC_POST_OK : MC_POST_SOLVER_FAILED;
+  PetscFunctionReturn(0);
+}
+
+/* Forward solve at m by CG preconditioned by the anchor's factorisation.
+ * The factorisation is put back at the anchor first if something moved it,
+ * so the result depends on m and the anchor only (bit-identical resume). */
+static PetscErrorCode SolveNear(McPosterior p, Vec m, McPosteriorStatus *status)
+{
+  PetscBool converged, refactored, ok = PETSC_TRUE;
+  PetscInt  its = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(Classify(m, status));
+  if (*status != MC_POST_OK) PetscFunctionReturn(0);
+  if (!p->factor_at_anchor) {
+    Mat A;
+    Vec b;
+    PetscCall(McForwardAssemble(p->fw, p->manchor, &A, &b));
+    PetscCall(McForwardRefactor(p->fw, &ok));
+    p->factor_at_anchor = ok;
+    p->reuse_stats.anchor_refactor++;
+  }
+  if (!ok) { /* cannot happen for an anchor that was solved; stay exact */
+    PetscCall(SolveAt(p, m, status));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(McForwardSolveReuse(p->fw, m, &converged, &its, &refactored));
+  p->reuse_stats.near++;
+  p->reuse_stats.cg_its += its;
+  if (refactored) {
+    p->reuse_stats.fallback++;
+    p->factor_at_anchor = PETSC_FALSE;
+  }
   *status = converged ? MC_POST_OK : MC_POST_SOLVER_FAILED;
   PetscFunctionReturn(0);
 }
@@ -304,15 +341,17 @@ static PetscErrorCode Misfit(McPosterior p, PetscReal *phi, Vec gm)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McPosteriorPotential(McPosterior p, Vec xi, PetscReal *phi, McPosteriorStatus *status)
+static PetscErrorCode Evaluate(McPosterior p, Vec xi, PetscBool near, PetscReal *phi, McPosteriorStatus *status)
 {
   PetscFunctionBeginUser;
   PetscCheck(p->have_data, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "the posterior has no data: call McPosteriorSetData or McPosteriorSynthesize first");
-  p->last_ok = PETSC_FALSE;
-  p->grad_ok = PETSC_FALSE;
-  *phi       = PETSC_MAX_REAL;
+  p->last_ok   = PETSC_FALSE;
+  p->grad_ok   = PETSC_FALSE;
+  p->last_near = near;
+  *phi         = PETSC_MAX_REAL;
   PetscCall(McPosteriorParameterToField(p, xi, p->m));
-  PetscCall(SolveAt(p, p->m, status));
+  if (near) PetscCall(SolveNear(p, p->m, status));
+  else PetscCall(SolveAt(p, p->m, status));
   if (*status != MC_POST_OK) PetscFunctionReturn(0);
   PetscCall(Misfit(p, phi, NULL));
   if (PetscIsInfOrNanReal(*phi)) {
@@ -324,12 +363,64 @@ PetscErrorCode McPosteriorPotential(McPosterior p, Vec xi, PetscReal *phi, McPos
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McPosteriorPotential(McPosterior p, Vec xi, PetscReal *phi, McPosteriorStatus *status)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Evaluate(p, xi, PETSC_FALSE, phi, status));
+  if (!p->reuse) PetscFunctionReturn(0);
+  /* The new anchor: this field, whose factorisation the solve just made. */
+  p->have_anchor      = *status == MC_POST_OK ? PETSC_TRUE : PETSC_FALSE;
+  p->factor_at_anchor = p->have_anchor;
+  if (p->have_anchor) PetscCall(VecCopy(p->m, p->manchor));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorPotentialNear(McPosterior p, Vec xi, PetscReal *phi, McPosteriorStatus *status)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Evaluate(p, xi, p->reuse && p->have_anchor ? PETSC_TRUE : PETSC_FALSE, phi, status));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorSetReuse(McPosterior p, PetscBool reuse)
+{
+  PetscBool has;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorGetReuse(p, NULL, &has));
+  PetscCheck(has || !reuse, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ARG_WRONG, "reusing the factorisation across proposals needs a PDE model with a direct solver (KSP preonly with PC cholesky or lu)");
+  if (reuse && !p->manchor) PetscCall(VecDuplicate(p->m, &p->manchor));
+  p->reuse            = reuse;
+  p->have_anchor      = PETSC_FALSE;
+  p->factor_at_anchor = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorGetReuse(McPosterior p, PetscBool *reuse, PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  if (reuse) *reuse = p->reuse;
+  if (has) {
+    *has = PETSC_FALSE;
+    if (p->fw) PetscCall(McForwardHasReuse(p->fw, has));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McPosteriorGetReuseStats(McPosterior p, McPosteriorReuseStats *stats)
+{
+  PetscFunctionBeginUser;
+  *stats = p->reuse_stats;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McPosteriorGradient(McPosterior p, Vec grad)
 {
   PetscReal phi;
 
   PetscFunctionBeginUser;
   PetscCheck(p->last_ok, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "McPosteriorGradient needs a successful McPosteriorPotential at the same point first");
+  if (p->last_near) p->factor_at_anchor = PETSC_FALSE; /* the adjoint refactorises at this point */
   PetscCall(Misfit(p, &phi, p->gm));
   p->grad_ok = PETSC_TRUE;
   if (p->param == MC_PARAM_KL) PetscCall(McPriorKLApplyLT(p->prior, p->gm, grad));

@@ -161,7 +161,7 @@ typedef struct {
   McUmbClient   umb;
   McUmbOutput   umb_output;
   PetscReal    *data;
-  MPI_Comm      comm;       /* borrowed: every PETSc object of the problem lives on it */
+  MPI_Comm      comm; /* borrowed: every PETSc object of the problem lives on it */
 } McProblem;
 
 /* Builds mesh, forward model, observation operator, prior, truth and data
@@ -277,13 +277,13 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out);
  * communicator on which its problem (mesh, forward model, prior) is built;
  * nothing crosses groups per iteration. */
 typedef struct {
-  PetscMPIInt  rank, size;  /* in PETSC_COMM_WORLD */
-  PetscInt     R, C, G;     /* ranks per chain, chains, groups */
-  PetscInt     group;       /* this rank's */
-  MPI_Comm     comm;        /* the group's communicator (owned) */
-  PetscInt     nc;          /* chains run here */
-  PetscInt    *chains;      /* [nc] their indices, increasing */
-  PetscMPIInt *chain_rank;  /* [C] world rank of the first rank of the group running chain c */
+  PetscMPIInt  rank, size; /* in PETSC_COMM_WORLD */
+  PetscInt     R, C, G;    /* ranks per chain, chains, groups */
+  PetscInt     group;      /* this rank's */
+  MPI_Comm     comm;       /* the group's communicator (owned) */
+  PetscInt     nc;         /* chains run here */
+  PetscInt    *chains;     /* [nc] their indices, increasing */
+  PetscMPIInt *chain_rank; /* [C] world rank of the first rank of the group running chain c */
 } McLayout;
 
 /* The layout of cfg on PETSC_COMM_WORLD (collective). A layout the

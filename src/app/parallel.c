@@ -20,9 +20,12 @@ static int KeyLine(const char *text, const char *section, const char *key)
   if (!text) return 0;
   while (*p) {
     const char *q = p;
-    while (*q == ' ' || *q == '\t') q++;
-    if (*q == '[') in = !strncmp(q + 1, section, sl) && q[1 + sl] == ']';
-    else if (in && !strncmp(q, key, kl) && (q[kl] == ' ' || q[kl] == '=' || q[kl] == '\t')) return line;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (*q == '[')
+      in = !strncmp(q + 1, section, sl) && q[1 + sl] == ']';
+    else if (in && !strncmp(q, key, kl) && (q[kl] == ' ' || q[kl] == '=' || q[kl] == '\t'))
+      return line;
     p = strchr(p, '\n');
     if (!p) break;
     p++;
@@ -35,8 +38,10 @@ static void Where(const McConfig *cfg, const char *text, const char *section, co
 {
   int line = KeyLine(text, section, key);
 
-  if (line) snprintf(buf, len, "%s:%d", cfg->source, line);
-  else snprintf(buf, len, "%s", cfg->source);
+  if (line)
+    snprintf(buf, len, "%s:%d", cfg->source, line);
+  else
+    snprintf(buf, len, "%s", cfg->source);
 }
 
 PetscErrorCode McLayoutCreate(const McConfig *cfg, const char *text, McLayout *lay, char *msg, size_t len,
@@ -101,6 +106,7 @@ PetscErrorCode McLayoutDestroy(McLayout *lay)
 PetscErrorCode McLayoutAgree(const McLayout *lay, PetscInt n, int *flags)
 {
   PetscFunctionBeginUser;
-  if (lay->size > 1) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, (PetscMPIInt)n, MPI_INT, MPI_MAX, PETSC_COMM_WORLD));
+  if (lay->size > 1)
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, (PetscMPIInt)n, MPI_INT, MPI_MAX, PETSC_COMM_WORLD));
   PetscFunctionReturn(0);
 }

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -27,6 +28,20 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Messages every rank would print alike (the configuration, the resume
+ * file, the output file are the same for all) come from rank 0 only. */
+static void Say(const char *fmt, ...)
+{
+  PetscMPIInt rank = 0;
+  va_list     ap;
+
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  if (rank) return;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}
 
 /* Loads and validates config on every rank (each reads the file; they agree
  * because the file is the same). A configuration error is printed once, as
@@ -637,7 +652,8 @@ static PetscErrorCode RemoteSteps(Run *r, PetscInt n, PetscBool *stop)
 
   PetscFunctionBeginUser;
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-  for (PetscInt i = 0; i < r->nc && !ierr; i++) ierr = McChainRunSteps(r->chains[i], n);
+  for (PetscInt i = 0; i < r->nc && !ierr; i++)
+    ierr = McChainRunSteps(r->chains[i], n);
   PetscCall(PetscPopErrorHandler());
   if (!ierr) PetscFunctionReturn(0);
   PetscCall(PetscErrorMessage(ierr, NULL, &specific));
@@ -845,7 +861,8 @@ static PetscErrorCode GatherChainStats(Run *r, McChainStats **all)
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(r->nc, &mine));
   PetscCall(PetscMalloc1(r->C, all));
-  for (PetscInt i = 0; i < r->nc; i++) PetscCall(McChainGetStats(r->chains[i], &mine[i]));
+  for (PetscInt i = 0; i < r->nc; i++)
+    PetscCall(McChainGetStats(r->chains[i], &mine[i]));
   if (r->lay.size == 1) {
     PetscCall(PetscArraycpy(*all, mine, r->C));
     PetscCall(PetscFree(mine));
@@ -854,8 +871,10 @@ static PetscErrorCode GatherChainStats(Run *r, McChainStats **all)
   if (r->lay.rank == 0) {
     PetscCall(PetscCalloc2(r->lay.size, &cnt, r->lay.size, &dsp));
     PetscCall(PetscMalloc1(r->C, &buf));
-    for (PetscInt c = 0; c < r->C; c++) cnt[r->lay.chain_rank[c]] += (PetscMPIInt)sizeof(McChainStats);
-    for (PetscMPIInt q = 1; q < r->lay.size; q++) dsp[q] = dsp[q - 1] + cnt[q - 1];
+    for (PetscInt c = 0; c < r->C; c++)
+      cnt[r->lay.chain_rank[c]] += (PetscMPIInt)sizeof(McChainStats);
+    for (PetscMPIInt q = 1; q < r->lay.size; q++)
+      dsp[q] = dsp[q - 1] + cnt[q - 1];
   }
   PetscCallMPI(MPI_Gatherv(mine, (PetscMPIInt)(r->nc * sizeof(McChainStats)), MPI_BYTE, buf, cnt, dsp, MPI_BYTE, 0,
                            PETSC_COMM_WORLD));
@@ -883,11 +902,13 @@ static PetscErrorCode SumXi(Run *r, Vec *xisum, PetscInt *total)
   *total = 0;
   PetscCall(McPosteriorCreateParameterVector(r->pb->post, xisum));
   PetscCall(VecSet(*xisum, 0));
-  for (PetscInt i = 0; i < r->nc; i++) PetscCall(McRunSinkAddMeanXi(r->sinks[i], *xisum, total));
+  for (PetscInt i = 0; i < r->nc; i++)
+    PetscCall(McRunSinkAddMeanXi(r->sinks[i], *xisum, total));
   if (r->lay.size > 1) {
     PetscCall(VecGetLocalSize(*xisum, &n));
     PetscCall(VecGetArray(*xisum, &a));
-    PetscCallMPI(MPI_Reduce(r->lay.rank ? a : MPI_IN_PLACE, a, (PetscMPIInt)n, MPIU_SCALAR, MPI_SUM, 0, PETSC_COMM_WORLD));
+    PetscCallMPI(
+        MPI_Reduce(r->lay.rank ? a : MPI_IN_PLACE, a, (PetscMPIInt)n, MPIU_SCALAR, MPI_SUM, 0, PETSC_COMM_WORLD));
     PetscCallMPI(MPI_Reduce(r->lay.rank ? total : MPI_IN_PLACE, total, 1, MPIU_INT, MPI_SUM, 0, PETSC_COMM_WORLD));
     PetscCall(VecRestoreArray(*xisum, &a));
   }
@@ -905,21 +926,24 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
 
   PetscFunctionBeginUser;
   nxi = PetscMin(MC_RUN_TRACE_XI, r->pb->nparams);
-  nq  = 1 + nqoi + nxi;
-  PetscCall(McRunSinkGetState(r->sinks[0], &n, &sum)); /* every chain has kept as many */
+  nq = 1 + nqoi + nxi;
+  PetscCall(McRunSinkGetState(r->sinks[0], &n, &sum));                   /* every chain has kept as many */
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(C * n * nq + 1), &x)); /* [quantity][chain][draw] */
   printf("\neffective sample size (of the kept draws per chain)\n%-6s %8s", "chain", "draws");
   printf(" %10s", "lp");
   for (PetscInt q = 0; q < nqoi; q++) printf(" %10s", qnames[q]);
-  for (PetscInt i = 0; i < nxi; i++) printf("       xi_%d", (int)i);
+  for (PetscInt i = 0; i < nxi; i++)
+    printf("       xi_%d", (int)i);
   printf("\n");
   for (PetscInt c = 0; c < C; c++) {
     PetscReal ess;
     PetscCall(McRunReadTraces(r->out, c, n, nqoi, qnames, nxi, &lp, &qoi, &xi));
     for (PetscInt d = 0; d < n; d++) {
       x[(0 * C + c) * n + d] = lp[d];
-      for (PetscInt q = 0; q < nqoi; q++) x[((1 + q) * C + c) * n + d] = qoi[d * nqoi + q];
-      for (PetscInt i = 0; i < nxi; i++) x[((1 + nqoi + i) * C + c) * n + d] = xi[d * nxi + i];
+      for (PetscInt q = 0; q < nqoi; q++)
+        x[((1 + q) * C + c) * n + d] = qoi[d * nqoi + q];
+      for (PetscInt i = 0; i < nxi; i++)
+        x[((1 + nqoi + i) * C + c) * n + d] = xi[d * nxi + i];
     }
     PetscCall(McFree(&lp));
     PetscCall(McFree(&qoi));
@@ -939,15 +963,19 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
     printf("\nacross the %d chain%s: rank-normalised split R-hat and bulk ESS (as mcmc-diag)\n%-9s", (int)C,
            C > 1 ? "s" : "", "");
     printf(" %10s", "lp");
-    for (PetscInt q = 0; q < nqoi; q++) printf(" %10s", qnames[q]);
-    for (PetscInt i = 0; i < nxi; i++) printf("       xi_%d", (int)i);
+    for (PetscInt q = 0; q < nqoi; q++)
+      printf(" %10s", qnames[q]);
+    for (PetscInt i = 0; i < nxi; i++)
+      printf("       xi_%d", (int)i);
     for (int row = 0; row < 2; row++) {
       printf("\n%-9s", row ? "ESS bulk" : "R-hat");
       for (PetscInt k = 0; k < nq; k++) {
         McDiagSummary ds;
         PetscCall(McDiagSummarize(C, n, x + k * C * n, &ds));
-        if (row) printf(" %10.0f", (double)ds.ess_bulk);
-        else printf(" %10.4f", (double)ds.rhat);
+        if (row)
+          printf(" %10.0f", (double)ds.ess_bulk);
+        else
+          printf(" %10.4f", (double)ds.rhat);
       }
     }
     printf("\n");
@@ -960,13 +988,13 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
  * the gathers. */
 static PetscErrorCode Summary(Run *r)
 {
-  const McConfig *cfg = r->cfg;
-  McProblem      *pb = r->pb;
-  PetscInt        nqoi, total_draws = 0;
-  const char     *const *qnames;
-  PetscLogDouble  now;
-  Vec             xisum = NULL, mmean;
-  McChainStats   *all;
+  const McConfig    *cfg = r->cfg;
+  McProblem         *pb = r->pb;
+  PetscInt           nqoi, total_draws = 0;
+  const char *const *qnames;
+  PetscLogDouble     now;
+  Vec                xisum = NULL, mmean;
+  McChainStats      *all;
 
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&now));
@@ -1059,8 +1087,8 @@ static PetscErrorCode ApplyOverrides(McConfig *cfg, const McRunOptions *opt, int
     cfg->chain.iterations = opt->iterations;
     cfg->chain.burn_in = (PetscInt)((double)cfg->chain.burn_in * opt->iterations / old);
     if (cfg->chain.thin > cfg->chain.iterations - cfg->chain.burn_in) {
-      fprintf(stderr, "mcmc-run: --iterations %d leaves %d iterations after burn-in, fewer than [chain] thin = %d\n",
-              (int)opt->iterations, (int)(cfg->chain.iterations - cfg->chain.burn_in), (int)cfg->chain.thin);
+      Say("mcmc-run: --iterations %d leaves %d iterations after burn-in, fewer than [chain] thin = %d\n",
+          (int)opt->iterations, (int)(cfg->chain.iterations - cfg->chain.burn_in), (int)cfg->chain.thin);
       *code = MC_EXIT_USAGE;
     }
   }
@@ -1101,11 +1129,11 @@ static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done, int *co
   cfg->chain.seed = (PetscInt)seed;
   if (r->total < it || r->total <= r->burn) {
     if (r->total < it)
-      fprintf(stderr, "mcmc-run: --iterations %d is fewer than the %d iterations per chain the run in %s has done\n",
-              (int)r->total, (int)it, cfg->output.path);
+      Say("mcmc-run: --iterations %d is fewer than the %d iterations per chain the run in %s has done\n", (int)r->total,
+          (int)it, cfg->output.path);
     else
-      fprintf(stderr, "mcmc-run: --iterations %d leaves no iteration after the burn-in of %d of the run in %s\n",
-              (int)r->total, (int)r->burn, cfg->output.path);
+      Say("mcmc-run: --iterations %d leaves no iteration after the burn-in of %d of the run in %s\n", (int)r->total,
+          (int)r->burn, cfg->output.path);
     *code = MC_EXIT_USAGE;
     *done = PETSC_TRUE;
   } else if (it == r->total) {
@@ -1162,7 +1190,7 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
 
   PetscFunctionBeginUser;
   if (access(r->opt->resume, F_OK) != 0) {
-    fprintf(stderr, "mcmc-run: --resume %s: no such file\n", r->opt->resume);
+    Say("mcmc-run: --resume %s: no such file\n", r->opt->resume);
     *code = MC_EXIT_USAGE;
     PetscFunctionReturn(0);
   }
@@ -1177,10 +1205,9 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
   PetscCall(McOutputReadRootAttribute(r->opt->resume, "model_hash", &stored));
   if (strcmp(stored, now)) {
     McRunModelHashDiff(stored, now, diff, sizeof diff);
-    fprintf(stderr,
-            "mcmc-run: cannot resume %s with %s: the model differs from the run's in %s; only [sampler], [chain], "
-            "[output], [memory] and [solver] settings may change\n",
-            r->opt->resume, config ? config : "its stored configuration", diff);
+    Say("mcmc-run: cannot resume %s with %s: the model differs from the run's in %s; only [sampler], [chain], "
+        "[output], [memory] and [solver] settings may change\n",
+        r->opt->resume, config ? config : "its stored configuration", diff);
     *code = MC_EXIT_USAGE;
     PetscCall(McConfigDestroy(cfg));
   }
@@ -1201,6 +1228,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   PetscFunctionBeginUser;
   *code = MC_EXIT_OK;
   PetscCall(PetscMemzero(&r, sizeof(r)));
+  r.lay.comm = MPI_COMM_NULL; /* McLayoutDestroy is safe before McLayoutCreate */
   r.opt = opt;
   if (opt->resume) {
     /* A damaged or foreign file: one line naming it and the fault, exit 2. */
@@ -1209,7 +1237,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     ierr = ResumeConfig(config, &r, &cfg, code);
     PetscCall(PetscPopErrorHandler());
     if (ierr && file_error[0]) {
-      fprintf(stderr, "mcmc-run: %s\n", file_error);
+      Say("mcmc-run: %s\n", file_error);
       PetscCall(McConfigDestroy(&cfg));
       *code = MC_EXIT_RUNTIME;
       ierr  = 0;
@@ -1242,10 +1270,9 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   }
   if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !opt->resume && !cfg->output.overwrite && !opt->force &&
       access(cfg->output.path, F_OK) == 0) {
-    fprintf(stderr,
-            "mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
-            "overwrite = true in %s)\n",
-            cfg->output.path, config);
+    Say("mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
+        "overwrite = true in %s)\n",
+        cfg->output.path, config);
     *code = MC_EXIT_RUNTIME;
   }
   if (*code != MC_EXIT_OK) {
@@ -1284,12 +1311,13 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   if (size > 1)
     printf("chains   %d on %d MPI ranks (chain c on rank c mod %d, in turn), one output file written by rank 0\n",
            (int)r.C, (int)size, (int)r.lay.G);
-  else if (r.C > 1) printf("chains   %d, run in turn on this process\n", (int)r.C);
+  else if (r.C > 1)
+    printf("chains   %d, run in turn on this process\n", (int)r.C);
   fflush(stdout);
 
   PetscCall(McProblemCreateOnComm(cfg, r.lay.comm, &r.pb, msg, sizeof(msg), &valid));
   if (!valid) {
-    fprintf(stderr, "%s\n", msg);
+    Say("%s\n", msg);
     *code = MC_EXIT_USAGE;
   } else {
     if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r.pb, &r.xmap, &r.lap, code));
@@ -1306,7 +1334,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     PetscCall(PetscPopErrorHandler());
     if (ierr && file_error[0]) {
       if (r.progress_shown && r.tty) fputc('\n', stderr);
-      fprintf(stderr, "mcmc-run: %s\n", file_error);
+      Say("mcmc-run: %s\n", file_error);
       if (r.out) {
         PetscInt64 appended, committed;
         PetscCall(McOutputGetDrawCounts(r.out, &appended, &committed));

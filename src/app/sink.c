@@ -169,7 +169,8 @@ PetscErrorCode McRunReadTraces(McOutput out, PetscInt chain, PetscInt n, PetscIn
     char path[96];
     PetscCall(PetscSNPrintf(path, sizeof path, "posterior/%s", qoi_names[q]));
     PetscCall(McOutputReadDraws(out, path, chain, n, 1, col));
-    for (PetscInt i = 0; i < n; i++) (*qoi)[i * nqoi + q] = col[i];
+    for (PetscInt i = 0; i < n; i++)
+      (*qoi)[i * nqoi + q] = col[i];
   }
   PetscCall(McFree(&col));
   PetscFunctionReturn(0);

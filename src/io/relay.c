@@ -43,15 +43,17 @@ static PetscErrorCode McRelayCreate(McOutput o, const McOutputSpec *spec)
   PetscCall(PetscMalloc3(o->C, &r->owner, o->C, &r->slot, o->C, &r->lc));
   for (PetscInt c = 0; c < o->C; c++) {
     r->owner[c] = spec->chain_rank ? spec->chain_rank[c] : 0;
-    PetscCheck(r->owner[c] >= 0 && r->owner[c] < r->size, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "output file %s: chain %" PetscInt_FMT " is on rank %d of a communicator of %d", o->path, c, (int)r->owner[c], (int)r->size);
+    PetscCheck(r->owner[c] >= 0 && r->owner[c] < r->size, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+               "output file %s: chain %" PetscInt_FMT " is on rank %d of a communicator of %d", o->path, c,
+               (int)r->owner[c], (int)r->size);
     r->slot[c] = -1;
     if (r->owner[c] == r->rank) {
-      r->slot[c]     = r->nl;
+      r->slot[c] = r->nl;
       r->lc[r->nl++] = c;
     }
   }
-  r->W       = o->P + o->nqoi + 5;
-  KB         = o->nv ? (size_t)((o->B + o->T - 1) / o->T) : 0;
+  r->W = o->P + o->nqoi + 5;
+  KB = o->nv ? (size_t)((o->B + o->T - 1) / o->T) : 0;
   r->msg_max = 2 + B * (size_t)r->W + KB * nv;
   if (r->rank) {
     size_t nl = (size_t)r->nl;
@@ -94,17 +96,19 @@ static PetscErrorCode McRelayProxy(const char *path, const McOutputSpec *spec, M
   PetscCall(PetscNew(&o));
   o->file = o->field_dset = o->field_draw = o->mean_dset = o->std_dset = o->count_dset = H5I_INVALID_HID;
   o->draw_scales[0] = o->draw_scales[1] = o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
-  for (int i = 0; i < MC_MEM_NCOLS; i++) o->mem_dset[i] = H5I_INVALID_HID;
-  o->lock_fd    = -1;
+  for (int i = 0; i < MC_MEM_NCOLS; i++)
+    o->mem_dset[i] = H5I_INVALID_HID;
+  o->lock_fd = -1;
   o->ckpt_draws = -1;
   PetscCall(PetscStrallocpy(path, &o->path));
-  o->C    = spec->nchains;
-  o->P    = spec->nparams;
+  o->C = spec->nchains;
+  o->P = spec->nparams;
   o->nqoi = spec->nqoi;
-  o->nv   = spec->field_size;
-  o->T    = o->nv ? spec->field_thin : 1;
-  o->B    = spec->block_size ? spec->block_size : MC_OUTPUT_DEFAULT_BLOCK;
-  PetscCheck(o->C >= 1 && o->P >= 1 && o->B >= 1 && o->T >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "output: need at least one chain, one parameter and a positive block size");
+  o->nv = spec->field_size;
+  o->T = o->nv ? spec->field_thin : 1;
+  o->B = spec->block_size ? spec->block_size : MC_OUTPUT_DEFAULT_BLOCK;
+  PetscCheck(o->C >= 1 && o->P >= 1 && o->B >= 1 && o->T >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "output: need at least one chain, one parameter and a positive block size");
   *out = o;
   PetscFunctionReturn(0);
 }
@@ -124,7 +128,9 @@ PetscErrorCode McRelayOpen_Private(const char *path, const McOutputSpec *spec, P
   ok = !ierr;
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, spec->comm));
   if (rank == 0) PetscCall(ierr);
-  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s: rank 0, its writer, could not %s it (its message says why)", path, resume ? "resume" : "create");
+  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
+             "output file %s: rank 0, its writer, could not %s it (its message says why)", path,
+             resume ? "resume" : "create");
   if (rank) PetscCall(McRelayProxy(path, spec, &o));
   PetscCall(McRelayCreate(o, spec));
   if (resume) {
@@ -156,16 +162,23 @@ PetscErrorCode McRelayStage_Private(McOutput o, PetscInt c, const McOutputDraw *
   double    *row;
 
   PetscFunctionBeginUser;
-  PetscCheck(c >= 0 && c < o->C && r->slot[c] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "output file %s: chain %" PetscInt_FMT " does not run on rank %d", o->path, c, (int)r->rank);
+  PetscCheck(c >= 0 && c < o->C && r->slot[c] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "output file %s: chain %" PetscInt_FMT " does not run on rank %d", o->path, c, (int)r->rank);
   i = r->slot[c];
   f = r->sfill[i];
-  PetscCheck(f < o->B, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "output file %s: chain %" PetscInt_FMT " staged a full block (%" PetscInt_FMT " draws) on rank %d; exchange first", o->path, c, o->B, (int)r->rank);
-  PetscCheck(d->theta && (!o->nqoi || d->qoi), PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "output file %s: draw of chain %" PetscInt_FMT " lacks parameter or quantity-of-interest values", o->path, c);
+  PetscCheck(f < o->B, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+             "output file %s: chain %" PetscInt_FMT " staged a full block (%" PetscInt_FMT
+             " draws) on rank %d; exchange first",
+             o->path, c, o->B, (int)r->rank);
+  PetscCheck(d->theta && (!o->nqoi || d->qoi), PETSC_COMM_SELF, PETSC_ERR_ARG_NULL,
+             "output file %s: draw of chain %" PetscInt_FMT " lacks parameter or quantity-of-interest values", o->path,
+             c);
   draw = r->sdraw0 + f;
-  row  = r->stage + ((size_t)i * (size_t)o->B + (size_t)f) * (size_t)r->W;
+  row = r->stage + ((size_t)i * (size_t)o->B + (size_t)f) * (size_t)r->W;
   memcpy(row, d->theta, (size_t)o->P * sizeof(double));
   row += o->P;
-  for (PetscInt q = 0; q < o->nqoi; q++) *row++ = d->qoi[q];
+  for (PetscInt q = 0; q < o->nqoi; q++)
+    *row++ = d->qoi[q];
   row[0] = d->lp;
   row[1] = d->acceptance_rate;
   row[2] = d->step_size;
@@ -174,11 +187,20 @@ PetscErrorCode McRelayStage_Private(McOutput o, PetscInt c, const McOutputDraw *
   if (o->nv) {
     PetscInt KB = (o->B + o->T - 1) / o->T;
     if (draw % o->T == 0) {
-      PetscCheck(d->field, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "output file %s: draw %lld of chain %" PetscInt_FMT " needs a field (every %" PetscInt_FMT "-th draw stores one)", o->path, (long long)draw, c, o->T);
-      PetscCheck(r->snf[i] < KB, PETSC_COMM_SELF, PETSC_ERR_PLIB, "output file %s: chain %" PetscInt_FMT ": more field samples staged than a block holds", o->path, c);
-      memcpy(r->sfield + ((size_t)i * (size_t)KB + (size_t)r->snf[i]) * (size_t)o->nv, d->field, (size_t)o->nv * sizeof(double));
+      PetscCheck(d->field, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL,
+                 "output file %s: draw %lld of chain %" PetscInt_FMT " needs a field (every %" PetscInt_FMT
+                 "-th draw stores one)",
+                 o->path, (long long)draw, c, o->T);
+      PetscCheck(r->snf[i] < KB, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                 "output file %s: chain %" PetscInt_FMT ": more field samples staged than a block holds", o->path, c);
+      memcpy(r->sfield + ((size_t)i * (size_t)KB + (size_t)r->snf[i]) * (size_t)o->nv, d->field,
+             (size_t)o->nv * sizeof(double));
       r->snf[i]++;
-    } else PetscCheck(!d->field, PETSC_COMM_SELF, PETSC_ERR_SUP, "output file %s: in a parallel run a field is passed only at the draws that store one (draw %lld of chain %" PetscInt_FMT ")", o->path, (long long)draw, c);
+    } else
+      PetscCheck(!d->field, PETSC_COMM_SELF, PETSC_ERR_SUP,
+                 "output file %s: in a parallel run a field is passed only at the draws that store one (draw %lld of "
+                 "chain %" PetscInt_FMT ")",
+                 o->path, (long long)draw, c);
   }
   r->sfill[i] = f + 1;
   PetscFunctionReturn(0);
@@ -187,7 +209,7 @@ PetscErrorCode McRelayStage_Private(McOutput o, PetscInt c, const McOutputDraw *
 /* Rank 0: appends one rank's message (see McRelay) for its chains. */
 static PetscErrorCode McRelayUnpack(McOutput o, PetscMPIInt q, const double *msg, PetscMPIInt count)
 {
-  McRelay     *r = o->relay;
+  McRelay      *r = o->relay;
   const double *p = msg, *end = msg + count;
 
   PetscFunctionBeginUser;
@@ -195,27 +217,30 @@ static PetscErrorCode McRelayUnpack(McOutput o, PetscMPIInt q, const double *msg
     PetscInt      n, nf, k = 0;
     const double *rows, *fields;
     if (r->owner[c] != q) continue;
-    PetscCheck(end - p >= 2, PETSC_COMM_SELF, PETSC_ERR_PLIB, "output file %s: short message from rank %d", o->path, (int)q);
-    n      = (PetscInt)p[0];
-    nf     = (PetscInt)p[1];
-    rows   = p + 2;
+    PetscCheck(end - p >= 2, PETSC_COMM_SELF, PETSC_ERR_PLIB, "output file %s: short message from rank %d", o->path,
+               (int)q);
+    n = (PetscInt)p[0];
+    nf = (PetscInt)p[1];
+    rows = p + 2;
     fields = rows + (size_t)n * (size_t)r->W;
-    p      = fields + (size_t)nf * (size_t)o->nv;
-    PetscCheck(p <= end, PETSC_COMM_SELF, PETSC_ERR_PLIB, "output file %s: short message from rank %d", o->path, (int)q);
+    p = fields + (size_t)nf * (size_t)o->nv;
+    PetscCheck(p <= end, PETSC_COMM_SELF, PETSC_ERR_PLIB, "output file %s: short message from rank %d", o->path,
+               (int)q);
     for (PetscInt j = 0; j < n; j++) {
       const double *row = rows + (size_t)j * (size_t)r->W;
       McOutputDraw  d;
       PetscInt64    draw = o->block_start + o->fill[c];
-      d.theta           = row;
-      d.qoi             = row + o->P;
-      d.lp              = row[o->P + o->nqoi];
+      d.theta = row;
+      d.qoi = row + o->P;
+      d.lp = row[o->P + o->nqoi];
       d.acceptance_rate = row[o->P + o->nqoi + 1];
-      d.step_size       = row[o->P + o->nqoi + 2];
-      d.accepted        = row[o->P + o->nqoi + 3] != 0 ? PETSC_TRUE : PETSC_FALSE;
-      d.failed          = row[o->P + o->nqoi + 4] != 0 ? PETSC_TRUE : PETSC_FALSE;
-      d.field           = NULL;
+      d.step_size = row[o->P + o->nqoi + 2];
+      d.accepted = row[o->P + o->nqoi + 3] != 0 ? PETSC_TRUE : PETSC_FALSE;
+      d.failed = row[o->P + o->nqoi + 4] != 0 ? PETSC_TRUE : PETSC_FALSE;
+      d.field = NULL;
       if (o->nv && draw % o->T == 0) {
-        PetscCheck(k < nf, PETSC_COMM_SELF, PETSC_ERR_PLIB, "output file %s: rank %d sent too few field samples for chain %" PetscInt_FMT, o->path, (int)q, c);
+        PetscCheck(k < nf, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                   "output file %s: rank %d sent too few field samples for chain %" PetscInt_FMT, o->path, (int)q, c);
         d.field = fields + (size_t)(k++) * (size_t)o->nv;
       }
       PetscCall(McOutputAppendDraw(o, c, &d));
@@ -233,12 +258,16 @@ PetscErrorCode McOutputExchange(McOutput o)
   if (!r) PetscFunctionReturn(0);
   if (r->rank) {
     PetscInt KB = o->nv ? (o->B + o->T - 1) / o->T : 0;
-    double  *p  = r->send;
+    double  *p = r->send;
     for (PetscInt i = 0; i < r->nl; i++) {
-      PetscCheck(r->sfill[i] == r->sfill[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "output file %s: chains on rank %d are at different draws at an exchange (%" PetscInt_FMT " and %" PetscInt_FMT ")", o->path, (int)r->rank, r->sfill[0], r->sfill[i]);
+      PetscCheck(r->sfill[i] == r->sfill[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+                 "output file %s: chains on rank %d are at different draws at an exchange (%" PetscInt_FMT
+                 " and %" PetscInt_FMT ")",
+                 o->path, (int)r->rank, r->sfill[0], r->sfill[i]);
       *p++ = (double)r->sfill[i];
       *p++ = (double)r->snf[i];
-      memcpy(p, r->stage + (size_t)i * (size_t)o->B * (size_t)r->W, (size_t)r->sfill[i] * (size_t)r->W * sizeof(double));
+      memcpy(p, r->stage + (size_t)i * (size_t)o->B * (size_t)r->W,
+             (size_t)r->sfill[i] * (size_t)r->W * sizeof(double));
       p += (size_t)r->sfill[i] * (size_t)r->W;
       memcpy(p, r->sfield + (size_t)i * (size_t)KB * (size_t)o->nv, (size_t)r->snf[i] * (size_t)o->nv * sizeof(double));
       p += (size_t)r->snf[i] * (size_t)o->nv;
@@ -256,10 +285,12 @@ PetscErrorCode McOutputExchange(McOutput o)
   PetscCallMPI(MPI_Gatherv(r->send, count, MPI_DOUBLE, r->recv, r->counts, r->displs, MPI_DOUBLE, 0, r->comm));
   if (r->rank) {
     if (r->nl) r->sdraw0 += r->sfill[0];
-    for (PetscInt i = 0; i < r->nl; i++) r->sfill[i] = r->snf[i] = 0;
+    for (PetscInt i = 0; i < r->nl; i++)
+      r->sfill[i] = r->snf[i] = 0;
     PetscFunctionReturn(0);
   }
-  for (PetscMPIInt q = 1; q < r->size; q++) PetscCall(McRelayUnpack(o, q, r->recv + r->displs[q], r->counts[q]));
+  for (PetscMPIInt q = 1; q < r->size; q++)
+    PetscCall(McRelayUnpack(o, q, r->recv + r->displs[q], r->counts[q]));
   PetscFunctionReturn(0);
 }
 
@@ -273,10 +304,10 @@ PetscErrorCode McRelayMemory_Private(McOutput o, const McOutputMemoryRow *row, P
   *store = r->rank == 0 ? PETSC_TRUE : PETSC_FALSE;
   if (r->rank == 0) {
     McOutputMemoryRow *sum = (McOutputMemoryRow *)row; /* the caller's copy */
-    sum->rss_bytes    = s[0];
+    sum->rss_bytes = s[0];
     sum->live_objects = s[1];
-    sum->live_bytes   = s[2];
-    sum->collections  = s[3];
+    sum->live_bytes = s[2];
+    sum->collections = s[3];
   }
   PetscFunctionReturn(0);
 }
@@ -301,13 +332,15 @@ PetscErrorCode McRelayCheckpoint_Private(McOutput o, const void *const *blobs, c
     ltotal += sizes[i];
   }
   PetscCall(PetscMalloc1(ltotal + 1, &lbuf));
-  for (PetscInt i = 0, off = 0; i < r->nl; off += (PetscInt)sizes[i], i++) memcpy(lbuf + off, blobs[i], sizes[i]);
+  for (PetscInt i = 0, off = 0; i < r->nl; off += (PetscInt)sizes[i], i++)
+    memcpy(lbuf + off, blobs[i], sizes[i]);
   if (r->rank == 0) {
     PetscCall(PetscMalloc2(r->size, &cnt, r->size, &dsp));
     PetscCall(PetscMalloc1(o->C, &asz));
     for (PetscMPIInt q = 0, off = 0; q < r->size; q++) {
       cnt[q] = 0;
-      for (PetscInt c = 0; c < o->C; c++) cnt[q] += r->owner[c] == q;
+      for (PetscInt c = 0; c < o->C; c++)
+        cnt[q] += r->owner[c] == q;
       dsp[q] = off;
       off += cnt[q];
     }
@@ -320,14 +353,17 @@ PetscErrorCode McRelayCheckpoint_Private(McOutput o, const void *const *blobs, c
     size_t   off = 0, btotal = 0;
     for (PetscMPIInt q = 0; q < r->size; q++) {
       size_t bytes = 0;
-      for (PetscMPIInt j = 0; j < cnt[q]; j++) bytes += (size_t)asz[dsp[q] + j];
+      for (PetscMPIInt j = 0; j < cnt[q]; j++)
+        bytes += (size_t)asz[dsp[q] + j];
       btotal += bytes;
     }
     PetscCall(PetscMalloc1(btotal + 1, &abuf));
     for (PetscMPIInt q = 0; q < r->size; q++) {
       PetscInt64 bytes = 0;
-      for (PetscMPIInt j = 0; j < cnt[q]; j++) bytes += asz[dsp[q] + j];
-      PetscCheck(bytes < PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "output file %s: the checkpoint blobs of rank %d exceed 2 GiB", o->path, (int)q);
+      for (PetscMPIInt j = 0; j < cnt[q]; j++)
+        bytes += asz[dsp[q] + j];
+      PetscCheck(bytes < PETSC_MPI_INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP,
+                 "output file %s: the checkpoint blobs of rank %d exceed 2 GiB", o->path, (int)q);
       dsp[q] = (PetscMPIInt)off;
       cnt[q] = (PetscMPIInt)bytes;
       off += (size_t)bytes;
@@ -338,7 +374,7 @@ PetscErrorCode McRelayCheckpoint_Private(McOutput o, const void *const *blobs, c
       size_t boff = (size_t)dsp[q];
       for (PetscInt c = 0; c < o->C; c++) {
         if (r->owner[c] != q) continue;
-        all[c]   = abuf + boff;
+        all[c] = abuf + boff;
         allsz[c] = (size_t)asz[k];
         boff += (size_t)asz[k++];
       }

@@ -177,6 +177,10 @@ PetscErrorCode McOutputClose(McOutput *out);
  * Ownership: *value is new (PetscFree). */
 PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, char **value);
 
+/* The number of chains of an output file (the length of posterior/chain),
+ * also of a file left open by a killed writer. */
+PetscErrorCode McOutputReadChainCount(const char *path, PetscInt *nchains);
+
 /* The first n draws of chain c of the float64 per-draw variable name (its
  * path, e.g. "sample_stats/lp" or "posterior/theta"), ncols values per draw
  * (the first ncols parameters of theta; 1 otherwise) into values[n][ncols].

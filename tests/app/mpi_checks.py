@@ -15,6 +15,9 @@ CHECK: layout N C   C chains on N ranks: exit 0, the file has C chains and
                     swmr=True) holds every draw of the last flush of both
                     chains, equal to the uninterrupted run's; --resume on 2
                     ranks completes it, equal to that run
+       extend0      chains = 0 (one per rank) on 2 ranks, then --resume
+                    --iterations on 1 rank: the file's 2 chains continue,
+                    equal to a one-rank run of 2 chains of that length
        refuse       more ranks than chains and ranks_per_chain = 2: exit 1,
                     one line naming file:line and the key
 "Equal" means every dataset outside memory/ (sums over the ranks' RSS) and
@@ -265,6 +268,15 @@ elif check == "sigkill":
     code, out, err = mcmc_mpi(2, "--resume", "run.h5", "--quiet")
     expect(code == 0, "--resume on 2 ranks after the kill: exit %d %s" % (code, err[-300:]))
     compare(ref, path, "killed rank %d, resumed" % victim)
+
+elif check == "extend0":
+    ref, refout = reference("ref", chain__chains=2, chain__iterations=24000, chain__burn_in=2000)
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__chains=0, **SHORT)
+    code, out, err = mcmc_mpi(2, cfg, "--quiet")
+    expect(code == 0 and "chains   2 on 2 MPI ranks" in out, "chains = 0 on 2 ranks: 2 chains, exit %d" % code)
+    code, out, err = mcmc("--resume", "run.h5", "--iterations", "24000", "--quiet")
+    expect(code == 0, "--resume --iterations 24000 on one rank: exit %d %s" % (code, err[-300:]))
+    compare(ref, os.path.join(work, "run.h5"), "2 ranks extended on 1")
 
 elif check == "refuse":
     cfg = write_config("three.toml", **SHORT)

@@ -135,6 +135,7 @@ typedef struct {
   PetscInt            it0;                  /* iteration this process started at (> 0 when resumed) */
   PetscInt            warm_end;             /* iteration of the memory baseline */
   PetscInt            ckpt_every;           /* iterations between checkpoints; 0 = only at the end */
+  PetscInt            agreed_it;            /* iteration of the ranks' last agreement */
   char               *config_text;          /* stored in the file as the root attribute "config" */
   char                model_hash[256];
   /* checkpoints: one McCheckpoint and one blob per chain, allocated once */
@@ -748,6 +749,22 @@ static PetscBool BlockEnd(Run *r)
   return kept % r->B == 0 ? PETSC_TRUE : PETSC_FALSE;
 }
 
+/* On several ranks the ranks agree on a stop at a block's end (where the
+ * draws are exchanged anyway), at a checkpoint, after a memory check, at
+ * the end, and at least every MC_AGREE_EVERY iterations (burn-in has no
+ * blocks; with thinning a block is long): the longest a signal waits. */
+#define MC_AGREE_EVERY 256
+static PetscBool AgreeNow(Run *r)
+{
+  const McConfig *cfg = r->cfg;
+
+  return BlockEnd(r) || r->it >= r->total || (r->ckpt_every > 0 && r->it % r->ckpt_every == 0) ||
+                 (cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) ||
+                 r->it - r->agreed_it >= MC_AGREE_EVERY
+             ? PETSC_TRUE
+             : PETSC_FALSE;
+}
+
 static PetscErrorCode Loop(Run *r, int *code)
 {
   const McConfig  *cfg = r->cfg;
@@ -767,6 +784,7 @@ static PetscErrorCode Loop(Run *r, int *code)
   r->st.loop_cpu  = -CpuSeconds();
   PetscCall(PetscTime(&r->t0));
   r->last_progress = t = r->t0;
+  r->agreed_it = r->it;
   if (r->warm_end == r->it && cfg->memory.check_every > 0) PetscCall(TakeBaseline(r));
   PetscCall(Lap(&t, &r->st.collection));
   InstallSignals(old);
@@ -784,11 +802,15 @@ static PetscErrorCode Loop(Run *r, int *code)
     else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0)
       PetscCall(CheckMemory(r, &stop));
     /* Every rank stands at r->it: a signal or a failed memory check on
-     * any of them stops all here (one small allreduce per round of at
-     * most 100 iterations; nothing on one rank). */
-    agreed[0] = stop_signal, agreed[1] = usr1_signal, agreed[2] = stop;
-    PetscCall(McLayoutAgree(&r->lay, 3, agreed));
-    stop = agreed[2] ? PETSC_TRUE : PETSC_FALSE;
+     * any of them stops all here. On several ranks only at the rounds
+     * AgreeNow names (one small allreduce per block, at most every
+     * MC_AGREE_EVERY iterations); on one rank at every round, at no cost. */
+    if (r->lay.size == 1 || AgreeNow(r)) {
+      agreed[0] = stop_signal, agreed[1] = usr1_signal, agreed[2] = stop;
+      PetscCall(McLayoutAgree(&r->lay, 3, agreed));
+      stop = agreed[2] ? PETSC_TRUE : PETSC_FALSE;
+      r->agreed_it = r->it;
+    }
     PetscCall(Lap(&t, &r->st.collection));
     if (stop || agreed[0]) break;
     if (r->ckpt_every > 0 && r->it % r->ckpt_every == 0 && r->it < r->total) PetscCall(Checkpoint(r));
@@ -800,7 +822,7 @@ static PetscErrorCode Loop(Run *r, int *code)
     if (r->writer && (appended - committed >= cfg->output.flush_every || agreed[1])) PetscCall(McOutputFlush(r->out));
     PetscCall(Lap(&t, &r->st.output));
     PetscCall(Progress(r, r->it == r->total, agreed[1] ? PETSC_TRUE : PETSC_FALSE));
-    usr1_signal = 0;
+    if (agreed[1]) usr1_signal = 0, agreed[1] = 0;
   }
   RestoreSignals(old);
   /* On several ranks the agreed signal: one arriving on a rank after the

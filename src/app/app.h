@@ -162,6 +162,7 @@ typedef struct {
   McUmbClient   umb;
   McUmbOutput   umb_output;
   PetscReal    *data;
+  MPI_Comm      comm; /* borrowed: every PETSc object of the problem lives on it */
 } McProblem;
 
 /* Builds mesh, forward model, observation operator, prior, truth and data
@@ -171,6 +172,12 @@ typedef struct {
  * *problem must then still be destroyed. Ownership: *problem is new; the
  * caller releases it with McProblemDestroy. */
 PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid);
+/* The same on comm (a chain group's communicator; McProblemCreate uses
+ * PETSC_COMM_WORLD). Nothing built depends on comm's size for one rank:
+ * truth and data are the same on every group. comm must outlive the
+ * problem. Ownership: as McProblemCreate; borrows comm. */
+PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProblem **problem, char *msg, size_t len,
+                                     PetscBool *valid);
 PetscErrorCode McProblemDestroy(McProblem **problem);
 /* Reads a text file of rows of `width` numbers (blanks or commas between
  * them, '#' starts a comment, empty lines skipped) -- the [data] and
@@ -247,6 +254,10 @@ PetscErrorCode McRunSinkRestore(McRunSink *rs, PetscInt count);
  * x nxi). Ownership: the three arrays are new (McFree). */
 PetscErrorCode McRunSinkReadTraces(McRunSink *rs, McOutput out, PetscInt *count, PetscReal **lp, PetscReal **qoi,
                                    PetscInt *nxi, PetscReal **xi);
+/* The same for any chain of out (on the writer): its first n draws, nxi
+ * coordinates of xi. Ownership: the three arrays are new (McFree). */
+PetscErrorCode McRunReadTraces(McOutput out, PetscInt chain, PetscInt n, PetscInt nqoi, const char *const *qoi_names,
+                               PetscInt nxi, PetscReal **lp, PetscReal **qoi, PetscReal **xi);
 /* Wall seconds spent recording draws so far (the output's share of a step). */
 PetscErrorCode McRunSinkGetSeconds(McRunSink *rs, PetscLogDouble *seconds);
 /* sum += the sum of the recorded xi, *count += their number. */
@@ -317,3 +328,35 @@ typedef struct {
  * PETSc initialised; returns a PetscErrorCode (user errors: PETSC_ERR_FILE_*
  * or PETSC_ERR_USER_INPUT, with a message naming the file and object). */
 int McDiagReportRun(const McDiagOptions *opt, FILE *out);
+
+/* ------------------------------------------- parallel layout (parallel.c) */
+
+/* How a run's chains lie on the MPI ranks. With R = [parallel]
+ * ranks_per_chain (1 for now) and P ranks, C = [chain] chains (0: P / R)
+ * chains run in G = P / R groups of R consecutive ranks; chain c runs on
+ * group c mod G, so a group runs ceil or floor of C / G chains in turn. More
+ * groups than chains (idle ranks) is refused. Each group has its own
+ * communicator on which its problem (mesh, forward model, prior) is built;
+ * nothing crosses groups per iteration. */
+typedef struct {
+  PetscMPIInt  rank, size; /* in PETSC_COMM_WORLD */
+  PetscInt     R, C, G;    /* ranks per chain, chains, groups */
+  PetscInt     group;      /* this rank's */
+  MPI_Comm     comm;       /* the group's communicator (owned) */
+  PetscInt     nc;         /* chains run here */
+  PetscInt    *chains;     /* [nc] their indices, increasing */
+  PetscMPIInt *chain_rank; /* [C] world rank of the first rank of the group running chain c */
+} McLayout;
+
+/* The layout of cfg on PETSC_COMM_WORLD (collective). A layout the
+ * configuration cannot have on this many ranks sets *valid = PETSC_FALSE and
+ * msg to one line "file:line: [section] key = value: why" (text: the
+ * configuration's text, for the line; may be NULL). Ownership: lay's
+ * arrays and communicator are new (McLayoutDestroy). */
+PetscErrorCode McLayoutCreate(const McConfig *cfg, const char *text, McLayout *lay, char *msg, size_t len,
+                              PetscBool *valid);
+PetscErrorCode McLayoutDestroy(McLayout *lay);
+/* Element-wise maximum of n flags over all ranks, in place: how the ranks
+ * agree on a stop (a signal, a failed memory check) at a round's end.
+ * Collective on PETSC_COMM_WORLD; no communication on one rank. */
+PetscErrorCode McLayoutAgree(const McLayout *lay, PetscInt n, int *flags);

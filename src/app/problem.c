@@ -174,7 +174,7 @@ static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, 
     char           why[1024] = "";
     PetscErrorCode ierr;
     PetscCall(PetscPushErrorHandler(CaptureError, why));
-    ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
+    ierr = McMeshCreate(pb->comm, &ms, &pb->mesh);
     PetscCall(PetscPopErrorHandler());
     if (ierr == PETSC_ERR_MEM) PetscCall(ierr);
     if (ierr) {
@@ -187,7 +187,7 @@ static PetscErrorCode CreateMesh(const McConfig *cfg, McProblem *pb, char *msg, 
     char           why[1024] = "";
     PetscErrorCode ierr;
     PetscCall(PetscPushErrorHandler(CaptureError, why));
-    ierr = McMeshCreate(PETSC_COMM_WORLD, &ms, &pb->mesh);
+    ierr = McMeshCreate(pb->comm, &ms, &pb->mesh);
     PetscCall(PetscPopErrorHandler());
     if (ierr == PETSC_ERR_ARG_OUTOFRANGE) { /* a box too large to index */
       Fail(msg, len, valid, "%s: [mesh] cells: %s", cfg->source, why);
@@ -383,7 +383,7 @@ static PetscErrorCode MeshSize(const McConfig *cfg, McProblem *pb, PetscReal *h)
     PetscCall(DMPlexComputeCellGeometryFVM(dm, c, &vol, NULL, NULL));
     *h = PetscMax(*h, PetscPowReal(PetscAbsReal(vol), 1.0 / dim));
   }
-  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, h, 1, MPIU_REAL, MPIU_MAX, PETSC_COMM_WORLD));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, h, 1, MPIU_REAL, MPIU_MAX, pb->comm));
   PetscFunctionReturn(0);
 }
 
@@ -829,12 +829,21 @@ static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg
 
 PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *msg, size_t len, PetscBool *valid)
 {
+  PetscFunctionBeginUser;
+  PetscCall(McProblemCreateOnComm(cfg, PETSC_COMM_WORLD, problem, msg, len, valid));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProblem **problem, char *msg, size_t len,
+                                     PetscBool *valid)
+{
   McProblem *pb;
 
   PetscFunctionBeginUser;
   *valid = PETSC_TRUE;
   msg[0] = '\0';
   PetscCall(PetscNew(&pb));
+  pb->comm = comm;
   *problem = pb;
   if (cfg->model.kind == MC_MODEL_UMBRIDGE) {
     PetscCall(CreateRemote(cfg, pb, msg, len, valid));

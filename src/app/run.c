@@ -15,9 +15,12 @@
  * draws. --resume continues from the last one, bit for bit as if the run
  * had never stopped. */
 #include "app/app.h"
+#include "diag/diag.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -25,6 +28,20 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Messages every rank would print alike (the configuration, the resume
+ * file, the output file are the same for all) come from rank 0 only. */
+static void Say(const char *fmt, ...)
+{
+  PetscMPIInt rank = 0;
+  va_list     ap;
+
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  if (rank) return;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}
 
 /* Loads and validates config on every rank (each reads the file; they agree
  * because the file is the same). A configuration error is printed once, as
@@ -103,9 +120,13 @@ typedef struct {
   const McRunOptions *opt;
   McProblem          *pb;
   McTarget            target;
-  PetscInt            C;      /* chains */
-  McChain            *chains; /* C */
-  McRunSink         **sinks;  /* C, borrowed from the chains' sinks */
+  PetscInt            C;      /* chains of the run */
+  McLayout            lay;    /* which of them run here (parallel.c) */
+  PetscInt            nc;     /* chains run by this process: lay.nc */
+  const PetscInt     *cid;    /* [nc] their indices: lay.chains */
+  PetscBool           writer; /* this process writes the output file (rank 0) */
+  McChain            *chains; /* nc */
+  McRunSink         **sinks;  /* nc, borrowed from the chains' sinks */
   McOutput            out;
   Vec                 xmap; /* MAP point, when computed */
   McLaplace           lap;  /* Laplace approximation there, when computed */
@@ -114,6 +135,7 @@ typedef struct {
   PetscInt            it0;                  /* iteration this process started at (> 0 when resumed) */
   PetscInt            warm_end;             /* iteration of the memory baseline */
   PetscInt            ckpt_every;           /* iterations between checkpoints; 0 = only at the end */
+  PetscInt            agreed_it;            /* iteration of the ranks' last agreement */
   char               *config_text;          /* stored in the file as the root attribute "config" */
   char                model_hash[256];
   /* checkpoints: one McCheckpoint and one blob per chain, allocated once */
@@ -280,6 +302,8 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   PetscCall(McRunConstantsFill(pb, r->xmap, r->lap, &consts));
   spec.nconstants = consts.n;
   spec.constants = consts.list;
+  spec.comm = r->lay.size > 1 ? PETSC_COMM_WORLD : MPI_COMM_NULL;
+  spec.chain_rank = r->lay.chain_rank;
   /* A file that cannot be created or resumed is reported by the caller
    * after everything here is released. */
   if (resume) ierr = McOutputOpenResume(cfg->output.path, &spec, &r->out);
@@ -289,7 +313,8 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   if (truth) PetscCall(VecRestoreArrayRead(pb->mtrue, &truth));
   PetscCall(PetscFree2(names, buf));
   PetscCall(ierr);
-  if (pb->fw) { /* a UM-Bridge model has no mesh */
+  PetscCall(McOutputIsWriter(r->out, &r->writer));
+  if (pb->fw && r->writer) { /* a UM-Bridge model has no mesh */
     PetscCall(McProblemGetMesh(pb, &r->mesh, &r->mesh_coords, &r->mesh_cells));
     PetscCall(McOutputWriteMesh(r->mesh_path, &r->mesh));
   }
@@ -304,9 +329,10 @@ static PetscErrorCode CreateChains(Run *r)
 
   PetscFunctionBeginUser;
   PetscCall(McTargetGetQoI(r->target, &nqoi, &qoi_names));
-  PetscCall(PetscCalloc2(r->C, &r->chains, r->C, &r->sinks));
-  PetscCall(PetscCalloc3(r->C, &r->ckpts, r->C, &r->blobs, r->C, &r->blob_sizes));
-  for (PetscInt c = 0; c < r->C; c++) {
+  PetscCall(PetscCalloc2(r->nc, &r->chains, r->nc, &r->sinks));
+  PetscCall(PetscCalloc3(r->nc, &r->ckpts, r->nc, &r->blobs, r->nc, &r->blob_sizes));
+  for (PetscInt i = 0; i < r->nc; i++) {
+    PetscInt c = r->cid[i];
     McKernel kernel;
     McSink   sink;
     Vec      xisum;
@@ -325,18 +351,18 @@ static PetscErrorCode CreateChains(Run *r)
     }
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
-    PetscCall(McChainCreate(kernel, &r->chains[c]));
+    PetscCall(McChainCreate(kernel, &r->chains[i]));
     PetscCall(McKernelDestroy(&kernel));
-    PetscCall(McChainSetIterations(r->chains[c], r->total - r->burn, r->burn, r->thin));
-    PetscCall(McChainSetSeed(r->chains[c], (uint64_t)cfg->chain.seed, c));
-    PetscCall(McChainSetAdaptation(r->chains[c], cfg->sampler.adapt));
+    PetscCall(McChainSetIterations(r->chains[i], r->total - r->burn, r->burn, r->thin));
+    PetscCall(McChainSetSeed(r->chains[i], (uint64_t)cfg->chain.seed, c));
+    PetscCall(McChainSetAdaptation(r->chains[i], cfg->sampler.adapt));
     PetscCall(McRunSinkCreate(r->pb, r->out, c, ndraws, nqoi, qoi_names, r->pb->prior ? cfg->output.field_thin : 0,
-                              &r->sinks[c], &sink));
-    PetscCall(McChainSetSink(r->chains[c], sink));
+                              &r->sinks[i], &sink));
+    PetscCall(McChainSetSink(r->chains[i], sink));
     PetscCall(McSinkDestroy(&sink));
     /* Initial state: xi = 0, the prior mean (the chain's default), the MAP
      * point, or a draw of the Laplace approximation per chain. */
-    if (cfg->sampler.start == MC_START_MAP) PetscCall(McChainSetInitialState(r->chains[c], r->xmap));
+    if (cfg->sampler.start == MC_START_MAP) PetscCall(McChainSetInitialState(r->chains[i], r->xmap));
     if (cfg->sampler.start == MC_START_LAPLACE) {
       gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
       Vec      x0;
@@ -344,15 +370,15 @@ static PetscErrorCode CreateChains(Run *r)
       gsl_rng_set(g, (unsigned long)(cfg->chain.seed * 7919 + c + 1));
       PetscCall(VecDuplicate(r->xmap, &x0));
       PetscCall(McLaplaceSample(r->lap, g, x0));
-      PetscCall(McChainSetInitialState(r->chains[c], x0));
+      PetscCall(McChainSetInitialState(r->chains[i], x0));
       PetscCall(VecDestroy(&x0));
       gsl_rng_free(g);
     }
-    PetscCall(McChainSetUp(r->chains[c]));
-    PetscCall(McCheckpointCreate(r->chains[c], &r->ckpts[c]));
-    PetscCall(McRunSinkGetState(r->sinks[c], &count, &xisum));
-    PetscCall(McRunBlobSize(r->ckpts[c], xisum, &r->blob_sizes[c]));
-    PetscCall(McMalloc(r->blob_sizes[c], &r->blobs[c]));
+    PetscCall(McChainSetUp(r->chains[i]));
+    PetscCall(McCheckpointCreate(r->chains[i], &r->ckpts[i]));
+    PetscCall(McRunSinkGetState(r->sinks[i], &count, &xisum));
+    PetscCall(McRunBlobSize(r->ckpts[i], xisum, &r->blob_sizes[i]));
+    PetscCall(McMalloc(r->blob_sizes[i], &r->blobs[i]));
   }
   PetscFunctionReturn(0);
 }
@@ -363,12 +389,12 @@ static PetscErrorCode Checkpoint(Run *r)
   McRunBlob plan = {r->total, r->burn, r->thin};
 
   PetscFunctionBeginUser;
-  for (PetscInt c = 0; c < r->C; c++) {
+  for (PetscInt i = 0; i < r->nc; i++) {
     Vec      xisum;
     PetscInt count;
-    PetscCall(McChainCheckpointSave(r->chains[c], r->ckpts[c]));
-    PetscCall(McRunSinkGetState(r->sinks[c], &count, &xisum));
-    PetscCall(McRunBlobPack(&plan, r->ckpts[c], xisum, count, r->blobs[c], r->blob_sizes[c]));
+    PetscCall(McChainCheckpointSave(r->chains[i], r->ckpts[i]));
+    PetscCall(McRunSinkGetState(r->sinks[i], &count, &xisum));
+    PetscCall(McRunBlobPack(&plan, r->ckpts[i], xisum, count, r->blobs[i], r->blob_sizes[i]));
   }
   PetscCall(McOutputWriteCheckpoint(r->out, (const void *const *)r->blobs, r->blob_sizes));
   PetscFunctionReturn(0);
@@ -398,18 +424,18 @@ static PetscErrorCode ReadPlan(McOutput out, McRunBlob *plan, PetscInt *iteratio
 static PetscErrorCode RestoreChains(Run *r)
 {
   PetscFunctionBeginUser;
-  for (PetscInt c = 0; c < r->C; c++) {
+  for (PetscInt i = 0; i < r->nc; i++) {
     const void *blob;
     size_t      size;
     McRunBlob   plan;
     Vec         xisum;
     PetscInt    count, dummy;
-    PetscCall(McOutputReadCheckpoint(r->out, c, &blob, &size, NULL));
-    PetscCall(McRunSinkGetState(r->sinks[c], &dummy, &xisum));
-    PetscCall(McRunBlobUnpack(blob, size, &plan, r->ckpts[c], xisum, &count));
-    PetscCall(McChainCheckpointRestore(r->chains[c], r->ckpts[c]));
-    PetscCall(McRunSinkRestore(r->sinks[c], count));
-    r->it = r->ckpts[c]->iteration;
+    PetscCall(McOutputReadCheckpoint(r->out, r->cid[i], &blob, &size, NULL));
+    PetscCall(McRunSinkGetState(r->sinks[i], &dummy, &xisum));
+    PetscCall(McRunBlobUnpack(blob, size, &plan, r->ckpts[i], xisum, &count));
+    PetscCall(McChainCheckpointRestore(r->chains[i], r->ckpts[i]));
+    PetscCall(McRunSinkRestore(r->sinks[i], count));
+    r->it = r->ckpts[i]->iteration;
   }
   PetscFunctionReturn(0);
 }
@@ -418,7 +444,7 @@ static PetscErrorCode RestoreChains(Run *r)
 static PetscErrorCode WriteXdmf(Run *r)
 {
   PetscFunctionBeginUser;
-  if (r->mesh_cells) PetscCall(McOutputWriteXdmf(r->out, r->xmf_path, r->mesh_path, &r->mesh));
+  if (r->mesh_cells && r->writer) PetscCall(McOutputWriteXdmf(r->out, r->xmf_path, r->mesh_path, &r->mesh));
   PetscFunctionReturn(0);
 }
 
@@ -493,18 +519,18 @@ static PetscErrorCode Progress(Run *r, PetscBool final, PetscBool force)
   char           etas[32];
 
   PetscFunctionBeginUser;
-  if (r->opt->quiet && !force) PetscFunctionReturn(0);
+  if ((r->opt->quiet && !force) || !r->writer) PetscFunctionReturn(0);
   PetscCall(PetscTime(&now));
   if (!final && !force && now - r->last_progress < (r->tty ? 0.25 : 2.0)) PetscFunctionReturn(0);
   r->last_progress = now;
   elapsed = (PetscReal)(now - r->t0);
-  for (PetscInt c = 0; c < r->C; c++) {
+  for (PetscInt i = 0; i < r->nc; i++) { /* this process's chains (all in a serial run) */
     McChainStats s;
-    PetscCall(McChainGetStats(r->chains[c], &s));
+    PetscCall(McChainGetStats(r->chains[i], &s));
     failed += s.failed;
     acc += r->it <= r->burn ? (PetscReal)s.accepted_burnin : (PetscReal)s.accepted;
   }
-  acc_n = r->C * (r->it <= r->burn ? r->it : r->it - r->burn);
+  acc_n = r->nc * (r->it <= r->burn ? r->it : r->it - r->burn);
   acc = acc_n ? acc / acc_n : 0;
   rate = elapsed > 0 ? r->C * (r->it - r->it0) / elapsed : 0;
   eta = rate > 0 ? r->C * (r->total - r->it) / rate : PETSC_INFINITY;
@@ -639,7 +665,8 @@ static PetscErrorCode RemoteSteps(Run *r, PetscInt n, PetscBool *stop)
 
   PetscFunctionBeginUser;
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-  for (PetscInt c = 0; c < r->C && !ierr; c++) ierr = McChainRunSteps(r->chains[c], n);
+  for (PetscInt i = 0; i < r->nc && !ierr; i++)
+    ierr = McChainRunSteps(r->chains[i], n);
   PetscCall(PetscPopErrorHandler());
   if (!ierr) PetscFunctionReturn(0);
   PetscCall(PetscErrorMessage(ierr, NULL, &specific));
@@ -684,15 +711,15 @@ static PetscErrorCode FinishStats(Run *r)
   r->st.rss_end = u.rss_bytes;
   r->st.iterations = r->C * r->it;
   r->st.burn_in = r->burn;
-  for (PetscInt c = 0; c < r->C; c++) {
+  for (PetscInt i = 0; i < r->nc; i++) {
     PetscLogDouble rec;
     McChainStats   s;
-    PetscCall(McRunSinkGetSeconds(r->sinks[c], &rec));
+    PetscCall(McRunSinkGetSeconds(r->sinks[i], &rec));
     r->st.steps -= rec;
     r->st.output += rec;
-    PetscCall(McChainGetStats(r->chains[c], &s));
+    PetscCall(McChainGetStats(r->chains[i], &s));
     r->st.failed += s.failed;
-    if (c == 0) r->st.acceptance = s.acceptance;
+    if (r->cid[i] == 0) r->st.acceptance = s.acceptance;
   }
   PetscFunctionReturn(0);
 }
@@ -706,25 +733,55 @@ static PetscErrorCode Round(Run *r, PetscInt n)
   PetscInt target = r->it + n;
 
   PetscFunctionBeginUser;
-  for (PetscInt c = 0; c < r->C; c++) {
+  for (PetscInt i = 0; i < r->nc; i++) {
     McChainStats s;
-    PetscCall(McChainGetStats(r->chains[c], &s));
+    PetscCall(McChainGetStats(r->chains[i], &s));
     while (s.iterations < target) {
-      running_chain = r->chains[c];
-      PetscCall(McChainRunSteps(r->chains[c], target - s.iterations));
+      /* On several ranks a stop is agreed at the round's end, so no chain
+       * is asked to stop inside it (the ranks stay at one iteration). */
+      running_chain = r->lay.size > 1 ? NULL : r->chains[i];
+      PetscCall(McChainRunSteps(r->chains[i], target - s.iterations));
       running_chain = NULL;
-      PetscCall(McChainGetStats(r->chains[c], &s));
-      if (s.iterations < target && c == 0) target = s.iterations;
+      PetscCall(McChainGetStats(r->chains[i], &s));
+      if (s.iterations < target && i == 0) target = s.iterations;
     }
   }
   r->it = target;
   PetscFunctionReturn(0);
 }
 
+/* Whether the round just run ended an output block (its last kept draw
+ * filled it). */
+static PetscBool BlockEnd(Run *r)
+{
+  PetscInt kept;
+
+  if (r->it <= r->burn || (r->it - r->burn) % r->thin) return PETSC_FALSE;
+  kept = (r->it - r->burn) / r->thin;
+  return kept % r->B == 0 ? PETSC_TRUE : PETSC_FALSE;
+}
+
+/* On several ranks the ranks agree on a stop at a block's end (where the
+ * draws are exchanged anyway), at a checkpoint, after a memory check, at
+ * the end, and at least every MC_AGREE_EVERY iterations (burn-in has no
+ * blocks; with thinning a block is long): the longest a signal waits. */
+#define MC_AGREE_EVERY 256
+static PetscBool AgreeNow(Run *r)
+{
+  const McConfig *cfg = r->cfg;
+
+  return BlockEnd(r) || r->it >= r->total || (r->ckpt_every > 0 && r->it % r->ckpt_every == 0) ||
+                 (cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) ||
+                 r->it - r->agreed_it >= MC_AGREE_EVERY
+             ? PETSC_TRUE
+             : PETSC_FALSE;
+}
+
 static PetscErrorCode Loop(Run *r, int *code)
 {
   const McConfig  *cfg = r->cfg;
   PetscBool        stop = PETSC_FALSE;
+  int              agreed[3] = {0, 0, 0}; /* signal, SIGUSR1, memory stop: agreed by all ranks */
   struct sigaction old[3];
   PetscLogDouble   t, tend;
   McMemUsage       u;
@@ -739,10 +796,11 @@ static PetscErrorCode Loop(Run *r, int *code)
   r->st.loop_cpu  = -CpuSeconds();
   PetscCall(PetscTime(&r->t0));
   r->last_progress = t = r->t0;
+  r->agreed_it = r->it;
   if (r->warm_end == r->it && cfg->memory.check_every > 0) PetscCall(TakeBaseline(r));
   PetscCall(Lap(&t, &r->st.collection));
   InstallSignals(old);
-  while (r->it < r->total && !stop_signal) {
+  while (r->it < r->total && !agreed[0]) {
     PetscInt   n = RoundLength(r);
     PetscInt64 appended, committed;
     if (r->pb->umb) {
@@ -753,23 +811,36 @@ static PetscErrorCode Loop(Run *r, int *code)
     PetscCall(Lap(&t, &r->st.steps));
     if (cfg->memory.gc_period > 0 && r->it % cfg->memory.gc_period == 0) PetscCall(McGCCollect(2, NULL));
     if (!r->baseline && cfg->memory.check_every > 0 && r->it == r->warm_end) PetscCall(TakeBaseline(r));
-    else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0) {
+    else if (r->baseline && cfg->memory.check_every > 0 && r->it % cfg->memory.check_every == 0)
       PetscCall(CheckMemory(r, &stop));
-      if (stop) break;
+    /* Every rank stands at r->it: a signal or a failed memory check on
+     * any of them stops all here. On several ranks only at the rounds
+     * AgreeNow names (one small allreduce per block, at most every
+     * MC_AGREE_EVERY iterations); on one rank at every round, at no cost. */
+    if (r->lay.size == 1 || AgreeNow(r)) {
+      agreed[0] = stop_signal, agreed[1] = usr1_signal, agreed[2] = stop;
+      PetscCall(McLayoutAgree(&r->lay, 3, agreed));
+      stop = agreed[2] ? PETSC_TRUE : PETSC_FALSE;
+      r->agreed_it = r->it;
     }
     PetscCall(Lap(&t, &r->st.collection));
-    if (stop_signal) break;
+    if (stop || agreed[0]) break;
     if (r->ckpt_every > 0 && r->it % r->ckpt_every == 0 && r->it < r->total) PetscCall(Checkpoint(r));
+    /* The other ranks' draws reach the writer a block at a time. */
+    if (r->lay.size > 1 && (agreed[1] || BlockEnd(r))) PetscCall(McOutputExchange(r->out));
     /* [output] flush_every kept draws at least, also when a time-based
      * flush policy is set. */
     PetscCall(McOutputGetDrawCounts(r->out, &appended, &committed));
-    if (appended - committed >= cfg->output.flush_every || usr1_signal) PetscCall(McOutputFlush(r->out));
+    if (r->writer && (appended - committed >= cfg->output.flush_every || agreed[1])) PetscCall(McOutputFlush(r->out));
     PetscCall(Lap(&t, &r->st.output));
-    PetscCall(Progress(r, r->it == r->total, usr1_signal ? PETSC_TRUE : PETSC_FALSE));
-    usr1_signal = 0;
+    PetscCall(Progress(r, r->it == r->total, agreed[1] ? PETSC_TRUE : PETSC_FALSE));
+    if (agreed[1]) usr1_signal = 0, agreed[1] = 0;
   }
   RestoreSignals(old);
-  r->stopped_by = stop_signal;
+  /* On several ranks the agreed signal: one arriving on a rank after the
+   * last agreement is ignored by all (the run was complete). */
+  r->stopped_by = r->lay.size > 1 ? agreed[0] : stop_signal;
+  PetscCall(McOutputExchange(r->out));
   PetscCall(PetscTime(&tend));
   r->st.loop = tend - r->t0;
   r->st.loop_cpu += CpuSeconds();
@@ -779,8 +850,11 @@ static PetscErrorCode Loop(Run *r, int *code)
   }
   /* A last check at the end, unless the loop's last round just did one. */
   if (!r->stopped_by && r->baseline && !(cfg->memory.check_every > 0 && r->total % cfg->memory.check_every == 0)) {
+    int f = 0;
     PetscCall(CheckMemory(r, &stop));
-    if (stop) *code = MC_EXIT_MEMORY;
+    f = stop ? 1 : 0;
+    PetscCall(McLayoutAgree(&r->lay, 1, &f));
+    if (f) *code = MC_EXIT_MEMORY;
   }
   if (r->baseline) {
     PetscInt64 p, q;
@@ -791,16 +865,18 @@ static PetscErrorCode Loop(Run *r, int *code)
       PetscCall(McForwardGetFactorCount(r->pb->fw, &p));
       r->loop_factors = p - r->factors;
     }
-    r->st.factorisations = (PetscReal)r->loop_factors / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
+    r->st.factorisations = (PetscReal)r->loop_factors / (PetscReal)PetscMax(1, r->nc * (r->total - r->base_it));
     r->st.baseline = PETSC_TRUE;
     r->st.base_it = r->base_it;
-    r->st.allocs_project = (PetscReal)r->loop_project / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
-    r->st.allocs_petsc = (PetscReal)r->loop_petsc / (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
+    r->st.allocs_project = (PetscReal)r->loop_project / (PetscReal)PetscMax(1, r->nc * (r->total - r->base_it));
+    r->st.allocs_petsc = (PetscReal)r->loop_petsc / (PetscReal)PetscMax(1, r->nc * (r->total - r->base_it));
   }
   PetscCall(FinishStats(r));
   /* The last checkpoint: at the end, or where the signal stopped the run. */
   if (*code == MC_EXIT_OK) PetscCall(Checkpoint(r));
   if (r->stopped_by && *code == MC_EXIT_OK) {
+    *code = MC_EXIT_SIGNAL;
+    if (!r->writer) PetscFunctionReturn(0); /* rank 0 reports */
     if (r->progress_shown && r->tty) fputc('\n', stderr);
     fprintf(stderr,
             "mcmc-run: stopped by %s at iteration %d of %d; checkpoint written to %s\n"
@@ -814,64 +890,170 @@ static PetscErrorCode Loop(Run *r, int *code)
 
 /* ------------------------------------------------------------- summary */
 
+/* Every chain's end-of-run statistics on the writer; the other ranks send
+ * theirs (one gather). Ownership: *all is new (PetscFree), C entries. */
+static PetscErrorCode GatherChainStats(Run *r, McChainStats **all)
+{
+  McChainStats *mine, *buf = NULL;
+  PetscMPIInt  *cnt = NULL, *dsp = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(r->nc, &mine));
+  PetscCall(PetscMalloc1(r->C, all));
+  for (PetscInt i = 0; i < r->nc; i++)
+    PetscCall(McChainGetStats(r->chains[i], &mine[i]));
+  if (r->lay.size == 1) {
+    PetscCall(PetscArraycpy(*all, mine, r->C));
+    PetscCall(PetscFree(mine));
+    PetscFunctionReturn(0);
+  }
+  if (r->lay.rank == 0) {
+    PetscCall(PetscCalloc2(r->lay.size, &cnt, r->lay.size, &dsp));
+    PetscCall(PetscMalloc1(r->C, &buf));
+    for (PetscInt c = 0; c < r->C; c++)
+      cnt[r->lay.chain_rank[c]] += (PetscMPIInt)sizeof(McChainStats);
+    for (PetscMPIInt q = 1; q < r->lay.size; q++)
+      dsp[q] = dsp[q - 1] + cnt[q - 1];
+  }
+  PetscCallMPI(MPI_Gatherv(mine, (PetscMPIInt)(r->nc * sizeof(McChainStats)), MPI_BYTE, buf, cnt, dsp, MPI_BYTE, 0,
+                           PETSC_COMM_WORLD));
+  if (r->lay.rank == 0) { /* rank order -> chain order */
+    PetscInt k = 0;
+    for (PetscMPIInt q = 0; q < r->lay.size; q++)
+      for (PetscInt c = 0; c < r->C; c++)
+        if (r->lay.chain_rank[c] == q) (*all)[c] = buf[k++];
+  }
+  PetscCall(PetscFree(buf));
+  PetscCall(PetscFree2(cnt, dsp));
+  PetscCall(PetscFree(mine));
+  PetscFunctionReturn(0);
+}
+
+/* The sum of the kept xi of every chain and their number, on the writer
+ * (one reduction: with one rank per chain, xi is whole on every rank).
+ * Ownership: *xisum is new (VecDestroy). */
+static PetscErrorCode SumXi(Run *r, Vec *xisum, PetscInt *total)
+{
+  PetscScalar *a;
+  PetscInt     n;
+
+  PetscFunctionBeginUser;
+  *total = 0;
+  PetscCall(McPosteriorCreateParameterVector(r->pb->post, xisum));
+  PetscCall(VecSet(*xisum, 0));
+  for (PetscInt i = 0; i < r->nc; i++)
+    PetscCall(McRunSinkAddMeanXi(r->sinks[i], *xisum, total));
+  if (r->lay.size > 1) {
+    PetscCall(VecGetLocalSize(*xisum, &n));
+    PetscCall(VecGetArray(*xisum, &a));
+    PetscCallMPI(
+        MPI_Reduce(r->lay.rank ? a : MPI_IN_PLACE, a, (PetscMPIInt)n, MPIU_SCALAR, MPI_SUM, 0, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Reduce(r->lay.rank ? total : MPI_IN_PLACE, total, 1, MPIU_INT, MPI_SUM, 0, PETSC_COMM_WORLD));
+    PetscCall(VecRestoreArray(*xisum, &a));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Per-chain ESS and, across the chains, the rank-normalised split R-hat
+ * and bulk ESS of the diag module (what mcmc-diag reports), of lp, the
+ * QoIs and the first coordinates of xi, read back from the file. */
+static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qnames)
+{
+  PetscInt   n, nxi, C = r->C, nq;
+  PetscReal *lp, *qoi, *xi, *x;
+  Vec        sum;
+
+  PetscFunctionBeginUser;
+  nxi = PetscMin(MC_RUN_TRACE_XI, r->pb->nparams);
+  nq = 1 + nqoi + nxi;
+  PetscCall(McRunSinkGetState(r->sinks[0], &n, &sum));                   /* every chain has kept as many */
+  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(C * n * nq + 1), &x)); /* [quantity][chain][draw] */
+  printf("\neffective sample size (of the kept draws per chain)\n%-6s %8s", "chain", "draws");
+  printf(" %10s", "lp");
+  for (PetscInt q = 0; q < nqoi; q++) printf(" %10s", qnames[q]);
+  for (PetscInt i = 0; i < nxi; i++)
+    printf("       xi_%d", (int)i);
+  printf("\n");
+  for (PetscInt c = 0; c < C; c++) {
+    PetscReal ess;
+    PetscCall(McRunReadTraces(r->out, c, n, nqoi, qnames, nxi, &lp, &qoi, &xi));
+    for (PetscInt d = 0; d < n; d++) {
+      x[(0 * C + c) * n + d] = lp[d];
+      for (PetscInt q = 0; q < nqoi; q++)
+        x[((1 + q) * C + c) * n + d] = qoi[d * nqoi + q];
+      for (PetscInt i = 0; i < nxi; i++)
+        x[((1 + nqoi + i) * C + c) * n + d] = xi[d * nxi + i];
+    }
+    PetscCall(McFree(&lp));
+    PetscCall(McFree(&qoi));
+    PetscCall(McFree(&xi));
+    printf("%-6d %8d", (int)c, (int)n);
+    if (n < 4) {
+      printf("  (too few draws)\n");
+      continue;
+    }
+    for (PetscInt k = 0; k < nq; k++) {
+      PetscCall(McESS(n, x + (k * C + c) * n, 1, &ess));
+      printf(" %10.0f", (double)ess);
+    }
+    printf("\n");
+  }
+  if (n >= 4) {
+    printf("\nacross the %d chain%s: rank-normalised split R-hat and bulk ESS (as mcmc-diag)\n%-9s", (int)C,
+           C > 1 ? "s" : "", "");
+    printf(" %10s", "lp");
+    for (PetscInt q = 0; q < nqoi; q++)
+      printf(" %10s", qnames[q]);
+    for (PetscInt i = 0; i < nxi; i++)
+      printf("       xi_%d", (int)i);
+    for (int row = 0; row < 2; row++) {
+      printf("\n%-9s", row ? "ESS bulk" : "R-hat");
+      for (PetscInt k = 0; k < nq; k++) {
+        McDiagSummary ds;
+        PetscCall(McDiagSummarize(C, n, x + k * C * n, &ds));
+        if (row)
+          printf(" %10.0f", (double)ds.ess_bulk);
+        else
+          printf(" %10.4f", (double)ds.rhat);
+      }
+    }
+    printf("\n");
+  }
+  PetscCall(McFree(&x));
+  PetscFunctionReturn(0);
+}
+
+/* The end-of-run report, printed by the writer; every rank takes part in
+ * the gathers. */
 static PetscErrorCode Summary(Run *r)
 {
-  const McConfig *cfg = r->cfg;
-  McProblem      *pb = r->pb;
-  PetscInt        nqoi, total_draws = 0;
-  const char     *const *qnames;
-  PetscLogDouble  now;
-  Vec             xisum, mmean;
+  const McConfig    *cfg = r->cfg;
+  McProblem         *pb = r->pb;
+  PetscInt           nqoi, total_draws = 0;
+  const char *const *qnames;
+  PetscLogDouble     now;
+  Vec                xisum = NULL, mmean;
+  McChainStats      *all;
 
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&now));
   PetscCall(McTargetGetQoI(r->target, &nqoi, &qnames));
+  PetscCall(GatherChainStats(r, &all));
+  if (pb->mtrue) PetscCall(SumXi(r, &xisum, &total_draws));
+  if (!r->writer) {
+    PetscCall(PetscFree(all));
+    PetscCall(VecDestroy(&xisum));
+    PetscFunctionReturn(0);
+  }
   printf("\n%-6s %10s %8s %11s %10s %9s\n", "chain", "acceptance", "failed", "step size", "samples/s", "wall s");
-  for (PetscInt c = 0; c < r->C; c++) {
-    McChainStats s;
-    PetscCall(McChainGetStats(r->chains[c], &s));
-    printf("%-6d %10.3f %8d %11.4g %10.0f %9.1f\n", (int)c, (double)s.acceptance, (int)s.failed,
-           (double)s.step_size, (double)s.samples_per_sec, (double)s.seconds);
-  }
-  printf("\neffective sample size (of the kept draws per chain)\n%-6s %8s", "chain", "draws");
-  printf(" %10s", "lp");
-  for (PetscInt q = 0; q < nqoi; q++) printf(" %10s", qnames[q]);
-  for (PetscInt i = 0; i < PetscMin(MC_RUN_TRACE_XI, pb->nparams); i++) printf("       xi_%d", (int)i);
-  printf("\n");
-  for (PetscInt c = 0; c < r->C; c++) {
-    PetscInt   n, nxi;
-    PetscReal *lp, *qoi, *xi;
-    PetscReal  ess;
-    PetscCall(McRunSinkReadTraces(r->sinks[c], r->out, &n, &lp, &qoi, &nxi, &xi));
-    printf("%-6d %8d", (int)c, (int)n);
-    if (n < 4) {
-      printf("  (too few draws)\n");
-      PetscCall(McFree(&lp));
-      PetscCall(McFree(&qoi));
-      PetscCall(McFree(&xi));
-      continue;
-    }
-    PetscCall(McESS(n, lp, 1, &ess));
-    printf(" %10.0f", (double)ess);
-    for (PetscInt q = 0; q < nqoi; q++) {
-      PetscCall(McESS(n, qoi + q, nqoi, &ess));
-      printf(" %10.0f", (double)ess);
-    }
-    for (PetscInt i = 0; i < nxi; i++) {
-      PetscCall(McESS(n, xi + i, nxi, &ess));
-      printf(" %10.0f", (double)ess);
-    }
-    printf("\n");
-    PetscCall(McFree(&lp));
-    PetscCall(McFree(&qoi));
-    PetscCall(McFree(&xi));
-  }
+  for (PetscInt c = 0; c < r->C; c++)
+    printf("%-6d %10.3f %8d %11.4g %10.0f %9.1f\n", (int)c, (double)all[c].acceptance, (int)all[c].failed,
+           (double)all[c].step_size, (double)all[c].samples_per_sec, (double)all[c].seconds);
+  PetscCall(PetscFree(all));
+  PetscCall(SummaryMixing(r, nqoi, qnames));
   if (pb->mtrue) {
     PetscReal pe, pr, qe, qr;
-    PetscCall(McPosteriorCreateParameterVector(pb->post, &xisum));
     PetscCall(VecDuplicate(pb->m0, &mmean));
-    PetscCall(VecSet(xisum, 0));
-    for (PetscInt c = 0; c < r->C; c++) PetscCall(McRunSinkAddMeanXi(r->sinks[c], xisum, &total_draws));
     /* m is affine in xi: the mean of m is m0 + L mean(xi). */
     PetscCall(VecScale(xisum, 1.0 / (PetscReal)PetscMax(total_draws, 1)));
     PetscCall(McPosteriorParameterToField(pb->post, xisum, mmean));
@@ -890,7 +1072,7 @@ static PetscErrorCode Summary(Run *r)
   }
   printf("\n");
   if (r->baseline) {
-    PetscReal steps = (PetscReal)PetscMax(1, r->C * (r->total - r->base_it));
+    PetscReal steps = (PetscReal)PetscMax(1, r->nc * (r->total - r->base_it));
     printf("memory   %d checks against the baseline taken at iteration %d: live objects %+lld, live bytes %+lld "
            "at most\n",
            (int)r->nchecks, (int)r->base_it, (long long)r->grew_objects, (long long)r->grew_bytes);
@@ -922,10 +1104,10 @@ static PetscErrorCode Summary(Run *r)
 static PetscErrorCode RunFree(Run *r)
 {
   PetscFunctionBeginUser;
-  for (PetscInt c = 0; r->chains && c < r->C; c++) {
-    PetscCall(McCheckpointDestroy(&r->ckpts[c]));
-    PetscCall(McFree(&r->blobs[c]));
-    PetscCall(McChainDestroy(&r->chains[c]));
+  for (PetscInt i = 0; r->chains && i < r->nc; i++) {
+    PetscCall(McCheckpointDestroy(&r->ckpts[i]));
+    PetscCall(McFree(&r->blobs[i]));
+    PetscCall(McChainDestroy(&r->chains[i]));
   }
   PetscCall(PetscFree3(r->ckpts, r->blobs, r->blob_sizes));
   PetscCall(PetscFree2(r->chains, r->sinks));
@@ -948,8 +1130,8 @@ static PetscErrorCode ApplyOverrides(McConfig *cfg, const McRunOptions *opt, int
     cfg->chain.iterations = opt->iterations;
     cfg->chain.burn_in = (PetscInt)((double)cfg->chain.burn_in * opt->iterations / old);
     if (cfg->chain.thin > cfg->chain.iterations - cfg->chain.burn_in) {
-      fprintf(stderr, "mcmc-run: --iterations %d leaves %d iterations after burn-in, fewer than [chain] thin = %d\n",
-              (int)opt->iterations, (int)(cfg->chain.iterations - cfg->chain.burn_in), (int)cfg->chain.thin);
+      Say("mcmc-run: --iterations %d leaves %d iterations after burn-in, fewer than [chain] thin = %d\n",
+          (int)opt->iterations, (int)(cfg->chain.iterations - cfg->chain.burn_in), (int)cfg->chain.thin);
       *code = MC_EXIT_USAGE;
     }
   }
@@ -990,11 +1172,11 @@ static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done, int *co
   cfg->chain.seed = (PetscInt)seed;
   if (r->total < it || r->total <= r->burn) {
     if (r->total < it)
-      fprintf(stderr, "mcmc-run: --iterations %d is fewer than the %d iterations per chain the run in %s has done\n",
-              (int)r->total, (int)it, cfg->output.path);
+      Say("mcmc-run: --iterations %d is fewer than the %d iterations per chain the run in %s has done\n", (int)r->total,
+          (int)it, cfg->output.path);
     else
-      fprintf(stderr, "mcmc-run: --iterations %d leaves no iteration after the burn-in of %d of the run in %s\n",
-              (int)r->total, (int)r->burn, cfg->output.path);
+      Say("mcmc-run: --iterations %d leaves no iteration after the burn-in of %d of the run in %s\n", (int)r->total,
+          (int)r->burn, cfg->output.path);
     *code = MC_EXIT_USAGE;
     *done = PETSC_TRUE;
   } else if (it == r->total) {
@@ -1051,7 +1233,7 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
 
   PetscFunctionBeginUser;
   if (access(r->opt->resume, F_OK) != 0) {
-    fprintf(stderr, "mcmc-run: --resume %s: no such file\n", r->opt->resume);
+    Say("mcmc-run: --resume %s: no such file\n", r->opt->resume);
     *code = MC_EXIT_USAGE;
     PetscFunctionReturn(0);
   }
@@ -1062,15 +1244,17 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
   PetscCall(LoadConfig(source, r->config_text, cfg, code));
   if (!*cfg) PetscFunctionReturn(0);
   PetscCall(PetscStrncpy((*cfg)->output.path, r->opt->resume, sizeof((*cfg)->output.path)));
+  /* chains = 0 means one per group of ranks: the run's count, whatever
+   * number of ranks continues it. */
+  if ((*cfg)->chain.chains == 0) PetscCall(McOutputReadChainCount(r->opt->resume, &(*cfg)->chain.chains));
   PetscCall(McRunModelHash(*cfg, now, sizeof now));
   PetscCall(McOutputReadRootAttribute(r->opt->resume, "model_hash", &stored));
   if (strcmp(stored, now)) {
     McRunModelHashDiff(stored, now, diff, sizeof diff);
-    fprintf(stderr,
-            "mcmc-run: cannot resume %s with %s: the model differs from the run's in %s; only [sampler], [chain], "
-            "[output], [memory] and [solver] settings, and how to reach a UM-Bridge server ([model] url, timeout, "
-            "retries, retry_backoff), may change\n",
-            r->opt->resume, config ? config : "its stored configuration", diff);
+    Say("mcmc-run: cannot resume %s with %s: the model differs from the run's in %s; only [sampler], [chain], "
+        "[output], [memory] and [solver] settings, and how to reach a UM-Bridge server ([model] url, timeout, "
+        "retries, retry_backoff), may change\n",
+        r->opt->resume, config ? config : "its stored configuration", diff);
     *code = MC_EXIT_USAGE;
     PetscCall(McConfigDestroy(cfg));
   }
@@ -1091,6 +1275,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   PetscFunctionBeginUser;
   *code = MC_EXIT_OK;
   PetscCall(PetscMemzero(&r, sizeof(r)));
+  r.lay.comm = MPI_COMM_NULL; /* McLayoutDestroy is safe before McLayoutCreate */
   r.opt = opt;
   if (opt->resume) {
     /* A damaged or foreign file: one line naming it and the fault, exit 2. */
@@ -1099,7 +1284,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     ierr = ResumeConfig(config, &r, &cfg, code);
     PetscCall(PetscPopErrorHandler());
     if (ierr && file_error[0]) {
-      fprintf(stderr, "mcmc-run: %s\n", file_error);
+      Say("mcmc-run: %s\n", file_error);
       PetscCall(McConfigDestroy(&cfg));
       *code = MC_EXIT_RUNTIME;
       ierr  = 0;
@@ -1116,32 +1301,51 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   }
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  if (*code == MC_EXIT_OK && size > 1) {
-    /* One output file written by one process, and chains laid out over
-     * ranks, are a later step; a run on several ranks would write the same
-     * file from each. */
+  if (*code == MC_EXIT_OK && size > 1 && cfg->model.kind == MC_MODEL_UMBRIDGE) {
     PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
-                           "mcmc-run: sampling runs on one MPI rank for now (started on %d); run without mpiexec\n",
-                           (int)size));
+                           "mcmc-run: %s: [model] kind = \"umbridge\" samples on one MPI rank (started on %d); run "
+                           "without mpiexec\n",
+                           cfg->source, (int)size));
     *code = MC_EXIT_USAGE;
+  }
+  if (*code == MC_EXIT_OK) {
+    PetscCall(McLayoutCreate(cfg, r.config_text, &r.lay, msg, sizeof msg, &valid));
+    if (!valid) {
+      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr, "%s\n", msg));
+      *code = MC_EXIT_USAGE;
+    }
   }
   if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !opt->resume && !cfg->output.overwrite && !opt->force &&
       access(cfg->output.path, F_OK) == 0) {
-    fprintf(stderr,
-            "mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
-            "overwrite = true in %s)\n",
-            cfg->output.path, config);
+    Say("mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
+        "overwrite = true in %s)\n",
+        cfg->output.path, config);
     *code = MC_EXIT_RUNTIME;
   }
   if (*code != MC_EXIT_OK) {
+    PetscCall(McLayoutDestroy(&r.lay));
     PetscCall(McConfigDestroy(&cfg));
     PetscCall(PetscFree(r.config_text));
     PetscFunctionReturn(0);
   }
+  if (rank > 0) {
+    /* Rank 0 prints the run's report; the others' standard output (the
+     * same set-up lines, MAP iterations) is dropped. Errors still reach
+     * stderr from every rank. */
+    int null = open("/dev/null", O_WRONLY);
+    fflush(stdout);
+    if (null >= 0) {
+      dup2(null, STDOUT_FILENO);
+      close(null);
+    }
+  }
+  r.nc = r.lay.nc;
+  r.cid = r.lay.chains;
+  r.writer = rank == 0 ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(McRunModelHash(cfg, r.model_hash, sizeof r.model_hash));
   PetscCall(ApplySolverOptions(cfg));
   r.cfg = cfg;
-  r.C = cfg->chain.chains > 0 ? cfg->chain.chains : 1;
+  r.C = r.lay.C;
   r.total = cfg->chain.iterations;
   r.burn = cfg->chain.burn_in;
   r.thin = cfg->chain.thin;
@@ -1151,12 +1355,16 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   PetscCall(McGCSetThresholds(t[0], t[1], t[2]));
   printf("mcmc-run %s\n", opt->resume ? opt->resume : config);
   PetscCall(McConfigWriteSummary(cfg, stdout));
-  if (r.C > 1) printf("chains   %d, run in turn on this process\n", (int)r.C);
+  if (size > 1)
+    printf("chains   %d on %d MPI ranks (chain c on rank c mod %d, in turn), one output file written by rank 0\n",
+           (int)r.C, (int)size, (int)r.lay.G);
+  else if (r.C > 1)
+    printf("chains   %d, run in turn on this process\n", (int)r.C);
   fflush(stdout);
 
-  PetscCall(McProblemCreate(cfg, &r.pb, msg, sizeof(msg), &valid));
+  PetscCall(McProblemCreateOnComm(cfg, r.lay.comm, &r.pb, msg, sizeof(msg), &valid));
   if (!valid) {
-    fprintf(stderr, "%s\n", msg);
+    Say("%s\n", msg);
     *code = MC_EXIT_USAGE;
   } else {
     if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r.pb, &r.xmap, &r.lap, code));
@@ -1164,6 +1372,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       PetscCall(McRunWriteMapFile(cfg, r.pb, r.xmap, r.lap, r.config_text, r.model_hash));
     if (*code != MC_EXIT_OK || opt->mode == MC_RUN_MAP) {
       PetscCall(RunFree(&r));
+      PetscCall(McLayoutDestroy(&r.lay));
       PetscCall(McConfigDestroy(&cfg));
       PetscFunctionReturn(0);
     }
@@ -1182,7 +1391,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     PetscCall(PetscPopErrorHandler());
     if (ierr && file_error[0]) {
       if (r.progress_shown && r.tty) fputc('\n', stderr);
-      fprintf(stderr, "mcmc-run: %s\n", file_error);
+      Say("mcmc-run: %s\n", file_error);
       if (r.out) {
         PetscInt64 appended, committed;
         PetscCall(McOutputGetDrawCounts(r.out, &appended, &committed));
@@ -1205,6 +1414,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     if (opt->stats) *opt->stats = r.st;
   }
   PetscCall(RunFree(&r));
+  PetscCall(McLayoutDestroy(&r.lay));
   PetscCall(McConfigDestroy(&cfg));
   PetscFunctionReturn(0);
 }
@@ -1260,7 +1470,19 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
     ierr = McServe(config, opt, &code);
   else
     ierr = CheckConfig(config, opt->mode == MC_RUN_PRINT_CONFIG, &code);
-  if (ierr) code = MC_EXIT_RUNTIME;
+  if (ierr) {
+    PetscMPIInt size = 1;
+    /* An error on one rank of several: the others wait in a collective
+     * that will never complete, so the job ends here, with the runtime
+     * failure's exit code (mpiexec and srun return it). */
+    MPI_Comm_size(PETSC_COMM_WORLD, &size);
+    if (size > 1 && opt->mode != MC_RUN_CHECK && opt->mode != MC_RUN_PRINT_CONFIG) {
+      fflush(stdout);
+      fflush(stderr);
+      MPI_Abort(PETSC_COMM_WORLD, MC_EXIT_RUNTIME);
+    }
+    code = MC_EXIT_RUNTIME;
+  }
   ierr = PetscFinalize();
   if (ierr && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;
   return code;

@@ -144,25 +144,33 @@ PetscErrorCode McRunSinkRestore(McRunSink *s, PetscInt count)
 PetscErrorCode McRunSinkReadTraces(McRunSink *s, McOutput out, PetscInt *count, PetscReal **lp, PetscReal **qoi,
                                    PetscInt *nxi, PetscReal **xi)
 {
-  PetscInt n = s->count;
-  double  *col;
+  PetscFunctionBeginUser;
+  *count = s->count;
+  *nxi = s->nxi;
+  PetscCall(McRunReadTraces(out, s->chain, s->count, s->nqoi, s->qoi_names, s->nxi, lp, qoi, xi));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunReadTraces(McOutput out, PetscInt chain, PetscInt n, PetscInt nqoi, const char *const *qoi_names,
+                               PetscInt nxi, PetscReal **lp, PetscReal **qoi, PetscReal **xi)
+{
+  double *col;
 
   PetscFunctionBeginUser;
-  *count = n;
-  *nxi = s->nxi;
   PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n + 1), lp));
-  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n * s->nqoi + 1), qoi));
-  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n * s->nxi + 1), xi));
+  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n * nqoi + 1), qoi));
+  PetscCall(McMalloc(sizeof(PetscReal) * (size_t)(n * nxi + 1), xi));
   PetscCall(McMalloc(sizeof(double) * (size_t)(n + 1), &col));
   if (n) {
-    PetscCall(McOutputReadDraws(out, "sample_stats/lp", s->chain, n, 1, *lp));
-    PetscCall(McOutputReadDraws(out, "posterior/theta", s->chain, n, s->nxi, *xi));
+    PetscCall(McOutputReadDraws(out, "sample_stats/lp", chain, n, 1, *lp));
+    PetscCall(McOutputReadDraws(out, "posterior/theta", chain, n, nxi, *xi));
   }
-  for (PetscInt q = 0; n && q < s->nqoi; q++) {
+  for (PetscInt q = 0; n && q < nqoi; q++) {
     char path[96];
-    PetscCall(PetscSNPrintf(path, sizeof path, "posterior/%s", s->qoi_names[q]));
-    PetscCall(McOutputReadDraws(out, path, s->chain, n, 1, col));
-    for (PetscInt i = 0; i < n; i++) (*qoi)[i * s->nqoi + q] = col[i];
+    PetscCall(PetscSNPrintf(path, sizeof path, "posterior/%s", qoi_names[q]));
+    PetscCall(McOutputReadDraws(out, path, chain, n, 1, col));
+    for (PetscInt i = 0; i < n; i++)
+      (*qoi)[i * nqoi + q] = col[i];
   }
   PetscCall(McFree(&col));
   PetscFunctionReturn(0);

@@ -108,6 +108,14 @@ static PetscErrorCode McWriteRecord(McOutput o, void *ctx)
 
 PetscErrorCode McOutputWriteCheckpoint(McOutput o, const void *const *blobs, const size_t *sizes)
 {
+  PetscFunctionBeginUser;
+  if (o->relay) PetscCall(McRelayCheckpoint_Private(o, blobs, sizes));
+  else PetscCall(McOutputWriteCheckpoint_Private(o, blobs, sizes));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *blobs, const size_t *sizes)
+{
   size_t     C = (size_t)o->C, cnv = C * (size_t)o->nv, total, off;
   PetscInt64 draws = o->block_start + o->fill[0];
   PetscInt   slot  = o->ckpt_next;
@@ -345,6 +353,14 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
 }
 
 PetscErrorCode McOutputOpenResume(const char *path, const McOutputSpec *spec, McOutput *out)
+{
+  PetscFunctionBeginUser;
+  if (McRelayActive_Private(spec)) PetscCall(McRelayOpen_Private(path, spec, PETSC_TRUE, out));
+  else PetscCall(McOutputOpenResume_Private(path, spec, out));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McOutputOpenResume_Private(const char *path, const McOutputSpec *spec, McOutput *out)
 {
   McOutput       o;
   PetscErrorCode ierr;

@@ -72,6 +72,15 @@ typedef struct {
   const char *created_at;      /* ISO 8601; NULL = now (UTC) */
   const char *model_hash;      /* identifies the model; a resume must give the same */
   PetscBool   overwrite;       /* replace an existing file (else refuse with an error) */
+
+  /* Parallel runs (relay.c). comm: MPI_COMM_NULL (the default) or one rank:
+   * this process runs every chain and writes. Several ranks: the calls
+   * marked "collective" below are collective on comm; rank 0 is the one
+   * writer of the file (SWMR allows one) and the others relay their chains'
+   * draws to it in blocks (McOutputExchange). chain_rank[c] is the rank of
+   * comm that runs chain c (NULL: all on rank 0). */
+  MPI_Comm           comm;
+  const PetscMPIInt *chain_rank;
 } McOutputSpec;
 
 /* One kept draw of one chain. Pointers are read during the call only. */
@@ -105,6 +114,8 @@ PetscErrorCode McOutputSpecInit(McOutputSpec *spec);
 
 /* Creates path with the full layout, starts SWMR writing and writes an empty
  * progress file. Refuses an existing path unless spec->overwrite.
+ * Collective: rank 0 creates the file, an error there is an error on every
+ * rank (the others' message names the file and points to rank 0's).
  * Ownership: returns a new McOutput in *out; copies everything in spec. */
 PetscErrorCode McOutputCreate(const char *path, const McOutputSpec *spec, McOutput *out);
 
@@ -114,37 +125,61 @@ PetscErrorCode McOutputCreate(const char *path, const McOutputSpec *spec, McOutp
  * continues exactly where the checkpoint was taken. Fails with a clear
  * message if spec->model_hash differs from the file's, if the dimensions
  * differ, or if the file has no valid checkpoint. Works on a file left by a
- * killed writer (clears HDF5's "open for writing" mark).
+ * killed writer (clears HDF5's "open for writing" mark). Collective like
+ * McOutputCreate; rank 0 sends the checkpoint record to every rank.
  * Ownership: returns a new McOutput in *out; copies everything in spec. */
 PetscErrorCode McOutputOpenResume(const char *path, const McOutputSpec *spec, McOutput *out);
 
 /* Appends the next draw of chain c. Copies into the block buffers (no
  * allocation); writes when every chain has filled the block. Chains advance
  * in lockstep within a block: a chain may run at most B draws ahead.
- * Ownership: borrows draw. */
+ * Parallel: c must run on this rank; on a rank other than 0 the draw is
+ * staged until McOutputExchange, and a field may be passed only at the
+ * draws that store one (d % T == 0). Ownership: borrows draw. */
 PetscErrorCode McOutputAppendDraw(McOutput out, PetscInt chain, const McOutputDraw *draw);
 
-/* Appends one memory-trace row. Ownership: borrows row. */
+/* Appends one memory-trace row. Collective in a parallel run: rank 0 stores
+ * the sums over the ranks of RSS, live objects, live bytes and collections
+ * (every rank calls it at the same iteration). Ownership: borrows row. */
 PetscErrorCode McOutputAppendMemory(McOutput out, const McOutputMemoryRow *row);
 
 /* Writes every draw that all chains have (also a partial block), the
- * memory rows and the field summary, then H5Fflush and the progress file. */
+ * memory rows and the field summary, then H5Fflush and the progress file.
+ * Parallel: not collective; it writes what rank 0 holds (call
+ * McOutputExchange first) and does nothing on the other ranks. */
 PetscErrorCode McOutputFlush(McOutput out);
 
 /* Flushes (all chains must have the same number of draws) and writes a
  * checkpoint: the per-chain opaque blobs of the sampler (state, RNG,
  * adaptation, counters) together with the sink's own state (draw count,
  * Welford accumulators), into the slot not holding the newest valid
- * checkpoint, sealed by a checksum. Ownership: borrows blobs. */
+ * checkpoint, sealed by a checksum. blobs[i] and sizes[i] belong to the
+ * i-th chain this rank runs (all chains in a serial run), in increasing
+ * chain order. Collective in a parallel run: the draws are exchanged and
+ * the blobs gathered on rank 0, which writes. Ownership: borrows blobs. */
 PetscErrorCode McOutputWriteCheckpoint(McOutput out, const void *const *blobs, const size_t *sizes);
+
+/* Parallel runs: every rank's staged draws go to rank 0 (one gather of
+ * whole blocks, never per draw), which appends them (writing the blocks
+ * that become full, flushing per its policy). Collective; no-op in a serial
+ * run. Call it when a block ends, before a flush that must hold every
+ * chain, and at the end. */
+PetscErrorCode McOutputExchange(McOutput out);
+
+/* Whether this process writes the file (rank 0 of a parallel run, or a
+ * serial run). */
+PetscErrorCode McOutputIsWriter(McOutput out, PetscBool *writer);
 
 /* The blob of chain c in the newest checkpoint (loaded by McOutputOpenResume
  * or written by McOutputWriteCheckpoint), with the draw count it belongs to.
+ * Parallel: on every rank after McOutputOpenResume (rank 0 sends the record
+ * to all), on rank 0 only after McOutputWriteCheckpoint.
  * Ownership: *blob is borrowed, valid until the next checkpoint or close. */
 PetscErrorCode McOutputReadCheckpoint(McOutput out, PetscInt chain, const void **blob, size_t *size, PetscInt64 *draws);
 
 /* Draws per chain appended so far (written or buffered, all chains equal in
- * lockstep) and draws committed to disk by the last flush. */
+ * lockstep) and draws committed to disk by the last flush (-1 on a
+ * parallel run's ranks other than 0, which do not know it). */
 PetscErrorCode McOutputGetDrawCounts(McOutput out, PetscInt64 *appended, PetscInt64 *committed);
 
 /* Flushes what is buffered, closes the file and frees everything; *out =
@@ -161,6 +196,10 @@ PetscErrorCode McOutputClose(McOutput *out);
  * "model_hash"), also of a file left open by a killed writer.
  * Ownership: *value is new (PetscFree). */
 PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, char **value);
+
+/* The number of chains of an output file (the length of posterior/chain),
+ * also of a file left open by a killed writer. */
+PetscErrorCode McOutputReadChainCount(const char *path, PetscInt *nchains);
 
 /* The first n draws of chain c of the float64 per-draw variable name (its
  * path, e.g. "sample_stats/lp" or "posterior/theta"), ncols values per draw

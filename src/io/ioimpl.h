@@ -91,9 +91,48 @@ struct _p_McOutput {
   char      *ckpt_record; /* the newest record, as on file (blobs point into it) */
   size_t     ckpt_size;
 
+  struct McRelay_ *relay; /* parallel runs (relay.c); NULL in a serial run */
+
   PetscBool failed;
   int       lock_fd; /* holds an exclusive flock on the file while this process writes it */
 };
+
+/* A parallel run's relay (relay.c): which rank runs which chain, and on
+ * the ranks other than 0 the staging buffers of their chains' draws. A
+ * staged draw is W = P + nqoi + 5 doubles (theta, QoIs, lp, acceptance
+ * rate, step size, accepted, failed); a message of one rank is, per chain it
+ * runs, [n, nf, n rows of W, nf fields of nv]. */
+typedef struct McRelay_ {
+  MPI_Comm     comm; /* a duplicate of spec->comm */
+  PetscMPIInt  rank, size;
+  PetscMPIInt *owner; /* [C] */
+  PetscInt     nl;    /* chains run on this rank */
+  PetscInt    *lc;    /* [nl] their indices, increasing */
+  PetscInt    *slot;  /* [C] index into lc, -1 elsewhere */
+  PetscInt     W;
+  size_t       msg_max; /* doubles of one rank's largest message per chain */
+  /* ranks other than 0 */
+  double    *stage;  /* [nl][B][W] */
+  double    *sfield; /* [nl][KB][nv] */
+  PetscInt  *sfill, *snf;
+  PetscInt64 sdraw0; /* global draw index of staged row 0 */
+  double    *send;   /* [nl * msg_max] */
+  /* rank 0 */
+  double      *recv; /* [C * msg_max] */
+  PetscMPIInt *counts, *displs; /* [size] */
+} McRelay;
+
+PetscBool      McRelayActive_Private(const McOutputSpec *spec);
+PetscErrorCode McRelayOpen_Private(const char *path, const McOutputSpec *spec, PetscBool resume, McOutput *out);
+PetscErrorCode McRelayStage_Private(McOutput o, PetscInt c, const McOutputDraw *d);
+PetscErrorCode McRelayMemory_Private(McOutput o, const McOutputMemoryRow *row, PetscBool *store);
+PetscErrorCode McRelayCheckpoint_Private(McOutput o, const void *const *blobs, const size_t *sizes);
+PetscErrorCode McRelayFree_Private(McOutput o);
+PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec, McOutput *out);
+PetscErrorCode McOutputOpenResume_Private(const char *path, const McOutputSpec *spec, McOutput *out);
+PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *blobs, const size_t *sizes);
+/* Whether this is a parallel run's rank other than 0 (it writes nothing). */
+#define MC_RELAY_PROXY(o) ((o)->relay && (o)->relay->rank != 0)
 
 PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call);
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ PetscErrorCode McOutputSpecInit(McOutputSpec *spec)
   PetscCall(PetscMemzero(spec, sizeof *spec));
   spec->field_thin  = 1;
   spec->noise_sigma = NAN;
+  spec->comm        = MPI_COMM_NULL;
   PetscFunctionReturn(0);
 }
 
@@ -175,6 +177,7 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
   PetscFunctionBeginUser;
   if (!o) PetscFunctionReturn(0);
   *out = NULL;
+  PetscCall(McRelayFree_Private(o));
   ids[n++] = &o->field_dset;
   ids[n++] = &o->field_draw;
   ids[n++] = &o->mean_dset;
@@ -238,8 +241,14 @@ PetscErrorCode McOutputLock_Private(McOutput o, PetscBool keep)
   lk.l_type   = F_WRLCK;
   lk.l_whence = SEEK_SET; /* start 0, length 0: the whole file */
   if (fcntl(fd, F_OFD_SETLK, &lk) != 0) {
-    int err = errno;
+    int         err = errno;
+    const char *env = getenv("HDF5_USE_FILE_LOCKING");
     close(fd);
+    /* A file system without locks (NFS without lockd, Lustre mounted
+     * without flock): with HDF5's own locking switched off as for such
+     * systems, the user has taken on keeping one writer per file. */
+    if ((err == ENOLCK || err == ENOSYS || err == EOPNOTSUPP) && env && (!strcmp(env, "FALSE") || !strcmp(env, "0")))
+      PetscFunctionReturn(0);
     PetscCheck(err != EAGAIN && err != EACCES, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s is being written by another process (it holds the file's lock); stop that one first", o->path);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s: cannot lock: %s", o->path, strerror(err));
   }
@@ -382,6 +391,7 @@ static PetscErrorCode McWriteFieldSummary(McOutput o)
 PetscErrorCode McOutputFlushWith_Private(McOutput o, PetscErrorCode (*extra)(McOutput, void *), void *ctx)
 {
   PetscFunctionBeginUser;
+  if (MC_RELAY_PROXY(o)) PetscFunctionReturn(0); /* rank 0 writes */
   PetscCheck(!o->failed, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: not written after an earlier write error (the file holds the draws of the last successful flush)", o->path);
   PetscCall(McTransferBlock(o, McMinFill(o), PETSC_TRUE));
   PetscCall(McOutputTransferMemory_Private(o, o->mem_fill, PETSC_TRUE));
@@ -452,6 +462,10 @@ PetscErrorCode McOutputAppendDraw(McOutput o, PetscInt c, const McOutputDraw *d)
   size_t     row;
 
   PetscFunctionBeginUser;
+  if (MC_RELAY_PROXY(o)) {
+    PetscCall(McRelayStage_Private(o, c, d));
+    PetscFunctionReturn(0);
+  }
   PetscCheck(!o->failed, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: not written after an earlier write error (the file holds the draws of the last successful flush)", o->path);
   PetscCheck(c >= 0 && c < o->C, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "output file %s: chain %" PetscInt_FMT " out of range [0, %" PetscInt_FMT ")", o->path, c, o->C);
   f = o->fill[c];
@@ -481,9 +495,17 @@ PetscErrorCode McOutputAppendDraw(McOutput o, PetscInt c, const McOutputDraw *d)
 
 PetscErrorCode McOutputAppendMemory(McOutput o, const McOutputMemoryRow *row)
 {
-  int64_t *r;
+  int64_t          *r;
+  McOutputMemoryRow sum;
+  PetscBool         store = PETSC_TRUE;
 
   PetscFunctionBeginUser;
+  if (o->relay) {
+    sum = *row;
+    PetscCall(McRelayMemory_Private(o, &sum, &store));
+    if (!store) PetscFunctionReturn(0);
+    row = &sum;
+  }
   PetscCheck(!o->failed, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: not written after an earlier write error (the file holds the draws of the last successful flush)", o->path);
   r = o->mem_buf + o->mem_fill * MC_MEM_NCOLS;
   r[MC_MEM_ITERATION]   = row->iteration;
@@ -502,12 +524,34 @@ PetscErrorCode McOutputAppendMemory(McOutput o, const McOutputMemoryRow *row)
 PetscErrorCode McOutputGetDrawCounts(McOutput o, PetscInt64 *appended, PetscInt64 *committed)
 {
   PetscFunctionBeginUser;
+  if (MC_RELAY_PROXY(o)) {
+    PetscInt m = o->relay->nl ? o->relay->sfill[0] : 0;
+    for (PetscInt i = 1; i < o->relay->nl; i++) m = PetscMin(m, o->relay->sfill[i]);
+    if (appended) *appended = o->relay->sdraw0 + m;
+    if (committed) *committed = -1;
+    PetscFunctionReturn(0);
+  }
   if (appended) *appended = o->block_start + McMinFill(o);
   if (committed) *committed = o->committed;
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McOutputIsWriter(McOutput o, PetscBool *writer)
+{
+  PetscFunctionBeginUser;
+  *writer = MC_RELAY_PROXY(o) ? PETSC_FALSE : PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McOutputCreate(const char *path, const McOutputSpec *spec, McOutput *out)
+{
+  PetscFunctionBeginUser;
+  if (McRelayActive_Private(spec)) PetscCall(McRelayOpen_Private(path, spec, PETSC_FALSE, out));
+  else PetscCall(McOutputCreate_Private(path, spec, out));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec, McOutput *out)
 {
   McOutput       o;
   PetscErrorCode ierr;

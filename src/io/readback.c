@@ -13,17 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 
-PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, char **value)
+/* Opens path for reading (see the top of this file). */
+static PetscErrorCode McOpenForReading(const char *path, struct _p_McOutput *dummy, hid_t *filep)
 {
-  struct _p_McOutput dummy; /* only path and failed are used by MC_H5 */
-  hid_t              file, attr, type;
-  size_t             n;
+  hid_t file;
 
   PetscFunctionBeginUser;
-  *value = NULL;
   PetscCheck(access(path, F_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "output file %s does not exist", path);
-  PetscCall(PetscMemzero(&dummy, sizeof dummy));
-  dummy.path = (char *)path;
+  PetscCall(PetscMemzero(dummy, sizeof *dummy));
+  dummy->path = (char *)path;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   if (file < 0) {
@@ -36,7 +34,7 @@ PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, cha
     hid_t   fapl, why = H5Eget_current_stack();
     hbool_t clear = 1;
 
-    PetscCall(McOutputLock_Private(&dummy, PETSC_FALSE));
+    PetscCall(McOutputLock_Private(dummy, PETSC_FALSE));
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0 && H5Pset(fapl, "clear_status_flags", &clear) >= 0) file = H5Fopen(path, H5F_ACC_RDWR, fapl);
     if (fapl >= 0) H5Pclose(fapl);
@@ -44,6 +42,41 @@ PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, cha
     else H5Eclose_stack(why);
   }
   if (file < 0) PetscCall(McH5Error_Private(path, path, "H5Fopen(path)"));
+  *filep = file;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McOutputReadChainCount(const char *path, PetscInt *nchains)
+{
+  struct _p_McOutput dummy;
+  hid_t              file, ds, space;
+  hsize_t            n = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(McOpenForReading(path, &dummy, &file));
+  if (H5Lexists(file, "posterior", H5P_DEFAULT) <= 0 || H5Lexists(file, "posterior/chain", H5P_DEFAULT) <= 0) {
+    H5Fclose(file);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "output file %s: has no posterior/chain (not written by mcmc-run?)", path);
+  }
+  MC_H5(&dummy, "posterior/chain", ds = H5Dopen2(file, "posterior/chain", H5P_DEFAULT));
+  MC_H5(&dummy, "posterior/chain", space = H5Dget_space(ds));
+  MC_H5(&dummy, "posterior/chain", H5Sget_simple_extent_dims(space, &n, NULL));
+  MC_H5(&dummy, "posterior/chain", H5Sclose(space));
+  MC_H5(&dummy, "posterior/chain", H5Dclose(ds));
+  MC_H5(&dummy, path, H5Fclose(file));
+  *nchains = (PetscInt)n;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McOutputReadRootAttribute(const char *path, const char *name, char **value)
+{
+  struct _p_McOutput dummy; /* only path and failed are used by MC_H5 */
+  hid_t              file, attr, type;
+  size_t             n;
+
+  PetscFunctionBeginUser;
+  *value = NULL;
+  PetscCall(McOpenForReading(path, &dummy, &file));
   if (H5Aexists(file, name) <= 0) {
     H5Fclose(file);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "output file %s: has no root attribute '%s' (not written by mcmc-run?)", path, name);

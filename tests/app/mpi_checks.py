@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""mcmc-run on several MPI ranks (one output file written by rank 0), on a
+cheap configuration (tests/app/configs/tiny.toml).
+
+usage: mpi_checks.py MCMC_RUN MPIEXEC WORKDIR CONFIG CHECK [ARGS...]
+CHECK: layout N C   C chains on N ranks: exit 0, the file has C chains and
+                    is equal bit for bit to a one-rank run of C chains; the
+                    summary has the cross-chain R-hat; --resume of the
+                    finished file has nothing to do
+       sigterm      2 chains on 2 ranks, SIGTERM to every rank (as Slurm
+                    sends it): every rank exits 4; --resume on 2 ranks,
+                    SIGTERM again, --resume on 1 rank: equal to the
+                    uninterrupted one-rank run
+       sigkill R    2 chains on 2 ranks, rank R SIGKILLed: the file (h5py
+                    swmr=True) holds every draw of the last flush of both
+                    chains, equal to the uninterrupted run's; --resume on 2
+                    ranks completes it, equal to that run
+       extend0      chains = 0 (one per rank) on 2 ranks, then --resume
+                    --iterations on 1 rank: the file's 2 chains continue,
+                    equal to a one-rank run of 2 chains of that length
+       refuse       more ranks than chains and ranks_per_chain = 2: exit 1,
+                    one line naming file:line and the key
+"Equal" means every dataset outside memory/ (sums over the ranks' RSS) and
+checkpoint/ (the records' sequence differs by construction).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+
+run, mpiexec, work, config, check, extra = (os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3], os.path.abspath(sys.argv[4]),
+                                            sys.argv[5], sys.argv[6:])
+failures = []
+SKIP = ("memory", "checkpoint")
+MPIFLAGS = ["--oversubscribe", "--bind-to", "none"]
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def config_text(**changes):
+    """The test configuration with [section] key = value replaced or added."""
+    text = open(config).read()
+    for key, value in changes.items():
+        section, name = key.split("__")
+        pat = re.compile(r"(^\[%s\]\n(?:(?!\[).*\n)*?)%s = .*\n" % (section, name), re.M)
+        if pat.search(text):
+            text = pat.sub(lambda m: m.group(1) + "%s = %s\n" % (name, value), text)
+        elif re.search(r"^\[%s\]\n" % section, text, re.M):
+            text = re.sub(r"^\[%s\]\n" % section, "[%s]\n%s = %s\n" % (section, name, value), text, flags=re.M)
+        else:
+            text += "[%s]\n%s = %s\n" % (section, name, value)
+    return text
+
+
+def write_config(name, **changes):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(config_text(**changes))
+    return path
+
+
+# Every rank runs through this wrapper: it records the rank's pid (to
+# signal the ranks themselves, as a batch system does) and exit code.
+WRAP = """#!/bin/sh
+"$MC_RUN" "$@" &
+pid=$!
+echo $pid > "pid.$OMPI_COMM_WORLD_RANK"
+wait $pid
+rc=$?
+echo $rc > "rc.$OMPI_COMM_WORLD_RANK"
+exit $rc
+"""
+
+
+def mpi_cmd(n, *args):
+    return [mpiexec, "-n", str(n), *MPIFLAGS, os.path.join(work, "wrap.sh"), *args]
+
+
+def clean_ranks():
+    for f in os.listdir(work):
+        if f.startswith(("pid.", "rc.")):
+            os.remove(os.path.join(work, f))
+
+
+def mcmc_mpi(n, *args):
+    clean_ranks()
+    p = subprocess.run(mpi_cmd(n, *args), cwd=work, capture_output=True, text=True, timeout=180)
+    return p.returncode, p.stdout, p.stderr
+
+
+def start_mpi(n, *args):
+    clean_ranks()
+    return subprocess.Popen(mpi_cmd(n, *args), cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def rank_file(kind, r):
+    try:
+        with open(os.path.join(work, "%s.%d" % (kind, r))) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def rank_pids(n, timeout=30):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        pids = [rank_file("pid", r) for r in range(n)]
+        if None not in pids:
+            return pids
+        time.sleep(0.01)
+    return None
+
+
+def mcmc(*args):
+    p = subprocess.run([run, *args], cwd=work, capture_output=True, text=True, timeout=180)
+    return p.returncode, p.stdout, p.stderr
+
+
+def datasets(path):
+    out = {}
+    with h5py.File(path, "r", swmr=True) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name.split("/")[0] not in SKIP:
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def same(x, y):
+    if x.shape != y.shape:
+        return False
+    if x.dtype == object:
+        return list(x.ravel()) == list(y.ravel())
+    return x.tobytes() == y.tobytes()
+
+
+def compare(ref, path, what):
+    a, b = datasets(ref), datasets(path)
+    diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
+    expect(not diff, "%s: every dataset equal bit for bit to the one-rank run (%d compared)%s"
+           % (what, len(a), "; differ: " + ", ".join(diff[:8]) if diff else ""))
+
+
+def progress(path):
+    try:
+        with open(path + ".progress") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_committed(path, n, proc, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        p = progress(path)
+        if p and p["draws_committed"] >= n:
+            return p
+        time.sleep(0.01)
+    return progress(path)
+
+
+def reference(name, **changes):
+    cfg = write_config(name + ".toml", output__path='"%s.h5"' % name, **changes)
+    code, out, err = mcmc(cfg, "--quiet")
+    expect(code == 0, "one-rank run %s: exit code %d %s" % (name, code, err[-300:]))
+    return os.path.join(work, name + ".h5"), out
+
+
+def summary_tail(out):
+    """The summary from the ESS table on (the per-chain times differ)."""
+    m = re.search(r"effective sample size.*?prior mean error[^\n]*", out, re.S)
+    return m.group(0) if m else None
+
+
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+with open(os.path.join(work, "wrap.sh"), "w") as f:
+    f.write(WRAP)
+os.chmod(os.path.join(work, "wrap.sh"), 0o755)
+os.environ["MC_RUN"] = run
+SHORT = dict(chain__iterations=20000, chain__burn_in=2000)
+
+if check == "layout":
+    n, C = int(extra[0]), int(extra[1])
+    ref, refout = reference("ref", chain__chains=C, **SHORT)
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__chains=C, **SHORT)
+    code, out, err = mcmc_mpi(n, cfg, "--quiet")
+    print(err[-2000:])
+    expect(code == 0 and all(rank_file("rc", r) == 0 for r in range(n)),
+           "%d chains on %d ranks: exit code %d, ranks %s" % (C, n, code, [rank_file("rc", r) for r in range(n)]))
+    expect(re.search(r"chains   %d on %d MPI ranks" % (C, n), out) is not None, "the layout is reported")
+    expect(out.count("mcmc-run ") == 1, "one report (rank 0's), not one per rank")
+    path = os.path.join(work, "run.h5")
+    with h5py.File(path, "r") as f:
+        shape = f["posterior/theta"].shape
+        expect(shape[0] == C and shape[1] == 1800, "posterior/theta is %s: %d chains x 1800 draws" % (shape, C))
+        expect(list(f["posterior/chain"][()]) == list(range(C)), "chain coordinate 0..%d" % (C - 1))
+        expect(list(f["posterior/draw"][()]) == list(range(1800)), "draw coordinate 0..1799")
+    compare(ref, path, "%d chains on %d ranks" % (C, n))
+    m = re.search(r"across the %d chains: rank-normalised split R-hat and bulk ESS[^\n]*\n[^\n]*\nR-hat +([0-9. ]+)\n" % C, out)
+    rh = [float(v) for v in m.group(1).split()] if m else []
+    expect(len(rh) >= 3 and all(0.95 < v < 1.1 for v in rh), "R-hat across the chains in the summary: %s" % rh)
+    expect(summary_tail(out) is not None and summary_tail(out) == summary_tail(refout),
+           "ESS, R-hat and posterior mean error equal to the one-rank run's")
+    code, out, err = mcmc_mpi(n, "--resume", "run.h5", "--quiet")
+    expect(code == 0 and "is complete" in out, "--resume of the finished file on %d ranks: exit %d, complete" % (n, code))
+
+elif check == "sigterm":
+    ref, refout = reference("ref", chain__iterations=60000)
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__iterations=60000)
+    path = os.path.join(work, "run.h5")
+    done = 0
+    for step, n in enumerate([2, 2]):
+        args = [cfg] if step == 0 else ["--resume", "run.h5"]
+        p = start_mpi(n, *args, "--quiet")
+        pids = rank_pids(n)
+        # Past the set-up (a signal there ends a rank at once, as a kill):
+        # 1000 draws beyond where the last stop left the file.
+        wait_committed(path, done + 1000, p)
+        for pid in pids or []:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        out, err = p.communicate(timeout=120)
+        codes = [rank_file("rc", r) for r in range(n)]
+        print(err[-1500:])
+        expect(codes == [4] * n, "SIGTERM %d to every rank: exit codes %s, expected 4 on all" % (step + 1, codes))
+        expect(p.returncode == 4, "mpiexec's exit code %d, expected 4" % p.returncode)
+        expect(err.count("stopped by SIGTERM") == 1 and "continue with: mcmc-run --resume run.h5" in err,
+               "rank 0 says where it stopped and how to continue, once")
+        done = (progress(path) or {}).get("draws_committed", 0)
+    # The run continues on another layout: one rank runs both chains.
+    code, out, err = mcmc("--resume", "run.h5", "--quiet")
+    expect(code == 0, "--resume on one rank: exit %d %s" % (code, err[-300:]))
+    compare(ref, path, "stopped twice on 2 ranks, finished on 1")
+    expect(summary_tail(out) == summary_tail(refout), "summary equal to the uninterrupted run's")
+
+elif check == "sigkill":
+    victim = int(extra[0])
+    ref, refout = reference("ref", chain__iterations=60000)
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__iterations=60000)
+    path = os.path.join(work, "run.h5")
+    p = start_mpi(2, cfg, "--quiet")
+    pids = rank_pids(2)
+    wait_committed(path, 2000, p)
+    os.kill(pids[victim], signal.SIGKILL)
+    out, err = p.communicate(timeout=120)
+    expect(p.returncode != 0, "rank %d SIGKILLed: mpiexec exit code %d (not 0)" % (victim, p.returncode))
+    prog = progress(path)
+    committed = prog["draws_committed"] if prog else 0
+    expect(committed >= 2000, "the progress file names the last flush: %d draws per chain" % committed)
+    refd = datasets(ref)
+    with h5py.File(path, "r", swmr=True) as f:
+        theta, lp = f["posterior/theta"], f["sample_stats/lp"]
+        expect(theta.shape[0] == 2 and theta.shape[1] >= committed,
+               "the file holds %d draws per chain, at least the %d flushed" % (theta.shape[1], committed))
+        for c in range(2):
+            expect(same(theta[c, :committed], refd["posterior/theta"][c, :committed])
+                   and same(lp[c, :committed], refd["sample_stats/lp"][c, :committed]),
+                   "chain %d: its %d flushed draws equal the uninterrupted run's" % (c, committed))
+    code, out, err = mcmc_mpi(2, "--resume", "run.h5", "--quiet")
+    expect(code == 0, "--resume on 2 ranks after the kill: exit %d %s" % (code, err[-300:]))
+    compare(ref, path, "killed rank %d, resumed" % victim)
+
+elif check == "extend0":
+    ref, refout = reference("ref", chain__chains=2, chain__iterations=24000, chain__burn_in=2000)
+    cfg = write_config("run.toml", output__path='"run.h5"', chain__chains=0, **SHORT)
+    code, out, err = mcmc_mpi(2, cfg, "--quiet")
+    expect(code == 0 and "chains   2 on 2 MPI ranks" in out, "chains = 0 on 2 ranks: 2 chains, exit %d" % code)
+    code, out, err = mcmc("--resume", "run.h5", "--iterations", "24000", "--quiet")
+    expect(code == 0, "--resume --iterations 24000 on one rank: exit %d %s" % (code, err[-300:]))
+    compare(ref, os.path.join(work, "run.h5"), "2 ranks extended on 1")
+
+elif check == "refuse":
+    cfg = write_config("three.toml", **SHORT)
+    code, out, err = mcmc_mpi(3, cfg, "--quiet")
+    line = [i + 1 for i, t in enumerate(open(cfg).read().split("\n")) if t.startswith("chains =")][0]
+    print(err)
+    expect(code == 1 and re.search(r"three\.toml:%d: \[chain\] chains = 2 for 3 MPI ranks \(1 per chain\): 1 rank "
+                                   r"would idle; start at most 2 ranks" % line, err) is not None,
+           "3 ranks for 2 chains: exit %d, names three.toml:%d and [chain] chains" % (code, line))
+    expect(err.count("would idle") == 1, "said once, not once per rank")
+    cfg = write_config("rpc.toml", parallel__ranks_per_chain=2, **SHORT)
+    code, out, err = mcmc_mpi(2, cfg, "--quiet")
+    print(err)
+    expect(code == 1 and re.search(r"rpc\.toml:\d+: \[parallel\] ranks_per_chain = 2: several ranks per chain are "
+                                   r"not supported yet", err) is not None,
+           "ranks_per_chain = 2: exit %d, names rpc.toml, the line and the key" % code)
+    expect(not os.path.exists(os.path.join(work, "mcmc-run.h5")) and not os.path.exists(os.path.join(work, "tiny.h5")),
+           "no output file")
+
+else:
+    sys.exit("unknown check " + check)
+
+print("%s: %d failed" % (check, len(failures)))
+sys.exit(1 if failures else 0)

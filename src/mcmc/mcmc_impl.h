@@ -31,6 +31,7 @@ struct _p_McTarget {
   PetscInt    n, N;
   Vec         tmpl; /* layout template */
   McTargetOps ops;
+  McTargetHessianFn hessian; /* optional (McTargetSetHessian) */
   void       *ctx;
   PetscInt    nqoi;
   char      **qoi_names;

@@ -126,3 +126,25 @@ PetscErrorCode McTargetQoI(McTarget target, Vec xi, PetscReal *values)
   if (target->ops.qoi) PetscCall(target->ops.qoi(target->ctx, xi, values));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McTargetSetHessian(McTarget target, McTargetHessianFn hessian)
+{
+  PetscFunctionBeginUser;
+  target->hessian = hessian;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetHasHessian(McTarget target, PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  *has = target->hessian ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetHessian(McTarget target, Vec v, Vec Hv)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(target->hessian, target->comm, PETSC_ERR_SUP, "this target has no Gauss-Newton Hessian");
+  PetscCall(target->hessian(target->ctx, v, Hv));
+  PetscFunctionReturn(0);
+}

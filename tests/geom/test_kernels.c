@@ -196,6 +196,7 @@ int main(int argc, char **argv)
   PetscReal        refC[LG_N * LG_N], lamI[LG_N], lamA[LG_N], lamB[LG_N], lamC[LG_N], lis_V[LG_N * LG_N];
   PetscInt         every = 0;
   PetscInt64       p0 = 0, q0 = 0, p1 = 0, q1 = 0;
+  McCheckpoint    *ck = NULL;
   Vec              mean, *V = NULL;
   McTarget         t;
   McKernel         k;
@@ -308,9 +309,11 @@ int main(int argc, char **argv)
   if (every) {
     /* Updates in burn-in (the first after `every` steps): none may allocate. */
     PetscCall(Snapshot(k, n, refI, lamI));
+    PetscCall(McCheckpointCreate(c, &ck));
     PetscCall(McChainRunSteps(c, 10));
     PetscCall(McMemAllocCount(&p0, &q0));
     PetscCall(McChainRunSteps(c, burn / 2 - 10));
+    PetscCall(McChainCheckpointSave(c, ck));
     PetscCall(Snapshot(k, n, refA, lamA));
     PetscCall(McChainRunSteps(c, burn - burn / 2));
     PetscCall(McMemAllocCount(&p1, &q1));
@@ -367,6 +370,36 @@ int main(int argc, char **argv)
   printf("%s %s: acceptance %.3f, step %.4g, min ESS %.0f of %d draws, max |z| mean %.2f variance %.2f, %.0f it/s\n",
          kernel, problem, (double)st.acceptance, (double)st.step_size, (double)essmin, (int)nd, (double)zmax_m,
          (double)zmax_v, (double)st.samples_per_sec);
+  if (ck) {
+    /* A chain resumed from the checkpoint taken mid burn-in (the updated
+     * subspace in it) repeats the draws bit for bit. */
+    McKernel         k2;
+    McChain          c2;
+    McSink           s2;
+    PetscInt         nd2;
+    const PetscReal *x2;
+    PetscCall(McKernelCreate(t, kernel, &k2));
+    PetscCall(McKernelSetGaussianReference(k2, mean, r, V, lambda));
+    PetscCall(McKernelSetParameter(k2, "lis_update_every", (PetscReal)every));
+    PetscCall(McChainCreate(k2, &c2));
+    PetscCall(McChainSetIterations(c2, iters, burn, thin));
+    PetscCall(McChainSetSeed(c2, 20240607, 0));
+    PetscCall(McSinkCreateMemory(n, 0, iters / thin, &s2));
+    PetscCall(McChainSetSink(c2, s2));
+    PetscCall(McChainSetUp(c2));
+    PetscCall(McChainCheckpointRestore(c2, ck));
+    PetscCall(McChainRun(c2));
+    PetscCall(McSinkMemoryGetDraws(s2, &nd2, &x2, NULL, NULL, NULL));
+    CHECK(nd2 == nd && !memcmp(x, x2, sizeof(PetscReal) * (size_t)(nd * n)),
+          "%s %s: the chain resumed mid burn-in repeats its %d draws bit for bit (%d draws)", kernel, problem, (int)nd,
+          (int)nd2);
+    printf("%s %s: resumed from iteration %d (burn-in), %d draws compared bit for bit\n", kernel, problem,
+           (int)ck->iteration, (int)nd2);
+    PetscCall(McChainDestroy(&c2));
+    PetscCall(McKernelDestroy(&k2));
+    PetscCall(McSinkDestroy(&s2));
+    PetscCall(McCheckpointDestroy(&ck));
+  }
   PetscCall(McChainDestroy(&c));
   PetscCall(McKernelDestroy(&k));
   PetscCall(McSinkDestroy(&sink));

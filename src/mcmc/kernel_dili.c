@@ -225,7 +225,7 @@ static PetscErrorCode ApplyAverage(McKernel k, PetscReal w_old, PetscReal w_new,
 
 /* Orthonormalises v against Q[0..j) (classical Gram-Schmidt twice, which is
  * enough for orthogonality to rounding); *keep is false when v lies in
- * their span (relative to ref, v's norm before projection). */
+ * their span (what is left is below 1e-10 of v's norm before). */
 static PetscErrorCode Orthonormalise(DILI *d, Vec v, PetscInt j, Vec *Q, PetscBool *keep)
 {
   PetscReal nrm0, nrm;
@@ -294,9 +294,7 @@ static PetscErrorCode UpdateLIS(McKernel k)
     if (!rc) rc = gsl_eigen_symmv_sort(&th.vector, &W.matrix, GSL_EIGEN_SORT_VAL_DESC);
   }
   PetscCheck(!rc, k->target->comm, PETSC_ERR_LIB,
-             "kernel 'dili': GSL's symmetric eigensolver failed (%d) in the "
-             "subspace update",
-             rc);
+             "kernel 'dili': GSL's symmetric eigensolver failed (%d) in the subspace update", rc);
   for (PetscInt j = 0; j < r; j++) {
     for (PetscInt i = 0; i < nq; i++)
       d->col[i] = d->W[i * nq + j];

@@ -350,6 +350,8 @@ static PetscErrorCode CreateChains(Run *r)
       PetscCall(McKernelSetGaussianReference(kernel, mean, rank, V, lambda));
     }
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
+    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI))
+      PetscCall(McKernelSetParameter(kernel, "lis_update_every", (PetscReal)cfg->sampler.lis_update_every));
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
     PetscCall(McChainCreate(kernel, &r->chains[i]));
     PetscCall(McKernelDestroy(&kernel));

@@ -116,6 +116,17 @@ static PetscErrorCode Gradient(void *ctx, Vec xi, Vec grad, McEvalStatus *status
   PetscFunctionReturn(0);
 }
 
+/* The Gauss-Newton Hessian action at the last evaluation (dili's subspace
+ * update); the posterior keeps that evaluation's forward solution. */
+static PetscErrorCode Hessian(void *ctx, Vec v, Vec Hv)
+{
+  TargetCtx *t = ctx;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorHessianApply(t->post, MC_HESSIAN_GAUSS_NEWTON, v, Hv));
+  PetscFunctionReturn(0);
+}
+
 /* m_mean: the domain average of m, sum(ml m) / sum(ml); misfit: Phi; then
  * the configuration's quantities, computed by the posterior. */
 static PetscErrorCode QoI(void *ctx, Vec xi, PetscReal *values)
@@ -188,5 +199,6 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(VecDestroy(&xi));
   PetscCall(McTargetCreateShell(PetscObjectComm((PetscObject)pb->m0), n, N, &ops, t, 2 + nuser, names, target));
   if (reuse) PetscCall(McTargetSetProposalPotential(*target, ProposalPotential, Accept));
+  PetscCall(McTargetSetHessian(*target, Hessian));
   PetscFunctionReturn(0);
 }

@@ -256,6 +256,10 @@ static const Key keys[] = {
      "Initial state: the prior mean, the MAP point, or a draw from the Laplace approximation (each chain its own)."},
     {"sampler", "beta_perp", T_REAL, C(sampler.beta_perp), "0.5", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
      "dili: pCN step in the complement of the likelihood-informed subspace."},
+    {"sampler", "lis_update_every", T_INT, C(sampler.lis_update_every), "0", 0, 1e9, 0, NULL, 0, 0, NULL, 0, NULL,
+     "iterations",
+     "dili: update the likelihood-informed subspace every this many burn-in iterations from the posterior average "
+     "of the Gauss-Newton Hessian (0: keep the MAP point's); frozen after burn-in."},
     {"sampler", "second_step", T_REAL, C(sampler.delta2), "1.0", 0, 2, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
      "dr: step of the second (hmala) stage."},
 

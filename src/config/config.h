@@ -138,6 +138,7 @@ typedef struct {
     PetscBool    adapt;
     McStartKind  start;                /* where chains start */
     PetscReal    beta_perp, delta2;    /* dili's complement step, dr's second-stage step */
+    PetscInt     lis_update_every;     /* dili: burn-in iterations between subspace updates (0: none) */
   } sampler;
   struct {
     PetscInt   max_iterations;

@@ -38,6 +38,16 @@ PetscErrorCode McKernelSetGaussianReference(McKernel k, Vec mean, PetscInt r, co
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McKernelGetGaussianReference(McKernel k, Vec *mean, PetscInt *r, const Vec **V, const PetscReal **lambda)
+{
+  PetscFunctionBeginUser;
+  if (mean) *mean = k->ref.mean;
+  if (r) *r = k->ref.r;
+  if (V) *V = k->ref.V;
+  if (lambda) *lambda = k->ref.lambda;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McGaussRefDestroy_Private(McGaussRef *ref)
 {
   PetscFunctionBeginUser;

@@ -101,13 +101,27 @@ PetscErrorCode McTargetDestroy(McTarget *target);
 PetscErrorCode McTargetCreateGaussian(PetscInt n, const PetscReal *mu, const PetscReal *C, McTarget *target);
 /* A linear-Gaussian likelihood y = A xi + e, e ~ N(0, diag(sigma^2)), with
  * A[m*n] row-major, y[m], sigma[m] copied (serial). The posterior is Gaussian:
- * covariance (I + A^T S^-2 A)^-1, mean that times A^T S^-2 y. Ownership:
- * returns a new reference. */
+ * covariance (I + A^T S^-2 A)^-1, mean that times A^T S^-2 y. It has the
+ * Hessian action (McTargetSetHessian) A^T S^-2 A v. Ownership: returns a new
+ * reference. */
 PetscErrorCode McTargetCreateLinearGaussian(PetscInt n, PetscInt m, const PetscReal *A, const PetscReal *y,
                                             const PetscReal *sigma, McTarget *target);
 /* Replaces the data y[m] of a linear-Gaussian target (simulation-based
  * calibration re-uses one target for many data sets). */
 PetscErrorCode McTargetLinearGaussianSetData(McTarget target, const PetscReal *y);
+
+/* The Gauss-Newton Hessian of Phi (positive semi-definite), as an action
+ * Hv = H v at the xi of the most recent successful potential call (the
+ * shell's call-order contract). Optional: dili's likelihood-informed
+ * subspace update during burn-in needs it. It must not allocate in steady
+ * state, and must leave the evaluation at that xi intact (its gradient and
+ * QoIs). */
+typedef PetscErrorCode (*McTargetHessianFn)(void *ctx, Vec v, Vec Hv);
+/* Ownership: the function uses the target's ctx. */
+PetscErrorCode McTargetSetHessian(McTarget target, McTargetHessianFn hessian);
+PetscErrorCode McTargetHasHessian(McTarget target, PetscBool *has);
+/* Ownership: borrows v and Hv. */
+PetscErrorCode McTargetHessian(McTarget target, Vec v, Vec Hv);
 
 /* Layout and evaluation. Get returns borrowed values. */
 PetscErrorCode McTargetGetComm(McTarget target, MPI_Comm *comm);
@@ -163,7 +177,9 @@ typedef struct _p_McKernel *McKernel;
  * approximation at the MAP point), McKernelSetGaussianReference. */
 #define MC_KERNEL_HPCN  "hpcn"  /* generalised pCN with the reference as prior (gpCN); step = beta in (0, 1] */
 #define MC_KERNEL_HMALA "hmala" /* infinity-MALA with the reference (stochastic-Newton-like); step = delta in (0, 2] */
-#define MC_KERNEL_DILI  "dili"  /* likelihood-informed subspace Langevin + complement pCN; step = delta, "beta_perp" */
+#define MC_KERNEL_DILI                                                                                                 \
+  "dili"                        /* likelihood-informed subspace Langevin + complement pCN; step = delta, "beta_perp",  \
+                                 * "lis_update_every" (burn-in subspace updates; needs McTargetSetHessian) */
 #define MC_KERNEL_DR    "dr"    /* delayed rejection: hpcn (step = beta), then hmala ("delta2") */
 
 /* A kernel implementation's constructor: fills the kernel's ops and data. */
@@ -209,6 +225,11 @@ PetscErrorCode McKernelRWMSetCovariance(McKernel kernel, PetscInt N, const Petsc
  * that need it report its absence at McKernelSetUp. Ownership: borrows. */
 PetscErrorCode McKernelSetGaussianReference(McKernel kernel, Vec mean, PetscInt r, const Vec V[],
                                             const PetscReal lambda[]);
+
+/* The kernel's current Gaussian reference (dili updates its subspace
+ * during burn-in). Ownership: borrowed, valid until the next step. */
+PetscErrorCode McKernelGetGaussianReference(McKernel kernel, Vec *mean, PetscInt *r, const Vec **V,
+                                            const PetscReal **lambda);
 
 /* Allocates everything a step needs. */
 PetscErrorCode McKernelSetUp(McKernel kernel);

@@ -32,6 +32,7 @@ struct _p_McTarget {
   Vec         tmpl; /* layout template */
   McTargetOps ops;
   McTargetPotentialFn proposal_potential, accept; /* optional pair, both or neither */
+  McTargetHessianFn hessian; /* optional (McTargetSetHessian) */
   void       *ctx;
   PetscInt    nqoi;
   char      **qoi_names;

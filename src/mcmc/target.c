@@ -161,3 +161,25 @@ PetscErrorCode McTargetAccept(McTarget target, Vec xi, PetscReal *phi, McEvalSta
   PetscCall(target->accept(target->ctx, xi, phi, status));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McTargetSetHessian(McTarget target, McTargetHessianFn hessian)
+{
+  PetscFunctionBeginUser;
+  target->hessian = hessian;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetHasHessian(McTarget target, PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  *has = target->hessian ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McTargetHessian(McTarget target, Vec v, Vec Hv)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(target->hessian, target->comm, PETSC_ERR_SUP, "this target has no Gauss-Newton Hessian");
+  PetscCall(target->hessian(target->ctx, v, Hv));
+  PetscFunctionReturn(0);
+}

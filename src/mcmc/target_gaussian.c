@@ -16,6 +16,7 @@ typedef struct {
   PetscReal *mu;    /* gaussian: n mean; linear: m data scaled by 1/sigma */
   PetscReal *sigma; /* linear: m noise standard deviations */
   PetscReal *r;     /* work: n or m */
+  PetscReal *w;     /* linear: m, work of the Hessian action */
 } GaussCtx;
 
 static PetscErrorCode GaussDestroy(void *ctx)
@@ -27,6 +28,7 @@ static PetscErrorCode GaussDestroy(void *ctx)
   PetscCall(McFree(&g->mu));
   PetscCall(McFree(&g->sigma));
   PetscCall(McFree(&g->r));
+  PetscCall(McFree(&g->w));
   PetscCall(McFree(&g));
   PetscFunctionReturn(0);
 }
@@ -148,6 +150,32 @@ static PetscErrorCode LinearGradient(void *ctx, Vec xi, Vec grad, McEvalStatus *
   PetscFunctionReturn(0);
 }
 
+/* Hv = A^T S^-2 A v: the Hessian of Phi, constant (Gauss-Newton is exact). */
+static PetscErrorCode LinearHessian(void *ctx, Vec v, Vec Hv)
+{
+  GaussCtx          *g = ctx;
+  const PetscScalar *x;
+  PetscScalar       *d;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArrayRead(v, &x));
+  for (PetscInt i = 0; i < g->m; i++) {
+    PetscReal s = 0;
+    for (PetscInt j = 0; j < g->n; j++)
+      s += g->P[i * g->n + j] * x[j];
+    g->w[i] = s;
+  }
+  PetscCall(VecRestoreArrayRead(v, &x));
+  PetscCall(VecGetArrayWrite(Hv, &d));
+  for (PetscInt j = 0; j < g->n; j++)
+    d[j] = 0;
+  for (PetscInt i = 0; i < g->m; i++)
+    for (PetscInt j = 0; j < g->n; j++)
+      d[j] += g->P[i * g->n + j] * g->w[i];
+  PetscCall(VecRestoreArrayWrite(Hv, &d));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McTargetCreateLinearGaussian(PetscInt n, PetscInt m, const PetscReal *A, const PetscReal *y,
                                             const PetscReal *sigma, McTarget *target)
 {
@@ -167,11 +195,13 @@ PetscErrorCode McTargetCreateLinearGaussian(PetscInt n, PetscInt m, const PetscR
   PetscCall(McMalloc((size_t)(m) * sizeof(*g->mu), &g->mu));
   PetscCall(McMalloc((size_t)(m) * sizeof(*g->sigma), &g->sigma));
   PetscCall(McMalloc((size_t)(m) * sizeof(*g->r), &g->r));
+  PetscCall(McMalloc((size_t)(m) * sizeof(*g->w), &g->w));
   for (PetscInt i = 0; i < m; i++) {
     g->sigma[i] = sigma[i];
     for (PetscInt j = 0; j < n; j++) g->P[i * n + j] = A[i * n + j] / sigma[i];
   }
   PetscCall(McTargetCreateShell(PETSC_COMM_SELF, n, n, &ops, g, 0, NULL, target));
+  PetscCall(McTargetSetHessian(*target, LinearHessian));
   PetscCall(McTargetLinearGaussianSetData(*target, y));
   PetscFunctionReturn(0);
 }

@@ -17,7 +17,17 @@
  *             so E = 0, Var x0 = 1, Var x1 = s^2 + 2 b^2; reference = its
  *             Laplace approximation at the mode (0, -b): lambda = 1/s^2 - 1
  *             along e1;
- *   noref     no reference given: set-up must fail with a clear error.
+ *   noref     no reference given: set-up must fail with a clear error;
+ *   lis       (dili with -lis_update_every K) the linear problem with a
+ *             deliberately wrong rank-10 reference: the null space of its
+ *             Hessian (where the data say nothing) with the eigenvalues of
+ *             its range. The subspace update must replace it during burn-in
+ *             by the exact eigenpairs of the range (1e-8), then freeze it
+ *             (bit for bit after burn-in), without allocating; the chain is
+ *             checked like the others.
+ * With -lis_update_every K on the banana (its target has the Gauss-Newton
+ * Hessian J^T J / s^2 of the residual x1 - b (x0^2 - 1)), dili's reference
+ * must change in burn-in, freeze after it, and the chain stay exact.
  * On the banana the reference has lighter tails in x1 than the target; with
  * beta -> 1 hpcn becomes an independence sampler with such a proposal,
  * which is not uniformly ergodic (Mengersen & Tweedie 1996): its chain
@@ -29,6 +39,7 @@
  * Usage: geom_kernels -kernel NAME -problem linear|perturbed|banana|noref
  *        [-iterations N -burn_in N -thin N -target_acceptance A] */
 #include "../mcmc/mctest.h"
+#include "obj/obj.h"
 
 #include <gsl/gsl_eigen.h>
 
@@ -64,8 +75,8 @@ static PetscErrorCode BananaPotential(void *ctx, Vec xi, PetscReal *phi, McEvalS
   const PetscScalar *x;
 
   PetscFunctionBeginUser;
-  (void)ctx;
   PetscCall(VecGetArrayRead(xi, &x));
+  *(PetscReal *)ctx = x[0]; /* where the Hessian acts */
   PetscReal r = x[1] - BB * (x[0] * x[0] - 1);
   *phi = r * r / (2 * BS * BS) - 0.5 * x[1] * x[1];
   PetscCall(VecRestoreArrayRead(xi, &x));
@@ -90,6 +101,61 @@ static PetscErrorCode BananaGradient(void *ctx, Vec xi, Vec grad, McEvalStatus *
   PetscCall(VecRestoreArrayRead(xi, &x));
   *status = MC_EVAL_OK;
   PetscFunctionReturn(0);
+}
+
+/* Gauss-Newton Hessian of the residual x1 - b (x0^2 - 1) at the last x:
+ * J^T J v / s^2 with J = (-2 b x0, 1, 0, ...). */
+static PetscErrorCode BananaHessian(void *ctx, Vec v, Vec Hv)
+{
+  PetscReal          x0 = *(PetscReal *)ctx, jv;
+  const PetscScalar *a;
+  PetscScalar       *h;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArrayRead(v, &a));
+  jv = -2 * BB * x0 * a[0] + a[1];
+  PetscCall(VecRestoreArrayRead(v, &a));
+  PetscCall(VecGetArrayWrite(Hv, &h));
+  for (int i = 0; i < BN; i++)
+    h[i] = 0;
+  h[0] = -2 * BB * x0 * jv / (BS * BS);
+  h[1] = jv / (BS * BS);
+  PetscCall(VecRestoreArrayWrite(Hv, &h));
+  PetscFunctionReturn(0);
+}
+
+/* Copies the kernel's reference (V as n x r column-major, lambda). */
+static PetscErrorCode Snapshot(McKernel k, PetscInt n, PetscReal *V, PetscReal *lambda)
+{
+  PetscInt         r;
+  const Vec       *W;
+  const PetscReal *l;
+
+  PetscFunctionBeginUser;
+  PetscCall(McKernelGetGaussianReference(k, NULL, &r, &W, &l));
+  for (PetscInt j = 0; j < r; j++) {
+    const PetscScalar *a;
+    lambda[j] = l[j];
+    PetscCall(VecGetArrayRead(W[j], &a));
+    for (PetscInt i = 0; i < n; i++)
+      V[j * n + i] = a[i];
+    PetscCall(VecRestoreArrayRead(W[j], &a));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* |V V^T - U U^T|_F for n x r orthonormal bases: 0 for the same subspace. */
+static PetscReal SubspaceDistance(PetscInt n, PetscInt r, const PetscReal *V, const PetscReal *U)
+{
+  PetscReal s = 0;
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal a = 0;
+      for (PetscInt q = 0; q < r; q++)
+        a += V[q * n + i] * V[q * n + j] - U[q * n + i] * U[q * n + j];
+      s += a * a;
+    }
+  return sqrt(s);
 }
 
 /* Eigenpairs of the n x n symmetric M (destroyed) with eigenvalue > tol,
@@ -126,6 +192,11 @@ int main(int argc, char **argv)
   PetscInt         n, iters = 20000, burn = 2000, thin = 1, nd, r = 0;
   PetscReal        mu[LG_N], C[LG_N * LG_N], A[LG_M * LG_N], sigma[LG_M], M[LG_N * LG_N], lambda[LG_N];
   PetscReal        zmax_m = 0, zmax_v = 0, essmin = PETSC_INFINITY;
+  PetscReal        banana_x0 = 0, lis_lambda[LG_N], refI[LG_N * LG_N], refA[LG_N * LG_N], refB[LG_N * LG_N];
+  PetscReal        refC[LG_N * LG_N], lamI[LG_N], lamA[LG_N], lamB[LG_N], lamC[LG_N], lis_V[LG_N * LG_N];
+  PetscInt         every = 0;
+  PetscInt64       p0 = 0, q0 = 0, p1 = 0, q1 = 0;
+  McCheckpoint    *ck = NULL;
   Vec              mean, *V = NULL;
   McTarget         t;
   McKernel         k;
@@ -134,16 +205,19 @@ int main(int argc, char **argv)
   McChainStats     st;
   const PetscReal *x;
 
+  PetscCall(McMemInstallPetscHooks());
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-kernel", kernel, sizeof(kernel), NULL));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-problem", problem, sizeof(problem), NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-iterations", &iters, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-burn_in", &burn, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-thin", &thin, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-lis_update_every", &every, NULL));
   if (!strcmp(problem, "banana")) {
     McTargetOps ops = {BananaPotential, BananaGradient, NULL, NULL};
     n = BN;
-    PetscCall(McTargetCreateShell(PETSC_COMM_SELF, BN, BN, &ops, NULL, 0, NULL, &t));
+    PetscCall(McTargetCreateShell(PETSC_COMM_SELF, BN, BN, &ops, &banana_x0, 0, NULL, &t));
+    PetscCall(McTargetSetHessian(t, BananaHessian));
     for (int i = 0; i < BN; i++) mu[i] = 0;
     for (int i = 0; i < BN * BN; i++) C[i] = M[i] = 0;
     for (int i = 0; i < BN; i++) C[i * BN + i] = 1;
@@ -169,6 +243,38 @@ int main(int argc, char **argv)
       for (int i = 0; i < r; i++) lambda[i] *= 0.5;
     }
     PetscCall(VecRestoreArrayWrite(mean, &a));
+  }
+  if (!strcmp(problem, "lis")) {
+    /* the exact eigenpairs of the Hessian's range (kept for the
+     * comparison), then the reference: its null space, where the data say
+     * nothing, with the range's eigenvalues */
+    PetscCheck(r == LG_M, PETSC_COMM_SELF, PETSC_ERR_PLIB, "the linear problem's Hessian has rank %d", (int)r);
+    for (int j = 0; j < r; j++) {
+      const PetscScalar *a;
+      lis_lambda[j] = lambda[j];
+      PetscCall(VecGetArrayRead(V[j], &a));
+      for (int i = 0; i < n; i++)
+        lis_V[j * n + i] = a[i];
+      PetscCall(VecRestoreArrayRead(V[j], &a));
+    }
+    PetscCall(VecDestroyVecs(r, &V));
+    for (int i = 0; i < LG_N; i++)
+      for (int j = 0; j < LG_N; j++) {
+        M[i * LG_N + j] = 0;
+        for (int q = 0; q < LG_M; q++)
+          M[i * LG_N + j] += A[q * LG_N + i] * A[q * LG_N + j] / PetscSqr(sigma[q]);
+      }
+    {
+      Vec *all;
+      PetscCall(Eigen(n, M, -PETSC_INFINITY, mean, &r, &all, lambda));
+      PetscCall(VecDuplicateVecs(mean, LG_M, &V));
+      for (int j = 0; j < LG_M; j++) {
+        PetscCall(VecCopy(all[LG_M + j], V[j]));
+        lambda[j] = lis_lambda[j];
+      }
+      PetscCall(VecDestroyVecs(r, &all));
+      r = LG_M;
+    }
   }
 
   PetscCall(McKernelCreate(t, kernel, &k));
@@ -198,9 +304,50 @@ int main(int argc, char **argv)
   PetscCall(McChainSetSeed(c, 20240607, 0));
   PetscCall(McSinkCreateMemory(n, 0, iters / thin, &sink));
   PetscCall(McChainSetSink(c, sink));
+  if (every) PetscCall(McKernelSetParameter(k, "lis_update_every", (PetscReal)every));
   PetscCall(McChainSetUp(c));
+  if (every) {
+    /* Updates in burn-in (the first after `every` steps): none may allocate. */
+    PetscCall(Snapshot(k, n, refI, lamI));
+    PetscCall(McCheckpointCreate(c, &ck));
+    PetscCall(McChainRunSteps(c, 10));
+    PetscCall(McMemAllocCount(&p0, &q0));
+    PetscCall(McChainRunSteps(c, burn / 2 - 10));
+    PetscCall(McChainCheckpointSave(c, ck));
+    PetscCall(Snapshot(k, n, refA, lamA));
+    PetscCall(McChainRunSteps(c, burn - burn / 2));
+    PetscCall(McMemAllocCount(&p1, &q1));
+    PetscCall(Snapshot(k, n, refB, lamB));
+  }
   PetscCall(McChainRun(c));
   PetscCall(McChainGetStats(c, &st));
+  if (every) {
+    PetscReal dIB = SubspaceDistance(n, r, refI, refB), dl = 0;
+    PetscCall(Snapshot(k, n, refC, lamC));
+    for (PetscInt j = 0; j < r; j++)
+      dl = PetscMax(dl, fabs(lamB[j] - lamI[j]) / PetscMax(lamI[j], 1e-300));
+    CHECK(p1 == p0 && q1 == q0, "%s %s: %lld project and %lld PETSc allocations in burn-in with subspace updates",
+          kernel, problem, (long long)(p1 - p0), (long long)(q1 - q0));
+    CHECK(dIB > 0.1 || dl > 0.1, "%s %s: in burn-in the subspace moved by %.3g, the eigenvalues by %.3g (relative)",
+          kernel, problem, (double)dIB, (double)dl);
+    CHECK(!memcmp(refB, refC, sizeof(PetscReal) * (size_t)(n * r)) &&
+              !memcmp(lamB, lamC, sizeof(PetscReal) * (size_t)r),
+          "%s %s: the reference after burn-in is frozen (distance %.3g)", kernel, problem,
+          (double)SubspaceDistance(n, r, refB, refC));
+    printf("%s %s: burn-in moved the subspace by %.3g and the eigenvalues by %.3g (relative); %lld allocations\n",
+           kernel, problem, (double)dIB, (double)dl, (long long)(p1 - p0 + q1 - q0));
+    if (!strcmp(problem, "lis")) {
+      PetscReal dA = SubspaceDistance(n, r, refA, lis_V), dB = SubspaceDistance(n, r, refB, lis_V), el = 0;
+      for (PetscInt j = 0; j < r; j++)
+        el = PetscMax(el, fabs(lamB[j] - lis_lambda[j]) / lis_lambda[j]);
+      CHECK(dA < 1e-8 && dB < 1e-8, "%s %s: distance to the exact leading subspace %.3g mid burn-in, %.3g at its end",
+            kernel, problem, (double)dA, (double)dB);
+      printf("%s %s: distance to the exact subspace %.3g mid burn-in, %.3g at its end; eigenvalue error %.3g\n", kernel,
+             problem, (double)dA, (double)dB, (double)el);
+      CHECK(el < 1e-8, "%s %s: eigenvalues %.6g ... %.6g, exact %.6g ... %.6g (relative error %.3g)", kernel, problem,
+            (double)lamB[0], (double)lamB[r - 1], (double)lis_lambda[0], (double)lis_lambda[r - 1], (double)el);
+    }
+  }
 
   PetscCall(McSinkMemoryGetDraws(sink, &nd, &x, NULL, NULL, NULL));
   for (PetscInt i = 0; i < n; i++) {
@@ -223,6 +370,36 @@ int main(int argc, char **argv)
   printf("%s %s: acceptance %.3f, step %.4g, min ESS %.0f of %d draws, max |z| mean %.2f variance %.2f, %.0f it/s\n",
          kernel, problem, (double)st.acceptance, (double)st.step_size, (double)essmin, (int)nd, (double)zmax_m,
          (double)zmax_v, (double)st.samples_per_sec);
+  if (ck) {
+    /* A chain resumed from the checkpoint taken mid burn-in (the updated
+     * subspace in it) repeats the draws bit for bit. */
+    McKernel         k2;
+    McChain          c2;
+    McSink           s2;
+    PetscInt         nd2;
+    const PetscReal *x2;
+    PetscCall(McKernelCreate(t, kernel, &k2));
+    PetscCall(McKernelSetGaussianReference(k2, mean, r, V, lambda));
+    PetscCall(McKernelSetParameter(k2, "lis_update_every", (PetscReal)every));
+    PetscCall(McChainCreate(k2, &c2));
+    PetscCall(McChainSetIterations(c2, iters, burn, thin));
+    PetscCall(McChainSetSeed(c2, 20240607, 0));
+    PetscCall(McSinkCreateMemory(n, 0, iters / thin, &s2));
+    PetscCall(McChainSetSink(c2, s2));
+    PetscCall(McChainSetUp(c2));
+    PetscCall(McChainCheckpointRestore(c2, ck));
+    PetscCall(McChainRun(c2));
+    PetscCall(McSinkMemoryGetDraws(s2, &nd2, &x2, NULL, NULL, NULL));
+    CHECK(nd2 == nd && !memcmp(x, x2, sizeof(PetscReal) * (size_t)(nd * n)),
+          "%s %s: the chain resumed mid burn-in repeats its %d draws bit for bit (%d draws)", kernel, problem, (int)nd,
+          (int)nd2);
+    printf("%s %s: resumed from iteration %d (burn-in), %d draws compared bit for bit\n", kernel, problem,
+           (int)ck->iteration, (int)nd2);
+    PetscCall(McChainDestroy(&c2));
+    PetscCall(McKernelDestroy(&k2));
+    PetscCall(McSinkDestroy(&s2));
+    PetscCall(McCheckpointDestroy(&ck));
+  }
   PetscCall(McChainDestroy(&c));
   PetscCall(McKernelDestroy(&k));
   PetscCall(McSinkDestroy(&sink));

@@ -888,7 +888,9 @@ static PetscErrorCode Summary(Run *r)
            (double)(r->loop_project / steps), (double)(r->loop_petsc / steps));
     /* PETSc's own Cholesky takes (and frees) one workspace per numeric
      * factorisation: with reuse, only accepted proposals refactorise. */
-    if (pb->fw)
+    PetscBool direct = PETSC_FALSE;
+    if (pb->fw) PetscCall(McForwardHasReuse(pb->fw, &direct)); /* the counter is a plain direct solver's */
+    if (direct)
       printf("         forward factorisations per iteration after it: %.3g\n", (double)(r->loop_factors / steps));
   } else {
     printf("memory   not checked (the run ended before [memory] warmup = %d, or check_every = 0)\n",

@@ -6,9 +6,10 @@ Modes (several may be given; none = the table):
                     sampled by build/bin/mc-bench: one table of samples/s,
                     ESS/s of the QoI m_mean (bulk ESS, mcmc-diag --json), step
                     time, bare forward time (factorisation + solve, measured in
-                    the same process), their ratio, allocation calls per
-                    iteration after the memory baseline, RSS at the loop's
-                    start and end, time in collection and output per iteration.
+                    the same process), their ratio, allocation calls and
+                    forward factorisations per iteration after the memory
+                    baseline, RSS at the loop's start and end, time in
+                    collection and output per iteration.
   --quick           the same table with ~120 iterations per problem: a smoke
                     test (CTest label bench) that checks every row and column
                     is there and every number finite, not speed.

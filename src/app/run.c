@@ -1082,7 +1082,9 @@ static PetscErrorCode Summary(Run *r)
            (double)(r->loop_project / steps), (double)(r->loop_petsc / steps));
     /* PETSc's own Cholesky takes (and frees) one workspace per numeric
      * factorisation: with reuse, only accepted proposals refactorise. */
-    if (pb->fw)
+    PetscBool direct = PETSC_FALSE;
+    if (pb->fw) PetscCall(McForwardHasReuse(pb->fw, &direct)); /* the counter is a plain direct solver's */
+    if (direct)
       printf("         forward factorisations per iteration after it: %.3g\n", (double)(r->loop_factors / steps));
   } else {
     printf("memory   not checked (the run ended before [memory] warmup = %d, or check_every = 0)\n",
@@ -1379,10 +1381,13 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       PetscFunctionReturn(0);
     }
     PetscCall(McProblemCreateTarget(r.pb, &r.target));
-    /* Chains run in turn on this process share the forward model and its
+    /* Chains run in turn on one process share the forward model and its
      * one factorisation: a proposal preconditioned by another chain's state
      * would make each chain depend on the others' history, which --resume
-     * does not repeat. Several chains solve every proposal directly. */
+     * does not repeat. And a chain must draw the same whatever the layout,
+     * while a reused factor changes the proposal's potential in its last
+     * digits (the adaptation sees them). So a run of several chains solves
+     * every proposal directly on every layout; one chain reuses. */
     if (r.C > 1 && !r.pb->umb) {
       PetscCall(McTargetSetProposalPotential(r.target, NULL, NULL));
       PetscCall(McPosteriorSetReuse(r.pb->post, PETSC_FALSE));

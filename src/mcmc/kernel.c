@@ -258,8 +258,10 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
 
   PetscFunctionBeginUser;
   s->near = k->near && s == &k->prop ? PETSC_TRUE : PETSC_FALSE;
-  if (s->near) PetscCall(McTargetProposalPotential(k->target, s->xi, &s->phi, &st));
-  else PetscCall(McTargetPotential(k->target, s->xi, &s->phi, &st));
+  if (s->near)
+    PetscCall(McTargetProposalPotential(k->target, s->xi, &s->phi, &st));
+  else
+    PetscCall(McTargetPotential(k->target, s->xi, &s->phi, &st));
   *ok = (st == MC_EVAL_OK && !PetscIsInfOrNanReal(s->phi)) ? PETSC_TRUE : PETSC_FALSE;
   if (!*ok) PetscFunctionReturn(0);
   PetscCall(VecDot(s->xi, s->xi, &s->xi2));

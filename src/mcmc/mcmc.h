@@ -143,11 +143,13 @@ PetscErrorCode McTargetQoI(McTarget target, Vec xi, PetscReal *values);
  * potential computes it (so the chain's state is a function of xi alone and
  * a resumed run repeats it bit for bit). Kernels without a gradient use the
  * pair when it is set; gradient and qoi may follow accept as they follow
- * potential. Both NULL removes it. */
+ * potential. Both NULL removes it. Ownership: the functions use the
+ * target's ctx. */
 typedef PetscErrorCode (*McTargetPotentialFn)(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status);
 PetscErrorCode McTargetSetProposalPotential(McTarget target, McTargetPotentialFn proposal, McTargetPotentialFn accept);
 /* has: whether the pair is set. */
 PetscErrorCode McTargetHasProposalPotential(McTarget target, PetscBool *has);
+/* Calls of the pair (an error when it is not set). Ownership: borrows xi. */
 PetscErrorCode McTargetProposalPotential(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status);
 PetscErrorCode McTargetAccept(McTarget target, Vec xi, PetscReal *phi, McEvalStatus *status);
 

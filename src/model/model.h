@@ -144,12 +144,16 @@ PetscErrorCode McPosteriorPotential(McPosterior post, Vec xi, PetscReal *phi, Mc
  * QoIs and Hessian actions after it are those of the solution it found.
  * Ownership: borrows xi. */
 PetscErrorCode McPosteriorPotentialNear(McPosterior post, Vec xi, PetscReal *phi, McPosteriorStatus *status);
-/* Enables McPosteriorPotentialNear's reuse (off by default); has: whether
- * it is possible (a PDE with a direct solver). */
+/* Enables McPosteriorPotentialNear's reuse (off by default; an error
+ * without a PDE with a direct solver); forgets the anchor. Allocates the
+ * anchor's field once. has: whether reuse is possible. */
 PetscErrorCode McPosteriorSetReuse(McPosterior post, PetscBool reuse);
 PetscErrorCode McPosteriorGetReuse(McPosterior post, PetscBool *reuse, PetscBool *has);
-/* Counts since creation: near evaluations solved by CG, by CG fallback to a
- * refactorisation, refactorisations of the anchor, CG iterations. */
+/* Counts since creation: near = proposals solved by CG from the anchor's
+ * factorisation, fallback = of them, those where CG did not converge and the
+ * proposal was refactorised and solved directly, anchor_refactor =
+ * refactorisations putting the factorisation back at the anchor, cg_its =
+ * CG iterations in all. */
 typedef struct {
   PetscInt64 near, fallback, anchor_refactor, cg_its;
 } McPosteriorReuseStats;

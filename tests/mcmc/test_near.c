@@ -99,17 +99,17 @@ static PetscErrorCode QoI(void *ctx, Vec xi, PetscReal *values)
 
 static PetscErrorCode Run(const char *kernel, PetscInt fail_every, PetscInt steps)
 {
-  McTargetOps        ops = {Potential, Gradient, QoI, NULL};
-  const char *const  names[] = {"last"};
-  Ctx                c = {NULL, NULL, 0, 0, 0, 0, fail_every};
-  McTarget           t;
-  McKernel           k;
-  McRng              rng;
-  McStepStats        st;
-  Vec                x0, xi;
-  PetscInt           accepted = 0, failed = 0, bad_lp = 0, bad_qoi = 0, bad_ref = 0;
-  const PetscReal   *qoi;
-  PetscBool          same;
+  McTargetOps       ops = {Potential, Gradient, QoI, NULL};
+  const char *const names[] = {"last"};
+  Ctx               c = {NULL, NULL, 0, 0, 0, 0, fail_every};
+  McTarget          t;
+  McKernel          k;
+  McRng             rng;
+  McStepStats       st;
+  Vec               x0, xi;
+  PetscInt          accepted = 0, failed = 0, bad_lp = 0, bad_qoi = 0, bad_ref = 0;
+  const PetscReal  *qoi;
+  PetscBool         same;
 
   PetscFunctionBeginUser;
   PetscCall(McTargetCreateShell(PETSC_COMM_SELF, N, N, &ops, &c, 1, names, &t));
@@ -161,8 +161,8 @@ static PetscErrorCode Run(const char *kernel, PetscInt fail_every, PetscInt step
         (int)steps);
   CHECK(bad_qoi == 0, "%s: %d of %d steps left QoIs other than the exact evaluation's", kernel, (int)bad_qoi,
         (int)steps);
-  CHECK(bad_ref == 0, "%s: after %d of %d steps the target's reference was not the current state", kernel,
-        (int)bad_ref, (int)steps);
+  CHECK(bad_ref == 0, "%s: after %d of %d steps the target's reference was not the current state", kernel, (int)bad_ref,
+        (int)steps);
   printf("%s (accept fails every %d): %d steps, %d accepted, %d failed; potential %d, proposal %d, accept %d calls\n",
          kernel, (int)fail_every, (int)steps, (int)accepted, (int)failed, (int)c.potentials, (int)c.proposals,
          (int)c.accepts);

@@ -23,17 +23,17 @@ typedef struct {
  * observations, prior rho = 0.3, relative noise 1% (Phi of order 50). */
 static PetscErrorCode ProblemCreate(gsl_rng *rng, Problem *pb)
 {
-  McPDESpec   ps;
-  McPriorSpec prs;
-  McSpace     space;
-  PetscReal  *pts;
-  Vec         xi, m;
+  McPDESpec      ps;
+  McPriorSpec    prs;
+  McSpace        space;
+  PetscReal     *pts;
+  Vec            xi, m;
   const PetscInt g = 8;
 
   PetscFunctionBeginUser;
   PetscCall(UnitSquare(PETSC_COMM_WORLD, 16, &pb->mesh, &space));
   PetscCall(McPDESpecDefault(&ps));
-  ps.ndirichlet          = 2;
+  ps.ndirichlet = 2;
   ps.dirichlet_labels[0] = "left";
   ps.dirichlet_labels[1] = "right";
   ps.dirichlet_values[1] = 1.0;
@@ -42,7 +42,7 @@ static PetscErrorCode ProblemCreate(gsl_rng *rng, Problem *pb)
   PetscCall(McForwardGetStateSpace(pb->fw, &space));
   PetscCall(PetscMalloc1(2 * g * g, &pts));
   for (PetscInt i = 0; i < g * g; i++) {
-    pts[2 * i]     = (i / g + 0.5) / g;
+    pts[2 * i] = (i / g + 0.5) / g;
     pts[2 * i + 1] = (i % g + 0.5) / g;
   }
   PetscCall(McObsOperatorCreate(space, g * g, pts, &pb->obs));
@@ -82,7 +82,8 @@ static PetscErrorCode Propose(gsl_rng *rng, Vec x, PetscReal beta, Vec y)
   PetscFunctionBeginUser;
   PetscCall(VecGetLocalSize(y, &n));
   PetscCall(VecGetArrayWrite(y, &a));
-  for (PetscInt i = 0; i < n; i++) a[i] = beta * gsl_ran_gaussian_ziggurat(rng, 1.0);
+  for (PetscInt i = 0; i < n; i++)
+    a[i] = beta * gsl_ran_gaussian_ziggurat(rng, 1.0);
   PetscCall(VecRestoreArrayWrite(y, &a));
   PetscCall(VecAXPY(y, PetscSqrtReal(1 - beta * beta), x));
   PetscFunctionReturn(0);

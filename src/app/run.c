@@ -13,7 +13,14 @@
  * when a signal stops the run, each chain's state goes into the output
  * file's checkpoint record (resume.c packs it) in the same flush as its
  * draws. --resume continues from the last one, bit for bit as if the run
- * had never stopped. */
+ * had never stopped.
+ *
+ * On several MPI ranks (parallel.c lays the chains out) every rank runs this
+ * same loop for its own chains, at the same iterations: the events above
+ * fall on the same rounds everywhere, so the collectives (the draws'
+ * exchange at block ends, checkpoints, memory rows, the agreement on a
+ * stop) match without further coordination. Rank 0 writes the file and
+ * prints the report. */
 #include "app/app.h"
 #include "diag/diag.h"
 

@@ -1230,9 +1230,6 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
   PetscCall(LoadConfig(source, r->config_text, cfg, code));
   if (!*cfg) PetscFunctionReturn(0);
   PetscCall(PetscStrncpy((*cfg)->output.path, r->opt->resume, sizeof((*cfg)->output.path)));
-  /* chains = 0 means one per group of ranks: the run's count, whatever
-   * number of ranks continues it. */
-  if ((*cfg)->chain.chains == 0) PetscCall(McOutputReadChainCount(r->opt->resume, &(*cfg)->chain.chains));
   PetscCall(McRunModelHash(*cfg, now, sizeof now));
   PetscCall(McOutputReadRootAttribute(r->opt->resume, "model_hash", &stored));
   if (strcmp(stored, now)) {
@@ -1243,6 +1240,9 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
     *code = MC_EXIT_USAGE;
     PetscCall(McConfigDestroy(cfg));
   }
+  /* chains = 0 means one per group of ranks: the run's count, whatever
+   * number of ranks continues it (read once the file is known to be a run). */
+  if (*cfg && (*cfg)->chain.chains == 0) PetscCall(McOutputReadChainCount(r->opt->resume, &(*cfg)->chain.chains));
   PetscCall(PetscFree(stored));
   PetscFunctionReturn(0);
 }

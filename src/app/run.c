@@ -1458,6 +1458,18 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
     }
     code = MC_EXIT_RUNTIME;
   }
+  {
+    PetscMPIInt size = 1;
+    /* On several ranks the output is closed and the exit code agreed: a
+     * SIGTERM now (mpiexec ends the others as soon as one rank has exited
+     * with a non-zero code, such as 4) must not turn this rank's 4 into a
+     * death by signal in the moment between MPI_Finalize and exit. */
+    MPI_Comm_size(PETSC_COMM_WORLD, &size);
+    if (size > 1) {
+      signal(SIGTERM, SIG_IGN);
+      signal(SIGINT, SIG_IGN);
+    }
+  }
   ierr = PetscFinalize();
   if (ierr && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;
   return code;

@@ -13,7 +13,14 @@
  * when a signal stops the run, each chain's state goes into the output
  * file's checkpoint record (resume.c packs it) in the same flush as its
  * draws. --resume continues from the last one, bit for bit as if the run
- * had never stopped. */
+ * had never stopped.
+ *
+ * On several MPI ranks (parallel.c lays the chains out) every rank runs this
+ * same loop for its own chains, at the same iterations: the events above
+ * fall on the same rounds everywhere, so the collectives (the draws'
+ * exchange at block ends, checkpoints, memory rows, the agreement on a
+ * stop) match without further coordination. Rank 0 writes the file and
+ * prints the report. */
 #include "app/app.h"
 #include "diag/diag.h"
 
@@ -1248,9 +1255,6 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
   PetscCall(LoadConfig(source, r->config_text, cfg, code));
   if (!*cfg) PetscFunctionReturn(0);
   PetscCall(PetscStrncpy((*cfg)->output.path, r->opt->resume, sizeof((*cfg)->output.path)));
-  /* chains = 0 means one per group of ranks: the run's count, whatever
-   * number of ranks continues it. */
-  if ((*cfg)->chain.chains == 0) PetscCall(McOutputReadChainCount(r->opt->resume, &(*cfg)->chain.chains));
   PetscCall(McRunModelHash(*cfg, now, sizeof now));
   PetscCall(McOutputReadRootAttribute(r->opt->resume, "model_hash", &stored));
   if (strcmp(stored, now)) {
@@ -1262,6 +1266,9 @@ static PetscErrorCode ResumeConfig(const char *config, Run *r, McConfig **cfg, i
     *code = MC_EXIT_USAGE;
     PetscCall(McConfigDestroy(cfg));
   }
+  /* chains = 0 means one per group of ranks: the run's count, whatever
+   * number of ranks continues it (read once the file is known to be a run). */
+  if (*cfg && (*cfg)->chain.chains == 0) PetscCall(McOutputReadChainCount(r->opt->resume, &(*cfg)->chain.chains));
   PetscCall(PetscFree(stored));
   PetscFunctionReturn(0);
 }
@@ -1489,6 +1496,18 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
       MPI_Abort(PETSC_COMM_WORLD, MC_EXIT_RUNTIME);
     }
     code = MC_EXIT_RUNTIME;
+  }
+  {
+    PetscMPIInt size = 1;
+    /* On several ranks the output is closed and the exit code agreed: a
+     * SIGTERM now (mpiexec ends the others as soon as one rank has exited
+     * with a non-zero code, such as 4) must not turn this rank's 4 into a
+     * death by signal in the moment between MPI_Finalize and exit. */
+    MPI_Comm_size(PETSC_COMM_WORLD, &size);
+    if (size > 1) {
+      signal(SIGTERM, SIG_IGN);
+      signal(SIGINT, SIG_IGN);
+    }
   }
   ierr = PetscFinalize();
   if (ierr && code == MC_EXIT_OK) code = MC_EXIT_RUNTIME;

@@ -71,12 +71,28 @@ def write_config(name, **changes):
 
 # Every rank runs through this wrapper: it records the rank's pid (to
 # signal the ranks themselves, as a batch system does) and exit code.
+# mpiexec ends the job's other processes (SIGTERM, then SIGKILL 1 s later)
+# as soon as one rank exits with a non-zero code: the wrapper outlives
+# that SIGTERM (a trap, reset to the default in the child) to record the
+# code its rank exited with.
 WRAP = """#!/bin/sh
+trap 'true' TERM
 "$MC_RUN" "$@" &
 pid=$!
 echo $pid > "pid.$OMPI_COMM_WORLD_RANK"
-wait $pid
-rc=$?
+while :; do
+  wait $pid
+  rc=$?
+  [ $rc -lt 128 ] && break
+  # Interrupted by the trap, or the rank died by a signal: wait again
+  # while it lives; once gone, its status if the shell still holds it.
+  if ! kill -0 $pid 2>/dev/null; then
+    wait $pid
+    r2=$?
+    [ $r2 -ne 127 ] && rc=$r2
+    break
+  fi
+done
 echo $rc > "rc.$OMPI_COMM_WORLD_RANK"
 exit $rc
 """

@@ -314,7 +314,7 @@ CASES = [
      r"^mcmc-run: output file r\.h5: H5Dset_extent on posterior/theta failed: incorrect metadata checksum"),
     ("resume-not-a-run", {"c.toml": config(), "r.h5": ("h5py", "foreign")},
      run("--resume", "r.h5", "c.toml"), 2,
-     r"^mcmc-run: output file r\.h5: has no posterior/chain \(not written by mcmc-run\?\)$"),
+     r"^mcmc-run: output file r\.h5: has no root attribute 'model_hash' \(not written by mcmc-run\?\)$"),
     ("resume-another-config", {"c.toml": config(prior="correlation_length = 0.3"), "r.h5": ("copy", None)},
      run("--resume", "r.h5", "c.toml"), 1,
      r"^mcmc-run: cannot resume r\.h5 with c\.toml: the model differs from the run's in \[prior\]; only "

@@ -23,7 +23,6 @@ CHECK: layout N C   C chains on N ranks: exit 0, the file has C chains and
 "Equal" means every dataset outside memory/ (sums over the ranks' RSS) and
 checkpoint/ (the records' sequence differs by construction).
 """
-import json
 import os
 import re
 import shutil
@@ -34,39 +33,24 @@ import time
 
 import h5py
 
+import runcheck
+from runcheck import datasets, expect, progress, same
+
 run, mpiexec, work, config, check, extra = (os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3], os.path.abspath(sys.argv[4]),
                                             sys.argv[5], sys.argv[6:])
-failures = []
-SKIP = ("memory", "checkpoint")
 MPIFLAGS = ["--oversubscribe", "--bind-to", "none"]
 
 
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def config_text(**changes):
-    """The test configuration with [section] key = value replaced or added."""
-    text = open(config).read()
-    for key, value in changes.items():
-        section, name = key.split("__")
-        pat = re.compile(r"(^\[%s\]\n(?:(?!\[).*\n)*?)%s = .*\n" % (section, name), re.M)
-        if pat.search(text):
-            text = pat.sub(lambda m: m.group(1) + "%s = %s\n" % (name, value), text)
-        elif re.search(r"^\[%s\]\n" % section, text, re.M):
-            text = re.sub(r"^\[%s\]\n" % section, "[%s]\n%s = %s\n" % (section, name, value), text, flags=re.M)
-        else:
-            text += "[%s]\n%s = %s\n" % (section, name, value)
-    return text
-
-
 def write_config(name, **changes):
-    path = os.path.join(work, name)
-    with open(path, "w") as f:
-        f.write(config_text(**changes))
-    return path
+    return runcheck.write_config(work, config, name, **changes)
+
+
+def compare(ref, path, what):
+    runcheck.compare(ref, path, what, "the one-rank run")
+
+
+def wait_committed(path, n, proc, timeout=60):
+    return runcheck.wait_committed(path, n, proc, timeout)
 
 
 # Every rank runs through this wrapper: it records the rank's pid (to
@@ -140,49 +124,6 @@ def rank_pids(n, timeout=30):
 def mcmc(*args):
     p = subprocess.run([run, *args], cwd=work, capture_output=True, text=True, timeout=180)
     return p.returncode, p.stdout, p.stderr
-
-
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r", swmr=True) as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and name.split("/")[0] not in SKIP:
-                out[name] = obj[()]
-        f.visititems(visit)
-    return out
-
-
-def same(x, y):
-    if x.shape != y.shape:
-        return False
-    if x.dtype == object:
-        return list(x.ravel()) == list(y.ravel())
-    return x.tobytes() == y.tobytes()
-
-
-def compare(ref, path, what):
-    a, b = datasets(ref), datasets(path)
-    diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
-    expect(not diff, "%s: every dataset equal bit for bit to the one-rank run (%d compared)%s"
-           % (what, len(a), "; differ: " + ", ".join(diff[:8]) if diff else ""))
-
-
-def progress(path):
-    try:
-        with open(path + ".progress") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def wait_committed(path, n, proc, timeout=60):
-    t0 = time.time()
-    while time.time() - t0 < timeout and proc.poll() is None:
-        p = progress(path)
-        if p and p["draws_committed"] >= n:
-            return p
-        time.sleep(0.01)
-    return progress(path)
 
 
 def reference(name, **changes):
@@ -319,5 +260,4 @@ elif check == "refuse":
 else:
     sys.exit("unknown check " + check)
 
-print("%s: %d failed" % (check, len(failures)))
-sys.exit(1 if failures else 0)
+runcheck.finish(check)

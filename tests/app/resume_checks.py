@@ -28,7 +28,6 @@ CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
 and checkpoint/ (the records' sequence differs by construction) is equal bit
 for bit, and the summaries agree.
 """
-import json
 import os
 import random
 import re
@@ -42,35 +41,22 @@ import time
 import h5py
 import numpy as np
 
+import runcheck
+from runcheck import datasets, expect, progress, same
+
 run, work, config, check, extra = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3]), sys.argv[4], sys.argv[5:]
-failures = []
-SKIP = ("memory", "checkpoint")
-
-
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def config_text(**changes):
-    """The test configuration with [section] key = value replaced."""
-    text = open(config).read()
-    for key, value in changes.items():
-        section, name = key.split("__")
-        pat = re.compile(r"(^\[%s\]\n(?:(?!\[).*\n)*?)%s = .*\n" % (section, name), re.M)
-        if pat.search(text):
-            text = pat.sub(lambda m: m.group(1) + "%s = %s\n" % (name, value), text)
-        else:
-            text = re.sub(r"^\[%s\]\n" % section, "[%s]\n%s = %s\n" % (section, name, value), text, flags=re.M)
-    return text
 
 
 def write_config(name, **changes):
-    path = os.path.join(work, name)
-    with open(path, "w") as f:
-        f.write(config_text(**changes))
-    return path
+    return runcheck.write_config(work, config, name, **changes)
+
+
+def compare(ref, path, what):
+    runcheck.compare(ref, path, what, "the uninterrupted run")
+
+
+def wait_committed(path, n, proc, timeout=30):
+    return runcheck.wait_committed(path, n, proc, timeout)
 
 
 def mcmc(*args, **kw):
@@ -97,53 +83,9 @@ def open_killed(path):
         return h5py.File(copy, "r")
 
 
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r", swmr=True) as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and name.split("/")[0] not in SKIP:
-                out[name] = obj[()]
-        f.visititems(visit)
-    return out
-
-
-def same(x, y):
-    if x.shape != y.shape:
-        return False
-    if x.dtype == object:
-        return list(x.ravel()) == list(y.ravel())
-    return x.tobytes() == y.tobytes()
-
-
-def compare(ref, path, what):
-    a, b = datasets(ref), datasets(path)
-    diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
-    expect(not diff, "%s: every dataset equal bit for bit to the uninterrupted run (%d compared)%s"
-           % (what, len(a), "; differ: " + ", ".join(diff[:8]) if diff else ""))
-
-
 def ess_lines(out):
     m = re.search(r"effective sample size.*?\n\n.*?prior mean error[^\n]*", out, re.S)
     return m.group(0) if m else None
-
-
-def progress(path):
-    try:
-        with open(path + ".progress") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def wait_committed(path, n, proc, timeout=30):
-    """Waits until the run has committed at least n draws per chain."""
-    t0 = time.time()
-    while time.time() - t0 < timeout and proc.poll() is None:
-        p = progress(path)
-        if p and p["draws_committed"] >= n:
-            return p
-        time.sleep(0.01)
-    return progress(path)
 
 
 def reference(name="ref"):
@@ -452,5 +394,4 @@ elif check == "flatmem":
           % (n, wall, slope, (rss[i0:].max() - rss[i0:].min()) / 2 ** 20))
 else:
     sys.exit("unknown check " + check)
-print("%s: %d failed" % (check, len(failures)))
-sys.exit(1 if failures else 0)
+runcheck.finish(check)

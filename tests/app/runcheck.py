@@ -1,0 +1,94 @@
+"""What the run checks (resume_checks.py, mpi_checks.py) share: counted
+expectations, the test configuration edited per [section] key, an output
+file's datasets compared bit for bit, and the progress side-car.
+
+"Equal" means every dataset outside memory/ (RSS and times of a process)
+and checkpoint/ (the records' sequence differs by construction) is equal
+bit for bit."""
+import json
+import os
+import re
+import time
+
+import h5py
+
+SKIP = ("memory", "checkpoint")
+failures = []
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def finish(check):
+    print("%s: %d failed" % (check, len(failures)))
+    raise SystemExit(1 if failures else 0)
+
+
+def config_text(config, **changes):
+    """The text of CONFIG with section__key = value replaced, or added to
+    its section, or appended with a new section."""
+    text = open(config).read()
+    for key, value in changes.items():
+        section, name = key.split("__")
+        pat = re.compile(r"(^\[%s\]\n(?:(?!\[).*\n)*?)%s = .*\n" % (section, name), re.M)
+        if pat.search(text):
+            text = pat.sub(lambda m: m.group(1) + "%s = %s\n" % (name, value), text)
+        elif re.search(r"^\[%s\]\n" % section, text, re.M):
+            text = re.sub(r"^\[%s\]\n" % section, "[%s]\n%s = %s\n" % (section, name, value), text, flags=re.M)
+        else:
+            text += "[%s]\n%s = %s\n" % (section, name, value)
+    return text
+
+
+def write_config(work, config, name, **changes):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(config_text(config, **changes))
+    return path
+
+
+def datasets(path):
+    out = {}
+    with h5py.File(path, "r", swmr=True) as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name.split("/")[0] not in SKIP:
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def same(x, y):
+    if x.shape != y.shape:
+        return False
+    if x.dtype == object:
+        return list(x.ravel()) == list(y.ravel())
+    return x.tobytes() == y.tobytes()
+
+
+def compare(ref, path, what, against):
+    a, b = datasets(ref), datasets(path)
+    diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
+    expect(not diff, "%s: every dataset equal bit for bit to %s (%d compared)%s"
+           % (what, against, len(a), "; differ: " + ", ".join(diff[:8]) if diff else ""))
+
+
+def progress(path):
+    try:
+        with open(path + ".progress") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_committed(path, n, proc, timeout):
+    """Waits until the run has committed at least n draws per chain."""
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        p = progress(path)
+        if p and p["draws_committed"] >= n:
+            return p
+        time.sleep(0.01)
+    return progress(path)

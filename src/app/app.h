@@ -93,9 +93,6 @@ PetscErrorCode McRunApplySolverOptions(const McConfig *cfg);
 /* ------------------------------------------------------------- UM-Bridge */
 
 #define MC_SERVE_DEFAULT_LISTEN "127.0.0.1:4242"
-/* State dofs from which proposals reuse the current factorisation by
- * default (src/app/target.c says why). */
-#define MC_REUSE_MIN_STATE_DOFS 2000
 
 /* mcmc-run --serve (src/app/serve.c): loads config, sets its problem up and
  * serves the models posterior, forward, loglikelihood and logprior over

@@ -182,21 +182,10 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(VecSum(pb->ml, &t->mass));
   t->nan_every = EnvEvery("MC_TEST_NAN_PROPOSAL_EVERY");
   t->leak_every = EnvEvery("MC_TEST_LEAK_EVERY");
-  /* Proposals reuse the current state's factorisation when the solver
-   * allows it and the state is large enough for CG preconditioned by the
-   * old factor to beat a refactorisation (pCN on the default problem:
-   * 11% slower at 1089 state dofs, 16% faster at 2401, 2x at 4225);
-   * -reuse_factorisation 1 or 0 (e.g. in [solver] petsc_options) decides
-   * instead. */
+  /* Proposals reuse the current state's factorisation whenever the solver
+   * allows it; -reuse_factorisation 0 (e.g. in [solver] petsc_options)
+   * solves every proposal directly. */
   PetscCall(McPosteriorGetReuse(pb->post, NULL, &has));
-  if (has && pb->fw) {
-    Vec      u;
-    PetscInt nstate;
-
-    PetscCall(McForwardGetState(pb->fw, &u));
-    PetscCall(VecGetSize(u, &nstate));
-    reuse = nstate >= MC_REUSE_MIN_STATE_DOFS ? PETSC_TRUE : PETSC_FALSE;
-  }
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-reuse_factorisation", &reuse, NULL));
   reuse = has && reuse ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(McPosteriorSetReuse(pb->post, reuse));

@@ -75,14 +75,14 @@ if check == "default":
     bound = 0.7  # the full 20000 iterations give 0.43; 4000 give 0.51 (fixed seeds); the prior mean 1
     expect(post is not None and post < bound, "posterior mean error %s < %g" % (post, bound))
     expect(post is not None and prior is not None and post < prior, "posterior mean error %s < prior mean error %s" % (post, prior))
-    # pCN on 1089 state dofs solves every proposal directly (the reuse of
-    # the factorisation starts at 2000 dofs, where it pays), and PETSc's own
+    # pCN with one chain: proposals reuse the current state's factorisation,
+    # only accepted ones (and CG fallbacks) refactorise, and PETSc's own
     # Cholesky takes (and frees) one workspace block per factorisation;
     # nothing else allocates.
     m = re.search(r"project (\S+), PETSc (\S+)\n\s+forward factorisations per iteration after it: (\S+)\n", out)
-    expect(m is not None and m.group(1) == "0" and m.group(2) == m.group(3) == "1",
-           "allocation calls per iteration after the baseline: project 0, PETSc = factorisations per iteration = 1: "
-           "%s" % (m.groups() if m else None,))
+    expect(m is not None and m.group(1) == "0" and m.group(2) == m.group(3) and 0 < float(m.group(3)) < 0.5,
+           "allocation calls per iteration after the baseline: project 0, PETSc = factorisations per iteration, "
+           "below 0.5: %s" % (m.groups() if m else None,))
     expect(re.search(r"live objects \+0, live bytes \+0", out) is not None, "memory checks flat")
     check_file(output_path(out), 1, 3600, 1089)
     with h5py.File(output_path(out), "r", swmr=True) as f:

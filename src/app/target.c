@@ -62,32 +62,35 @@ static PetscErrorCode TestHooks(TargetCtx *t, Vec xi)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+/* One evaluation of the posterior at xi: exact, or near the current state
+ * (McPosteriorPotentialNear); hooks says whether it counts for the test
+ * hooks. Solver failure, overflow of exp(m), NaN: all a rejected proposal. */
+static PetscErrorCode Evaluate(TargetCtx *t, Vec xi, PetscBool near, PetscBool hooks, PetscReal *phi, McEvalStatus *status)
 {
-  TargetCtx        *t = ctx;
   McPosteriorStatus st;
 
   PetscFunctionBeginUser;
-  PetscCall(TestHooks(t, xi));
-  PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
-  /* Solver failure, overflow of exp(m), NaN: all a rejected proposal. */
+  if (hooks) PetscCall(TestHooks(t, xi));
+  if (near) PetscCall(McPosteriorPotentialNear(t->post, xi, phi, &st));
+  else PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
   *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
   if (st == MC_POST_OK) t->phi = *phi;
   PetscFunctionReturn(0);
 }
 
-/* A proposal, solved near the current state (McPosteriorPotentialNear): it
- * is an evaluation like any other for the test hooks. */
+static PetscErrorCode Potential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Evaluate((TargetCtx *)ctx, xi, PETSC_FALSE, PETSC_TRUE, phi, status));
+  PetscFunctionReturn(0);
+}
+
+/* A proposal, solved near the current state: an evaluation like any other
+ * for the test hooks. */
 static PetscErrorCode ProposalPotential(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
 {
-  TargetCtx        *t = ctx;
-  McPosteriorStatus st;
-
   PetscFunctionBeginUser;
-  PetscCall(TestHooks(t, xi));
-  PetscCall(McPosteriorPotentialNear(t->post, xi, phi, &st));
-  *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
-  if (st == MC_POST_OK) t->phi = *phi;
+  PetscCall(Evaluate((TargetCtx *)ctx, xi, PETSC_TRUE, PETSC_TRUE, phi, status));
   PetscFunctionReturn(0);
 }
 
@@ -95,13 +98,8 @@ static PetscErrorCode ProposalPotential(void *ctx, Vec xi, PetscReal *phi, McEva
  * new evaluation for the test hooks, whose counts stay those of proposals. */
 static PetscErrorCode Accept(void *ctx, Vec xi, PetscReal *phi, McEvalStatus *status)
 {
-  TargetCtx        *t = ctx;
-  McPosteriorStatus st;
-
   PetscFunctionBeginUser;
-  PetscCall(McPosteriorPotential(t->post, xi, phi, &st));
-  *status = st == MC_POST_OK ? MC_EVAL_OK : MC_EVAL_FAILED;
-  if (st == MC_POST_OK) t->phi = *phi;
+  PetscCall(Evaluate((TargetCtx *)ctx, xi, PETSC_FALSE, PETSC_FALSE, phi, status));
   PetscFunctionReturn(0);
 }
 

@@ -258,6 +258,7 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
 
   PetscFunctionBeginUser;
   s->near = k->near && s == &k->prop ? PETSC_TRUE : PETSC_FALSE;
+  s->serial = ++k->nevals;
   if (s->near)
     PetscCall(McTargetProposalPotential(k->target, s->xi, &s->phi, &st));
   else
@@ -359,6 +360,7 @@ static PetscErrorCode EvaluateAccepted(McKernel k, PetscBool *ok)
 
   PetscFunctionBeginUser;
   s->near = PETSC_FALSE;
+  s->serial = ++k->nevals;
   PetscCall(McTargetAccept(k->target, s->xi, &s->phi, &st));
   *ok = (st == MC_EVAL_OK && !PetscIsInfOrNanReal(s->phi)) ? PETSC_TRUE : PETSC_FALSE;
   if (*ok) {

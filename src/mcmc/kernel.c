@@ -293,6 +293,20 @@ PetscErrorCode McKernelSetState(McKernel kernel, Vec xi)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McKernelAnchor(McKernel kernel)
+{
+  PetscReal    phi;
+  McEvalStatus st;
+
+  PetscFunctionBeginUser;
+  if (!kernel->near || !kernel->has_state) PetscFunctionReturn(0);
+  PetscCall(McTargetAccept(kernel->target, kernel->cur.xi, &phi, &st));
+  /* The same exact evaluation made the state's values, so it cannot fail
+   * now; if a model did, the next proposal's near evaluation falls back to
+   * an exact one and reports its own failure. */
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McKernelGetState(McKernel kernel, Vec *xi)
 {
   PetscFunctionBeginUser;

@@ -990,6 +990,7 @@ static PetscErrorCode SumXi(Run *r, Vec *xisum, PetscInt *total)
     PetscCallMPI(MPI_Reduce(r->lay.rank ? counted : MPI_IN_PLACE, total, 1, MPIU_INT, MPI_SUM, 0, PETSC_COMM_WORLD));
     if (r->lay.group == 0) {
       PetscCallMPI(MPI_Bcast(a, (PetscMPIInt)N, MPIU_SCALAR, 0, r->lay.comm));
+      PetscCallMPI(MPI_Bcast(total, 1, MPIU_INT, 0, r->lay.comm));
       PetscCall(McVecSetNatural(*xisum, a));
     }
     PetscCall(PetscFree(a));
@@ -1410,7 +1411,12 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   PetscCall(McGCSetThresholds(t[0], t[1], t[2]));
   printf("mcmc-run %s\n", opt->resume ? opt->resume : config);
   PetscCall(McConfigWriteSummary(cfg, stdout));
-  if (size > 1)
+  if (size > 1 && r.lay.R > 1)
+    printf("chains   %d on %d MPI ranks, %d per chain (chain c on ranks %d(c mod %d) to %d(c mod %d)+%d, its mesh "
+           "distributed over them), one output file written by rank 0\n",
+           (int)r.C, (int)size, (int)r.lay.R, (int)r.lay.R, (int)r.lay.G, (int)r.lay.R, (int)r.lay.G,
+           (int)r.lay.R - 1);
+  else if (size > 1)
     printf("chains   %d on %d MPI ranks (chain c on rank c mod %d, in turn), one output file written by rank 0\n",
            (int)r.C, (int)size, (int)r.lay.G);
   else if (r.C > 1)

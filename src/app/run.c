@@ -1444,8 +1444,12 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
      * does not repeat. And a chain must draw the same whatever the layout,
      * while a reused factor changes the proposal's potential in its last
      * digits (the adaptation sees them). So a run of several chains solves
-     * every proposal directly on every layout; one chain reuses. */
-    if (r.C > 1 && !r.pb->umb) {
+     * every proposal directly on every layout; one chain reuses. A chain
+     * on several ranks does not: CG preconditioned by a distributed MUMPS
+     * factor pays MUMPS's per-solve communication at every iteration, 3.2x
+     * slower than refactorising at 128x128 on 2 ranks here (16.2 s against
+     * 5.0 s for 150 iterations of bench/p1_128_pcn.toml). */
+    if ((r.C > 1 || r.lay.R > 1) && !r.pb->umb) {
       PetscCall(McTargetSetProposalPotential(r.target, NULL, NULL));
       PetscCall(McPosteriorSetReuse(r.pb->post, PETSC_FALSE));
     }

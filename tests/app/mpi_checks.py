@@ -315,7 +315,7 @@ elif check in ("rpc", "rpc4"):
     # differences (a factor of ~1.07 per iteration here), pCN's contracts.
     kernel = extra[0] if check == "rpc" else "pcn"
     C, n = (1, 2) if check == "rpc" else (2, 4)
-    its = dict(chain__iterations=300, chain__burn_in=100, chain__thin=1) if kernel == "pcn" else \
+    its = dict(chain__iterations=150, chain__burn_in=50, chain__thin=1) if kernel == "pcn" else \
         dict(chain__iterations=60, chain__burn_in=20, chain__thin=1)
     kw = dict(sampler__kernel='"%s"' % kernel, chain__chains=C, output__flush_every=50, **its)
     ref, refout = reference("ref", **kw)
@@ -334,7 +334,7 @@ elif check in ("rpc", "rpc4"):
            "the summary's posterior mean error (%s) is the one-rank run's (%s)" % (m and m.group(1), mr and mr.group(1)))
 
 elif check == "rpcsigterm":
-    kw = dict(chain__chains=1, chain__iterations=240, chain__burn_in=40, chain__thin=1, output__flush_every=20)
+    kw = dict(chain__chains=1, chain__iterations=160, chain__burn_in=20, chain__thin=1, output__flush_every=10)
     ref, refout = reference("ref", **kw)
     cfg = write_config("run.toml", output__path='"run.h5"', parallel__ranks_per_chain=2, **kw)
     one = write_config("one.toml", output__path='"run.h5"', parallel__ranks_per_chain=1, **kw)
@@ -344,7 +344,7 @@ elif check == "rpcsigterm":
         args = [cfg] if step == 0 else ["--resume", "run.h5"]
         p = start_mpi(2, *args, "--quiet")
         pids = rank_pids(2)
-        wait_committed(path, done + 40, p)
+        wait_committed(path, done + 30, p)
         for pid in pids or []:
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -365,14 +365,14 @@ elif check == "rpcsigterm":
     compare_tol(ref, path, "stopped twice with R = 2, finished with R = 1")
     # And the other way: stopped on one rank, finished with R = 2.
     shutil.copy(ref, os.path.join(work, "back.h5"))
-    code, out, err = mcmc(write_config("short.toml", output__path='"back.h5"', **dict(kw, chain__iterations=150)),
+    code, out, err = mcmc(write_config("short.toml", output__path='"back.h5"', **dict(kw, chain__iterations=100)),
                           "--quiet", "--force")
-    expect(code == 0, "a one-rank run of 150 iterations: exit %d %s" % (code, err[-300:]))
-    code, out, err = mcmc_mpi(2, "--resume", "back.h5", "--iterations", "240",
+    expect(code == 0, "a one-rank run of 100 iterations: exit %d %s" % (code, err[-300:]))
+    code, out, err = mcmc_mpi(2, "--resume", "back.h5", "--iterations", "160",
                               write_config("back.toml", output__path='"back.h5"', parallel__ranks_per_chain=2, **kw),
                               "--quiet")
-    expect(code == 0, "--resume --iterations 240 with ranks_per_chain = 2: exit %d %s" % (code, err[-300:]))
-    compare_tol(ref, os.path.join(work, "back.h5"), "150 iterations on one rank, extended to 240 with R = 2")
+    expect(code == 0, "--resume --iterations 160 with ranks_per_chain = 2: exit %d %s" % (code, err[-300:]))
+    compare_tol(ref, os.path.join(work, "back.h5"), "100 iterations on one rank, extended to 160 with R = 2")
 
 else:
     sys.exit("unknown check " + check)

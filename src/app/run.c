@@ -946,8 +946,8 @@ static PetscErrorCode GatherChainStats(Run *r, McChainStats **all)
   }
   /* A chain's group of R ranks sends its statistics from its first rank
    * only (chain_rank), as it records its draws. */
-  PetscCallMPI(MPI_Gatherv(mine, (PetscMPIInt)(r->lay.rank % r->lay.R ? 0 : r->nc * sizeof(McChainStats)), MPI_BYTE, buf,
-                           cnt, dsp, MPI_BYTE, 0, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Gatherv(mine, (PetscMPIInt)(r->lay.rank % r->lay.R ? 0 : r->nc * sizeof(McChainStats)), MPI_BYTE,
+                           buf, cnt, dsp, MPI_BYTE, 0, PETSC_COMM_WORLD));
   if (r->lay.rank == 0) { /* rank order -> chain order */
     PetscInt k = 0;
     for (PetscMPIInt q = 0; q < r->lay.size; q++)
@@ -986,7 +986,8 @@ static PetscErrorCode SumXi(Run *r, Vec *xisum, PetscInt *total)
       PetscCall(PetscArrayzero(a, N));
       counted = &zero;
     }
-    PetscCallMPI(MPI_Reduce(r->lay.rank ? a : MPI_IN_PLACE, a, (PetscMPIInt)N, MPIU_SCALAR, MPI_SUM, 0, PETSC_COMM_WORLD));
+    PetscCallMPI(
+        MPI_Reduce(r->lay.rank ? a : MPI_IN_PLACE, a, (PetscMPIInt)N, MPIU_SCALAR, MPI_SUM, 0, PETSC_COMM_WORLD));
     PetscCallMPI(MPI_Reduce(r->lay.rank ? counted : MPI_IN_PLACE, total, 1, MPIU_INT, MPI_SUM, 0, PETSC_COMM_WORLD));
     if (r->lay.group == 0) {
       PetscCallMPI(MPI_Bcast(a, (PetscMPIInt)N, MPIU_SCALAR, 0, r->lay.comm));

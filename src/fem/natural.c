@@ -24,13 +24,13 @@
 #define MC_NATURAL_KEY "McNaturalMap"
 
 typedef struct {
-  PetscInt     N, n;   /* global size, entries owned here */
-  PetscInt    *nat;    /* [n] natural index of owned entry i */
-  PetscInt    *order;  /* [n] owned entries by increasing natural index */
-  PetscInt    *snat;   /* [n] nat[order[k]] */
-  PetscInt    *perm;   /* [N] on rank 0: natural index of global entry g; NULL elsewhere */
-  VecScatter   toz;    /* global vector -> rank 0 (global order) */
-  Vec          zero;   /* its target: N entries on rank 0, none elsewhere */
+  PetscInt   N, n;  /* global size, entries owned here */
+  PetscInt  *nat;   /* [n] natural index of owned entry i */
+  PetscInt  *order; /* [n] owned entries by increasing natural index */
+  PetscInt  *snat;  /* [n] nat[order[k]] */
+  PetscInt  *perm;  /* [N] on rank 0: natural index of global entry g; NULL elsewhere */
+  VecScatter toz;   /* global vector -> rank 0 (global order) */
+  Vec        zero;  /* its target: N entries on rank 0, none elsewhere */
 } NaturalMap;
 
 PetscErrorCode McMeshSetNatural_Private(McMesh me, DM serial, PetscSF migration)
@@ -61,9 +61,11 @@ PetscErrorCode McMeshSetNatural_Private(McMesh me, DM serial, PetscSF migration)
   PetscCall(DMPlexGetChart(me->dm, &qs, &qe));
   PetscCall(PetscSFGetGraph(migration, &nroots, &nleaves, &ilocal, NULL));
   PetscCall(PetscMalloc1(pe - ps + 1, &root));
-  for (PetscInt p = ps; p < pe; p++) root[p - ps] = p;
+  for (PetscInt p = ps; p < pe; p++)
+    root[p - ps] = p;
   PetscCall(PetscMalloc1(qe - qs + 1, &leaf));
-  for (PetscInt q = qs; q < qe; q++) leaf[q - qs] = -1;
+  for (PetscInt q = qs; q < qe; q++)
+    leaf[q - qs] = -1;
   PetscCheck(nleaves <= qe - qs, PETSC_COMM_SELF, PETSC_ERR_PLIB, "migration SF has %d leaves for %d points",
              (int)nleaves, (int)(qe - qs));
   PetscCall(PetscSFBcastBegin(migration, MPIU_INT, root, leaf, MPI_REPLACE));
@@ -100,14 +102,14 @@ static PetscErrorCode NaturalMapDestroy(void *ctx)
 
 PetscErrorCode McSpaceSetUpNatural_Private(McSpace sp)
 {
-  McMesh          me = sp->mesh;
-  NaturalMap     *m;
-  PetscSection    gsec;
-  PetscInt        vs, ve, lo, hi;
-  PetscMPIInt     size, rank;
-  Vec             v;
-  PetscContainer  cont;
-  PetscMPIInt    *cnt = NULL, *dsp = NULL;
+  McMesh         me = sp->mesh;
+  NaturalMap    *m;
+  PetscSection   gsec;
+  PetscInt       vs, ve, lo, hi;
+  PetscMPIInt    size, rank;
+  Vec            v;
+  PetscContainer cont;
+  PetscMPIInt   *cnt = NULL, *dsp = NULL;
 
   PetscFunctionBeginUser;
   if (!me->nat_point || sp->order != 1) PetscFunctionReturn(0);
@@ -118,12 +120,13 @@ PetscErrorCode McSpaceSetUpNatural_Private(McSpace sp)
   PetscCall(VecGetSize(v, &m->N));
   PetscCall(VecGetOwnershipRange(v, &lo, &hi));
   m->n = hi - lo;
-  PetscCheck(m->N == me->nat_nv, me->comm, PETSC_ERR_PLIB, "P1 space of %d values on a mesh of %d vertices",
-             (int)m->N, (int)me->nat_nv);
+  PetscCheck(m->N == me->nat_nv, me->comm, PETSC_ERR_PLIB, "P1 space of %d values on a mesh of %d vertices", (int)m->N,
+             (int)me->nat_nv);
   PetscCall(PetscMalloc3(m->n + 1, &m->nat, m->n + 1, &m->order, m->n + 1, &m->snat));
   PetscCall(DMGetGlobalSection(sp->dm, &gsec));
   PetscCall(DMPlexGetDepthStratum(sp->dm, 0, &vs, &ve));
-  for (PetscInt i = 0; i < m->n; i++) m->nat[i] = -1;
+  for (PetscInt i = 0; i < m->n; i++)
+    m->nat[i] = -1;
   for (PetscInt p = vs; p < ve; p++) {
     PetscInt dof, off, orig;
     PetscCall(PetscSectionGetDof(gsec, p, &dof));
@@ -136,7 +139,8 @@ PetscErrorCode McSpaceSetUpNatural_Private(McSpace sp)
     m->nat[off - lo] = orig - me->nat_vs;
   }
   for (PetscInt i = 0; i < m->n; i++) {
-    PetscCheck(m->nat[i] >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "entry %d of the P1 space has no vertex", (int)(lo + i));
+    PetscCheck(m->nat[i] >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "entry %d of the P1 space has no vertex",
+               (int)(lo + i));
     m->order[i] = i;
     m->snat[i] = m->nat[i];
   }
@@ -251,7 +255,8 @@ PetscErrorCode McVecGatherNatural(Vec v, PetscScalar *dst)
     PetscCall(VecScatterEnd(m->toz, v, m->zero, INSERT_VALUES, SCATTER_FORWARD));
     if (rank == 0) {
       PetscCall(VecGetArrayRead(m->zero, &a));
-      for (PetscInt g = 0; g < N; g++) dst[m->perm[g]] = a[g];
+      for (PetscInt g = 0; g < N; g++)
+        dst[m->perm[g]] = a[g];
       PetscCall(VecRestoreArrayRead(m->zero, &a));
     }
   } else { /* set-up only: a scatter of its own */
@@ -283,9 +288,11 @@ PetscErrorCode McVecSetNatural(Vec v, const PetscScalar *src)
   PetscCall(VecGetOwnershipRange(v, &lo, &hi));
   PetscCall(VecGetArrayWrite(v, &a));
   if (m)
-    for (PetscInt i = 0; i < m->n; i++) a[i] = src[m->nat[i]];
+    for (PetscInt i = 0; i < m->n; i++)
+      a[i] = src[m->nat[i]];
   else
-    for (PetscInt i = lo; i < hi; i++) a[i - lo] = src[i];
+    for (PetscInt i = lo; i < hi; i++)
+      a[i - lo] = src[i];
   PetscCall(VecRestoreArrayWrite(v, &a));
   PetscFunctionReturn(0);
 }

@@ -79,7 +79,6 @@ int main(int argc, char **argv)
   PetscCheck(valid, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "%s", msg);
   n = ser->nparams;
   PetscCall(VecGetSize(ser->m0, &nv));
-  PetscCall(VecGetLocalSize(dis->m0, &size));
   {
     PetscInt lo;
     PetscCall(VecGetLocalSize(dis->m0, &lo));
@@ -90,8 +89,10 @@ int main(int argc, char **argv)
   PetscCall(McProblemGetMesh(ser, &ms, &cs, &ks));
   PetscCall(McProblemGetMesh(dis, &md, &cd, &kd));
   same = ms.nvertices == md.nvertices && ms.ncells == md.ncells && ms.corners == md.corners && ms.dim == md.dim;
-  for (PetscInt i = 0; same && i < ms.nvertices * ms.dim; i++) same = cs[i] == cd[i];
-  for (PetscInt i = 0; same && i < ms.ncells * ms.corners; i++) same = ks[i] == kd[i];
+  for (PetscInt i = 0; same && i < ms.nvertices * ms.dim; i++)
+    same = cs[i] == cd[i];
+  for (PetscInt i = 0; same && i < ms.ncells * ms.corners; i++)
+    same = ks[i] == kd[i];
   Expect(same, "mesh coordinates and cells equal to the serial mesh's, exactly", (double)md.nvertices);
   PetscCall(McFree(&cs));
   PetscCall(McFree(&cd));
@@ -102,7 +103,8 @@ int main(int argc, char **argv)
   PetscCall(PetscMalloc2(nv, &a, nv, &b));
   PetscCall(McVecGatherNatural(dis->mtrue, a));
   PetscCall(VecGetArrayRead(ser->mtrue, &sa));
-  if (rank == 0) Expect(MaxRel(a, sa, nv) < 1e-10, "truth equal to the serial truth (max relative difference)", MaxRel(a, sa, nv));
+  if (rank == 0)
+    Expect(MaxRel(a, sa, nv) < 1e-10, "truth equal to the serial truth (max relative difference)", MaxRel(a, sa, nv));
   PetscCall(VecRestoreArrayRead(ser->mtrue, &sa));
   PetscCall(McPosteriorGetData(ser->post, &ds, NULL, NULL));
   PetscCall(McPosteriorGetData(dis->post, &xd, NULL, NULL));
@@ -126,13 +128,16 @@ int main(int argc, char **argv)
   PetscCall(VecScale(xd, 0.3));
   PetscCall(McVecGatherNatural(xd, a));
   PetscCall(VecGetArrayRead(xs, &sa));
-  if (rank == 0) Expect(MaxRel(a, sa, n) == 0, "stream filled in the natural numbering: equal to the serial draw, exactly", MaxRel(a, sa, n));
+  if (rank == 0)
+    Expect(MaxRel(a, sa, n) == 0, "stream filled in the natural numbering: equal to the serial draw, exactly",
+           MaxRel(a, sa, n));
   PetscCall(VecRestoreArrayRead(xs, &sa));
   PetscCallMPI(MPI_Bcast(a, (PetscMPIInt)n, MPIU_SCALAR, 0, PETSC_COMM_WORLD));
   PetscCall(VecDuplicate(xd, &gd));
   PetscCall(McVecSetNatural(gd, a));
   PetscCall(McVecGatherNatural(gd, b));
-  if (rank == 0) Expect(MaxRel(b, a, n) == 0, "set and gathered back in the natural numbering, exactly", MaxRel(b, a, n));
+  if (rank == 0)
+    Expect(MaxRel(b, a, n) == 0, "set and gathered back in the natural numbering, exactly", MaxRel(b, a, n));
   PetscCall(VecDestroy(&gd));
 
   PetscCall(McTargetPotential(ts, xs, &phis, &st1));
@@ -145,7 +150,8 @@ int main(int argc, char **argv)
   PetscCall(McTargetGradient(td, xd, gd, &st2));
   PetscCall(McVecGatherNatural(gd, a));
   PetscCall(VecGetArrayRead(gs, &sa));
-  if (rank == 0) Expect(MaxRel(a, sa, n) < 1e-9, "gradient equal to the serial one (max relative difference)", MaxRel(a, sa, n));
+  if (rank == 0)
+    Expect(MaxRel(a, sa, n) < 1e-9, "gradient equal to the serial one (max relative difference)", MaxRel(a, sa, n));
   PetscCall(VecRestoreArrayRead(gs, &sa));
 
   gsl_rng_free(r1);

@@ -23,9 +23,14 @@ Modes (several may be given; none = the table):
                     by the slowest rank's CPU time, the speed-up (target
                     >= 1.9x); then the forward solve alone at 1 and 2 ranks
                     (mc-bench-fem).
+  --rpc             one chain on 1 rank and on 2 ranks ([parallel]
+                    ranks_per_chain = 2: the mesh distributed, MUMPS) of
+                    bench/p1_128_pcn.toml (--iterations N, default 200, burn-in
+                    scaled; best of 2 runs, ranks pinned): samples/s and the
+                    ratio, with the load average before and after.
 
 Results go to bench/results/ (or --out DIR): bench.csv/json (bench-quick.*),
-long.csv/json/png, mpi.csv/json, mpi-sampling.csv/json. Every JSON holds the machine description and
+long.csv/json/png, mpi.csv/json, mpi-sampling.csv/json, rpc.csv/json. Every JSON holds the machine description and
 the git commit; the printed report starts with them.
 """
 import argparse
@@ -531,6 +536,60 @@ def mode_mpi(args, build, info):
     return 0
 
 
+RPC_COLUMNS = [
+    ("ranks", "ranks", "%d"),
+    ("ranks_per_chain", "ranks per chain", "%d"),
+    ("iterations", "iterations", "%d"),
+    ("loop_s", "loop s", "%.2f"),
+    ("samples_per_s", "samples/s", "%.1f"),
+    ("ratio", "vs 1 rank", "%.2f"),
+    ("load", "load avg (1 min) before/after", "%s"),
+]
+
+
+def mode_rpc(args, build, info):
+    """One chain of bench/p1_128_pcn.toml on 1 rank and on 2 ranks (R = 2)."""
+    mpiexec = shutil.which("mpiexec")
+    if not mpiexec:
+        sys.exit("bench: --rpc needs mpiexec (openmpi-bin)")
+    print_machine(info)
+    work = os.path.join(args.out, "rpc-work")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    text = open(os.path.join(ROOT, "bench", "p1_128_pcn.toml")).read()
+    text = re.sub(r"^(path|overwrite) = .*\n", "", text, flags=re.M)
+    text = re.sub(r"^\[output\]\n", "[output]\npath = \"bench.h5\"\noverwrite = true\n", text, flags=re.M)
+    iterations = args.iterations or 200
+    rows = []
+    for R in (1, 2):
+        config = os.path.join(work, "p1_128_pcn_r%d.toml" % R)
+        with open(config, "w") as f:
+            f.write(text + "\n[parallel]\nranks_per_chain = %d\n" % R)
+        best = None
+        for rep in range(2):  # best of 2: the machine is shared
+            js = os.path.join(work, "r%d.json" % R)
+            pin = ["--bind-to", "core"] if R <= (os.cpu_count() or 1) else ["--oversubscribe", "--bind-to", "none"]
+            load0 = os.getloadavg()[0]
+            cmd = [mpiexec, "-n", str(R)] + pin + [os.path.join(build, "bin", "mc-bench"), config, "--json", js,
+                                                   "--iterations", str(iterations), "--forward-steps", "2"]
+            run(cmd, cwd=work)
+            d = json.load(open(js))
+            d["load"] = "%.2f/%.2f" % (load0, os.getloadavg()[0])
+            if best is None or d["samples_per_s"] > best["samples_per_s"]:
+                best = d
+        rows.append({"ranks": R, "ranks_per_chain": R, "iterations": best["iterations"], "loop_s": best["loop_s"],
+                     "samples_per_s": best["samples_per_s"], "load": best["load"]})
+    for r in rows:
+        r["ratio"] = r["samples_per_s"] / rows[0]["samples_per_s"]
+    print("one chain of bench/p1_128_pcn.toml (16641 parameters), %d iterations, on 1 rank (PETSc's Cholesky) "
+          "and on 2 ranks with the mesh distributed (ranks_per_chain = 2, MUMPS); best of 2 runs, ranks pinned. "
+          "This machine has 2 cores shared with other jobs: the load average is quoted per row.\n" % iterations)
+    print_table(rows, RPC_COLUMNS)
+    write_results(args.out, "rpc", info, rows, RPC_COLUMNS)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -538,6 +597,7 @@ def main():
     ap.add_argument("--long", nargs="?", type=int, const=1000000, default=None, metavar="N",
                     help="long run of N iterations (default 1e6) with the memory trace")
     ap.add_argument("--mpi", action="store_true", help="sampling (2 chains) and forward solve at 1 and 2 MPI ranks")
+    ap.add_argument("--rpc", action="store_true", help="one chain on 1 rank and on 2 ranks (ranks_per_chain = 2), 128^2")
     ap.add_argument("--table", action="store_true", help="the table (the default when no mode is given)")
     ap.add_argument("--iterations", type=int, default=None, help="table: iterations per problem instead of the configs'")
     ap.add_argument("--only", default=None, help="table: only these problems (comma-separated config names)")
@@ -561,7 +621,7 @@ def main():
         return 0
     os.makedirs(args.out, exist_ok=True)
     code = 0
-    if args.quick or args.table or not (args.long or args.mpi):
+    if args.quick or args.table or not (args.long or args.mpi or args.rpc):
         code |= mode_table(args, build, machine(build), args.quick)
     if args.long:
         print()
@@ -569,6 +629,9 @@ def main():
     if args.mpi:
         print()
         code |= mode_mpi(args, build, machine(build))
+    if args.rpc:
+        print()
+        code |= mode_rpc(args, build, machine(build))
     return code
 
 

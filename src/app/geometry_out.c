@@ -15,25 +15,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Copies the global vector v into dst (its global size) on every rank. */
+/* Copies the vector v into dst (its global size) on every rank of its
+ * communicator, in the natural numbering (the mesh's serial vertex order
+ * when a chain's mesh is distributed). Set-up only. */
 static PetscErrorCode GatherVec(Vec v, double *dst)
 {
-  Vec                all;
-  VecScatter         sc;
-  const PetscScalar *a;
-  PetscInt           n;
+  PetscScalar *a;
+  PetscInt     n;
 
   PetscFunctionBeginUser;
-  PetscCall(VecScatterCreateToAll(v, &sc, &all));
-  PetscCall(VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGetSize(all, &n));
-  PetscCall(VecGetArrayRead(all, &a));
+  PetscCall(VecGetSize(v, &n));
+  PetscCall(PetscMalloc1(n + 1, &a));
+  PetscCall(McVecGatherNatural(v, a));
+  PetscCallMPI(MPI_Bcast(a, (PetscMPIInt)n, MPIU_SCALAR, 0, PetscObjectComm((PetscObject)v)));
   for (PetscInt i = 0; i < n; i++)
     dst[i] = (double)a[i];
-  PetscCall(VecRestoreArrayRead(all, &a));
-  PetscCall(VecScatterDestroy(&sc));
-  PetscCall(VecDestroy(&all));
+  PetscCall(PetscFree(a));
   PetscFunctionReturn(0);
 }
 

@@ -164,16 +164,36 @@ static void Bytes(Cursor *c, void *v, size_t n)
   c->off += padded;
 }
 
+/* A vector of the chain's state, always in the natural numbering and whole
+ * (N values): a blob written on any layout (R ranks per chain) restores on
+ * any other. On a group of several ranks, packing gathers the vector on
+ * the group's rank 0 (the blob the relay sends is that rank's; collective
+ * on the group) and unpacking takes each rank's entries from the whole. */
 static PetscErrorCode Vector(Cursor *c, Vec v)
 {
-  PetscInt     n;
+  PetscInt     n, N;
   PetscScalar *a;
+  PetscMPIInt  size;
 
   PetscFunctionBeginUser;
-  PetscCall(VecGetLocalSize(v, &n));
-  PetscCall(VecGetArray(v, &a));
-  for (PetscInt i = 0; i < n; i++) Real(c, &a[i]);
-  PetscCall(VecRestoreArray(v, &a));
+  PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)v), &size));
+  if (size == 1) {
+    PetscCall(VecGetLocalSize(v, &n));
+    PetscCall(VecGetArray(v, &a));
+    for (PetscInt i = 0; i < n; i++) Real(c, &a[i]);
+    PetscCall(VecRestoreArray(v, &a));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(VecGetSize(v, &N));
+  if (!c->p) { /* measuring */
+    c->off += 8 * (size_t)N;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscCalloc1(N + 1, &a)); /* at a checkpoint or a resume, not per iteration */
+  if (c->write) PetscCall(McVecGatherNatural(v, a));
+  for (PetscInt i = 0; i < N; i++) Real(c, &a[i]);
+  if (!c->write) PetscCall(McVecSetNatural(v, a));
+  PetscCall(PetscFree(a));
   PetscFunctionReturn(0);
 }
 

@@ -24,6 +24,11 @@ struct McRunSink_ {
   const char *const *qoi_names; /* borrowed from the target (outlives the sink's use) */
   McOutputDraw draw;
   PetscLogDouble seconds; /* in Record, for the benchmark's output column */
+  /* A chain on several ranks (a group of R > 1): the group's rank 0 gathers
+   * xi and the field in the natural numbering into these and records; the
+   * other ranks of the group take part in the gathers and record nothing. */
+  PetscBool    distributed, leader;
+  PetscScalar *theta_nat, *field_nat;
 };
 
 static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *st, const PetscReal *qoi)
@@ -36,7 +41,10 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
   PetscCall(PetscTime(&t0));
   PetscCheck(s->count < s->ndraws, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "chain %d recorded more draws than the %d it was set up for", (int)s->chain, (int)s->ndraws);
-  PetscCall(VecGetArrayRead(xi, &x));
+  if (s->distributed) {
+    PetscCall(McVecGatherNatural(xi, s->theta_nat));
+    x = s->theta_nat;
+  } else PetscCall(VecGetArrayRead(xi, &x));
   s->draw.theta = x;
   s->draw.lp = st->log_post;
   s->draw.acceptance_rate = st->accept_prob;
@@ -50,12 +58,17 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
      * the streaming mean and std of the output are taken over (one prior
      * solve each, so not at every draw). */
     PetscCall(McPosteriorParameterToField(s->post, xi, s->m));
-    PetscCall(VecGetArrayRead(s->m, &m));
-    s->draw.field = m;
+    if (s->distributed) {
+      PetscCall(McVecGatherNatural(s->m, s->field_nat));
+      s->draw.field = s->field_nat;
+    } else {
+      PetscCall(VecGetArrayRead(s->m, &m));
+      s->draw.field = m;
+    }
   }
-  PetscCall(McOutputAppendDraw(s->out, s->chain, &s->draw));
+  if (s->leader) PetscCall(McOutputAppendDraw(s->out, s->chain, &s->draw));
   if (m) PetscCall(VecRestoreArrayRead(s->m, &m));
-  PetscCall(VecRestoreArrayRead(xi, &x));
+  if (!s->distributed) PetscCall(VecRestoreArrayRead(xi, &x));
   PetscCall(VecAXPY(s->xisum, 1.0, xi));
   s->count++;
   PetscCall(PetscTime(&t1));
@@ -71,6 +84,8 @@ static PetscErrorCode SinkDestroy(void *ctx)
   PetscCall(McPosteriorDestroy(&s->post));
   PetscCall(VecDestroy(&s->m));
   PetscCall(VecDestroy(&s->xisum));
+  PetscCall(McFree(&s->theta_nat));
+  PetscCall(McFree(&s->field_nat));
   PetscCall(McFree(&s));
   PetscFunctionReturn(0);
 }
@@ -92,6 +107,20 @@ PetscErrorCode McRunSinkCreate(McProblem *pb, McOutput out, PetscInt chain, Pets
   s->qoi_names = qoi_names;
   s->field_thin = field_thin;
   s->nxi = PetscMin(MC_RUN_TRACE_XI, pb->nparams);
+  s->leader = PETSC_TRUE;
+  if (pb->post) {
+    PetscMPIInt size, rank;
+    PetscCallMPI(MPI_Comm_size(pb->comm, &size));
+    PetscCallMPI(MPI_Comm_rank(pb->comm, &rank));
+    if (size > 1) {
+      PetscInt nv;
+      PetscCall(VecGetSize(pb->m0, &nv));
+      s->distributed = PETSC_TRUE;
+      s->leader = rank == 0 ? PETSC_TRUE : PETSC_FALSE;
+      PetscCall(McMalloc(sizeof(PetscScalar) * (size_t)(pb->nparams + 1), &s->theta_nat));
+      PetscCall(McMalloc(sizeof(PetscScalar) * (size_t)(nv + 1), &s->field_nat));
+    }
+  }
   if (pb->post) {
     PetscCall(McPriorCreateVector(pb->prior, &s->m));
     PetscCall(McPosteriorCreateParameterVector(pb->post, &s->xisum));

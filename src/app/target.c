@@ -194,8 +194,11 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(McPosteriorCreateParameterVector(pb->post, &xi));
   PetscCall(VecGetLocalSize(xi, &n));
   PetscCall(VecGetSize(xi, &N));
-  PetscCall(VecDestroy(&xi));
   PetscCall(McTargetCreateShell(PetscObjectComm((PetscObject)pb->m0), n, N, &ops, t, 2 + nuser, names, target));
+  /* The chains' vectors are the model's (with its mesh's natural
+   * numbering, in which they draw when a chain runs on several ranks). */
+  PetscCall(McTargetSetVecTemplate(*target, xi));
+  PetscCall(VecDestroy(&xi));
   if (reuse) PetscCall(McTargetSetProposalPotential(*target, ProposalPotential, Accept));
   PetscCall(McTargetSetHessian(*target, Hessian));
   PetscFunctionReturn(0);

@@ -305,7 +305,7 @@ static const Key keys[] = {
 
     {"parallel", "ranks_per_chain", T_INT, C(parallel.ranks_per_chain), "1", 1, 1e6, 0, NULL, 0, 0, NULL, 0, NULL,
      "ranks",
-     "MPI ranks sharing one chain's forward model (the world size must be a multiple); only 1 is supported yet."},
+     "MPI ranks sharing one chain's forward model (the world size must be a multiple); > 1: pcn, mala, infmala."},
 
     {"memory", "check_every", T_INT, C(memory.check_every), "1000", 0, 1e9, 0, NULL, 0, 0, NULL, 0, NULL, "iterations",
      "Check live objects and bytes against the baseline every check_every iterations (0: never)."},

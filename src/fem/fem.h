@@ -68,6 +68,15 @@ PetscErrorCode McMeshGetDescription(McMesh mesh, const char **desc);
  * layer collects). Ownership: borrows. */
 PetscErrorCode McMeshGetSpace(McMesh mesh, PetscInt order, McSpace *space);
 
+/* The natural numbering of a distributed mesh: the numbering of the mesh
+ * as built before distribution (what one rank uses), independent of the
+ * partition. point[p] is the serial point number of local point p (vertex
+ * v is natural vertex point[v] - vstart of nv, cell c natural cell
+ * point[c] - cstart of nc); *point is NULL when the mesh is not distributed
+ * (its own numbering is the natural one). Ownership: borrows. */
+PetscErrorCode McMeshGetNatural(McMesh mesh, const PetscInt **point, PetscInt *vstart, PetscInt *nv, PetscInt *cstart,
+                                PetscInt *nc);
+
 /* ---------------------------------------------------------------- spaces */
 
 /* Ownership: borrows (the DM of the space: the mesh with one scalar
@@ -82,6 +91,24 @@ PetscErrorCode McSpaceCreateVector(McSpace space, Vec *v);
 PetscErrorCode McSpaceInterpolate(McSpace space,
                                   PetscErrorCode (*fn)(PetscInt dim, const PetscReal x[], PetscScalar *val, void *ctx),
                                   void *ctx, Vec v);
+
+/* Vectors in the natural numbering. A P1 space on a distributed mesh
+ * carries a map from its entries to the natural (serial vertex) order,
+ * found by every vector created from its DM or duplicated from one; on one
+ * rank, and for vectors not laid out by a mesh (observations, KL
+ * coefficients), the global order is the natural one. Any other vector of
+ * a distributed mesh (e.g. P2) is an error. */
+/* Fills v with N = |v| values of the stream next(ctx), value j going to
+ * natural entry j: every rank walks the whole stream and keeps its own, so
+ * the vector is the same on any partition. Not collective. */
+PetscErrorCode McVecFillNatural(Vec v, double (*next)(void *), void *ctx);
+/* Collective on v's communicator: dst[N] receives v in the natural order on
+ * its rank 0 (dst is not touched, and may be NULL, elsewhere). Allocates
+ * nothing for a vector with a natural map. Ownership: borrows. */
+PetscErrorCode McVecGatherNatural(Vec v, PetscScalar *dst);
+/* Sets each entry owned here from src[N], the whole vector in the natural
+ * order (on every rank). Not collective. Ownership: borrows. */
+PetscErrorCode McVecSetNatural(Vec v, const PetscScalar *src);
 
 /* ----------------------------------------------------------------- PDE */
 

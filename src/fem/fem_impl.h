@@ -16,6 +16,11 @@ struct _p_McMesh {
   PetscBool simplex;
   char      desc[PETSC_MAX_PATH_LEN + 64];
   McSpace   spaces[3]; /* cache, indexed by order (references) */
+  /* Distributed meshes only (natural.c): the serial point number of each
+   * local point, and the serial vertex and cell ranges; NULL when the mesh
+   * was not distributed (its numbering is the natural one). */
+  PetscInt *nat_point;
+  PetscInt  nat_vs, nat_nv, nat_cs, nat_nc;
 };
 
 struct _p_McSpace {
@@ -33,6 +38,11 @@ struct _p_McSpace {
 PetscInt       McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k);
 PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt order, PetscInt qorder, PetscFE *fe);
 PetscErrorCode McMeshAlloc_Private(McMesh *mesh);
+/* natural.c: the serial numbers of the distributed mesh's points, carried
+ * by the migration SF from serial (the mesh before distribution, all on the
+ * first rank); the natural map of a P1 space, composed on its DM. */
+PetscErrorCode McMeshSetNatural_Private(McMesh mesh, DM serial, PetscSF migration);
+PetscErrorCode McSpaceSetUpNatural_Private(McSpace space);
 
 #define MC_FEM_NAME_LEN 64
 

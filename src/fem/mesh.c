@@ -369,6 +369,7 @@ static PetscErrorCode CheckSpec(MPI_Comm comm, const McMeshSpec *s)
 static PetscErrorCode Build(MPI_Comm comm, const McMeshSpec *spec, McMesh me)
 {
   DM          dist = NULL;
+  PetscSF     migration = NULL;
   PetscMPIInt size;
 
   PetscFunctionBeginUser;
@@ -400,11 +401,14 @@ static PetscErrorCode Build(MPI_Comm comm, const McMeshSpec *spec, McMesh me)
   PetscCall(CheckCells(comm, me->dm, me->desc));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   if (size > 1) {
-    PetscCall(DMPlexDistribute(me->dm, 0, NULL, &dist));
+    PetscCall(DMPlexDistribute(me->dm, 0, &migration, &dist));
     if (dist) {
-      PetscCall(DMDestroy(&me->dm));
+      DM serial = me->dm;
       me->dm = dist;
+      PetscCall(McMeshSetNatural_Private(me, serial, migration));
+      PetscCall(DMDestroy(&serial));
     }
+    PetscCall(PetscSFDestroy(&migration));
   }
   PetscCall(DMPlexIsSimplex(me->dm, &me->simplex));
   PetscFunctionReturn(0);

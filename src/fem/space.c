@@ -38,6 +38,7 @@ static void MeshClear(McObject *o)
 static void MeshDealloc(McObject *o)
 {
   PetscCallAbort(PETSC_COMM_SELF, DMDestroy(&((McMesh)o)->dm));
+  PetscCallAbort(PETSC_COMM_SELF, PetscFree(((McMesh)o)->nat_point));
 }
 
 static const McType McMeshType = {"McMesh", sizeof(struct _p_McMesh), NULL, MeshDealloc, MeshTraverse, MeshClear};
@@ -94,6 +95,7 @@ PetscErrorCode McMeshGetSpace(McMesh mesh, PetscInt order, McSpace *space)
     PetscCall(DMClone(mesh->dm, &sp->dm));
     PetscCall(DMSetField(sp->dm, 0, NULL, (PetscObject)sp->fe));
     PetscCall(DMCreateDS(sp->dm));
+    PetscCall(McSpaceSetUpNatural_Private(sp));
   }
   *space = mesh->spaces[order];
   PetscFunctionReturn(0);

@@ -345,6 +345,21 @@ PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok,
 
   PetscFunctionBeginUser;
   if (ok && PetscIsNanReal(log_ratio)) ok = PETSC_FALSE; /* e.g. a NaN gradient */
+  {
+    /* A chain on several ranks: the ratio comes from reductions, which MPI
+     * does not promise to round alike on every rank. The group's rank 0
+     * decides for all (with the uniform they all drew alike), so their
+     * states, adaptation and draw patterns never part. */
+    MPI_Comm    comm = PetscObjectComm((PetscObject)k->cur.xi);
+    PetscMPIInt size;
+    PetscCallMPI(MPI_Comm_size(comm, &size));
+    if (size > 1) {
+      double msg[2] = {ok ? 1.0 : 0.0, (double)log_ratio};
+      PetscCallMPI(MPI_Bcast(msg, 2, MPI_DOUBLE, 0, comm));
+      ok = msg[0] != 0 ? PETSC_TRUE : PETSC_FALSE;
+      log_ratio = (PetscReal)msg[1];
+    }
+  }
   if (ok) {
     /* The uniform is drawn only when it decides something; the draw pattern
      * is still a function of the chain's history, so resumes stay exact. */

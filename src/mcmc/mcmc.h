@@ -128,6 +128,11 @@ PetscErrorCode McTargetGetComm(McTarget target, MPI_Comm *comm);
 PetscErrorCode McTargetGetSizes(McTarget target, PetscInt *n, PetscInt *N);
 /* A vector with the parameter layout. Ownership: returns a new Vec. */
 PetscErrorCode McTargetCreateVec(McTarget target, Vec *v);
+/* The target's vectors become duplicates of v (its sizes must be the
+ * target's): they carry what v carries, e.g. the DM whose natural numbering
+ * a chain on several ranks draws its proposals in. Call before the kernels
+ * are created. Ownership: borrows v (keeps a duplicate). */
+PetscErrorCode McTargetSetVecTemplate(McTarget target, Vec v);
 PetscErrorCode McTargetHasGradient(McTarget target, PetscBool *has);
 PetscErrorCode McTargetGetQoI(McTarget target, PetscInt *nqoi, const char *const **names);
 /* Evaluation with the shell's call-order contract. Ownership: borrows xi. */

@@ -7,6 +7,7 @@
  * That writes GSL's state struct {unsigned long mt[624]; int mti;} directly;
  * its size is checked here and its layout by the tests. */
 #include "mcmc/mcmc_impl.h"
+#include "fem/fem.h"
 
 #include <gsl/gsl_randist.h>
 #include <string.h>
@@ -80,19 +81,18 @@ void McRngGaussianArray(McRng rng, PetscInt n, PetscReal *x)
   for (PetscInt i = 0; i < n; i++) x[i] = gsl_ran_gaussian_ziggurat(rng->r, 1.0);
 }
 
+static double NextGaussian(void *ctx)
+{
+  return gsl_ran_gaussian_ziggurat(((McRng)ctx)->r, 1.0);
+}
+
+/* Entry j of the natural numbering gets the stream's j-th value on every
+ * layout (fem's McVecFillNatural): a chain's proposals do not depend on how
+ * its mesh is partitioned. */
 PetscErrorCode McRngGaussianVec(McRng rng, Vec v)
 {
-  PetscInt     rstart, rend, N;
-  PetscScalar *a;
-
   PetscFunctionBeginUser;
-  PetscCall(VecGetSize(v, &N));
-  PetscCall(VecGetOwnershipRange(v, &rstart, &rend));
-  PetscCall(VecGetArrayWrite(v, &a));
-  for (PetscInt i = 0; i < rstart; i++) (void)gsl_ran_gaussian_ziggurat(rng->r, 1.0);
-  for (PetscInt i = rstart; i < rend; i++) a[i - rstart] = gsl_ran_gaussian_ziggurat(rng->r, 1.0);
-  for (PetscInt i = rend; i < N; i++) (void)gsl_ran_gaussian_ziggurat(rng->r, 1.0);
-  PetscCall(VecRestoreArrayWrite(v, &a));
+  PetscCall(McVecFillNatural(v, NextGaussian, rng));
   PetscFunctionReturn(0);
 }
 

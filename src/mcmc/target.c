@@ -88,6 +88,23 @@ PetscErrorCode McTargetCreateVec(McTarget target, Vec *v)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McTargetSetVecTemplate(McTarget target, Vec v)
+{
+  PetscInt n, N;
+  Vec      t;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetLocalSize(v, &n));
+  PetscCall(VecGetSize(v, &N));
+  PetscCheck(n == target->n && N == target->N, PetscObjectComm((PetscObject)v), PETSC_ERR_ARG_SIZ,
+             "template vector of %d (%d here), the target has %d (%d here)", (int)N, (int)n, (int)target->N,
+             (int)target->n);
+  PetscCall(VecDuplicate(v, &t));
+  PetscCall(VecDestroy(&target->tmpl));
+  target->tmpl = t;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McTargetHasGradient(McTarget target, PetscBool *has)
 {
   PetscFunctionBeginUser;

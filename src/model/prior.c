@@ -311,22 +311,18 @@ PetscErrorCode McPriorApplyInverseCovariance(McPrior p, Vec x, Vec y)
   PetscFunctionReturn(0);
 }
 
+static double NextWhite(void *ctx)
+{
+  return gsl_ran_gaussian_ziggurat((gsl_rng *)ctx, 1.0);
+}
+
 PetscErrorCode McPriorSampleWhite(McPrior p, gsl_rng *rng, Vec xi)
 {
-  PetscInt     lo, hi, n;
-  PetscScalar *a;
-
   PetscFunctionBeginUser;
-  PetscCall(VecGetSize(xi, &n));
-  PetscCall(VecGetOwnershipRange(xi, &lo, &hi));
-  PetscCall(VecGetArrayWrite(xi, &a));
-  /* Every rank walks the whole stream and keeps its own range: the field
-   * is the same whatever the layout. Set-up cost only (truth, tests). */
-  for (PetscInt i = 0; i < n; i++) {
-    const double z = gsl_ran_gaussian_ziggurat(rng, 1.0);
-    if (i >= lo && i < hi) a[i - lo] = z;
-  }
-  PetscCall(VecRestoreArrayWrite(xi, &a));
+  /* Every rank walks the whole stream and keeps its own entries in the
+   * natural (serial vertex) numbering: the field is the same whatever the
+   * layout. Set-up cost only (truth, tests). */
+  PetscCall(McVecFillNatural(xi, NextWhite, rng));
   (void)p;
   PetscFunctionReturn(0);
 }

@@ -18,10 +18,24 @@ CHECK: layout N C   C chains on N ranks: exit 0, the file has C chains and
        extend0      chains = 0 (one per rank) on 2 ranks, then --resume
                     --iterations on 1 rank: the file's 2 chains continue,
                     equal to a one-rank run of 2 chains of that length
-       refuse       more ranks than chains and ranks_per_chain = 2: exit 1,
+       refuse       more ranks than chains, ranks_per_chain = 2 not dividing
+                    3 ranks, ranks_per_chain = 2 with kernel "am": exit 1,
                     one line naming file:line and the key
+       rpc KERNEL   1 chain on 2 ranks (ranks_per_chain = 2): the file has
+                    the one-rank file's datasets and shapes, the same
+                    acceptance sequence and draws equal to 1e-8 (relative to
+                    each dataset's largest value); the mesh file is equal
+       rpc4         2 chains x 2 ranks on 4 ranks: each chain equal to its
+                    one-rank run as above
+       rpcsigterm   1 chain x 2 ranks, SIGTERM to every rank: every rank
+                    exits 4; --resume with R = 2, SIGTERM again, --resume
+                    with R = 1 to the end: equal to the uninterrupted
+                    one-rank run as above; then a run checkpointed on one
+                    rank finished with R = 2, equal as well
 "Equal" means every dataset outside memory/ (sums over the ranks' RSS) and
-checkpoint/ (the records' sequence differs by construction).
+checkpoint/ (the records' sequence differs by construction); bit for bit
+unless "to tolerance" (R > 1: a distributed direct solver against the serial
+one).
 """
 import os
 import re
@@ -32,6 +46,7 @@ import sys
 import time
 
 import h5py
+import numpy as np
 
 import runcheck
 from runcheck import datasets, expect, progress, same
@@ -47,6 +62,35 @@ def write_config(name, **changes):
 
 def compare(ref, path, what):
     runcheck.compare(ref, path, what, "the one-rank run")
+
+
+def compare_tol(ref, path, what, rtol=1e-8):
+    """Same datasets and shapes; integer ones (accepted, failed, ...) equal,
+    floating ones within rtol of the largest value of the dataset."""
+    a, b = datasets(ref), datasets(path)
+    bad = sorted(set(a) ^ set(b))
+    worst = 0.0
+    for k in sorted(set(a) & set(b)):
+        x, y = a[k], b[k]
+        if getattr(x, "shape", None) != getattr(y, "shape", None):
+            bad.append(k)
+        elif getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+            if x.size:
+                nan = np.isnan(x)
+                if not (nan == np.isnan(y)).all():
+                    bad.append(k + " (NaN)")
+                    continue
+                x, y = x[~nan], y[~nan]
+                scale = max(float(abs(x).max()), 1e-300) if x.size else 1.0
+                err = float(abs(x - y).max()) / scale if x.size else 0.0
+                worst = max(worst, err)
+                if not err <= rtol:
+                    bad.append("%s (%.2g)" % (k, err))
+        elif not same(x, y):
+            bad.append(k)
+    expect(not bad, "%s: every dataset of the one-rank run, same shapes, integers equal, reals within %g "
+           "(largest relative difference %.2g; %d compared)%s"
+           % (what, rtol, worst, len(a), "; differ: " + ", ".join(bad[:8]) if bad else ""))
 
 
 def wait_committed(path, n, proc, timeout=60):
@@ -249,13 +293,86 @@ elif check == "refuse":
            "3 ranks for 2 chains: exit %d, names three.toml:%d and [chain] chains" % (code, line))
     expect(err.count("would idle") == 1, "said once, not once per rank")
     cfg = write_config("rpc.toml", parallel__ranks_per_chain=2, **SHORT)
+    code, out, err = mcmc_mpi(3, cfg, "--quiet")
+    print(err)
+    expect(code == 1 and re.search(r"rpc\.toml:\d+: \[parallel\] ranks_per_chain = 2 does not divide the 3 MPI "
+                                   r"ranks started", err) is not None,
+           "ranks_per_chain = 2 on 3 ranks: exit %d, names rpc.toml, the line and the key" % code)
+    cfg = write_config("am.toml", parallel__ranks_per_chain=2, sampler__kernel='"am"', chain__chains=1, **SHORT)
+    line = [i + 1 for i, t in enumerate(open(cfg).read().split("\n")) if t.startswith("kernel =")][0]
     code, out, err = mcmc_mpi(2, cfg, "--quiet")
     print(err)
-    expect(code == 1 and re.search(r"rpc\.toml:\d+: \[parallel\] ranks_per_chain = 2: several ranks per chain are "
-                                   r"not supported yet", err) is not None,
-           "ranks_per_chain = 2: exit %d, names rpc.toml, the line and the key" % code)
+    expect(code == 1 and all(rank_file("rc", r) == 1 for r in range(2))
+           and re.search(r"am\.toml:%d: \[sampler\] kernel = \"am\" cannot run with \[parallel\] ranks_per_chain = 2 "
+                         r"\(its dense proposal covariance is not distributed\); use pcn, mala or infmala" % line, err)
+           is not None and err.count("cannot run") == 1,
+           "kernel am with ranks_per_chain = 2: exit 1 on every rank, one line naming am.toml:%d and the keys" % line)
     expect(not os.path.exists(os.path.join(work, "mcmc-run.h5")) and not os.path.exists(os.path.join(work, "tiny.h5")),
            "no output file")
+
+elif check in ("rpc", "rpc4"):
+    # A short chain: a gradient kernel's drift amplifies rounding
+    # differences (a factor of ~1.07 per iteration here), pCN's contracts.
+    kernel = extra[0] if check == "rpc" else "pcn"
+    C, n = (1, 2) if check == "rpc" else (2, 4)
+    its = dict(chain__iterations=150, chain__burn_in=50, chain__thin=1) if kernel == "pcn" else \
+        dict(chain__iterations=60, chain__burn_in=20, chain__thin=1)
+    kw = dict(sampler__kernel='"%s"' % kernel, chain__chains=C, output__flush_every=50, **its)
+    ref, refout = reference("ref", **kw)
+    cfg = write_config("run.toml", output__path='"run.h5"', parallel__ranks_per_chain=2, **kw)
+    code, out, err = mcmc_mpi(n, cfg, "--quiet")
+    print(err[-2000:])
+    expect(code == 0 and all(rank_file("rc", r) == 0 for r in range(n)),
+           "%d chain(s) x 2 ranks on %d ranks: exit code %d, ranks %s" % (C, n, code, [rank_file("rc", r) for r in range(n)]))
+    expect(re.search(r"chains   %d on %d MPI ranks, 2 per chain" % (C, n), out) is not None, "the layout is reported")
+    expect(out.count("mcmc-run ") == 1, "one report (rank 0's), not one per rank")
+    compare_tol(ref, os.path.join(work, "run.h5"), "%s, %d chain(s) x 2 ranks" % (kernel, C))
+    compare(os.path.join(work, "ref_mesh.h5"), os.path.join(work, "run_mesh.h5"), "the mesh file (natural vertex and cell order)")
+    m = re.search(r"posterior mean error +([0-9.]+)", out)
+    mr = re.search(r"posterior mean error +([0-9.]+)", refout)
+    expect(m is not None and mr is not None and abs(float(m.group(1)) - float(mr.group(1))) < 1e-3,
+           "the summary's posterior mean error (%s) is the one-rank run's (%s)" % (m and m.group(1), mr and mr.group(1)))
+
+elif check == "rpcsigterm":
+    kw = dict(chain__chains=1, chain__iterations=160, chain__burn_in=20, chain__thin=1, output__flush_every=10)
+    ref, refout = reference("ref", **kw)
+    cfg = write_config("run.toml", output__path='"run.h5"', parallel__ranks_per_chain=2, **kw)
+    one = write_config("one.toml", output__path='"run.h5"', parallel__ranks_per_chain=1, **kw)
+    path = os.path.join(work, "run.h5")
+    done = 0
+    for step in range(2):
+        args = [cfg] if step == 0 else ["--resume", "run.h5"]
+        p = start_mpi(2, *args, "--quiet")
+        pids = rank_pids(2)
+        wait_committed(path, done + 30, p)
+        for pid in pids or []:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        out, err = p.communicate(timeout=120)
+        codes = [rank_file("rc", r) for r in range(2)]
+        print(err[-1500:])
+        expect(codes == [4, 4], "SIGTERM %d to both ranks of the chain: exit codes %s, expected 4 on both" % (step + 1, codes))
+        expect(p.returncode == 4, "mpiexec's exit code %d, expected 4" % p.returncode)
+        now = (progress(path) or {}).get("draws_committed", 0)
+        expect(now > done, "stop %d: %d draws in the file (%d before)" % (step + 1, now, done))
+        done = now
+    # The stored configuration says ranks_per_chain = 2; one rank runs the
+    # chain with R = 1 (the checkpoint is in the natural numbering).
+    code, out, err = mcmc("--resume", "run.h5", one, "--quiet")
+    expect(code == 0, "--resume with ranks_per_chain = 1 on one rank: exit %d %s" % (code, err[-300:]))
+    compare_tol(ref, path, "stopped twice with R = 2, finished with R = 1")
+    # And the other way: stopped on one rank, finished with R = 2.
+    shutil.copy(ref, os.path.join(work, "back.h5"))
+    code, out, err = mcmc(write_config("short.toml", output__path='"back.h5"', **dict(kw, chain__iterations=100)),
+                          "--quiet", "--force")
+    expect(code == 0, "a one-rank run of 100 iterations: exit %d %s" % (code, err[-300:]))
+    code, out, err = mcmc_mpi(2, "--resume", "back.h5", "--iterations", "160",
+                              write_config("back.toml", output__path='"back.h5"', parallel__ranks_per_chain=2, **kw),
+                              "--quiet")
+    expect(code == 0, "--resume --iterations 160 with ranks_per_chain = 2: exit %d %s" % (code, err[-300:]))
+    compare_tol(ref, os.path.join(work, "back.h5"), "100 iterations on one rank, extended to 160 with R = 2")
 
 else:
     sys.exit("unknown check " + check)

@@ -7,6 +7,7 @@
  * rank, which one PetscSF reduction sends to their owners. A solve then
  * never calls MatSetValues, never searches, and never allocates. */
 #include "fem_impl.h"
+#include "la/la.h"
 
 #include <math.h>
 /* For PetscObjectStateIncrease only: after writing the blocks' values of a
@@ -228,9 +229,10 @@ PetscErrorCode McForwardSetUpMatrix_Private(McForward fw)
   PetscFunctionReturn(0);
 }
 
-/* Direct Cholesky by default (PETSc's own with nested dissection up to
- * ~20k dofs on one rank, where it is the fastest here; MUMPS above that or
- * in parallel), CG + GAMG for very large problems. Options override all. */
+/* Direct Cholesky by default (the project's supernodal mcchol, src/la, with
+ * nested dissection up to ~20k dofs on one rank, where it is the fastest
+ * here; MUMPS above that or in parallel), CG + GAMG for very large problems.
+ * Options override all (-pc_factor_mat_solver_type petsc: PETSc's own). */
 static PetscErrorCode SetDefaultSolver(KSP ksp, PetscInt N, PetscMPIInt size)
 {
   PC pc;
@@ -246,7 +248,7 @@ static PetscErrorCode SetDefaultSolver(KSP ksp, PetscInt N, PetscMPIInt size)
   PetscCall(KSPSetType(ksp, KSPPREONLY));
   PetscCall(PCSetType(pc, PCCHOLESKY));
   if (size == 1 && N <= 20000) {
-    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERPETSC));
+    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMCCHOL));
     PetscCall(PCFactorSetMatOrderingType(pc, MATORDERINGND));
   } else
     PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
@@ -261,6 +263,7 @@ static PetscErrorCode CreateSolver(McForward fw, Mat A, KSP *ksp)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(fw->comm, &size));
   PetscCall(MatGetSize(A, &N, NULL));
+  PetscCall(McCholRegister());
   PetscCall(KSPCreate(fw->comm, ksp));
   PetscCall(KSPSetOperators(*ksp, A, A));
   PetscCall(SetDefaultSolver(*ksp, N, size));

@@ -41,11 +41,12 @@ struct _p_McChol {
   PetscObjectState nzstate; /* A's nonzero state at the symbolic step */
   /* numeric workspace */
   PetscInt    *relmap; /* n: row -> local row of the current supernode */
+  PetscInt    *map;    /* rows of the widest supernode: local rows of one update */
   PetscInt    *head;   /* nsuper: first supernode waiting to update this one */
   PetscInt    *next;   /* nsuper: next in the same waiting list */
   PetscInt    *pos;    /* nsuper: first row of each supernode not yet applied */
   PetscScalar *C;      /* the update buffer, cmax entries */
-  PetscScalar *y;      /* n: the permuted right-hand side */
+  PetscScalar *y;      /* n: the permuted right-hand side, then the gathered rows of one supernode */
   size_t       cmax;
   McCholInfo   info;
 };
@@ -71,6 +72,7 @@ static PetscErrorCode FreeAll(McChol c)
   PetscCall(McFree(&c->asrc));
   PetscCall(McFree(&c->adst));
   PetscCall(McFree(&c->relmap));
+  PetscCall(McFree(&c->map));
   PetscCall(McFree(&c->head));
   PetscCall(McFree(&c->next));
   PetscCall(McFree(&c->pos));
@@ -436,7 +438,13 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
   PetscCall(Alloc(c, (size_t)c->nsuper, sizeof(PetscInt), &c->pos));
   c->cmax = UpdateBufferSize(c);
   PetscCall(Alloc(c, c->cmax, sizeof(PetscScalar), &c->C));
-  PetscCall(Alloc(c, (size_t)n, sizeof(PetscScalar), &c->y));
+  {
+    PetscInt hmax = 0;
+    for (PetscInt s = 0; s < c->nsuper; s++)
+      hmax = PetscMax(hmax, c->rowp[s + 1] - c->rowp[s]);
+    PetscCall(Alloc(c, (size_t)n + (size_t)hmax, sizeof(PetscScalar), &c->y));
+    PetscCall(Alloc(c, (size_t)hmax, sizeof(PetscInt), &c->map));
+  }
 
   c->info.n = n;
   c->info.nsuper = c->nsuper;
@@ -573,12 +581,25 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
       mm = hd - p;
       kk = q - p;
       UpdateBlock(mm, kk, wd, c->Lx + c->lxp[d] + p, hd, c->C);
-      for (PetscInt cc = 0; cc < kk; cc++) {
-        PetscScalar       *dst = Ls + (size_t)(Rd[p + cc] - f) * h;
-        const PetscScalar *src = c->C + (size_t)cc * mm;
-        const PetscInt    *Rr = Rd + p;
-        for (PetscInt r = cc; r < mm; r++)
-          dst[c->relmap[Rr[r]]] -= src[r];
+      /* D's rows usually sit in S's list as one run: then no index lookup */
+      PetscInt r0 = c->relmap[Rd[p]];
+      if (c->relmap[Rd[hd - 1]] - r0 == mm - 1) {
+        for (PetscInt cc = 0; cc < kk; cc++) {
+          PetscScalar       *dst = Ls + (size_t)(Rd[p + cc] - f) * h + r0;
+          const PetscScalar *src = c->C + (size_t)cc * mm;
+          for (PetscInt r = cc; r < mm; r++)
+            dst[r] -= src[r];
+        }
+      } else {
+        PetscInt *map = c->map;
+        for (PetscInt r = 0; r < mm; r++)
+          map[r] = c->relmap[Rd[p + r]];
+        for (PetscInt cc = 0; cc < kk; cc++) {
+          PetscScalar       *dst = Ls + (size_t)(Rd[p + cc] - f) * h;
+          const PetscScalar *src = c->C + (size_t)cc * mm;
+          for (PetscInt r = cc; r < mm; r++)
+            dst[map[r]] -= src[r];
+        }
       }
       c->pos[d] = q;
       if (q < hd) {
@@ -607,43 +628,118 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
 
 /* --------------------------------------------------------------- solve */
 
+/* The rows below a supernode of W <= 4 columns (W a constant at each call,
+ * so the column loop unrolls): y[R] -= L21 ys in one pass ... */
+static inline __attribute__((always_inline)) void NarrowForward(PetscInt W, PetscInt h, const PetscScalar *Ls,
+                                                                const PetscScalar *ys, const PetscInt *R,
+                                                                PetscScalar *y)
+{
+  for (PetscInt r = W; r < h; r++) {
+    PetscScalar acc = 0;
+    for (PetscInt j = 0; j < W; j++)
+      acc += Ls[(size_t)j * h + r] * ys[j];
+    y[R[r - W]] -= acc;
+  }
+}
+
+/* ... and acc = L21^T y[R], also in one pass. */
+static inline __attribute__((always_inline)) void NarrowBackward(PetscInt W, PetscInt h, const PetscScalar *Ls,
+                                                                 const PetscInt *R, const PetscScalar *y,
+                                                                 PetscScalar *acc)
+{
+  for (PetscInt r = W; r < h; r++) {
+    PetscScalar yr = y[R[r - W]];
+    for (PetscInt j = 0; j < W; j++)
+      acc[j] += Ls[(size_t)j * h + r] * yr;
+  }
+}
+
 PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
 {
-  PetscScalar *y = c->y;
+  PetscScalar *y = c->y, *t = c->y + c->n;
 
   PetscFunctionBeginUser;
   PetscCheck(c->info.factored, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
              "mcchol: solve without a successful numeric factorisation");
   for (PetscInt k = 0; k < c->n; k++)
     y[k] = b[c->perm[k]];
-  /* L z = y, supernode by supernode */
+  /* L z = y, supernode by supernode: the diagonal block's triangle, then
+   * the rows below gathered in t (one indirect access per row, not per
+   * entry) */
   for (PetscInt s = 0; s < c->nsuper; s++) {
-    PetscInt           f = c->super[s], w = c->super[s + 1] - f, h = c->rowp[s + 1] - c->rowp[s];
-    const PetscInt    *R = c->rows + c->rowp[s];
+    PetscInt           f = c->super[s], w = c->super[s + 1] - f, h = c->rowp[s + 1] - c->rowp[s], hb = h - w;
+    const PetscInt    *R = c->rows + c->rowp[s] + w;
     const PetscScalar *Ls = c->Lx + c->lxp[s];
+    PetscScalar       *ys = y + f;
     for (PetscInt j = 0; j < w; j++) {
       const PetscScalar *Lj = Ls + (size_t)j * h;
-      PetscScalar        v = y[f + j] / Lj[j];
-      y[f + j] = v;
+      PetscScalar        v = ys[j] / Lj[j];
+      ys[j] = v;
       for (PetscInt r = j + 1; r < w; r++)
-        y[f + r] -= Lj[r] * v;
-      for (PetscInt r = w; r < h; r++)
-        y[R[r]] -= Lj[r] * v;
+        ys[r] -= Lj[r] * v;
     }
+    if (!hb) continue;
+    if (w <= 4) { /* narrow: one pass over the rows below, no buffer */
+      switch (w) {
+      case 1: NarrowForward(1, h, Ls, ys, R, y); break;
+      case 2: NarrowForward(2, h, Ls, ys, R, y); break;
+      case 3: NarrowForward(3, h, Ls, ys, R, y); break;
+      default: NarrowForward(4, h, Ls, ys, R, y); break;
+      }
+      continue;
+    }
+    for (PetscInt r = 0; r < hb; r++)
+      t[r] = 0;
+    for (PetscInt j = 0; j < w; j++) {
+      const PetscScalar *Lj = Ls + (size_t)j * h + w;
+      PetscScalar        v = ys[j];
+      for (PetscInt r = 0; r < hb; r++)
+        t[r] += Lj[r] * v;
+    }
+    for (PetscInt r = 0; r < hb; r++)
+      y[R[r]] -= t[r];
   }
   /* L^T x = z, in reverse */
   for (PetscInt s = c->nsuper - 1; s >= 0; s--) {
-    PetscInt           f = c->super[s], w = c->super[s + 1] - f, h = c->rowp[s + 1] - c->rowp[s];
-    const PetscInt    *R = c->rows + c->rowp[s];
+    PetscInt           f = c->super[s], w = c->super[s + 1] - f, h = c->rowp[s + 1] - c->rowp[s], hb = h - w;
+    const PetscInt    *R = c->rows + c->rowp[s] + w;
     const PetscScalar *Ls = c->Lx + c->lxp[s];
+    PetscScalar       *ys = y + f;
+    if (w <= 4) { /* narrow: the rows below in one pass, then the triangle */
+      PetscScalar acc[4] = {0, 0, 0, 0};
+      switch (w) {
+      case 1: NarrowBackward(1, h, Ls, R, y, acc); break;
+      case 2: NarrowBackward(2, h, Ls, R, y, acc); break;
+      case 3: NarrowBackward(3, h, Ls, R, y, acc); break;
+      default: NarrowBackward(4, h, Ls, R, y, acc); break;
+      }
+      for (PetscInt j = w - 1; j >= 0; j--) {
+        const PetscScalar *Lj = Ls + (size_t)j * h;
+        PetscScalar        v = ys[j] - acc[j];
+        for (PetscInt q = j + 1; q < w; q++)
+          v -= Lj[q] * ys[q];
+        ys[j] = v / Lj[j];
+      }
+      continue;
+    }
+    for (PetscInt r = 0; r < hb; r++)
+      t[r] = y[R[r]];
     for (PetscInt j = w - 1; j >= 0; j--) {
       const PetscScalar *Lj = Ls + (size_t)j * h;
-      PetscScalar        v = y[f + j];
-      for (PetscInt r = j + 1; r < w; r++)
-        v -= Lj[r] * y[f + r];
-      for (PetscInt r = w; r < h; r++)
-        v -= Lj[r] * y[R[r]];
-      y[f + j] = v / Lj[j];
+      PetscScalar        v0 = ys[j], v1 = 0, v2 = 0, v3 = 0;
+      PetscInt           r = 0;
+      for (PetscInt q = j + 1; q < w; q++)
+        v0 -= Lj[q] * ys[q];
+      /* four partial sums: independent chains the CPU can overlap */
+      for (; r + 4 <= hb; r += 4) {
+        v0 -= Lj[w + r] * t[r];
+        v1 -= Lj[w + r + 1] * t[r + 1];
+        v2 -= Lj[w + r + 2] * t[r + 2];
+        v3 -= Lj[w + r + 3] * t[r + 3];
+      }
+      for (; r < hb; r++)
+        v0 -= Lj[w + r] * t[r];
+      ys[j] = ((v0 + v1) + (v2 + v3)) / Lj[j];
     }
   }
   for (PetscInt k = 0; k < c->n; k++)

@@ -4,7 +4,7 @@
  * allocator, through McMemAllocCount, and the live objects/bytes checked
  * against a baseline with McMemCheck.
  *
- * With mcchol (the default up to ~20k dofs on one rank) and with MUMPS
+ * With mcchol (the default on one rank) and with MUMPS
  * (-expect_zero) both counts must be exactly zero. With PETSc's own Cholesky
  * (-fwd_pc_factor_mat_solver_type petsc) its numeric factorisation
  * (MatCholeskyFactorNumeric_SeqAIJ) takes one workspace block per call and

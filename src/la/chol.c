@@ -348,6 +348,29 @@ static size_t UpdateBufferSize(McChol c)
   return cmax;
 }
 
+/* Whether every entry (r, c) of the pattern has its mirror (c, r): the
+ * factor reads only one triangle, so a one-sided entry would be lost
+ * silently. SeqAIJ rows are sorted: a binary search per entry. */
+static PetscBool StructurallySymmetric(PetscInt n, const PetscInt *ia, const PetscInt *ja, PetscInt *row, PetscInt *col)
+{
+  for (PetscInt r = 0; r < n; r++)
+    for (PetscInt p = ia[r]; p < ia[r + 1]; p++) {
+      PetscInt c = ja[p], lo = ia[c], hi = ia[c + 1] - 1;
+      while (lo <= hi) {
+        PetscInt mid = lo + (hi - lo) / 2;
+        if (ja[mid] == r) break;
+        if (ja[mid] < r) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      if (lo > hi) {
+        *row = r;
+        *col = c;
+        return PETSC_FALSE;
+      }
+    }
+  return PETSC_TRUE;
+}
+
 PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
 {
   PetscInt        n, m, nrows;
@@ -367,14 +390,23 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
   PetscCheck(m == n, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "mcchol needs a square matrix, got %" PetscInt_FMT " x %" PetscInt_FMT, m, n);
   PetscCall(FreeAll(c));
   c->n = n;
+  PetscCall(MatGetRowIJ(A, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
+  PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_SUP, "mcchol cannot read the matrix pattern");
+  c->nnzA = ia[n];
+  {
+    PetscInt r = -1, cc = -1;
+    PetscBool sym = StructurallySymmetric(n, ia, ja, &r, &cc);
+    if (!sym) PetscCall(MatRestoreRowIJ(A, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
+    PetscCheck(sym, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+               "mcchol needs a structurally symmetric matrix (both triangles stored): entry (%" PetscInt_FMT
+               ", %" PetscInt_FMT ") has no mirror (%" PetscInt_FMT ", %" PetscInt_FMT ")",
+               r, cc, cc, r);
+  }
+  PetscCall(MatGetNonzeroState(A, &c->nzstate));
   if (!perm) {
     PetscCall(MatGetOrdering(A, MATORDERINGND, &rperm, &cperm));
     perm = rperm;
   }
-  PetscCall(MatGetRowIJ(A, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
-  PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_SUP, "mcchol cannot read the matrix pattern");
-  c->nnzA = ia[n];
-  PetscCall(MatGetNonzeroState(A, &c->nzstate));
 
   /* pattern-only scratch, freed at the end: PETSc's allocator */
   PetscCall(PetscMalloc1(8 * (size_t)n + 1, &iperm));

@@ -4,7 +4,8 @@
  * values and back gives the same bits as a fresh factor; an indefinite
  * matrix is a reported failure (direct API, MatFactorGetError, and a KSP
  * that diverges with a failed PC), never a crash; numeric factorisations and
- * solves allocate nothing (counted through the object layer's hooks). */
+ * solves allocate nothing (counted through the object layer's hooks); a
+ * pattern with a one-sided entry is refused. */
 #include "fem/fem.h"
 #include "la/la.h"
 #include "obj/obj.h"
@@ -396,6 +397,24 @@ int main(int argc, char **argv)
     CHECK(!ok && info.failed_row == 3 && info.failed_pivot == -2.0,
           "diagonal with -2 at row 3: ok %d, failed row %d, pivot %g", (int)ok, (int)info.failed_row,
           (double)info.failed_pivot);
+    PetscCall(McCholDestroy(&chol));
+    PetscCall(MatDestroy(&A));
+  }
+  /* a one-sided entry: refused with a message, not factored wrongly */
+  {
+    McChol         chol;
+    PetscErrorCode ierr;
+    PetscCall(Diagonal(4, 1.0, &A));
+    PetscCall(MatSetOption(A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
+    PetscCall(MatSetValue(A, 0, 2, 0.5, INSERT_VALUES));
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(McCholCreate(&chol));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr = McCholSymbolic(chol, A, NULL);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(ierr == PETSC_ERR_ARG_WRONG, "a structurally unsymmetric matrix gave error %d, expected %d", (int)ierr,
+          (int)PETSC_ERR_ARG_WRONG);
     PetscCall(McCholDestroy(&chol));
     PetscCall(MatDestroy(&A));
   }

@@ -46,7 +46,7 @@ struct _p_McChol {
   PetscInt    *next;   /* nsuper: next in the same waiting list */
   PetscInt    *pos;    /* nsuper: first row of each supernode not yet applied */
   PetscScalar *C;      /* the update buffer, cmax entries */
-  PetscScalar *y;      /* n: the permuted right-hand side, then the gathered rows of one supernode */
+  PetscScalar *y;      /* n: the permuted right-hand side, then one supernode's unknowns and gathered rows */
   size_t       cmax;
   McCholInfo   info;
 };
@@ -474,7 +474,7 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
     PetscInt hmax = 0;
     for (PetscInt s = 0; s < c->nsuper; s++)
       hmax = PetscMax(hmax, c->rowp[s + 1] - c->rowp[s]);
-    PetscCall(Alloc(c, (size_t)n + (size_t)hmax, sizeof(PetscScalar), &c->y));
+    PetscCall(Alloc(c, (size_t)n + (size_t)hmax, sizeof(PetscScalar), &c->y)); /* y, then t */
     PetscCall(Alloc(c, (size_t)hmax, sizeof(PetscInt), &c->map));
   }
 
@@ -754,25 +754,28 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
       }
       continue;
     }
+    /* xs = (this supernode's unknowns, the rows below gathered), so each
+     * column is one contiguous dot product, four partial sums at a time */
+    for (PetscInt q = 0; q < w; q++)
+      t[q] = ys[q];
     for (PetscInt r = 0; r < hb; r++)
-      t[r] = y[R[r]];
+      t[w + r] = y[R[r]];
     for (PetscInt j = w - 1; j >= 0; j--) {
       const PetscScalar *Lj = Ls + (size_t)j * h;
-      PetscScalar        v0 = ys[j], v1 = 0, v2 = 0, v3 = 0;
-      PetscInt           r = 0;
-      for (PetscInt q = j + 1; q < w; q++)
-        v0 -= Lj[q] * ys[q];
-      /* four partial sums: independent chains the CPU can overlap */
-      for (; r + 4 <= hb; r += 4) {
-        v0 -= Lj[w + r] * t[r];
-        v1 -= Lj[w + r + 1] * t[r + 1];
-        v2 -= Lj[w + r + 2] * t[r + 2];
-        v3 -= Lj[w + r + 3] * t[r + 3];
+      PetscScalar        v0 = t[j], v1 = 0, v2 = 0, v3 = 0;
+      PetscInt           q = j + 1;
+      for (; q + 4 <= h; q += 4) {
+        v0 -= Lj[q] * t[q];
+        v1 -= Lj[q + 1] * t[q + 1];
+        v2 -= Lj[q + 2] * t[q + 2];
+        v3 -= Lj[q + 3] * t[q + 3];
       }
-      for (; r < hb; r++)
-        v0 -= Lj[w + r] * t[r];
-      ys[j] = ((v0 + v1) + (v2 + v3)) / Lj[j];
+      for (; q < h; q++)
+        v0 -= Lj[q] * t[q];
+      t[j] = ((v0 + v1) + (v2 + v3)) / Lj[j];
     }
+    for (PetscInt q = 0; q < w; q++)
+      ys[q] = t[q];
   }
   for (PetscInt k = 0; k < c->n; k++)
     x[c->perm[k]] = y[k];

@@ -87,8 +87,10 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt order, PetscInt s
   }
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
-  if (solver && user_set) PetscCall(PetscOptionsSetValue(NULL, "-fwd_pc_factor_mat_solver_type", user));
-  else if (solver) PetscCall(PetscOptionsClearValue(NULL, "-fwd_pc_factor_mat_solver_type"));
+  if (solver && user_set)
+    PetscCall(PetscOptionsSetValue(NULL, "-fwd_pc_factor_mat_solver_type", user));
+  else if (solver)
+    PetscCall(PetscOptionsClearValue(NULL, "-fwd_pc_factor_mat_solver_type"));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 64; p++)
@@ -112,7 +114,8 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt order, PetscInt s
     PetscCall(PetscStrcmp(pctype, PCCHOLESKY, &isfactor));
     if (!isfactor) PetscCall(PetscStrcmp(pctype, PCLU, &isfactor));
     if (isfactor) PetscCall(PCFactorGetMatSolverType(pc, &stype));
-    PetscCall(PetscSNPrintf(solvername, sizeof(solvername), "%s%s%s", pctype, isfactor ? "/" : "", isfactor ? stype : ""));
+    PetscCall(
+        PetscSNPrintf(solvername, sizeof(solvername), "%s%s%s", pctype, isfactor ? "/" : "", isfactor ? stype : ""));
   }
   for (PetscInt k = 0; k < 3; k++) { /* warm-up */
     PetscCall(VecWAXPY(m, 0.01 * k, dm, m0));
@@ -215,10 +218,12 @@ static PetscErrorCode CompareSolvers(PetscInt dim, PetscInt n, PetscInt order, P
   PetscFunctionBeginUser;
   PetscCall(Bench(dim, n, order, steps, 0, MATSOLVERPETSC, p));
   PetscCall(Bench(dim, n, order, steps, 0, MATSOLVERMCCHOL, c));
-  if (dim == 2) snprintf(name, sizeof(name), "P%d %dx%d", (int)order, (int)n, (int)n);
-  else snprintf(name, sizeof(name), "P%d %dx%dx%d tets", (int)order, (int)n, (int)n, (int)n);
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| %-18s | %6d | %-8s | %8.3f | %7.3f | %8.3f | %15s | %13s |\n", name, (int)p[3],
-                        MATSOLVERPETSC, p[0], p[1], p[2], "", ""));
+  if (dim == 2)
+    snprintf(name, sizeof(name), "P%d %dx%d", (int)order, (int)n, (int)n);
+  else
+    snprintf(name, sizeof(name), "P%d %dx%dx%d tets", (int)order, (int)n, (int)n, (int)n);
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| %-18s | %6d | %-8s | %8.3f | %7.3f | %8.3f | %15s | %13s |\n", name,
+                        (int)p[3], MATSOLVERPETSC, p[0], p[1], p[2], "", ""));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| %-18s | %6d | %-8s | %8.3f | %7.3f | %8.3f | %15.2f | %13.2f |\n", name,
                         (int)c[3], MATSOLVERMCCHOL, c[0], c[1], c[2], p[0] / c[0], p[2] / c[2]));
   PetscFunctionReturn(0);
@@ -233,7 +238,7 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-steps", &steps, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-generic_steps", &gsteps, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-only", &only, NULL)); /* 1..4: one row */
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-only", &only, NULL)); /* 1..4: one problem; 5: P2 32^2 (comparison only) */
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-compare", &compare, NULL)); /* the direct solver table */
   PetscCall(PetscPrintf(
       PETSC_COMM_WORLD,
@@ -265,11 +270,13 @@ int main(int argc, char **argv)
     PetscCall(PetscPrintf(PETSC_COMM_WORLD,
                           "\nDirect solvers, refactorising steps (ms per step; speed-up = PETSc's / mcchol's, of the "
                           "numeric factorisation and of the full step)\n\n"));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| mesh               |   dofs | solver   |   factor |   solve |     full | "
-                                            "factor speed-up | step speed-up |\n"));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD,
-                          "|--------------------|--------|----------|----------|---------|----------|-----------------|-----"
-                          "----------|\n"));
+                          "| mesh               |   dofs | solver   |   factor |   solve |     full | "
+                          "factor speed-up | step speed-up |\n"));
+    PetscCall(
+        PetscPrintf(PETSC_COMM_WORLD,
+                    "|--------------------|--------|----------|----------|---------|----------|-----------------|-----"
+                    "----------|\n"));
     if (!only || only == 1) PetscCall(CompareSolvers(2, 32, 1, steps));
     if (!only || only == 2) PetscCall(CompareSolvers(2, 64, 1, steps));
     if (!only || only == 3) PetscCall(CompareSolvers(2, 128, 1, s4));

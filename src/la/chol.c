@@ -26,18 +26,18 @@
 #endif
 
 struct _p_McChol {
-  PetscInt     n, nsuper, maxcols;
-  PetscInt    *perm;   /* new -> old */
-  PetscInt    *super;  /* nsuper + 1: first column of each supernode */
-  PetscInt    *snode;  /* column -> supernode */
-  PetscInt    *rowp;   /* nsuper + 1: offsets into rows */
-  PetscInt    *rows;   /* each supernode's rows: its own columns, then the rows below, ascending */
-  PetscInt64  *lxp;    /* nsuper + 1: offsets of the column-major panels in Lx */
-  PetscScalar *Lx;     /* the factor */
-  PetscInt     nnzA;   /* stored entries of A (both triangles) */
-  PetscInt     nmap;   /* entries of A that land in L */
-  PetscInt    *asrc;   /* nmap: position in A's value array */
-  PetscInt64  *adst;   /* nmap: position in Lx */
+  PetscInt         n, nsuper, maxcols;
+  PetscInt        *perm;    /* new -> old */
+  PetscInt        *super;   /* nsuper + 1: first column of each supernode */
+  PetscInt        *snode;   /* column -> supernode */
+  PetscInt        *rowp;    /* nsuper + 1: offsets into rows */
+  PetscInt        *rows;    /* each supernode's rows: its own columns, then the rows below, ascending */
+  PetscInt64      *lxp;     /* nsuper + 1: offsets of the column-major panels in Lx */
+  PetscScalar     *Lx;      /* the factor */
+  PetscInt         nnzA;    /* stored entries of A (both triangles) */
+  PetscInt         nmap;    /* entries of A that land in L */
+  PetscInt        *asrc;    /* nmap: position in A's value array */
+  PetscInt64      *adst;    /* nmap: position in Lx */
   PetscObjectState nzstate; /* A's nonzero state at the symbolic step */
   /* numeric workspace */
   PetscInt    *relmap; /* n: row -> local row of the current supernode */
@@ -281,7 +281,8 @@ static PetscErrorCode SupernodeRows(McChol c, const PetscInt *ia, const PetscInt
       for (PetscInt p = ia[c->perm[j]]; p < ia[c->perm[j] + 1]; p++) {
         PetscInt i = iperm[ja[p]];
         if (i > l && mark[i] != s) {
-          PetscCheck(cnt < hmax, PETSC_COMM_SELF, PETSC_ERR_PLIB, "supernode %" PetscInt_FMT " has more rows than counted", s);
+          PetscCheck(cnt < hmax, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                     "supernode %" PetscInt_FMT " has more rows than counted", s);
           mark[i] = s;
           R[cnt++] = i;
         }
@@ -291,7 +292,8 @@ static PetscErrorCode SupernodeRows(McChol c, const PetscInt *ia, const PetscInt
       for (PetscInt q = 0; q < c->rowp[d + 1] - c->rowp[d]; q++) {
         PetscInt i = Rd[q];
         if (i > l && mark[i] != s) {
-          PetscCheck(cnt < hmax, PETSC_COMM_SELF, PETSC_ERR_PLIB, "supernode %" PetscInt_FMT " has more rows than counted", s);
+          PetscCheck(cnt < hmax, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                     "supernode %" PetscInt_FMT " has more rows than counted", s);
           mark[i] = s;
           R[cnt++] = i;
         }
@@ -325,7 +327,8 @@ static PetscErrorCode ValueMap(McChol c, const PetscInt *ia, const PetscInt *ja,
         c->adst[k++] = c->lxp[s] + (PetscInt64)(j - f) * h + c->relmap[i];
       }
   }
-  PetscCheck(k == c->nmap, PETSC_COMM_SELF, PETSC_ERR_PLIB, "value map has %" PetscInt_FMT " entries, expected %" PetscInt_FMT, k, c->nmap);
+  PetscCheck(k == c->nmap, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "value map has %" PetscInt_FMT " entries, expected %" PetscInt_FMT, k, c->nmap);
   PetscFunctionReturn(0);
 }
 
@@ -359,8 +362,10 @@ static PetscBool StructurallySymmetric(PetscInt n, const PetscInt *ia, const Pet
       while (lo <= hi) {
         PetscInt mid = lo + (hi - lo) / 2;
         if (ja[mid] == r) break;
-        if (ja[mid] < r) lo = mid + 1;
-        else hi = mid - 1;
+        if (ja[mid] < r)
+          lo = mid + 1;
+        else
+          hi = mid - 1;
       }
       if (lo > hi) {
         *row = r;
@@ -387,14 +392,15 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
     SETERRQ(PetscObjectComm((PetscObject)A), PETSC_ERR_SUP, "mcchol factors MATSEQAIJ matrices, got %s", type);
   }
   PetscCall(MatGetSize(A, &m, &n));
-  PetscCheck(m == n, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "mcchol needs a square matrix, got %" PetscInt_FMT " x %" PetscInt_FMT, m, n);
+  PetscCheck(m == n, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "mcchol needs a square matrix, got %" PetscInt_FMT " x %" PetscInt_FMT, m, n);
   PetscCall(FreeAll(c));
   c->n = n;
   PetscCall(MatGetRowIJ(A, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
   PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_SUP, "mcchol cannot read the matrix pattern");
   c->nnzA = ia[n];
   {
-    PetscInt r = -1, cc = -1;
+    PetscInt  r = -1, cc = -1;
     PetscBool sym = StructurallySymmetric(n, ia, ja, &r, &cc);
     if (!sym) PetscCall(MatRestoreRowIJ(A, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
     PetscCheck(sym, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
@@ -576,7 +582,8 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
   PetscObjectState   nzstate;
 
   PetscFunctionBeginUser;
-  PetscCheck(c->perm || c->n == 0, PETSC_COMM_SELF, PETSC_ERR_ORDER, "mcchol: numeric factorisation before the symbolic one");
+  PetscCheck(c->perm || c->n == 0, PETSC_COMM_SELF, PETSC_ERR_ORDER,
+             "mcchol: numeric factorisation before the symbolic one");
   PetscCall(MatGetNonzeroState(A, &nzstate));
   PetscCheck(nzstate == c->nzstate, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
              "mcchol: the matrix's nonzero pattern changed since the symbolic factorisation");
@@ -662,9 +669,8 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
 
 /* The rows below a supernode of W <= 4 columns (W a constant at each call,
  * so the column loop unrolls): y[R] -= L21 ys in one pass ... */
-static inline __attribute__((always_inline)) void NarrowForward(PetscInt W, PetscInt h, const PetscScalar *Ls,
-                                                                const PetscScalar *ys, const PetscInt *R,
-                                                                PetscScalar *y)
+static inline __attribute__((always_inline)) void
+NarrowForward(PetscInt W, PetscInt h, const PetscScalar *Ls, const PetscScalar *ys, const PetscInt *R, PetscScalar *y)
 {
   for (PetscInt r = W; r < h; r++) {
     PetscScalar acc = 0;
@@ -675,9 +681,8 @@ static inline __attribute__((always_inline)) void NarrowForward(PetscInt W, Pets
 }
 
 /* ... and acc = L21^T y[R], also in one pass. */
-static inline __attribute__((always_inline)) void NarrowBackward(PetscInt W, PetscInt h, const PetscScalar *Ls,
-                                                                 const PetscInt *R, const PetscScalar *y,
-                                                                 PetscScalar *acc)
+static inline __attribute__((always_inline)) void
+NarrowBackward(PetscInt W, PetscInt h, const PetscScalar *Ls, const PetscInt *R, const PetscScalar *y, PetscScalar *acc)
 {
   for (PetscInt r = W; r < h; r++) {
     PetscScalar yr = y[R[r - W]];
@@ -713,10 +718,18 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
     if (!hb) continue;
     if (w <= 4) { /* narrow: one pass over the rows below, no buffer */
       switch (w) {
-      case 1: NarrowForward(1, h, Ls, ys, R, y); break;
-      case 2: NarrowForward(2, h, Ls, ys, R, y); break;
-      case 3: NarrowForward(3, h, Ls, ys, R, y); break;
-      default: NarrowForward(4, h, Ls, ys, R, y); break;
+      case 1:
+        NarrowForward(1, h, Ls, ys, R, y);
+        break;
+      case 2:
+        NarrowForward(2, h, Ls, ys, R, y);
+        break;
+      case 3:
+        NarrowForward(3, h, Ls, ys, R, y);
+        break;
+      default:
+        NarrowForward(4, h, Ls, ys, R, y);
+        break;
       }
       continue;
     }
@@ -740,10 +753,18 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
     if (w <= 4) { /* narrow: the rows below in one pass, then the triangle */
       PetscScalar acc[4] = {0, 0, 0, 0};
       switch (w) {
-      case 1: NarrowBackward(1, h, Ls, R, y, acc); break;
-      case 2: NarrowBackward(2, h, Ls, R, y, acc); break;
-      case 3: NarrowBackward(3, h, Ls, R, y, acc); break;
-      default: NarrowBackward(4, h, Ls, R, y, acc); break;
+      case 1:
+        NarrowBackward(1, h, Ls, R, y, acc);
+        break;
+      case 2:
+        NarrowBackward(2, h, Ls, R, y, acc);
+        break;
+      case 3:
+        NarrowBackward(3, h, Ls, R, y, acc);
+        break;
+      default:
+        NarrowBackward(4, h, Ls, R, y, acc);
+        break;
       }
       for (PetscInt j = w - 1; j >= 0; j--) {
         const PetscScalar *Lj = Ls + (size_t)j * h;

@@ -19,15 +19,15 @@ typedef struct _p_McChol *McChol;
 
 /* What the symbolic analysis found (and the last numeric factorisation). */
 typedef struct {
-  PetscInt   n;          /* order of the matrix */
-  PetscInt   nsuper;     /* supernodes after relaxed amalgamation */
-  PetscInt   maxcols;    /* widest supernode */
-  PetscInt64 nnzL;       /* stored entries of L (dense supernode panels, explicit zeros included) */
-  PetscInt64 nnzA;       /* nonzeros of A's lower triangle */
-  PetscReal  flops;      /* floating-point operations of one numeric factorisation */
-  size_t     bytes;      /* factor storage and workspace, through the project allocator */
-  PetscBool  factored;   /* a numeric factorisation succeeded and is current */
-  PetscInt   failed_row; /* after a failed factorisation: row (A's numbering) of the non-positive pivot, else -1 */
+  PetscInt   n;            /* order of the matrix */
+  PetscInt   nsuper;       /* supernodes after relaxed amalgamation */
+  PetscInt   maxcols;      /* widest supernode */
+  PetscInt64 nnzL;         /* stored entries of L (dense supernode panels, explicit zeros included) */
+  PetscInt64 nnzA;         /* nonzeros of A's lower triangle */
+  PetscReal  flops;        /* floating-point operations of one numeric factorisation */
+  size_t     bytes;        /* factor storage and workspace, through the project allocator */
+  PetscBool  factored;     /* a numeric factorisation succeeded and is current */
+  PetscInt   failed_row;   /* after a failed factorisation: row (A's numbering) of the non-positive pivot, else -1 */
   PetscReal  failed_pivot; /* its value */
 } McCholInfo;
 

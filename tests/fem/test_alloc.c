@@ -43,8 +43,8 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-n", &nsolves, NULL));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-expect_zero", &expect_zero, NULL));
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-expect_solver", expect_solver, sizeof(expect_solver),
-                                   &has_expect_solver));
+  PetscCall(
+      PetscOptionsGetString(NULL, NULL, "-expect_solver", expect_solver, sizeof(expect_solver), &has_expect_solver));
   ms = BoxSpec(2, 16, PETSC_TRUE);
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));

@@ -261,7 +261,8 @@ static PetscErrorCode Refactor(Mat A, PetscRandom rnd)
   PetscCall(VecGetArrayRead(x3, &v3));
   PetscCall(VecGetArrayRead(x4, &v4));
   CHECK(memcmp(v1, v3, (size_t)n * sizeof(PetscScalar)) == 0, "refactorising back to the first values changed bits");
-  CHECK(memcmp(v1, v4, (size_t)n * sizeof(PetscScalar)) == 0, "a fresh factor gives other bits than a refactorised one");
+  CHECK(memcmp(v1, v4, (size_t)n * sizeof(PetscScalar)) == 0,
+        "a fresh factor gives other bits than a refactorised one");
   PetscCall(VecRestoreArrayRead(x1, &v1));
   PetscCall(VecRestoreArrayRead(x3, &v3));
   PetscCall(VecRestoreArrayRead(x4, &v4));
@@ -338,16 +339,7 @@ int main(int argc, char **argv)
   Mat         A;
   static const struct {
     PetscInt dim, n, order;
-  } fe[] = {
-    {2, 4,  1},
-    {2, 24, 1},
-    {2, 48, 1},
-    {2, 12, 2},
-    {2, 24, 2},
-    {3, 6,  1},
-    {3, 10, 1},
-    {3, 4,  2}
-  };
+  } fe[] = {{2, 4, 1}, {2, 24, 1}, {2, 48, 1}, {2, 12, 2}, {2, 24, 2}, {3, 6, 1}, {3, 10, 1}, {3, 4, 2}};
 
   if (McMemInstallPetscHooks()) return 2;
   PetscFunctionBeginUser;

@@ -27,18 +27,23 @@
 
 struct _p_McChol {
   PetscInt         n, nsuper, maxcols;
-  PetscInt        *perm;    /* new -> old */
-  PetscInt        *super;   /* nsuper + 1: first column of each supernode */
-  PetscInt        *snode;   /* column -> supernode */
-  PetscInt        *rowp;    /* nsuper + 1: offsets into rows */
-  PetscInt        *rows;    /* each supernode's rows: its own columns, then the rows below, ascending */
-  PetscInt64      *lxp;     /* nsuper + 1: offsets of the column-major panels in Lx */
-  PetscScalar     *Lx;      /* the factor */
-  PetscInt         nnzA;    /* stored entries of A (both triangles) */
-  PetscInt         nmap;    /* entries of A that land in L */
-  PetscInt        *asrc;    /* nmap: position in A's value array */
-  PetscInt64      *adst;    /* nmap: position in Lx */
-  PetscObjectState nzstate; /* A's nonzero state at the symbolic step */
+  PetscBool        analysed; /* McCholSymbolic completed */
+  PetscInt        *perm;     /* new -> old */
+  PetscInt        *super;    /* nsuper + 1: first column of each supernode */
+  PetscInt        *snode;    /* column -> supernode */
+  PetscInt        *rowp;     /* nsuper + 1: offsets into rows */
+  PetscInt        *rows;     /* each supernode's rows: its own columns, then the rows below, ascending */
+  PetscInt64      *lxp;      /* nsuper + 1: offsets of the column-major panels in Lx */
+  PetscScalar     *Lx;       /* the factor */
+  PetscInt         nnzA;     /* stored entries of A (both triangles) */
+  PetscInt         nmap;     /* entries of A that land in L */
+  PetscInt        *asrc;     /* nmap: position in A's value array */
+  PetscInt64      *adst;     /* nmap: position in Lx */
+  PetscObjectState nzstate;  /* A's nonzero state at the symbolic step */
+  PetscInt        *arow;     /* n + 1: A's row pointers (A's numbering) */
+  PetscInt        *adiag;    /* n: position of the diagonal entry of row perm[k] of A, or -1 */
+  PetscReal       *rs;       /* n: sum of |off-diagonal| of each (permuted) row of A, for the zero-pivot test */
+  PetscReal        zeropivot;
   /* numeric workspace */
   PetscInt    *relmap; /* n: row -> local row of the current supernode */
   PetscInt    *map;    /* rows of the widest supernode: local rows of one update */
@@ -72,6 +77,9 @@ static PetscErrorCode FreeAll(McChol c)
   PetscCall(McFree(&c->asrc));
   PetscCall(McFree(&c->adst));
   PetscCall(McFree(&c->relmap));
+  PetscCall(McFree(&c->arow));
+  PetscCall(McFree(&c->adiag));
+  PetscCall(McFree(&c->rs));
   PetscCall(McFree(&c->map));
   PetscCall(McFree(&c->head));
   PetscCall(McFree(&c->next));
@@ -81,6 +89,7 @@ static PetscErrorCode FreeAll(McChol c)
   memset(&c->info, 0, sizeof(c->info));
   c->info.failed_row = -1;
   c->n = c->nsuper = c->maxcols = 0;
+  c->analysed = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
@@ -98,6 +107,15 @@ PetscErrorCode McCholDestroy(McChol *chol)
   if (!*chol) PetscFunctionReturn(0);
   PetscCall(FreeAll(*chol));
   PetscCall(McFree(chol));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McCholSetZeroPivot(McChol chol, PetscReal tol)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(tol >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "mcchol: zero-pivot tolerance must be >= 0, got %g",
+             (double)tol);
+  chol->zeropivot = tol;
   PetscFunctionReturn(0);
 }
 
@@ -469,6 +487,16 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
   PetscCall(Alloc(c, (size_t)c->nmap, sizeof(PetscInt), &c->asrc));
   PetscCall(Alloc(c, (size_t)c->nmap, sizeof(PetscInt64), &c->adst));
   PetscCall(Alloc(c, (size_t)n, sizeof(PetscInt), &c->relmap));
+  PetscCall(Alloc(c, (size_t)n + 1, sizeof(PetscInt), &c->arow));
+  PetscCall(Alloc(c, (size_t)n, sizeof(PetscInt), &c->adiag));
+  PetscCall(Alloc(c, (size_t)n, sizeof(PetscReal), &c->rs));
+  for (PetscInt k = 0; k <= n; k++)
+    c->arow[k] = ia[k];
+  for (PetscInt k = 0; k < n; k++) {
+    c->adiag[k] = -1;
+    for (PetscInt p = ia[c->perm[k]]; p < ia[c->perm[k] + 1]; p++)
+      if (ja[p] == c->perm[k]) c->adiag[k] = p;
+  }
   PetscCall(ValueMap(c, ia, ja, iperm));
   PetscCall(Alloc(c, (size_t)c->lxp[c->nsuper], sizeof(PetscScalar), &c->Lx));
   PetscCall(Alloc(c, (size_t)c->nsuper, sizeof(PetscInt), &c->head));
@@ -497,6 +525,7 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
   }
   c->info.factored = PETSC_FALSE;
   c->info.failed_row = -1;
+  c->analysed = PETSC_TRUE;
 
   PetscCall(PetscFree(iperm));
   PetscCall(MatRestoreRowIJ(A, 0, PETSC_FALSE, PETSC_FALSE, &nrows, &ia, &ja, &done));
@@ -544,8 +573,11 @@ static void UpdateBlock(PetscInt m, PetscInt k, PetscInt w, const PetscScalar *X
 
 /* In-place Cholesky of a dense h x w panel (diagonal block on top, the rows
  * below divided by its transpose): left-looking by columns, two earlier
- * columns per pass. Returns the local column of a non-positive pivot or -1. */
-static PetscInt FactorPanel(PetscInt h, PetscInt w, PetscScalar *L, PetscReal *pivot)
+ * columns per pass. A pivot d fails when d <= tol * rs[j] (PETSc's zero-pivot
+ * test: d is below rounding relative to its row of A; tol = 0 leaves
+ * d <= 0) or is NaN. Returns the local column of the failed pivot or -1. */
+static PetscInt FactorPanel(PetscInt h, PetscInt w, PetscScalar *L, PetscReal tol, const PetscReal *rs,
+                            PetscReal *pivot)
 {
   for (PetscInt j = 0; j < w; j++) {
     PetscScalar *Lj = L + (size_t)j * h, d;
@@ -563,7 +595,7 @@ static PetscInt FactorPanel(PetscInt h, PetscInt w, PetscScalar *L, PetscReal *p
         Lj[r] -= L0[r] * a0;
     }
     d = Lj[j];
-    if (!(d > 0) || PetscIsInfOrNanReal(d)) {
+    if (!(d > 0) || PetscIsInfOrNanReal(d) || d <= tol * rs[j]) {
       *pivot = d;
       return j;
     }
@@ -582,8 +614,7 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
   PetscObjectState   nzstate;
 
   PetscFunctionBeginUser;
-  PetscCheck(c->perm || c->n == 0, PETSC_COMM_SELF, PETSC_ERR_ORDER,
-             "mcchol: numeric factorisation before the symbolic one");
+  PetscCheck(c->analysed, PETSC_COMM_SELF, PETSC_ERR_ORDER, "mcchol: numeric factorisation before the symbolic one");
   PetscCall(MatGetNonzeroState(A, &nzstate));
   PetscCheck(nzstate == c->nzstate, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
              "mcchol: the matrix's nonzero pattern changed since the symbolic factorisation");
@@ -596,6 +627,14 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
   }
   memset(c->Lx, 0, (size_t)c->lxp[c->nsuper] * sizeof(PetscScalar));
   PetscCall(MatSeqAIJGetArrayRead(A, &a));
+  for (PetscInt k = 0; k < c->n; k++) {
+    PetscReal sum = 0;
+    if (c->zeropivot > 0) {
+      for (PetscInt p = c->arow[c->perm[k]]; p < c->arow[c->perm[k] + 1]; p++)
+        if (p != c->adiag[k]) sum += PetscAbsScalar(a[p]);
+    }
+    c->rs[k] = sum;
+  }
   for (PetscInt k = 0; k < c->nmap; k++)
     c->Lx[c->adst[k]] = a[c->asrc[k]];
   PetscCall(MatSeqAIJRestoreArrayRead(A, &a));
@@ -647,7 +686,7 @@ PetscErrorCode McCholNumeric(McChol c, Mat A, PetscBool *ok)
         c->head[t] = d;
       }
     }
-    bad = FactorPanel(h, w, Ls, &pivot);
+    bad = FactorPanel(h, w, Ls, c->zeropivot, c->rs + f, &pivot);
     if (bad >= 0) {
       c->info.failed_row = c->perm[f + bad];
       c->info.failed_pivot = pivot;

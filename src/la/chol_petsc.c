@@ -39,8 +39,8 @@ static PetscErrorCode FactorNumeric(Mat F, Mat A, const MatFactorInfo *info)
   McCholInfo ci;
 
   PetscFunctionBeginUser;
-  (void)info;
   PetscCall(MatShellGetContext(F, &c));
+  PetscCall(McCholSetZeroPivot(c, info ? info->zeropivot : 0));
   PetscCall(McCholNumeric(c, A, &ok));
   if (ok) {
     F->factorerrortype = MAT_FACTOR_NOERROR;
@@ -48,7 +48,7 @@ static PetscErrorCode FactorNumeric(Mat F, Mat A, const MatFactorInfo *info)
   }
   PetscCall(McCholGetInfo(c, &ci));
   PetscCheck(!A->erroriffailure, PETSC_COMM_SELF, PETSC_ERR_MAT_CH_ZRPVT,
-             "mcchol: non-positive pivot %g in row %" PetscInt_FMT ": the matrix is not positive definite",
+             "mcchol: pivot %g in row %" PetscInt_FMT ": the matrix is not (numerically) positive definite",
              (double)ci.failed_pivot, ci.failed_row);
   F->factorerrortype = MAT_FACTOR_NUMERIC_ZEROPIVOT;
   F->factorerror_zeropivot_value = ci.failed_pivot;

@@ -41,7 +41,8 @@ PetscErrorCode McCholCreate(McChol *chol);
  * Ownership: borrows A and perm. */
 PetscErrorCode McCholSymbolic(McChol chol, Mat A, IS perm);
 /* L L^T = P A P^T with A's current values (same pattern as at the symbolic
- * step, checked). Allocation-free. A non-positive (or NaN) pivot is a result:
+ * step, checked). Allocation-free. A non-positive (or NaN, or below the
+ * zero-pivot tolerance) pivot is a result:
  * *ok = PETSC_FALSE, the row is in McCholGetInfo, solves are refused.
  * Ownership: borrows A. */
 PetscErrorCode McCholNumeric(McChol chol, Mat A, PetscBool *ok);
@@ -50,6 +51,11 @@ PetscErrorCode McCholNumeric(McChol chol, Mat A, PetscBool *ok);
 PetscErrorCode McCholSolveArray(McChol chol, const PetscScalar *b, PetscScalar *x);
 /* The same on sequential vectors. Ownership: borrows b, writes x. */
 PetscErrorCode McCholSolve(McChol chol, Vec b, Vec x);
+/* Zero-pivot tolerance (default 0): a pivot d <= tol * (sum of |A|'s
+ * off-diagonal entries in its row) fails like a non-positive one, PETSc's
+ * test for a pivot lost in rounding (its PCFactor default is 100 eps; the
+ * solver package passes MatFactorInfo's zeropivot). */
+PetscErrorCode McCholSetZeroPivot(McChol chol, PetscReal tol);
 /* Ownership: fills the caller's *info. */
 PetscErrorCode McCholGetInfo(McChol chol, McCholInfo *info);
 /* Frees everything and sets *chol to NULL (NULL is fine). */

@@ -5,7 +5,8 @@
  * matrix is a reported failure (direct API, MatFactorGetError, and a KSP
  * that diverges with a failed PC), never a crash; numeric factorisations and
  * solves allocate nothing (counted through the object layer's hooks); a
- * pattern with a one-sided entry is refused. */
+ * pattern with a one-sided entry, a numeric step before the symbolic one and
+ * a pattern changed since are errors. */
 #include "fem/fem.h"
 #include "la/la.h"
 #include "obj/obj.h"
@@ -389,6 +390,68 @@ int main(int argc, char **argv)
     CHECK(!ok && info.failed_row == 3 && info.failed_pivot == -2.0,
           "diagonal with -2 at row 3: ok %d, failed row %d, pivot %g", (int)ok, (int)info.failed_row,
           (double)info.failed_pivot);
+    PetscCall(McCholDestroy(&chol));
+    PetscCall(MatDestroy(&A));
+  }
+  /* [1 1; 1 1+1e-15]: SPD, but the second pivot is below rounding relative
+   * to its row: fails with PETSc's default zero-pivot tolerance (100 eps),
+   * succeeds with none; through KSP the PC's tolerance applies */
+  {
+    McChol             chol;
+    PetscBool          ok0, ok1;
+    McCholInfo         info;
+    Vec                b, x;
+    KSPConvergedReason reason;
+    PetscCall(MatCreateSeqAIJ(PETSC_COMM_SELF, 2, 2, 2, NULL, &A));
+    PetscCall(MatSetValue(A, 0, 0, 1.0, INSERT_VALUES));
+    PetscCall(MatSetValue(A, 0, 1, 1.0, INSERT_VALUES));
+    PetscCall(MatSetValue(A, 1, 0, 1.0, INSERT_VALUES));
+    PetscCall(MatSetValue(A, 1, 1, 1.0 + 1e-15, INSERT_VALUES));
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(McCholCreate(&chol));
+    PetscCall(McCholSymbolic(chol, A, NULL));
+    PetscCall(McCholNumeric(chol, A, &ok0));
+    PetscCall(McCholSetZeroPivot(chol, 100 * PETSC_MACHINE_EPSILON));
+    PetscCall(McCholNumeric(chol, A, &ok1));
+    PetscCall(McCholGetInfo(chol, &info));
+    CHECK(ok0 && !ok1 && info.failed_pivot > 0 && info.failed_pivot < 1e-14,
+          "nearly singular 2x2: without tolerance ok %d, with 100 eps ok %d (pivot %g), expected 1 and 0", (int)ok0,
+          (int)ok1, (double)info.failed_pivot);
+    PetscCall(McCholDestroy(&chol));
+    PetscCall(MatCreateVecs(A, &x, &b));
+    PetscCall(VecSet(b, 1.0));
+    PetscCall(KSPSolveWith(A, MATSOLVERMCCHOL, b, x, &reason));
+    CHECK(reason == KSP_DIVERGED_PC_FAILED, "nearly singular 2x2 through KSP: reason %d, expected %d", (int)reason,
+          (int)KSP_DIVERGED_PC_FAILED);
+    PetscCall(VecDestroy(&b));
+    PetscCall(VecDestroy(&x));
+    PetscCall(MatDestroy(&A));
+  }
+  /* misuse is an error, not a wrong factor: numeric before symbolic, and
+   * a pattern that changed since the symbolic step */
+  {
+    McChol         chol;
+    PetscErrorCode ierr1, ierr2;
+    PetscBool      ok;
+    PetscCall(Diagonal(4, 1.0, &A));
+    PetscCall(McCholCreate(&chol));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr1 = McCholNumeric(chol, A, &ok);
+    PetscCall(PetscPopErrorHandler());
+    PetscCall(McCholSymbolic(chol, A, NULL));
+    PetscCall(MatSetOption(A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
+    PetscCall(MatSetValue(A, 0, 1, 0.1, INSERT_VALUES));
+    PetscCall(MatSetValue(A, 1, 0, 0.1, INSERT_VALUES));
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    ierr2 = McCholNumeric(chol, A, &ok);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(ierr1 == PETSC_ERR_ORDER, "numeric before symbolic gave error %d, expected %d", (int)ierr1,
+          (int)PETSC_ERR_ORDER);
+    CHECK(ierr2 == PETSC_ERR_ARG_WRONGSTATE, "a changed pattern gave error %d, expected %d", (int)ierr2,
+          (int)PETSC_ERR_ARG_WRONGSTATE);
     PetscCall(McCholDestroy(&chol));
     PetscCall(MatDestroy(&A));
   }

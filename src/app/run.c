@@ -745,6 +745,15 @@ static PetscErrorCode Round(Run *r, PetscInt n)
   for (PetscInt i = 0; i < r->nc; i++) {
     McChainStats s;
     PetscCall(McChainGetStats(r->chains[i], &s));
+    if (r->nc > 1 && s.iterations < target) {
+      /* Chains run in turn here share one forward model, whose factorisation
+       * preconditions the proposals (the reuse): each takes it back to its
+       * own state first, so its draws are those it makes alone on a rank
+       * (one exact solve per chain and round). */
+      McKernel k;
+      PetscCall(McChainGetKernel(r->chains[i], &k));
+      PetscCall(McKernelAnchor(k));
+    }
     while (s.iterations < target) {
       /* On several ranks a stop is agreed at the round's end, so no chain
        * is asked to stop inside it (the ranks stay at one iteration). */
@@ -1389,17 +1398,6 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       PetscFunctionReturn(0);
     }
     PetscCall(McProblemCreateTarget(r.pb, &r.target));
-    /* Chains run in turn on one process share the forward model and its
-     * one factorisation: a proposal preconditioned by another chain's state
-     * would make each chain depend on the others' history, which --resume
-     * does not repeat. And a chain must draw the same whatever the layout,
-     * while a reused factor changes the proposal's potential in its last
-     * digits (the adaptation sees them). So a run of several chains solves
-     * every proposal directly on every layout; one chain reuses. */
-    if (r.C > 1 && !r.pb->umb) {
-      PetscCall(McTargetSetProposalPotential(r.target, NULL, NULL));
-      PetscCall(McPosteriorSetReuse(r.pb->post, PETSC_FALSE));
-    }
     file_error[0] = '\0';
     PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
     ierr = Sample(&r, cfg, code);

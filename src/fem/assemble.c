@@ -454,6 +454,8 @@ MC_DEFINE_SERIAL_KERNEL(3, 3, 1) /* P1 triangles */
 MC_DEFINE_SERIAL_KERNEL(4, 4, 1) /* P1 tetrahedra */
 MC_DEFINE_SERIAL_KERNEL(4, 4, 4) /* Q1 quadrilaterals */
 MC_DEFINE_SERIAL_KERNEL(8, 8, 8) /* Q1 hexahedra */
+MC_DEFINE_SERIAL_KERNEL(6, 3, 4) /* P2 triangles with P1 m (poisson-benchmark) */
+MC_DEFINE_SERIAL_KERNEL(10, 4, 8) /* P2 tetrahedra with P1 m */
 
 typedef void (*SerialKernel)(McForward, const PetscScalar *, const PetscScalar *, PetscScalar *, PetscScalar *);
 
@@ -464,6 +466,8 @@ static SerialKernel FindSerialKernel(McForward fw)
   if (fw->nb == 4 && fw->nbm == 4 && fw->nq == 1) return SerialKernel_4_4_1;
   if (fw->nb == 4 && fw->nbm == 4 && fw->nq == 4) return SerialKernel_4_4_4;
   if (fw->nb == 8 && fw->nbm == 8 && fw->nq == 8) return SerialKernel_8_8_8;
+  if (fw->nb == 6 && fw->nbm == 3 && fw->nq == 4) return SerialKernel_6_3_4;
+  if (fw->nb == 10 && fw->nbm == 4 && fw->nq == 8) return SerialKernel_10_4_8;
   return NULL;
 }
 

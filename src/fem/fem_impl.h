@@ -111,5 +111,10 @@ struct _p_McObsOperator {
 PetscErrorCode McForwardSetUpMatrix_Private(McForward fw);
 PetscErrorCode McForwardSetUpSolver_Private(McForward fw);
 PetscErrorCode McForwardLinearSolve_Private(McForward fw, Vec b, Vec x, PetscBool *ok);
+/* Local vector of fw->dm <-> global vector of its free dofs (scatter.c):
+ * DMLocalToGlobal / DMGlobalToLocal (Dirichlet entries of loc untouched),
+ * without the DM's point walk on one rank. */
+PetscErrorCode McForwardLocalToFree_Private(McForward fw, Vec loc, InsertMode mode, Vec free);
+PetscErrorCode McForwardFreeToLocal_Private(McForward fw, Vec free, Vec loc);
 
 #endif

@@ -44,7 +44,7 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
 
   PetscCall(MatMultTranspose(obs->B, fw->wresid, fw->zfull));
   PetscCall(DMGlobalToLocal(fw->uspace->dm, fw->zfull, INSERT_VALUES, fw->zloc));
-  PetscCall(DMLocalToGlobal(fw->dm, fw->zloc, INSERT_VALUES, fw->adjrhs));
+  PetscCall(McForwardLocalToFree_Private(fw, fw->zloc, INSERT_VALUES, fw->adjrhs));
   PetscCall(VecScale(fw->adjrhs, -1.0));
   {
     PetscBool ok;
@@ -52,7 +52,7 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
     PetscCheck(ok, fw->comm, PETSC_ERR_NOT_CONVERGED, "the adjoint solve failed although the forward solve succeeded");
   }
   PetscCall(VecZeroEntries(fw->adjloc));
-  PetscCall(DMGlobalToLocal(fw->dm, fw->adj, INSERT_VALUES, fw->adjloc));
+  PetscCall(McForwardFreeToLocal_Private(fw, fw->adj, fw->adjloc));
 
   PetscCall(VecZeroEntries(fw->gradloc));
   PetscCall(VecGetArrayRead(fw->mloc, &ma));

@@ -258,6 +258,7 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
 
   PetscFunctionBeginUser;
   s->near = k->near && s == &k->prop ? PETSC_TRUE : PETSC_FALSE;
+  s->serial = ++k->nevals;
   if (s->near)
     PetscCall(McTargetProposalPotential(k->target, s->xi, &s->phi, &st));
   else
@@ -289,6 +290,20 @@ PetscErrorCode McKernelSetState(McKernel kernel, Vec xi)
              "kernel '%s': the target cannot be evaluated at the initial state (potential %g): choose another start",
              kernel->type, (double)kernel->cur.phi);
   kernel->has_state = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McKernelAnchor(McKernel kernel)
+{
+  PetscReal    phi;
+  McEvalStatus st;
+
+  PetscFunctionBeginUser;
+  if (!kernel->near || !kernel->has_state) PetscFunctionReturn(0);
+  PetscCall(McTargetAccept(kernel->target, kernel->cur.xi, &phi, &st));
+  /* The same exact evaluation made the state's values, so it cannot fail
+   * now; if a model did, the next proposal's near evaluation falls back to
+   * an exact one and reports its own failure. */
   PetscFunctionReturn(0);
 }
 
@@ -359,6 +374,7 @@ static PetscErrorCode EvaluateAccepted(McKernel k, PetscBool *ok)
 
   PetscFunctionBeginUser;
   s->near = PETSC_FALSE;
+  s->serial = ++k->nevals;
   PetscCall(McTargetAccept(k->target, s->xi, &s->phi, &st));
   *ok = (st == MC_EVAL_OK && !PetscIsInfOrNanReal(s->phi)) ? PETSC_TRUE : PETSC_FALSE;
   if (*ok) {

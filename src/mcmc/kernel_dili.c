@@ -302,6 +302,7 @@ static PetscErrorCode UpdateLIS(McKernel k)
     PetscCall(VecMAXPY(k->ref.V[j], nq, d->col, d->Q));
     k->ref.lambda[j] = PetscMax(0, d->theta[j]);
   }
+  k->ref.stamp++;
   d->nupdate += 1;
   PetscFunctionReturn(0);
 }
@@ -370,6 +371,7 @@ static PetscErrorCode AdaptRestoreDILI(McKernel k, const PetscReal *buf)
   d->nupdate = buf[1];
   for (PetscInt i = 0; i < r; i++)
     k->ref.lambda[i] = buf[2 + i];
+  k->ref.stamp++;
   buf += 2 + r;
   PetscCall(VecGetOwnershipRange(k->target->tmpl, &lo, &hi));
   for (PetscInt i = 0; i < r; i++) {

@@ -30,6 +30,7 @@ PetscErrorCode McKernelSetGaussianReference(McKernel k, Vec mean, PetscInt r, co
     PetscCall(McMalloc((size_t)r * sizeof(*ref->c2), &ref->c2));
     ref->r = r;
   }
+  ref->stamp++;
   PetscCall(VecCopy(mean, ref->mean));
   for (PetscInt i = 0; i < r; i++) {
     PetscCall(VecCopy(V[i], ref->V[i]));
@@ -80,29 +81,51 @@ static PetscErrorCode Coefficients(McGaussRef *ref, Vec xi)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *psi)
+/* Psi from ref->c (Coefficients at s->xi done). */
+static PetscErrorCode PsiFromCoefficients(McGaussRef *ref, const McState *s, PetscReal *psi)
 {
-  McGaussRef *ref = &k->ref;
   PetscScalar xm;
   PetscReal   q = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(Coefficients(ref, s->xi));
   PetscCall(VecDot(s->xi, ref->mean, &xm));
   for (PetscInt i = 0; i < ref->r; i++) q += ref->lambda[i] * PetscSqr(PetscRealPart(ref->c[i]));
   *psi = s->phi + PetscRealPart(xm) - 0.5 * q;
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McGaussRefGradPsi_Private(McKernel k, const McState *s, Vec out)
+/* grad Psi from ref->c (Coefficients at s->xi done). */
+static PetscErrorCode GradFromCoefficients(McGaussRef *ref, const McState *s, Vec out)
 {
-  McGaussRef *ref = &k->ref;
-
   PetscFunctionBeginUser;
-  PetscCall(Coefficients(ref, s->xi));
   for (PetscInt i = 0; i < ref->r; i++) ref->c2[i] = -ref->lambda[i] * ref->c[i];
   PetscCall(VecWAXPY(out, 1.0, s->grad, ref->mean));
   PetscCall(VecMAXPY(out, ref->r, ref->c2, ref->V));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *psi)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Coefficients(&k->ref, s->xi));
+  PetscCall(PsiFromCoefficients(&k->ref, s, psi));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McGaussRefGradPsi_Private(McKernel k, const McState *s, Vec out)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Coefficients(&k->ref, s->xi));
+  PetscCall(GradFromCoefficients(&k->ref, s, out));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McGaussRefPsiGrad_Private(McKernel k, const McState *s, PetscReal *psi, Vec out)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Coefficients(&k->ref, s->xi));
+  PetscCall(PsiFromCoefficients(&k->ref, s, psi));
+  PetscCall(GradFromCoefficients(&k->ref, s, out));
   PetscFunctionReturn(0);
 }
 

@@ -13,8 +13,14 @@
 
 #include <math.h>
 
+/* The current state's G, Sigma G and Psi are kept from the step that made
+ * it (the proposal's, swapped in on acceptance) while that state and the
+ * reference stay: a rejected step then costs one reference solve less, and
+ * the values are the ones a recomputation would give, bit for bit. */
 typedef struct {
-  Vec Gc, Pc, Gp, Pp; /* G and Sigma G at the current state and the proposal */
+  Vec        Gc, Pc, Gp, Pp; /* G and Sigma G at the current state and the proposal */
+  PetscReal  psic, psip;
+  PetscInt64 serial_c, stamp_c; /* what Gc, Pc, psic belong to */
 } HMALA;
 
 static PetscErrorCode SetUpHMALA(McKernel k)
@@ -73,24 +79,36 @@ PetscErrorCode McHMALAPropose_Private(McKernel k, McRng rng, PetscReal d, Vec P,
 static PetscErrorCode StepHMALA(McKernel k, McRng rng, McStepStats *stats)
 {
   HMALA    *h = k->data;
-  PetscReal d = McKernelStep_Private(k), psi0, psi1, r01 = 0, r10 = 0, lr = 0;
+  PetscReal d = McKernelStep_Private(k), r01 = 0, r10 = 0, lr = 0;
   PetscBool ok;
 
   PetscFunctionBeginUser;
-  PetscCall(McGaussRefGradPsi_Private(k, &k->cur, h->Gc));
-  PetscCall(McGaussRefApply_Private(k, h->Gc, h->Pc, PETSC_FALSE));
+  if (h->serial_c != k->cur.serial || h->stamp_c != k->ref.stamp) {
+    PetscCall(McGaussRefPsiGrad_Private(k, &k->cur, &h->psic, h->Gc));
+    PetscCall(McGaussRefApply_Private(k, h->Gc, h->Pc, PETSC_FALSE));
+    h->serial_c = k->cur.serial;
+    h->stamp_c = k->ref.stamp;
+  }
   PetscCall(McHMALAPropose_Private(k, rng, d, h->Pc, k->prop.xi));
   PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok));
   if (ok) {
-    PetscCall(McGaussRefGradPsi_Private(k, &k->prop, h->Gp));
+    PetscCall(McGaussRefPsiGrad_Private(k, &k->prop, &h->psip, h->Gp));
     PetscCall(McGaussRefApply_Private(k, h->Gp, h->Pp, PETSC_FALSE));
-    PetscCall(McGaussRefPsi_Private(k, &k->cur, &psi0));
-    PetscCall(McGaussRefPsi_Private(k, &k->prop, &psi1));
-    PetscCall(Rho(k, psi0, h->Gc, h->Pc, k->cur.xi, k->prop.xi, d, &r01));
-    PetscCall(Rho(k, psi1, h->Gp, h->Pp, k->prop.xi, k->cur.xi, d, &r10));
+    PetscCall(Rho(k, h->psic, h->Gc, h->Pc, k->cur.xi, k->prop.xi, d, &r01));
+    PetscCall(Rho(k, h->psip, h->Gp, h->Pp, k->prop.xi, k->cur.xi, d, &r10));
     lr = r01 - r10;
   }
   PetscCall(McKernelAcceptReject_Private(k, rng, ok, lr, stats));
+  if (ok && k->cur.serial != h->serial_c) { /* accepted: the proposal's values move along */
+    Vec t = h->Gc;
+    h->Gc = h->Gp;
+    h->Gp = t;
+    t = h->Pc;
+    h->Pc = h->Pp;
+    h->Pp = t;
+    h->psic = h->psip;
+    h->serial_c = k->cur.serial;
+  }
   PetscFunctionReturn(0);
 }
 

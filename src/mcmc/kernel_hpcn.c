@@ -11,9 +11,19 @@
 
 #include <math.h>
 
+/* Psi of the current state, kept while that state and the reference stay
+ * (a rejected step then skips one projection onto the reference's basis);
+ * keyed on the evaluation that made the state, so an accepted proposal that
+ * was evaluated again exactly gets its Psi recomputed. */
+typedef struct {
+  PetscReal  psic, psip;
+  PetscInt64 serial_c, stamp_c, serial_p;
+} HPCN;
+
 static PetscErrorCode StepHPCN(McKernel k, McRng rng, McStepStats *stats)
 {
-  PetscReal beta = McKernelStep_Private(k), s = PetscSqrtReal(1 - beta * beta), psi0, psi1, lr = 0;
+  HPCN     *h = k->data;
+  PetscReal beta = McKernelStep_Private(k), s = PetscSqrtReal(1 - beta * beta), lr = 0;
   PetscBool ok;
 
   PetscFunctionBeginUser;
@@ -25,19 +35,37 @@ static PetscErrorCode StepHPCN(McKernel k, McRng rng, McStepStats *stats)
   PetscCall(VecAXPY(k->prop.xi, 1 - s, k->ref.mean));
   PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok));
   if (ok) {
-    PetscCall(McGaussRefPsi_Private(k, &k->cur, &psi0));
-    PetscCall(McGaussRefPsi_Private(k, &k->prop, &psi1));
-    lr = psi0 - psi1;
+    if (h->serial_c != k->cur.serial || h->stamp_c != k->ref.stamp) {
+      PetscCall(McGaussRefPsi_Private(k, &k->cur, &h->psic));
+      h->serial_c = k->cur.serial;
+      h->stamp_c = k->ref.stamp;
+    }
+    PetscCall(McGaussRefPsi_Private(k, &k->prop, &h->psip));
+    h->serial_p = k->prop.serial;
+    lr = h->psic - h->psip;
   }
   PetscCall(McKernelAcceptReject_Private(k, rng, ok, lr, stats));
+  if (ok && k->cur.serial == h->serial_p) {
+    h->psic = h->psip;
+    h->serial_c = h->serial_p;
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode DestroyHPCN(McKernel k)
+{
+  PetscFunctionBeginUser;
+  PetscCall(McFree(&k->data));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McKernelCreate_HPCN(McKernel k)
 {
   PetscFunctionBeginUser;
+  PetscCall(McCalloc(sizeof(HPCN), &k->data));
   k->need_ref = PETSC_TRUE;
   k->ops.step = StepHPCN;
+  k->ops.destroy = DestroyHPCN;
   k->max_step = 1;
   k->log_step = log(0.5);
   k->target_accept = 0.3;

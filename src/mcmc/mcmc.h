@@ -238,6 +238,13 @@ PetscErrorCode McKernelSetUp(McKernel kernel);
 /* Sets the current state to a copy of xi and evaluates the target there; a
  * failure at the initial state is an error. Ownership: borrows xi. */
 PetscErrorCode McKernelSetState(McKernel kernel, Vec xi);
+/* For kernels that evaluate proposals near the target's reference state
+ * (McTargetSetProposalPotential): makes this kernel's current state the
+ * reference again, through the target's accept function. Several chains
+ * that share one target call it when their turn comes, so each chain's
+ * proposals depend on its own state only, as if it ran alone. The state's
+ * values are not touched. No-op for other kernels. */
+PetscErrorCode McKernelAnchor(McKernel kernel);
 /* Ownership: returns a borrowed Vec, valid until the next step. */
 PetscErrorCode McKernelGetState(McKernel kernel, Vec *xi);
 /* Log posterior, and the QoI values (borrowed, NULL if none) at the state. */

@@ -47,6 +47,9 @@ typedef struct {
   PetscReal  xi2;  /* |xi|^2 */
   PetscReal *qoi;  /* nqoi values */
   PetscBool  near; /* phi from the target's proposal_potential (no QoIs yet) */
+  PetscInt64 serial; /* which evaluation made these values: kernels key caches of
+                      * quantities derived from the state on it (and swap them
+                      * with the state on acceptance) */
 } McState;
 
 typedef struct {
@@ -73,6 +76,7 @@ typedef struct {
   PetscReal   *lambda;
   PetscScalar *c, *c2; /* r coefficients (work) */
   Vec          w;      /* work */
+  PetscInt64   stamp;  /* changes whenever mean, V or lambda do */
 } McGaussRef;
 
 struct _p_McKernel {
@@ -84,6 +88,7 @@ struct _p_McKernel {
   PetscBool   need_grad, setup, has_state;
   PetscBool   near; /* proposals through the target's proposal_potential */
   McState     cur, prop;
+  PetscInt64  nevals; /* evaluations so far: the source of McState.serial */
   Vec         work; /* scratch of the parameter layout */
   PetscInt    nqoi;
   /* Step size adaptation: Robbins-Monro on log step. */
@@ -141,6 +146,8 @@ PetscErrorCode McGaussRefCheck_Private(McKernel k);
 PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *psi);
 /* out = grad Psi = grad Phi + mean - V (lambda .* c). */
 PetscErrorCode McGaussRefGradPsi_Private(McKernel k, const McState *s, Vec out);
+/* Both of the above from one c = V^T (xi - mean) (the same values). */
+PetscErrorCode McGaussRefPsiGrad_Private(McKernel k, const McState *s, PetscReal *psi, Vec out);
 /* y = Sigma x, or Sigma^(1/2) x (x == y allowed). */
 PetscErrorCode McGaussRefApply_Private(McKernel k, Vec x, Vec y, PetscBool sqrt_);
 /* |w|^2 + sum lambda_i <v_i, w>^2 = w^T Sigma^-1 w. */

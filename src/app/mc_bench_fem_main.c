@@ -7,11 +7,17 @@
  * then the generic PetscFE assembly path for comparison. m changes every step
  * (m_k = m_0 + 0.01 k dm), so every step really refactors.
  *
- * Usage: mc-bench-fem [-steps N] [-generic_steps N] [-only 1..4] [PETSc options, prefix fwd_] */
+ * Then the direct solver table: PETSc's own Cholesky and mcchol (src/la)
+ * on the same refactorising steps, P1 at 32^2, 64^2, 128^2, P2 at 32^2 and
+ * P1 on 16^3 tetrahedra (-compare 0 leaves it out).
+ *
+ * Usage: mc-bench-fem [-steps N] [-generic_steps N] [-only 1..5] [-compare 0|1] [PETSc options, prefix fwd_] */
 #include "fem/fem.h"
+#include "la/la.h"
 #include "obj/obj.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static PetscErrorCode Smooth(PetscInt dim, const PetscReal x[], PetscScalar *v, void *ctx)
 {
@@ -31,7 +37,12 @@ static PetscErrorCode Direction(PetscInt dim, const PetscReal x[], PetscScalar *
 static char reuse_rows[4][256];
 static int  nreuse = 0;
 
-static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt gsteps)
+/* One problem, P1 (order 1) or P2 state. With solver set (a solver
+ * package name), only the refactorising steps run, with that package for
+ * the forward solve, and their mean factorisation, solve and full step
+ * times (ms) and the dofs go to cmp[4] instead of the tables. */
+static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt order, PetscInt steps, PetscInt gsteps,
+                            const char *solver, double cmp[4])
 {
   McMeshSpec     ms;
   McMesh         mesh;
@@ -49,7 +60,8 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
   KSP            ksp;
   PC             pc;
   const char    *stype = "?";
-  char           solver[64];
+  char           solvername[64], user[64];
+  PetscBool      user_set = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   PetscCall(McMeshSpecDefault(&ms));
@@ -68,8 +80,17 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
   ps.dirichlet_labels[1] = "right";
   ps.dirichlet_values[1] = 0.0;
   ps.options_prefix = "fwd_";
+  ps.order = order;
+  if (solver) { /* for this forward model only: the user's value comes back */
+    PetscCall(PetscOptionsGetString(NULL, NULL, "-fwd_pc_factor_mat_solver_type", user, sizeof(user), &user_set));
+    PetscCall(PetscOptionsSetValue(NULL, "-fwd_pc_factor_mat_solver_type", solver));
+  }
   PetscCall(McForwardCreate(mesh, &ps, &fw));
   PetscCall(McForwardSetUp(fw));
+  if (solver && user_set)
+    PetscCall(PetscOptionsSetValue(NULL, "-fwd_pc_factor_mat_solver_type", user));
+  else if (solver)
+    PetscCall(PetscOptionsClearValue(NULL, "-fwd_pc_factor_mat_solver_type"));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
   for (PetscInt p = 0; p < 64; p++)
@@ -93,7 +114,8 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
     PetscCall(PetscStrcmp(pctype, PCCHOLESKY, &isfactor));
     if (!isfactor) PetscCall(PetscStrcmp(pctype, PCLU, &isfactor));
     if (isfactor) PetscCall(PCFactorGetMatSolverType(pc, &stype));
-    PetscCall(PetscSNPrintf(solver, sizeof(solver), "%s%s%s", pctype, isfactor ? "/" : "", isfactor ? stype : ""));
+    PetscCall(
+        PetscSNPrintf(solvername, sizeof(solvername), "%s%s%s", pctype, isfactor ? "/" : "", isfactor ? stype : ""));
   }
   for (PetscInt k = 0; k < 3; k++) { /* warm-up */
     PetscCall(VecWAXPY(m, 0.01 * k, dm, m0));
@@ -115,7 +137,14 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
     ob += t2 - t1;
     full += t2 - t0;
   }
-  {
+  if (solver) {
+    cmp[0] = fac * 1e3 / steps;
+    cmp[1] = sol * 1e3 / steps;
+    cmp[2] = full * 1e3 / steps;
+    cmp[3] = (double)N;
+    PetscCheck(!strcmp(stype, solver), PETSC_COMM_WORLD, PETSC_ERR_PLIB, "asked for solver %s, got %s", solver, stype);
+    steps = gsteps = 0; /* only the comparison */
+  } else {
     /* pCN-sized proposals solved with the factor of m0 (McForwardSolveReuse). */
     const PetscReal betas[2] = {0.025, 0.2};
     double          rt[2] = {0, 0}, its[2] = {0, 0};
@@ -156,7 +185,7 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
       gfull += t1 - t0;
     }
   }
-  {
+  if (!solver) {
     char   name[32];
     double s = 1e3 / steps, g = gsteps > 1 ? 1e3 / (gsteps - 1) : 0;
     if (dim == 2)
@@ -166,7 +195,7 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
     PetscCall(
         PetscPrintf(PETSC_COMM_WORLD,
                     "| %-18s | %6d | %-17s | %8.3f | %8.3f | %8.3f | %6.3f | %8.3f | %7.1f | %5.3f | %8.3f | %8.3f |\n",
-                    name, (int)N, solver, asm_ * s, fac * s, sol * s, ob * s, full * s, steps / full,
+                    name, (int)N, solvername, asm_ * s, fac * s, sol * s, ob * s, full * s, steps / full,
                     full / (fac + sol), gasm * g, gfull * g));
   }
   PetscCall(VecDestroy(&m0));
@@ -180,15 +209,37 @@ static PetscErrorCode Bench(PetscInt dim, PetscInt n, PetscInt steps, PetscInt g
   PetscFunctionReturn(0);
 }
 
+/* PETSc's own Cholesky and mcchol on the same problem, one row each. */
+static PetscErrorCode CompareSolvers(PetscInt dim, PetscInt n, PetscInt order, PetscInt steps)
+{
+  double p[4], c[4];
+  char   name[32];
+
+  PetscFunctionBeginUser;
+  PetscCall(Bench(dim, n, order, steps, 0, MATSOLVERPETSC, p));
+  PetscCall(Bench(dim, n, order, steps, 0, MATSOLVERMCCHOL, c));
+  if (dim == 2)
+    snprintf(name, sizeof(name), "P%d %dx%d", (int)order, (int)n, (int)n);
+  else
+    snprintf(name, sizeof(name), "P%d %dx%dx%d tets", (int)order, (int)n, (int)n, (int)n);
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| %-18s | %6d | %-8s | %8.3f | %7.3f | %8.3f | %15s | %13s |\n", name,
+                        (int)p[3], MATSOLVERPETSC, p[0], p[1], p[2], "", ""));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "| %-18s | %6d | %-8s | %8.3f | %7.3f | %8.3f | %15.2f | %13.2f |\n", name,
+                        (int)c[3], MATSOLVERMCCHOL, c[0], c[1], c[2], p[0] / c[0], p[2] / c[2]));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
-  PetscInt steps = 200, gsteps = 6, only = 0;
+  PetscInt  steps = 200, gsteps = 6, only = 0;
+  PetscBool compare = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-steps", &steps, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-generic_steps", &gsteps, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-only", &only, NULL)); /* 1..4: one row */
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-only", &only, NULL)); /* 1..4: one problem; 5: P2 32^2 (comparison only) */
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-compare", &compare, NULL)); /* the direct solver table */
   PetscCall(PetscPrintf(
       PETSC_COMM_WORLD,
       "Forward step cost, ms per step (mean of %d fast steps, %d generic); ratio = full / (factorisation + solve)\n\n",
@@ -199,10 +250,10 @@ int main(int argc, char **argv)
   PetscCall(PetscPrintf(PETSC_COMM_WORLD,
                         "|--------------------|--------|-------------------|----------|----------|---------"
                         "-|--------|----------|---------|-------|-------------|--------------|\n"));
-  if (!only || only == 1) PetscCall(Bench(2, 32, steps, gsteps));
-  if (!only || only == 2) PetscCall(Bench(2, 64, steps, gsteps));
-  if (!only || only == 3) PetscCall(Bench(2, 128, steps / 4 > 10 ? steps / 4 : 10, gsteps));
-  if (!only || only == 4) PetscCall(Bench(3, 16, steps / 4 > 10 ? steps / 4 : 10, gsteps));
+  if (!only || only == 1) PetscCall(Bench(2, 32, 1, steps, gsteps, NULL, NULL));
+  if (!only || only == 2) PetscCall(Bench(2, 64, 1, steps, gsteps, NULL, NULL));
+  if (!only || only == 3) PetscCall(Bench(2, 128, 1, steps / 4 > 10 ? steps / 4 : 10, gsteps, NULL, NULL));
+  if (!only || only == 4) PetscCall(Bench(3, 16, 1, steps / 4 > 10 ? steps / 4 : 10, gsteps, NULL, NULL));
   PetscCall(PetscPrintf(
       PETSC_COMM_WORLD,
       "\nReusing the factorisation (McForwardSolveReuse: CG preconditioned by the factor of m0) for pCN proposals m = "
@@ -214,6 +265,24 @@ int main(int argc, char **argv)
       "|--------------------|--------|----------|----------|-------|-------|----------|-------|-------|---|\n"));
   for (int r = 0; r < nreuse; r++)
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", reuse_rows[r]));
+  if (compare) {
+    PetscInt s4 = steps / 4 > 10 ? steps / 4 : 10;
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                          "\nDirect solvers, refactorising steps (ms per step; speed-up = PETSc's / mcchol's, of the "
+                          "numeric factorisation and of the full step)\n\n"));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                          "| mesh               |   dofs | solver   |   factor |   solve |     full | "
+                          "factor speed-up | step speed-up |\n"));
+    PetscCall(
+        PetscPrintf(PETSC_COMM_WORLD,
+                    "|--------------------|--------|----------|----------|---------|----------|-----------------|-----"
+                    "----------|\n"));
+    if (!only || only == 1) PetscCall(CompareSolvers(2, 32, 1, steps));
+    if (!only || only == 2) PetscCall(CompareSolvers(2, 64, 1, steps));
+    if (!only || only == 3) PetscCall(CompareSolvers(2, 128, 1, s4));
+    if (!only || only == 5) PetscCall(CompareSolvers(2, 32, 2, steps));
+    if (!only || only == 4) PetscCall(CompareSolvers(3, 16, 1, s4));
+  }
   PetscCall(PetscFinalize());
   return 0;
 }

@@ -1142,8 +1142,9 @@ static PetscErrorCode Summary(Run *r)
            (int)r->nchecks, (int)r->base_it, (long long)r->grew_objects, (long long)r->grew_bytes);
     printf("         allocation calls per iteration after it: project %.3g, PETSc %.3g\n",
            (double)(r->loop_project / steps), (double)(r->loop_petsc / steps));
-    /* PETSc's own Cholesky takes (and frees) one workspace per numeric
-     * factorisation: with reuse, only accepted proposals refactorise. */
+    /* With reuse, only accepted proposals refactorise (PETSc's own Cholesky,
+     * if chosen, takes and frees one workspace per factorisation; mcchol
+     * none). */
     PetscBool direct = PETSC_FALSE;
     if (pb->fw) PetscCall(McForwardHasReuse(pb->fw, &direct)); /* the counter is a plain direct solver's */
     if (direct)

@@ -342,7 +342,8 @@ static const Key keys[] = {
      "\"-ksp_type preonly -pc_type cholesky -pc_factor_mat_ordering_type nd\"", 0, 0, 0, NULL, S(solver.petsc_options),
      0, NULL, 0, NULL, "-",
      "PETSc options for the forward and adjoint solves, in PETSc's own vocabulary; command-line options override "
-     "them."},
+     "them. The direct solver on one rank is mcchol (the project's supernodal Cholesky), in parallel MUMPS; "
+     "-pc_factor_mat_solver_type petsc selects PETSc's own Cholesky."},
 
     {"model", "kind", T_CHOICE, C(model.kind), "\"pde\"", 0, 0, 0, model_kinds, 0, 0, NULL, 0, NULL, "-",
      "\"pde\": the PDE inverse problem of this file; \"umbridge\": a model served over UM-Bridge at url (the mesh, pde, "

@@ -177,7 +177,7 @@ PetscErrorCode McForwardSolveReuse(McForward fw, Vec m, PetscBool *converged, Pe
 /* Whether McForwardSolveReuse is possible (the solver is a plain direct one). */
 PetscErrorCode McForwardHasReuse(McForward fw, PetscBool *has);
 /* Numeric factorisations made since set-up (a plain direct solver only;
- * each costs PETSc's own Cholesky one workspace allocation), for the
+ * each costs PETSc's own Cholesky one workspace allocation, mcchol none), for the
  * run's summary and the benchmark. */
 PetscErrorCode McForwardGetFactorCount(McForward fw, PetscInt64 *n);
 /* Refactorises the operator of the last assembly (e.g. when a proposal

@@ -8,6 +8,7 @@
  * (row sums of M, positive for Lagrange P1) makes the white-noise factor a
  * diagonal, so xi ~ N(0, I) has exactly the prior covariance A^-1 Ml A^-1. */
 #include "model/model_impl.h"
+#include "la/la.h"
 
 /* PETSc's pointwise-form signatures are fixed; most arguments go unused. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -141,16 +142,20 @@ static PetscErrorCode SetUpSolver(McPrior p)
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(p->comm, &size));
+  PetscCall(McCholRegister());
   PetscCall(KSPCreate(p->comm, &p->ksp));
   PetscCall(KSPSetOperators(p->ksp, p->A, p->A));
   PetscCall(KSPSetType(p->ksp, KSPPREONLY));
   PetscCall(KSPGetPC(p->ksp, &pc));
   PetscCall(PCSetType(pc, PCCHOLESKY));
-  /* DESIGN.md's measurements: PETSc's own Cholesky with nested dissection is
-   * the fastest here up to ~20k dofs; it is serial, MUMPS takes the
-   * distributed case. */
+  /* The project's supernodal Cholesky (src/la) with nested dissection on
+   * one rank, where it beats PETSc's own (README "Sparse Cholesky"); it is
+   * serial, MUMPS takes the distributed case. */
   if (size > 1) PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-  else PetscCall(PCFactorSetMatOrderingType(pc, MATORDERINGND));
+  else {
+    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMCCHOL));
+    PetscCall(PCFactorSetMatOrderingType(pc, MATORDERINGND));
+  }
   if (p->spec.options_prefix) PetscCall(KSPSetOptionsPrefix(p->ksp, p->spec.options_prefix));
   PetscCall(KSPSetFromOptions(p->ksp));
   PetscCall(KSPSetUp(p->ksp));

@@ -4,11 +4,14 @@
  * allocator, through McMemAllocCount, and the live objects/bytes checked
  * against a baseline with McMemCheck.
  *
- * With MUMPS (-expect_zero) both counts must be exactly zero. With PETSc's
- * own Cholesky (the default up to ~20k dofs) its numeric factorisation
+ * With mcchol (the default on one rank) and with MUMPS
+ * (-expect_zero) both counts must be exactly zero. With PETSc's own Cholesky
+ * (-fwd_pc_factor_mat_solver_type petsc) its numeric factorisation
  * (MatCholeskyFactorNumeric_SeqAIJ) takes one workspace block per call and
  * frees it before returning: then PETSc's count must be exactly one per step
- * and live bytes must not move.
+ * and live bytes must not move. -expect_solver NAME checks which solver
+ * package the forward model's factor is (so the default is tested as the
+ * default).
  *
  * Then 1000 steps that reuse the factorisation (McForwardSolveReuse: CG
  * preconditioned by the factor of an earlier state, small changes of m):
@@ -32,13 +35,16 @@ int main(int argc, char **argv)
   PetscBool     ok;
   PetscInt64    p0, q0, p1, q1;
   PetscInt      nsolves = 1000, failed = 0;
-  PetscBool     expect_zero = PETSC_FALSE;
+  PetscBool     expect_zero = PETSC_FALSE, has_expect_solver;
+  char          expect_solver[64] = "";
 
   if (McMemInstallPetscHooks()) return 2;
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-n", &nsolves, NULL));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-expect_zero", &expect_zero, NULL));
+  PetscCall(
+      PetscOptionsGetString(NULL, NULL, "-expect_solver", expect_solver, sizeof(expect_solver), &has_expect_solver));
   ms = BoxSpec(2, 16, PETSC_TRUE);
   PetscCall(McMeshCreate(PETSC_COMM_WORLD, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
@@ -51,6 +57,20 @@ int main(int argc, char **argv)
   PetscCall(McForwardSetUp(fw));
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
+  {
+    KSP           ksp;
+    PC            pc;
+    MatSolverType stype = NULL;
+    PetscBool     same;
+    PetscCall(McForwardGetKSP(fw, &ksp));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCFactorGetMatSolverType(pc, &stype));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "solver package: %s\n", stype ? stype : "(none)"));
+    if (has_expect_solver) {
+      PetscCall(PetscStrcmp(stype, expect_solver, &same));
+      CHECK(same, "the forward model's solver package is %s, expected %s", stype ? stype : "(none)", expect_solver);
+    }
+  }
   for (PetscInt p = 0; p < 10; p++) {
     pts[2 * p] = 0.05 + 0.09 * p;
     pts[2 * p + 1] = 0.9 - 0.08 * p;

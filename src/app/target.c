@@ -187,6 +187,16 @@ PetscErrorCode McProblemCreateTarget(McProblem *pb, McTarget *target)
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-reuse_factorisation", &reuse, NULL));
   reuse = has && reuse ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(McPosteriorSetReuse(pb->post, reuse));
+  if (reuse) {
+    /* Where CG from the current factor is predicted to cost more than a
+     * refactorisation, a proposal refactorises at once; -reuse_break_even
+     * ITS replaces the break-even the factor's operation counts give (0:
+     * always CG). */
+    PetscReal its;
+    PetscBool set;
+    PetscCall(PetscOptionsGetReal(NULL, NULL, "-reuse_break_even", &its, &set));
+    if (set) PetscCall(McPosteriorSetReuseBreakEven(pb->post, its));
+  }
   PetscCall(McPosteriorGetQoI(pb->post, &nuser, &user));
   for (PetscInt i = 0; i < nuser; i++) names[2 + i] = user[i];
   t->nuser = nuser;

@@ -180,6 +180,12 @@ PetscErrorCode McForwardHasReuse(McForward fw, PetscBool *has);
  * each costs PETSc's own Cholesky one workspace allocation, mcchol none), for the
  * run's summary and the benchmark. */
 PetscErrorCode McForwardGetFactorCount(McForward fw, PetscInt64 *n);
+/* How many iterations of CG preconditioned by the factorisation
+ * (McForwardSolveReuse) cost as much as a refactorisation and solve, from
+ * the factor's operation counts: a function of the problem's structure
+ * only, never of timings, so decisions made with it repeat on every run.
+ * 0 when the factor cannot say (not mcchol). */
+PetscErrorCode McForwardGetReuseBreakEven(McForward fw, PetscReal *its);
 /* Refactorises the operator of the last assembly (e.g. when a proposal
  * solved by McForwardSolveReuse is accepted), so the factorisation belongs
  * to the current state. A no-op if it already does. */

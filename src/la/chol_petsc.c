@@ -163,3 +163,20 @@ PetscErrorCode McCholRegister(void)
   registered = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McCholGetFactorInfo(Mat F, PetscBool *is, McCholInfo *info)
+{
+  MatSolverType type = NULL;
+  McChol        c;
+
+  PetscFunctionBeginUser;
+  *is = PETSC_FALSE;
+  if (!F || !F->factortype) PetscFunctionReturn(0);
+  PetscCall(MatFactorGetSolverType(F, &type));
+  if (!type) PetscFunctionReturn(0);
+  PetscCall(PetscStrcmp(type, MATSOLVERMCCHOL, is));
+  if (!*is) PetscFunctionReturn(0);
+  PetscCall(MatShellGetContext(F, &c));
+  PetscCall(McCholGetInfo(c, info));
+  PetscFunctionReturn(0);
+}

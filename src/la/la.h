@@ -58,6 +58,9 @@ PetscErrorCode McCholSolve(McChol chol, Vec b, Vec x);
 PetscErrorCode McCholSetZeroPivot(McChol chol, PetscReal tol);
 /* Ownership: fills the caller's *info. */
 PetscErrorCode McCholGetInfo(McChol chol, McCholInfo *info);
+/* The analysis of a PETSc factor matrix F if it is an mcchol factor:
+ * *is = PETSC_FALSE (info untouched) for any other factor. */
+PetscErrorCode McCholGetFactorInfo(Mat F, PetscBool *is, McCholInfo *info);
 /* Frees everything and sets *chol to NULL (NULL is fine). */
 PetscErrorCode McCholDestroy(McChol *chol);
 

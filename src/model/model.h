@@ -149,13 +149,21 @@ PetscErrorCode McPosteriorPotentialNear(McPosterior post, Vec xi, PetscReal *phi
  * anchor's field once. has: whether reuse is possible. */
 PetscErrorCode McPosteriorSetReuse(McPosterior post, PetscBool reuse);
 PetscErrorCode McPosteriorGetReuse(McPosterior post, PetscBool *reuse, PetscBool *has);
+/* With reuse on, McPosteriorPotentialNear refactorises at once instead of
+ * running CG when CG is predicted to take more than 0.8 x its iterations
+ * (the prediction: 6 exp(0.8 s) for a field whose difference from the
+ * anchor's spans s). McPosteriorSetReuse sets its to the forward model's
+ * break-even (McForwardGetReuseBreakEven); its <= 0: always CG. */
+PetscErrorCode McPosteriorSetReuseBreakEven(McPosterior post, PetscReal its);
+PetscErrorCode McPosteriorGetReuseBreakEven(McPosterior post, PetscReal *its);
 /* Counts since creation: near = proposals solved by CG from the anchor's
  * factorisation, fallback = of them, those where CG did not converge and the
  * proposal was refactorised and solved directly, anchor_refactor =
  * refactorisations putting the factorisation back at the anchor, cg_its =
- * CG iterations in all. */
+ * CG iterations in all, direct = proposals McPosteriorPotentialNear solved
+ * by refactorising at once because CG was predicted to cost more. */
 typedef struct {
-  PetscInt64 near, fallback, anchor_refactor, cg_its;
+  PetscInt64 near, fallback, anchor_refactor, cg_its, direct;
 } McPosteriorReuseStats;
 PetscErrorCode McPosteriorGetReuseStats(McPosterior post, McPosteriorReuseStats *stats);
 /* grad_xi Phi at the xi of the last McPosteriorPotential call that returned

@@ -57,6 +57,14 @@ struct _p_McPosterior {
    * factorisation still belongs to it. */
   PetscBool     reuse, have_anchor, factor_at_anchor, last_near;
   Vec           manchor;
+  /* CG iterations that cost a refactorisation (0: unknown, always CG); the
+   * spread of m - manchor; the last proposal McPosteriorPotentialNear
+   * solved directly and its Phi, so its exact evaluation on acceptance is
+   * not repeated. */
+  PetscReal     breakeven;
+  Vec           mspread, xdirect;
+  PetscBool     direct, xdirect_valid;
+  PetscReal     phidirect;
   McPosteriorReuseStats reuse_stats;
   /* Hessian actions (hessian.c), made on first use. */
   Vec           hdm, hHm;           /* parameter-field direction and misfit Hessian action */

@@ -334,7 +334,10 @@ elif check in ("rpc", "rpc4"):
            "the summary's posterior mean error (%s) is the one-rank run's (%s)" % (m and m.group(1), mr and mr.group(1)))
 
 elif check == "rpcsigterm":
-    kw = dict(chain__chains=1, chain__iterations=160, chain__burn_in=20, chain__thin=1, output__flush_every=10)
+    # 400 iterations: the second stop comes 30 draws after the resume's
+    # start, with 250 left, so the signal never lands after the loop (a
+    # run that has finished its loop exits on SIGTERM with 143).
+    kw = dict(chain__chains=1, chain__iterations=400, chain__burn_in=20, chain__thin=1, output__flush_every=10)
     ref, refout = reference("ref", **kw)
     cfg = write_config("run.toml", output__path='"run.h5"', parallel__ranks_per_chain=2, **kw)
     one = write_config("one.toml", output__path='"run.h5"', parallel__ranks_per_chain=1, **kw)
@@ -364,6 +367,8 @@ elif check == "rpcsigterm":
     expect(code == 0, "--resume with ranks_per_chain = 1 on one rank: exit %d %s" % (code, err[-300:]))
     compare_tol(ref, path, "stopped twice with R = 2, finished with R = 1")
     # And the other way: stopped on one rank, finished with R = 2.
+    kw = dict(kw, chain__iterations=160)
+    ref, refout = reference("ref160", **kw)
     shutil.copy(ref, os.path.join(work, "back.h5"))
     code, out, err = mcmc(write_config("short.toml", output__path='"back.h5"', **dict(kw, chain__iterations=100)),
                           "--quiet", "--force")

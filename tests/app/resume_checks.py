@@ -92,6 +92,12 @@ def reference(name="ref"):
     cfg = write_config(name + ".toml", output__path='"%s.h5"' % name)
     code, out, err = mcmc(cfg, "--quiet")
     expect(code == 0, "uninterrupted run: exit code %d %s" % (code, err[-300:]))
+    if "-reuse_break_even 0" in open(config).read():
+        # The configuration asks for CG from the current factor at every
+        # proposal: only accepted ones (and fallbacks) refactorise.
+        m = re.search(r"forward factorisations per iteration after it: (\S+)", out)
+        expect(m is not None and float(m.group(1)) < 0.5,
+               "proposals solved by CG: factorisations per iteration %s < 0.5" % (m.group(1) if m else None))
     return os.path.join(work, name + ".h5"), out
 
 

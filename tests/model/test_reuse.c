@@ -135,6 +135,14 @@ static PetscErrorCode TestNear(Problem *pb, gsl_rng *rng)
   PetscCall(Expect("a direct solver can be reused", has, 1, 0));
   PetscCall(Expect("reuse is off by default", reuse, 0, 0));
   PetscCall(McPosteriorSetReuse(pb->post, PETSC_TRUE));
+  {
+    /* mcchol's counts give a break-even; below, CG is always taken (the
+     * prediction is TestDirect's). */
+    PetscReal its;
+    PetscCall(McPosteriorGetReuseBreakEven(pb->post, &its));
+    PetscCall(Expect("break-even CG iterations from mcchol's counts, in 1..100", its, 50.5, 49.5));
+    PetscCall(McPosteriorSetReuseBreakEven(pb->post, 0));
+  }
   PetscCall(McPosteriorCreateParameterVector(pb->post, &x0));
   PetscCall(VecDuplicate(x0, &x1));
   PetscCall(VecDuplicate(x0, &x2));
@@ -204,6 +212,48 @@ static PetscErrorCode TestNear(Problem *pb, gsl_rng *rng)
   PetscFunctionReturn(0);
 }
 
+/* With a break-even below any prediction (6 iterations at least) a near
+ * evaluation refactorises at the proposal: the exact value, bit for bit,
+ * and the exact evaluation that follows for the same xi (an acceptance)
+ * repeats nothing. */
+static PetscErrorCode TestDirect(Problem *pb, gsl_rng *rng)
+{
+  Vec                   x0, x1;
+  PetscReal             e1, n1, a1, phi;
+  McPosteriorReuseStats s0, s1;
+  PetscInt64            f0, f1, f2;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorCreateParameterVector(pb->post, &x0));
+  PetscCall(VecDuplicate(x0, &x1));
+  PetscCall(VecZeroEntries(x1));
+  PetscCall(Propose(rng, x1, 1.0, x0));
+  PetscCall(Propose(rng, x0, 0.1, x1));
+  PetscCall(Exact(pb, x1, &e1));
+  PetscCall(Exact(pb, x0, &phi)); /* the anchor */
+  PetscCall(McPosteriorSetReuseBreakEven(pb->post, 1));
+  PetscCall(McPosteriorGetReuseStats(pb->post, &s0));
+  PetscCall(McForwardGetFactorCount(pb->fw, &f0));
+  PetscCall(Near(pb, x1, &n1));
+  PetscCall(McForwardGetFactorCount(pb->fw, &f1));
+  PetscCall(McPosteriorGetReuseStats(pb->post, &s1));
+  PetscCall(ExpectSame("predicted too costly for CG: near Phi(x1) = exact Phi(x1)", n1, e1));
+  PetscCall(Expect("  ... counted as direct", (double)(s1.direct - s0.direct), 1, 0));
+  PetscCall(Expect("  ... no CG solve", (double)(s1.near - s0.near), 0, 0));
+  PetscCall(Expect("  ... one factorisation", (double)(f1 - f0), 1, 0));
+  PetscCall(Exact(pb, x1, &a1));
+  PetscCall(McForwardGetFactorCount(pb->fw, &f2));
+  PetscCall(ExpectSame("  ... its acceptance (exact at x1) gives the same bits", a1, e1));
+  PetscCall(Expect("  ... without another factorisation", (double)(f2 - f1), 0, 0));
+  PetscCall(Exact(pb, x0, &phi));
+  PetscCall(McForwardGetFactorCount(pb->fw, &f1));
+  PetscCall(Expect("an exact evaluation elsewhere factorises", (double)(f1 - f2), 1, 0));
+  PetscCall(McPosteriorSetReuseBreakEven(pb->post, 0));
+  PetscCall(VecDestroy(&x0));
+  PetscCall(VecDestroy(&x1));
+  PetscFunctionReturn(0);
+}
+
 /* After set-up, near evaluations allocate nothing; nor do exact ones, each
  * a numeric refactorisation by mcchol (PETSc's own Cholesky would take one
  * workspace block per factorisation: tests/fem/test_alloc.c). */
@@ -265,6 +315,7 @@ int main(int argc, char **argv)
   gsl_rng_set(rng, 20261126);
   PetscCall(ProblemCreate(rng, &pb));
   PetscCall(TestNear(&pb, rng));
+  PetscCall(TestDirect(&pb, rng));
   PetscCall(TestAllocations(&pb, rng));
   PetscCall(ProblemDestroy(&pb));
   PetscCall(McGCCollect(2, NULL));

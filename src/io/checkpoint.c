@@ -114,6 +114,16 @@ PetscErrorCode McOutputWriteCheckpoint(McOutput o, const void *const *blobs, con
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McOutputEnsureSpareRecord_Private(McOutput o, size_t need)
+{
+  PetscFunctionBeginUser;
+  if (o->ckpt_spare_cap >= need) PetscFunctionReturn(0);
+  PetscCall(PetscFree(o->ckpt_spare));
+  PetscCall(PetscMalloc(need, &o->ckpt_spare));
+  o->ckpt_spare_cap = need;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *blobs, const size_t *sizes)
 {
   size_t     C = (size_t)o->C, cnv = C * (size_t)o->nv, total, off;
@@ -128,7 +138,8 @@ PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *bl
   for (PetscInt c = 1; c < o->C; c++) PetscCheck(o->fill[c] == o->fill[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "output file %s: checkpoint needs every chain at the same draw; chain 0 has %lld, chain %" PetscInt_FMT " has %lld", o->path, (long long)draws, c, (long long)(o->block_start + o->fill[c]));
   total = 8 + 8 * MC_CK_NHEAD + 8 * C + 16 * cnv + 8 * C;
   for (size_t c = 0; c < C; c++) total += sizes[c];
-  PetscCall(PetscMalloc(total + 8, &rec));
+  PetscCall(McOutputEnsureSpareRecord_Private(o, total + 8));
+  rec = o->ckpt_spare;
   head[MC_CK_SEQ]    = o->ckpt_seq + 1;
   head[MC_CK_DRAWS]  = draws;
   head[MC_CK_FIELDS] = o->nv ? (draws + o->T - 1) / o->T : 0;
@@ -160,9 +171,17 @@ PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *bl
   /* The new record becomes the sink's newest before the flush: if the
    * flush fails the sink is unusable anyway, and on success the progress
    * file written by the flush names this checkpoint. */
-  PetscCall(PetscFree(o->ckpt_record));
-  o->ckpt_record = rec;
+  {
+    size_t cap = o->ckpt_spare_cap;
+    o->ckpt_spare     = o->ckpt_record;
+    o->ckpt_spare_cap = o->ckpt_cap;
+    o->ckpt_record    = rec;
+    o->ckpt_cap       = cap;
+  }
   o->ckpt_size   = total + 8;
+  /* The next record's buffer now (the first checkpoint comes before the
+   * memory baseline), not at the next checkpoint. */
+  PetscCall(McOutputEnsureSpareRecord_Private(o, total + 8));
   o->ckpt_seq    = head[MC_CK_SEQ];
   o->ckpt_draws  = draws;
   o->ckpt_next   = 1 - slot;
@@ -214,11 +233,11 @@ PetscErrorCode McOutputLoadCheckpoint_Private(McOutput o, PetscInt64 draws_on_fi
     PetscCall(PetscFree(rec[1]));
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "output file %s: no complete checkpoint to resume from (%s)", o->path, dims[1] ? "both checkpoint slots are torn or belong to draws that never reached the file" : "the run wrote none");
   }
-  o->ckpt_size   = v[best].length;
-  o->ckpt_record = rec[best];
-  rec[best]      = NULL;
-  PetscCall(PetscFree(rec[0]));
-  PetscCall(PetscFree(rec[1]));
+  o->ckpt_size      = v[best].length;
+  o->ckpt_record    = rec[best];
+  o->ckpt_cap       = dims[1];
+  o->ckpt_spare     = rec[1 - best]; /* the next record is built in the other slot's buffer */
+  o->ckpt_spare_cap = dims[1];
   PetscCheck(McParseRecord(o->ckpt_record, o->ckpt_size, o->C, o->nv, &v[best]), PETSC_COMM_SELF, PETSC_ERR_PLIB, "checkpoint record changed while loading");
   o->ckpt_seq   = v[best].head[MC_CK_SEQ];
   o->ckpt_draws = v[best].head[MC_CK_DRAWS];

@@ -89,7 +89,9 @@ struct _p_McOutput {
   PetscInt64 ckpt_seq;    /* sequence number of the newest valid checkpoint (0 = none) */
   PetscInt64 ckpt_draws;  /* draws it belongs to (-1 = none) */
   char      *ckpt_record; /* the newest record, as on file (blobs point into it) */
-  size_t     ckpt_size;
+  size_t     ckpt_size, ckpt_cap;
+  char      *ckpt_spare;  /* where the next record is built (then the two swap): */
+  size_t     ckpt_spare_cap; /* checkpoints of the same size allocate nothing */
 
   struct McRelay_ *relay; /* parallel runs (relay.c); NULL in a serial run */
 
@@ -130,6 +132,8 @@ PetscErrorCode McRelayCheckpoint_Private(McOutput o, const void *const *blobs, c
 PetscErrorCode McRelayFree_Private(McOutput o);
 PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec, McOutput *out);
 PetscErrorCode McOutputOpenResume_Private(const char *path, const McOutputSpec *spec, McOutput *out);
+/* The spare record buffer holds at least need bytes (checkpoint.c). */
+PetscErrorCode McOutputEnsureSpareRecord_Private(McOutput o, size_t need);
 PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *blobs, const size_t *sizes);
 /* Whether this is a parallel run's rank other than 0 (it writes nothing). */
 #define MC_RELAY_PROXY(o) ((o)->relay && (o)->relay->rank != 0)

@@ -217,6 +217,7 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
   PetscCall(PetscFree(o->mem_col));
   if (o->lock_fd >= 0) close(o->lock_fd); /* releases the lock */
   PetscCall(PetscFree(o->ckpt_record));
+  PetscCall(PetscFree(o->ckpt_spare));
   PetscCall(PetscFree(o->progress_path));
   PetscCall(PetscFree(o->path));
   PetscCall(PetscFree(o));

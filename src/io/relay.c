@@ -140,7 +140,7 @@ PetscErrorCode McRelayOpen_Private(const char *path, const McOutputSpec *spec, P
     PetscCallMPI(MPI_Bcast(&size, 1, MPIU_INT64, 0, spec->comm));
     if (rank) {
       PetscCall(PetscMalloc((size_t)size, &o->ckpt_record));
-      o->ckpt_size = (size_t)size;
+      o->ckpt_size = o->ckpt_cap = (size_t)size;
     }
     PetscCallMPI(MPI_Bcast(o->ckpt_record, (PetscMPIInt)size, MPI_CHAR, 0, spec->comm));
     if (rank) {

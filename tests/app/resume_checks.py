@@ -92,6 +92,11 @@ def reference(name="ref"):
     cfg = write_config(name + ".toml", output__path='"%s.h5"' % name)
     code, out, err = mcmc(cfg, "--quiet")
     expect(code == 0, "uninterrupted run: exit code %d %s" % (code, err[-300:]))
+    # Checkpoints every 10000 iterations after the memory baseline: the
+    # record is built in a buffer kept from the last one, nothing allocates.
+    m = re.search(r"allocation calls per iteration after it: project (\S+), PETSc (\S+)", out)
+    expect(m is not None and m.groups() == ("0", "0"),
+           "allocation calls per iteration after the baseline, checkpoints included: %s" % (m.groups() if m else None,))
     if "-reuse_break_even 0" in open(config).read():
         # The configuration asks for CG from the current factor at every
         # proposal: only accepted ones (and fallbacks) refactorise.

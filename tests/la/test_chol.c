@@ -7,24 +7,11 @@
  * solves allocate nothing (counted through the object layer's hooks); a
  * pattern with a one-sided entry, a numeric step before the symbolic one and
  * a pattern changed since are errors. */
-#include "fem/fem.h"
+#include "../fem/fem_test.h"
 #include "la/la.h"
-#include "obj/obj.h"
 
 #include <petscksp.h>
 #include <string.h>
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    if (!(cond)) {                                                                                                     \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s:%d: ", __FILE__, __LINE__));                                    \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, __VA_ARGS__));                                                           \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n"));                                                                  \
-      failures++;                                                                                                      \
-    }                                                                                                                  \
-  } while (0)
 
 /* ||x - y|| / ||y|| */
 static PetscErrorCode RelDiff(Vec x, Vec y, PetscReal *rel)
@@ -128,7 +115,7 @@ static PetscErrorCode Smooth(PetscInt dim, const PetscReal x[], PetscScalar *v, 
  * for m = a smooth field plus noise. Ownership: *A is a new copy. */
 static PetscErrorCode FEMatrix(PetscInt dim, PetscInt n, PetscInt order, PetscRandom rnd, Mat *A)
 {
-  McMeshSpec ms;
+  McMeshSpec ms = BoxSpec(dim, n, PETSC_TRUE);
   McMesh     mesh;
   McPDESpec  ps;
   McForward  fw;
@@ -137,11 +124,6 @@ static PetscErrorCode FEMatrix(PetscInt dim, PetscInt n, PetscInt order, PetscRa
   Mat        Af;
 
   PetscFunctionBeginUser;
-  PetscCall(McMeshSpecDefault(&ms));
-  ms.dim = dim;
-  ms.simplex = PETSC_TRUE;
-  for (PetscInt k = 0; k < 3; k++)
-    ms.cells[k] = n;
   PetscCall(McMeshCreate(PETSC_COMM_SELF, &ms, &mesh));
   PetscCall(McPDESpecDefault(&ps));
   ps.order = order;

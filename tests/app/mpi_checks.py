@@ -177,6 +177,26 @@ def reference(name, **changes):
     return os.path.join(work, name + ".h5"), out
 
 
+def sigterm_all(n, args, path, draws, what):
+    """Starts mcmc-run ARGS on n ranks, sends SIGTERM to every rank once
+    the file holds draws committed draws, and expects exit code 4 from
+    every rank and from mpiexec. Returns mpiexec's stderr."""
+    p = start_mpi(n, *args, "--quiet")
+    pids = rank_pids(n)
+    wait_committed(path, draws, p)
+    for pid in pids or []:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    out, err = p.communicate(timeout=120)
+    codes = [rank_file("rc", r) for r in range(n)]
+    print(err[-1500:])
+    expect(codes == [4] * n, "%s: exit codes %s, expected 4 on all" % (what, codes))
+    expect(p.returncode == 4, "%s: mpiexec's exit code %d, expected 4" % (what, p.returncode))
+    return err
+
+
 def summary_tail(out):
     """The summary from the ESS table on (the per-chain times differ)."""
     m = re.search(r"effective sample size.*?prior mean error[^\n]*", out, re.S)
@@ -223,21 +243,9 @@ elif check == "sigterm":
     done = 0
     for step, n in enumerate([2, 2]):
         args = [cfg] if step == 0 else ["--resume", "run.h5"]
-        p = start_mpi(n, *args, "--quiet")
-        pids = rank_pids(n)
         # Past the set-up (a signal there ends a rank at once, as a kill):
         # 1000 draws beyond where the last stop left the file.
-        wait_committed(path, done + 1000, p)
-        for pid in pids or []:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        out, err = p.communicate(timeout=120)
-        codes = [rank_file("rc", r) for r in range(n)]
-        print(err[-1500:])
-        expect(codes == [4] * n, "SIGTERM %d to every rank: exit codes %s, expected 4 on all" % (step + 1, codes))
-        expect(p.returncode == 4, "mpiexec's exit code %d, expected 4" % p.returncode)
+        err = sigterm_all(n, args, path, done + 1000, "SIGTERM %d to every rank" % (step + 1))
         expect(err.count("stopped by SIGTERM") == 1 and "continue with: mcmc-run --resume run.h5" in err,
                "rank 0 says where it stopped and how to continue, once")
         done = (progress(path) or {}).get("draws_committed", 0)
@@ -345,19 +353,7 @@ elif check == "rpcsigterm":
     done = 0
     for step in range(2):
         args = [cfg] if step == 0 else ["--resume", "run.h5"]
-        p = start_mpi(2, *args, "--quiet")
-        pids = rank_pids(2)
-        wait_committed(path, done + 30, p)
-        for pid in pids or []:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        out, err = p.communicate(timeout=120)
-        codes = [rank_file("rc", r) for r in range(2)]
-        print(err[-1500:])
-        expect(codes == [4, 4], "SIGTERM %d to both ranks of the chain: exit codes %s, expected 4 on both" % (step + 1, codes))
-        expect(p.returncode == 4, "mpiexec's exit code %d, expected 4" % p.returncode)
+        sigterm_all(2, args, path, done + 30, "SIGTERM %d to both ranks of the chain" % (step + 1))
         now = (progress(path) or {}).get("draws_committed", 0)
         expect(now > done, "stop %d: %d draws in the file (%d before)" % (step + 1, now, done))
         done = now

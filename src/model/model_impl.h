@@ -63,7 +63,7 @@ struct _p_McPosterior {
    * not repeated. */
   PetscReal     breakeven;
   Vec           mspread, xdirect;
-  PetscBool     direct, xdirect_valid;
+  PetscBool     xdirect_valid;
   PetscReal     phidirect;
   McPosteriorReuseStats reuse_stats;
   /* Hessian actions (hessian.c), made on first use. */

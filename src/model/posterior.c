@@ -164,15 +164,16 @@ static PetscReal PredictedIterations(PetscReal s)
  * or, when CG is predicted to cost more than a refactorisation (breakeven,
  * from the factor's operation counts: a function of the problem and of m
  * and the anchor only, so runs and resumes repeat the choice), by
- * refactorising at m at once.
+ * refactorising at m at once (*direct).
  * The factorisation is put back at the anchor first if something moved it,
  * so the result depends on m and the anchor only (bit-identical resume). */
-static PetscErrorCode SolveNear(McPosterior p, Vec m, McPosteriorStatus *status)
+static PetscErrorCode SolveNear(McPosterior p, Vec m, McPosteriorStatus *status, PetscBool *direct)
 {
   PetscBool converged, refactored, ok = PETSC_TRUE;
   PetscInt  its = 0;
 
   PetscFunctionBeginUser;
+  *direct = PETSC_FALSE;
   PetscCall(Classify(m, status));
   if (*status != MC_POST_OK) PetscFunctionReturn(0);
   if (p->breakeven > 0) {
@@ -185,7 +186,7 @@ static PetscErrorCode SolveNear(McPosterior p, Vec m, McPosteriorStatus *status)
      * break-even of 9.9, and the reuse 20% slower than refactorising). */
     if (PredictedIterations(hi - lo) > 0.8 * p->breakeven) {
       p->reuse_stats.direct++;
-      p->direct = PETSC_TRUE;
+      *direct = PETSC_TRUE;
       PetscCall(SolveAt(p, m, status));
       PetscFunctionReturn(0);
     }
@@ -376,6 +377,8 @@ static PetscErrorCode Misfit(McPosterior p, PetscReal *phi, Vec gm)
 
 static PetscErrorCode Evaluate(McPosterior p, Vec xi, PetscBool near, PetscReal *phi, McPosteriorStatus *status)
 {
+  PetscBool direct = PETSC_FALSE; /* a near evaluation that refactorised at xi */
+
   PetscFunctionBeginUser;
   PetscCheck(p->have_data, PetscObjectComm((PetscObject)p->d), PETSC_ERR_ORDER, "the posterior has no data: call McPosteriorSetData or McPosteriorSynthesize first");
   if (!near && p->xdirect_valid) {
@@ -395,13 +398,12 @@ static PetscErrorCode Evaluate(McPosterior p, Vec xi, PetscBool near, PetscReal 
     }
   }
   p->xdirect_valid = PETSC_FALSE;
-  p->direct        = PETSC_FALSE;
   p->last_ok       = PETSC_FALSE;
   p->grad_ok       = PETSC_FALSE;
   p->last_near     = near;
   *phi             = PETSC_MAX_REAL;
   PetscCall(McPosteriorParameterToField(p, xi, p->m));
-  if (near) PetscCall(SolveNear(p, p->m, status));
+  if (near) PetscCall(SolveNear(p, p->m, status, &direct));
   else PetscCall(SolveAt(p, p->m, status));
   if (*status != MC_POST_OK) PetscFunctionReturn(0);
   PetscCall(Misfit(p, phi, NULL));
@@ -411,7 +413,7 @@ static PetscErrorCode Evaluate(McPosterior p, Vec xi, PetscBool near, PetscReal 
     PetscFunctionReturn(0);
   }
   p->last_ok = PETSC_TRUE;
-  if (p->direct) {
+  if (direct) {
     PetscCall(VecCopy(xi, p->xdirect));
     p->phidirect     = *phi;
     p->xdirect_valid = PETSC_TRUE;

@@ -9,6 +9,27 @@
 
 #include <petscdmplex.h>
 
+/* Cell c's vertices (points in [vs, ve)) in XDMF/VTK corner order: Plex
+ * orders tetrahedra and hexahedra with outward-facing first faces, XDMF
+ * the other way. *k: how many (at most 8 are kept). */
+static PetscErrorCode CellCorners(DM dm, PetscInt c, PetscInt vs, PetscInt ve, PetscInt verts[8], PetscInt *k)
+{
+  PetscInt      *closure = NULL, np;
+  DMPolytopeType ct;
+
+  PetscFunctionBeginUser;
+  *k = 0;
+  PetscCall(DMPlexGetCellType(dm, c, &ct));
+  PetscCall(DMPlexGetTransitiveClosure(dm, c, PETSC_TRUE, &np, &closure));
+  for (PetscInt i = 0; i < np; i++) {
+    PetscInt p = closure[2 * i];
+    if (p >= vs && p < ve && *k < 8) verts[(*k)++] = p;
+  }
+  PetscCall(DMPlexRestoreTransitiveClosure(dm, c, PETSC_TRUE, &np, &closure));
+  PetscCall(DMPlexInvertCell(ct, verts));
+  PetscFunctionReturn(0);
+}
+
 /* The distributed mesh: each rank contributes the vertices it owns (their
  * natural index and coordinates) and its cells (no overlap: each cell lives
  * on one rank; its natural index and its corners' natural indices). */
@@ -60,18 +81,10 @@ static PetscErrorCode GatherMesh(McProblem *pb, McSpace space, DM dm, McOutputMe
              (int)corners);
   PetscCall(PetscMalloc1((size_t)(ce - cs) * (size_t)(corners + 1) + 1, &crec));
   for (PetscInt c = cs; c < ce; c++) {
-    PetscInt      *closure = NULL, np, k = 0, verts[8];
-    DMPolytopeType ct;
-    PetscCall(DMPlexGetCellType(dm, c, &ct));
-    PetscCall(DMPlexGetTransitiveClosure(dm, c, PETSC_TRUE, &np, &closure));
-    for (PetscInt i = 0; i < np; i++) {
-      PetscInt p = closure[2 * i];
-      if (p >= vs && p < ve && k < 8) verts[k++] = p;
-    }
-    PetscCall(DMPlexRestoreTransitiveClosure(dm, c, PETSC_TRUE, &np, &closure));
+    PetscInt k, verts[8];
+    PetscCall(CellCorners(dm, c, vs, ve, verts, &k));
     PetscCheck(k == corners, PETSC_COMM_SELF, PETSC_ERR_SUP, "mesh file: mixed cell types (%d and %d vertices)",
                (int)corners, (int)k);
-    PetscCall(DMPlexInvertCell(ct, verts)); /* XDMF's orientation, as on one rank */
     crec[(c - cs) * (corners + 1)] = nat[c] - cs0;
     for (PetscInt j = 0; j < k; j++) crec[(c - cs) * (corners + 1) + 1 + j] = nat[verts[j]] - vs0;
   }
@@ -162,24 +175,14 @@ PetscErrorCode McProblemGetMesh(McProblem *pb, McOutputMesh *m, double **coords,
   }
   PetscCall(VecRestoreArrayRead(cl, &ca));
   for (PetscInt c = cs; c < ce; c++) {
-    PetscInt      *closure = NULL, n, k = 0, verts[8];
-    DMPolytopeType ct;
-    PetscCall(DMPlexGetCellType(dm, c, &ct));
-    PetscCall(DMPlexGetTransitiveClosure(dm, c, PETSC_TRUE, &n, &closure));
-    for (PetscInt i = 0; i < n; i++) {
-      PetscInt p = closure[2 * i];
-      if (p >= vs && p < ve && k < 8) verts[k++] = p;
-    }
-    PetscCall(DMPlexRestoreTransitiveClosure(dm, c, PETSC_TRUE, &n, &closure));
+    PetscInt k, verts[8];
+    PetscCall(CellCorners(dm, c, vs, ve, verts, &k));
     if (corners < 0) {
       corners = k;
       PetscCall(McMalloc(sizeof(int64_t) * (size_t)(corners * (ce - cs)), cells));
     }
     PetscCheck(k == corners, PETSC_COMM_SELF, PETSC_ERR_SUP, "mesh file: mixed cell types (%d and %d vertices)",
                (int)corners, (int)k);
-    /* Plex orders tetrahedra and hexahedra with outward-facing first faces;
-     * XDMF (VTK) wants the other orientation. */
-    PetscCall(DMPlexInvertCell(ct, verts));
     for (PetscInt j = 0; j < k; j++) {
       PetscInt row;
       PetscCall(PetscSectionGetOffset(sec, verts[j], &row));

@@ -32,14 +32,11 @@ import xml.etree.ElementTree as ET
 import h5py
 import numpy as np
 
+import runcheck
+from runcheck import expect
+
 run, dump, work, config = sys.argv[1:5]
-failures = []
 
-
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def close(a, b, tol):
@@ -192,5 +189,4 @@ for xmf, h5name, arrays in ((stem + ".xmf", out, run_arrays), (stem + "_map.xmf"
         expect(names == ["truth"] + fields, "%s: truth and the constant fields only (no empty chain means): %s"
                % (os.path.basename(xmf), names))
 
-print("constants: %d failed" % len(failures))
-sys.exit(1 if failures else 0)
+runcheck.finish("constants")

@@ -21,14 +21,11 @@ import sys
 import h5py
 import numpy as np
 
+import runcheck
+from runcheck import expect
+
 run, work, config = sys.argv[1:4]
-failures = []
 
-
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 shutil.rmtree(work, ignore_errors=True)
@@ -68,5 +65,4 @@ for name, obs, data in (
     expect(np.array_equal(got["posterior/theta"], first["posterior/theta"]),
            "%s: the same posterior: the chain's %d draws bit for bit" % (name, first["posterior/theta"].shape[1]))
 
-print("data files: %d failed" % len(failures))
-sys.exit(1 if failures else 0)
+runcheck.finish("data files")

@@ -23,14 +23,11 @@ import sys
 import h5py
 import numpy as np
 
+import runcheck
+from runcheck import expect
+
 run, work, config = sys.argv[1:4]
-failures = []
 
-
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 shutil.rmtree(work, ignore_errors=True)
@@ -97,5 +94,4 @@ path = mcmc(with_prior('mean_file = "m0.txt"'), "from_text2")
 with h5py.File(path, "r") as f, h5py.File(os.path.join(work, "from_text.h5"), "r") as g:
     expect(f.attrs["model_hash"] != g.attrs["model_hash"], "the mean file's contents enter the model hash")
 
-print("prior mean: %d failed" % len(failures))
-sys.exit(1 if failures else 0)
+runcheck.finish("prior mean")

@@ -19,14 +19,11 @@ import sys
 import h5py
 import numpy as np
 
+import runcheck
+from runcheck import expect
+
 run, work, check, config, extra = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-failures = []
 
-
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def mcmc(*args):
@@ -127,5 +124,4 @@ elif check == "quiet":
     expect(code == 0 and err == "", "--quiet: exit code %d, stderr %r" % (code, err))
 else:
     sys.exit("unknown check " + check)
-print("%s: %d failed" % (check, len(failures)))
-sys.exit(1 if failures else 0)
+runcheck.finish(check)

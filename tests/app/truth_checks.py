@@ -20,15 +20,12 @@ import sys
 import h5py
 import numpy as np
 
+import runcheck
+from runcheck import expect
+
 run, work = sys.argv[1:3]
-failures = []
 M0, A, W = 0.5, 1.5, 0.02
 
-
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def bump(dist, r, w):
@@ -98,5 +95,4 @@ for i, (kind, box, points) in enumerate(CASES):
         ok = np.allclose(x[k], pt, atol=1e-12) and abs(t[k] - val) <= 1e-3
         expect(ok, "%s: at %s the truth is %.6f, expected %.6f" % (name, pt, t[k], val))
 
-print("truths: %d failed" % len(failures))
-sys.exit(1 if failures else 0)
+runcheck.finish("truths")

@@ -878,6 +878,13 @@ static PetscErrorCode Loop(Run *r, int *code)
   /* On several ranks the agreed signal: one arriving on a rank after the
    * last agreement is ignored by all (the run was complete). */
   r->stopped_by = r->lay.size > 1 ? agreed[0] : stop_signal;
+  if (r->lay.size > 1 && agreed[0]) {
+    /* Every rank now checkpoints and exits 4; mpiexec signals the ranks
+     * still running as soon as one has exited non-zero, which must not turn
+     * their 4 into a death by signal (seen with a chain on 2 ranks). */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+  }
   PetscCall(McOutputExchange(r->out));
   PetscCall(PetscTime(&tend));
   r->st.loop = tend - r->t0;

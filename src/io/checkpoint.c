@@ -25,6 +25,7 @@
 #include "io/ioimpl.h"
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MC_CKPT_MAGIC "MCCKPT01"
@@ -322,12 +323,85 @@ static PetscErrorCode McOpenForResume(McOutput o)
   PetscFunctionReturn(0);
 }
 
+/* The datasets that grow with the draws and the memory rows (their names
+ * for messages). */
+static const char *const pf[2]            = {"posterior/draw", "sample_stats/draw"};
+static const char *const mem[MC_MEM_NCOLS] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes", "memory/collections"};
+
+/* The largest end address of the chunks of ds at or after position from
+ * along axis (all positions of the other axes), into *end. Stops at the
+ * first chunk position along axis that has no chunk anywhere. */
+static PetscErrorCode McChunkEnd(McOutput o, hid_t ds, const char *what, int axis, hsize_t from, haddr_t *end)
+{
+  hid_t   space, dcpl;
+  hsize_t dims[3], cdims[3], off[3], ncell = 1;
+  int     rank;
+
+  PetscFunctionBeginUser;
+  MC_H5(o, what, space = H5Dget_space(ds));
+  MC_H5(o, what, rank = H5Sget_simple_extent_dims(space, dims, NULL));
+  MC_H5(o, what, H5Sclose(space));
+  MC_H5(o, what, dcpl = H5Dget_create_plist(ds));
+  MC_H5(o, what, H5Pget_chunk(dcpl, rank, cdims));
+  MC_H5(o, what, H5Pclose(dcpl));
+  for (int a = 0; a < rank; a++)
+    if (a != axis) ncell *= (dims[a] + cdims[a] - 1) / cdims[a];
+  for (hsize_t j = from / cdims[axis];; j++) {
+    PetscBool any = PETSC_FALSE;
+    for (hsize_t cell = 0; cell < ncell; cell++) {
+      unsigned mask;
+      haddr_t  addr;
+      hsize_t  size, rest = cell;
+
+      for (int a = rank - 1; a >= 0; a--) {
+        if (a == axis) continue;
+        hsize_t n = (dims[a] + cdims[a] - 1) / cdims[a];
+        off[a]    = (rest % n) * cdims[a];
+        rest /= n;
+      }
+      off[axis] = j * cdims[axis];
+      MC_H5(o, what, H5Dget_chunk_info_by_coord(ds, off, &mask, &addr, &size));
+      if (addr == HADDR_UNDEF) continue;
+      any = PETSC_TRUE;
+      if (addr + size > *end) *end = addr + size;
+    }
+    if (!any) break;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* A writer killed between two flushes can leave chunk index entries on
+ * file that point past the superblock's end of allocation (EOA): the index
+ * was written, the superblock with the grown EOA and maybe the chunk
+ * itself not. Writing that chunk again in place (the block after the
+ * checkpoint) would then fail with "addr overflow", or a new allocation
+ * could overlap it. So the EOA is raised over the file's end and over
+ * every chunk past the checkpoint, as h5clear --increment does for a
+ * crashed SWMR writer; at most one flush interval's bytes are lost. */
+static PetscErrorCode McCoverAllocations(McOutput o, PetscInt64 N, PetscInt64 K, PetscInt64 R)
+{
+  haddr_t     eoa, end = 0;
+  struct stat st;
+
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McChunkEnd(o, o->vars[i].dset, o->vars[i].name, 1, (hsize_t)N, &end));
+  for (int s = 0; s < 2; s++) PetscCall(McChunkEnd(o, o->draw_scales[s], pf[s], 0, (hsize_t)N, &end));
+  if (o->nv) {
+    PetscCall(McChunkEnd(o, o->field_dset, o->field_path, 1, (hsize_t)K, &end));
+    PetscCall(McChunkEnd(o, o->field_draw, "posterior_fields/draw", 0, (hsize_t)K, &end));
+  }
+  for (int k = 0; k < MC_MEM_NCOLS; k++) PetscCall(McChunkEnd(o, o->mem_dset[k], mem[k], 0, (hsize_t)R, &end));
+  PetscCheck(stat(o->path, &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "output file %s: cannot stat it", o->path);
+  MC_H5(o, o->path, H5Fget_eoa(o->file, &eoa));
+  if ((haddr_t)st.st_size > eoa) eoa = (haddr_t)st.st_size;
+  MC_H5(o, o->path, H5Fincrement_filesize(o->file, end > eoa ? (hsize_t)(end - eoa) : 0));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
 {
   PetscInt64 ondraws = INT64_MAX, onfields = INT64_MAX, onmem = INT64_MAX;
   PetscInt64 N, K, R;
-  const char *pf[2] = {"posterior/draw", "sample_stats/draw"};
-  static const char *const mem[MC_MEM_NCOLS] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes", "memory/collections"};
 
   PetscFunctionBeginUser;
   PetscCall(McOutputLock_Private(o, PETSC_FALSE));
@@ -343,6 +417,7 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   } else onfields = 0;
   for (int k = 0; k < MC_MEM_NCOLS; k++) PetscCall(McLength(o, o->mem_dset[k], mem[k], 0, &onmem));
   PetscCall(McOutputLoadCheckpoint_Private(o, ondraws, onfields, onmem, &N, &K, &R));
+  PetscCall(McCoverAllocations(o, N, K, R));
 
   /* Draws past the checkpoint are dropped: the resumed chain redraws them. */
   for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McH5Extent_Private(o, o->vars[i].dset, o->vars[i].name, 1, (hsize_t)N));

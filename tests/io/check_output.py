@@ -4,8 +4,9 @@ h5netcdf, netCDF4), driving tests/io/io_driver.c, a toy sampler whose draws
 this script recomputes exactly (same xorshift64* recurrence, same IEEE
 operations), so every value is compared for equality.
 
-usage: check_output.py DRIVER WORKDIR {layout|swmr|kill|diskfull}
+usage: check_output.py DRIVER WORKDIR {layout|swmr|kill|diskfull|midflush}
 """
+import gzip
 import json
 import os
 import random
@@ -422,10 +423,34 @@ def check_diskfull(driver, work):
         check_prefix(f, committed + 16, "resumed after disk full")
 
 
+def check_midflush(driver, work):
+    """A file whose writer was SIGKILLed inside a flush (made by check_kill's
+    loop with -pause_ms 0; kept because such a kill is rare): its chunk
+    indexes reach past the datasets' extent and the superblock's end of
+    allocation lies before the file's end. Resuming must write the chunks
+    after the checkpoint again (HDF5 once failed there with "addr
+    overflow", then crashed at exit) and give the uninterrupted run."""
+    path, ref = os.path.join(work, "midflush.h5"), os.path.join(work, "midflush-ref.h5")
+    remove(path, ref)
+    with gzip.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "killed_midflush.h5.gz")) as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        theta = f["posterior/theta"]
+        extent = theta.shape[1]
+        past = theta.id.get_chunk_info_by_coord((0, extent, 0))
+        expect(past.byte_offset is not None, f"fixture: no chunk past the extent {extent} of posterior/theta")
+    r = run(driver, "-file", path, "-resume", "-draws", 1400, "-block", 16, "-ckpt_every", 16)
+    first = r.stdout.strip().splitlines()[0]
+    expect(first == "resumed at draw 1328", f"fixture resumed as '{first}', expected at draw 1328")
+    run(driver, "-file", ref, "-force", "-draws", 1400, "-block", 16, "-ckpt_every", 16)
+    compare_files(path, ref, "resumed after a kill inside a flush")
+    print(f"kill inside a flush: chunk index past the extent {extent}, {first}, identical to an uninterrupted run of 1400")
+
+
 def main():
     driver, work, what = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(work, exist_ok=True)
-    {"layout": check_layout, "swmr": check_swmr, "kill": check_kill, "diskfull": check_diskfull}[what](driver, work)
+    {"layout": check_layout, "swmr": check_swmr, "kill": check_kill, "diskfull": check_diskfull, "midflush": check_midflush}[what](driver, work)
     print(f"OK {what}")
 
 

@@ -8,9 +8,15 @@ CHECK: default   the default problem: posterior mean error below a bound and
        example   exit 0 and the expected number of draws
        failures  failed proposals counted, exit 0
        exists    a second run refuses to replace the file: exit 2
-       quiet     progress on stderr without --quiet, nothing with it
+       quiet     progress on stderr without --quiet (plain lines: no carriage
+                 return, no terminal escapes), nothing with it
+       tty       with stderr on a terminal (a pseudo-terminal) the progress
+                 line is rewritten in place: several reports, each starting
+                 with a carriage return and ending with erase-to-end-of-line,
+                 no newline until the last one
 """
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -120,8 +126,42 @@ elif check == "quiet":
     expect(code == 0, "exit code %d" % code)
     expect(re.search(r"3000/3000 100% sampling\s+[0-9]+ it/s\s+ETA\s+0:00\s+acc 0\.[0-9]+\s+failed 0\s+RSS [0-9.]+ MB\n", err) is not None,
            "progress line on stderr: %r" % err[-200:])
+    expect("\r" not in err and "\033" not in err, "no carriage return or escape on a non-terminal: %r" % err[-200:])
     code, out, err = mcmc("--quiet", "--force")
     expect(code == 0 and err == "", "--quiet: exit code %d, stderr %r" % (code, err))
+elif check == "tty":
+    # Long enough (150000 iterations, ~2 s here, more under the sanitizers) for
+    # a few of the reports made every 0.25 s on a terminal; thinned so the
+    # file stays small.
+    with open(config) as f:
+        text = f.read().replace("thin = 2", "thin = 100")
+    cfg = os.path.join(work, "tty.toml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([run, cfg, "--iterations", "150000"], cwd=work, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    raw = b""
+    while True:  # read while it runs: a full terminal buffer would block it
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    out = p.stdout.read()
+    code = p.wait(timeout=240)
+    os.close(master)
+    err = raw.decode()
+    expect(code == 0, "exit code %d" % code)
+    report = r"\r *[0-9]+/150000 +[0-9]+% (?:burn-in|sampling) +[0-9]+ it/s  ETA +[0-9:]+  acc 0\.[0-9]+  failed 0  RSS [0-9.]+ MB\033\[K"
+    reports = re.findall(report, err)
+    expect(len(reports) >= 2, "%d progress reports in place on a terminal: %r" % (len(reports), err[-300:]))
+    expect(re.fullmatch(r"(?:%s)+\r?\n" % report, err) is not None,
+           "only in-place reports, one newline at the very end: %r" % err[-300:])
+    expect(reports and "150000/150000 100% sampling" in reports[-1], "the last report is the end: %r" % reports[-1:])
+    print("tty: %d reports in place" % len(reports))
 else:
     sys.exit("unknown check " + check)
 runcheck.finish(check)

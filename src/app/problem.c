@@ -274,25 +274,32 @@ static PetscErrorCode CreateForward(const McConfig *cfg, McProblem *pb, char *ms
 /* ---------------------------------------------------------- observations */
 
 /* Keeps the points of pts[n][dim] that lie in a cell of the mesh (a grid
- * over the bounding box of a Gmsh mesh with holes or re-entrant corners). */
-static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pts)
+ * over the bounding box of a Gmsh mesh with holes or re-entrant corners),
+ * by the observation operator's own test, over all ranks of a mesh
+ * distributed over a chain's ranks. *first_out: the index of the first
+ * point dropped (-1: none), its coordinates in xout. */
+static PetscErrorCode KeepInside(McMesh mesh, PetscInt dim, PetscInt *n, PetscReal *pts, PetscInt *first_out,
+                                 PetscReal xout[3])
 {
-  Vec                v;
-  PetscSF            sf = NULL;
-  PetscInt           nfound, kept = 0;
-  const PetscSFNode *cells;
+  PetscBool *inside;
+  PetscInt   kept = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, dim, *n * dim, pts, &v));
-  PetscCall(DMLocatePoints(dm, v, DM_POINTLOCATION_NONE, &sf));
-  PetscCall(PetscSFGetGraph(sf, NULL, &nfound, NULL, &cells));
-  for (PetscInt i = 0; i < nfound && i < *n; i++) {
-    if (cells[i].index < 0) continue;
+  *first_out = -1;
+  PetscCall(PetscMalloc1(*n, &inside));
+  PetscCall(McMeshLocatePoints(mesh, *n, pts, inside));
+  for (PetscInt i = 0; i < *n; i++) {
+    if (!inside[i]) {
+      if (*first_out < 0) {
+        *first_out = i;
+        for (PetscInt d = 0; d < dim; d++) xout[d] = pts[i * dim + d];
+      }
+      continue;
+    }
     for (PetscInt d = 0; d < dim; d++) pts[kept * dim + d] = pts[i * dim + d];
     kept++;
   }
-  PetscCall(PetscSFDestroy(&sf));
-  PetscCall(VecDestroy(&v));
+  PetscCall(PetscFree(inside));
   *n = kept;
   PetscFunctionReturn(0);
 }
@@ -300,8 +307,8 @@ static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pt
 static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
   char      where[2 * MC_CONFIG_PATH_MAX + 16];
-  PetscInt  dim = cfg->mesh.dim, n = 0;
-  PetscReal lo[3], hi[3];
+  PetscInt  dim = cfg->mesh.dim, n = 0, out;
+  PetscReal lo[3], hi[3], xout[3];
   McSpace   space;
   DM        dm;
 
@@ -324,7 +331,7 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
       for (PetscInt d = dim - 1; d >= 0; d--) idx[d] = r % g, r /= g;
       for (PetscInt d = 0; d < dim; d++) pb->obs_coords[p * dim + d] = lo[d] + (idx[d] + 0.5) / g * (hi[d] - lo[d]);
     }
-    if (cfg->mesh.kind == MC_MESH_FILE) PetscCall(KeepInside(dm, dim, &n, pb->obs_coords));
+    if (cfg->mesh.kind == MC_MESH_FILE) PetscCall(KeepInside(pb->mesh, dim, &n, pb->obs_coords, &out, xout));
     if (n == 0) Fail(msg, len, valid, "%s: [observations] no grid point lies inside the mesh", cfg->source);
     break;
   }
@@ -345,12 +352,16 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     PetscReal *copy;
     PetscCall(PetscMalloc1(n * dim, &copy));
     PetscCall(PetscArraycpy(copy, pb->obs_coords, n * dim));
-    PetscCall(KeepInside(dm, dim, &m, copy));
+    PetscCall(KeepInside(pb->mesh, dim, &m, copy, &out, xout));
     PetscCall(PetscFree(copy));
     if (m != n) {
-      Fail(msg, len, valid, "%s: %d of the %d observation points (%s) lie outside the mesh", cfg->source,
-           (int)(n - m), (int)n,
-           cfg->observations.kind == MC_OBS_FILE ? where : "[observations] points");
+      char xs[96];
+      if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof xs, "(%g, %g)", (double)xout[0], (double)xout[1]));
+      else PetscCall(PetscSNPrintf(xs, sizeof xs, "(%g, %g, %g)", (double)xout[0], (double)xout[1], (double)xout[2]));
+      Fail(msg, len, valid,
+           "%s: %d of the %d observation points (%s) lie outside the mesh; the first is point %d (counting from 0) at %s",
+           cfg->source, (int)(n - m), (int)n, cfg->observations.kind == MC_OBS_FILE ? where : "[observations] points",
+           (int)out, xs);
       PetscFunctionReturn(0);
     }
   }

@@ -99,7 +99,12 @@ elif check == "example":
     expect(code == 0, "exit code %d" % code)
     with h5py.File(output_path(out), "r", swmr=True) as f:
         params = f["posterior/theta"].shape[2]
+        nobs = f["observed_data/y"].shape[0]
     check_file(output_path(out), chains, draws, params, memory=False)
+    if os.path.basename(config) == "lshape_wells.toml":
+        # Its 10 x 10 grid over the bounding box: the 25 cell centres in the
+        # missing quarter (x, y > 0.5) dropped, every other one kept.
+        expect(nobs == 75, "lshape: %d observation points inside the L, expected 75" % nobs)
 elif check == "failures":
     code, out, err = mcmc("--quiet")
     print(out, err)

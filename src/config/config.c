@@ -249,8 +249,8 @@ static const Key keys[] = {
      "Step size (beta for pcn and infmala, at most 1; proposal scale for the others)."},
     {"sampler", "adapt", T_BOOL, C(sampler.adapt), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
      "Adapt the step size during burn-in towards target_acceptance."},
-    {"sampler", "target_acceptance", T_REAL, C(sampler.target_acceptance), NULL, 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0,
-     0, NULL, 0, "0.25", "-",
+    {"sampler", "target_acceptance", T_REAL, C(sampler.target_acceptance), NULL, 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0, 0,
+     NULL, 0, "0.25", "-",
      "Acceptance rate the adaptation aims at; default by kernel: 0.25 for pcn, rwm and am, 0.574 for mala, infmala, "
      "hmala and dili, 0.3 for hpcn and dr."},
 

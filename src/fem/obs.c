@@ -109,10 +109,12 @@ PetscErrorCode McMeshLocatePoints(McMesh mesh, PetscInt npoints, const PetscReal
   PetscCall(LocateLocal(dm, npoints, coords, cellOf));
   /* A distributed mesh: each rank holds only its cells, so a point is
    * inside if any rank finds it. */
-  for (PetscInt p = 0; p < npoints; p++) found[p] = cellOf[p] >= 0;
+  for (PetscInt p = 0; p < npoints; p++)
+    found[p] = cellOf[p] >= 0;
   PetscCall(PetscMPIIntCast(npoints, &n));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, found, n, MPIU_INT, MPI_MAX, comm));
-  for (PetscInt p = 0; p < npoints; p++) inside[p] = found[p] ? PETSC_TRUE : PETSC_FALSE;
+  for (PetscInt p = 0; p < npoints; p++)
+    inside[p] = found[p] ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(PetscFree2(cellOf, found));
   PetscFunctionReturn(0);
 }

@@ -133,7 +133,8 @@ static PetscErrorCode NeumannExact(PetscInt dim, const PetscReal x[], PetscScala
 static PetscErrorCode NeumannExactGrad(PetscInt dim, const PetscReal x[], PetscScalar g[], void *ctx)
 {
   (void)x, (void)ctx;
-  for (PetscInt d = 0; d < dim; d++) g[d] = d == 0 ? neumann_h / PetscExpReal(neumann_m) : 0.0;
+  for (PetscInt d = 0; d < dim; d++)
+    g[d] = d == 0 ? neumann_h / PetscExpReal(neumann_m) : 0.0;
   return 0;
 }
 

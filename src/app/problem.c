@@ -12,6 +12,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <petscsf.h>
@@ -845,6 +847,44 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   PetscFunctionReturn(0);
 }
 
+/* [sampler] proposal_covariance_file: nparams rows of nparams numbers,
+ * symmetric and positive definite (checked here, so a mistake is a
+ * configuration error naming the file rather than a failure at set-up). */
+static PetscErrorCode ReadProposalCovariance(const McConfig *cfg, McProblem *pb, char *msg, size_t len,
+                                             PetscBool *valid)
+{
+  const char *path = cfg->sampler.proposal_covariance_file;
+  PetscInt    n, N = pb->nparams;
+  PetscReal  *c, *f;
+
+  PetscFunctionBeginUser;
+  PetscCall(McReadTable(path, N, "proposal covariance entries, one row per sampler coordinate", &n, &c, msg, len,
+                        valid));
+  if (!*valid) PetscFunctionReturn(0);
+  if (n != N) Fail(msg, len, valid, "%s: the proposal covariance has %d rows, but the sampler has %d coordinates", path,
+                   (int)n, (int)N);
+  for (PetscInt i = 0; i < n && *valid; i++)
+    for (PetscInt j = 0; j < i && *valid; j++)
+      if (c[i * n + j] != c[j * n + i])
+        Fail(msg, len, valid, "%s:%d: the proposal covariance is not symmetric: entry %d is %g, row %d has %g", path,
+             (int)i + 1, (int)j + 1, (double)c[i * n + j], (int)j + 1, (double)c[j * n + i]);
+  if (*valid) {
+    gsl_matrix_view v;
+    PetscCall(PetscMalloc1(n * n, &f));
+    PetscCall(PetscArraycpy(f, c, n * n));
+    v = gsl_matrix_view_array(f, (size_t)n, (size_t)n);
+    {
+      gsl_error_handler_t *old = gsl_set_error_handler_off();
+      if (gsl_linalg_cholesky_decomp1(&v.matrix)) Fail(msg, len, valid, "%s: the proposal covariance is not positive definite", path);
+      gsl_set_error_handler(old);
+    }
+    PetscCall(PetscFree(f));
+  }
+  if (*valid) pb->rwm_covariance = c;
+  else PetscCall(PetscFree(c));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProblem **problem, char *msg, size_t len,
                                      PetscBool *valid)
 {
@@ -858,6 +898,8 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
   *problem = pb;
   if (cfg->model.kind == MC_MODEL_UMBRIDGE) {
     PetscCall(CreateRemote(cfg, pb, msg, len, valid));
+    if (*valid && cfg->sampler.proposal_covariance_file[0]) /* given only with kernel = "rwm" */
+      PetscCall(ReadProposalCovariance(cfg, pb, msg, len, valid));
     PetscFunctionReturn(0);
   }
   if (cfg->fem.parameter_order != 1) {
@@ -885,6 +927,8 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
     PetscCall(VecGetSize(xi, &pb->nparams));
     PetscCall(VecDestroy(&xi));
   }
+  if (cfg->sampler.proposal_covariance_file[0]) /* given only with kernel = "rwm" */
+    PetscCall(ReadProposalCovariance(cfg, pb, msg, len, valid));
   PetscFunctionReturn(0);
 }
 
@@ -906,6 +950,7 @@ PetscErrorCode McProblemDestroy(McProblem **problem)
   PetscCall(PetscFree(pb->obs_coords));
   PetscCall(McUmbClientDestroy(&pb->umb));
   PetscCall(PetscFree(pb->data));
+  PetscCall(PetscFree(pb->rwm_covariance));
   PetscCall(PetscFree(pb));
   /* The mesh caches its spaces and each space points back to it: a cycle
    * only the collector frees. */

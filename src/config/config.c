@@ -254,6 +254,11 @@ static const Key keys[] = {
      "Acceptance rate the adaptation aims at; default by kernel: 0.25 for pcn, rwm and am, 0.574 for mala, infmala, "
      "hmala and dili, 0.3 for hpcn and dr."},
 
+    {"sampler", "proposal_covariance_file", T_STRING, C(sampler.proposal_covariance_file), NULL, 0, 0, 0, NULL,
+     S(sampler.proposal_covariance_file), 0, "kernel", MC_KERNEL_RWM, "\"rwm_covariance.txt\"", "-",
+     "Text file of the random walk's proposal covariance in the sampler's coordinates (the KL coordinates with "
+     "[prior] kl_modes, else the whitened nodal values): one row of N numbers per line, symmetric positive "
+     "definite; the step size scales its Cholesky factor. Default: the identity."},
     {"sampler", "start", T_CHOICE, C(sampler.start), "\"prior_mean\"", 0, 0, 0, starts, 0, 0, NULL, 0, NULL, "-",
      "Initial state: the prior mean, the MAP point, or a draw from the Laplace approximation (each chain its own)."},
     {"sampler", "beta_perp", T_REAL, C(sampler.beta_perp), "0.5", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",

@@ -10,6 +10,13 @@ CHECK: default   the default problem: posterior mean error below a bound and
        exists    a second run refuses to replace the file: exit 2
        quiet     progress on stderr without --quiet (plain lines: no carriage
                  return, no terminal escapes), nothing with it
+       rwmcov    [sampler] proposal_covariance_file with kernel rwm in the 20 KL
+                 coordinates of CONFIG (poisson2d_kl_am.toml), adaptation
+                 off: covariance 0.25 I with step 0.2 gives the chain of the
+                 isotropic walk with step 0.1 (to rounding); a file with the
+                 wrong row count, an unsymmetric one, an indefinite one, and
+                 the key with kernel pcn: exit 1 with one line naming the
+                 file (and line) or the key
        tty       with stderr on a terminal (a pseudo-terminal) the progress
                  line is rewritten in place: several reports, each starting
                  with a carriage return and ending with erase-to-end-of-line,
@@ -134,6 +141,52 @@ elif check == "quiet":
     expect("\r" not in err and "\033" not in err, "no carriage return or escape on a non-terminal: %r" % err[-200:])
     code, out, err = mcmc("--quiet", "--force")
     expect(code == 0 and err == "", "--quiet: exit code %d, stderr %r" % (code, err))
+elif check == "rwmcov":
+    eye = [[0.25 if i == j else 0.0 for j in range(20)] for i in range(20)]
+    def write_matrix(name, rows):
+        with open(os.path.join(work, name), "w") as f:
+            f.write("".join(" ".join(repr(x) for x in r) + "\n" for r in rows))
+    write_matrix("cov.txt", eye)
+    write_matrix("cov19.txt", eye[:19])
+    unsym = [list(r) for r in eye]
+    unsym[0][1] = 0.01
+    write_matrix("cov_unsym.txt", unsym)
+    neg = [list(r) for r in eye]
+    neg[3][3] = -1.0
+    write_matrix("cov_neg.txt", neg)
+    def variant(name, **kw):
+        path = os.path.join(work, name + ".toml")
+        kw.setdefault("sampler__kernel", '"rwm"')
+        with open(path, "w") as f:
+            f.write(runcheck.config_text(config, sampler__adapt="false", output__path='"%s.h5"' % name, **kw))
+        p = subprocess.run([run, path, "--iterations", "600", "--quiet"], cwd=work, capture_output=True, text=True,
+                           timeout=240)
+        return p.returncode, p.stdout, p.stderr
+    code_a, out, err = variant("cov", sampler__step_size="0.2", sampler__proposal_covariance_file='"cov.txt"')
+    expect(code_a == 0, "with the covariance file: exit code %d %s" % (code_a, err[-300:]))
+    code_b, out, err = variant("iso", sampler__step_size="0.1")
+    expect(code_b == 0, "isotropic: exit code %d %s" % (code_b, err[-300:]))
+    if code_a == 0 and code_b == 0:
+        with h5py.File(os.path.join(work, "cov.h5"), "r") as fa, h5py.File(os.path.join(work, "iso.h5"), "r") as fb:
+            a, b = fa["posterior/theta"][:], fb["posterior/theta"][:]
+            acc_a, acc_b = fa["sample_stats/accepted"][:].sum(), fb["sample_stats/accepted"][:].sum()
+        expect(a.shape == (1, 400, 20) and a.shape == b.shape, "400 draws of 20 coordinates: %s, %s" % (a.shape, b.shape))
+        err_ab = float(np.abs(a - b).max() / np.abs(b).max())
+        expect(err_ab < 1e-12 and acc_a == acc_b and acc_a > 0,
+               "covariance 0.25 I, step 0.2 = isotropic, step 0.1: relative difference %.2g, accepted %d and %d"
+               % (err_ab, acc_a, acc_b))
+    for name, kw, pattern in [
+            ("rows", dict(sampler__proposal_covariance_file='"cov19.txt"'),
+             r"^cov19\.txt: the proposal covariance has 19 rows, but the sampler has 20 coordinates$"),
+            ("unsym", dict(sampler__proposal_covariance_file='"cov_unsym.txt"'),
+             r"^cov_unsym\.txt:2: the proposal covariance is not symmetric: entry 1 is 0, row 1 has 0\.01$"),
+            ("neg", dict(sampler__proposal_covariance_file='"cov_neg.txt"'),
+             r"^cov_neg\.txt: the proposal covariance is not positive definite$"),
+            ("pcn", dict(sampler__kernel='"pcn"', sampler__proposal_covariance_file='"cov.txt"'),
+             r"proposal_covariance_file is only used with kernel = \"rwm\", but kernel = \"pcn\"")]:
+        code, out, err = variant(name, **kw)
+        expect(code == 1 and re.search(pattern, err, re.M) is not None and "PETSC ERROR" not in err,
+               "%s: exit code %d (expected 1), stderr %r" % (name, code, err[-300:]))
 elif check == "tty":
     # Long enough (150000 iterations, ~2 s here, more under the sanitizers) for
     # a few of the reports made every 0.25 s on a terminal; thinned so the

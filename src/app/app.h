@@ -163,6 +163,7 @@ typedef struct {
   McUmbOutput   umb_output;
   PetscReal    *data;
   MPI_Comm      comm; /* borrowed: every PETSc object of the problem lives on it */
+  PetscReal    *rwm_covariance; /* [sampler] proposal_covariance_file: nparams x nparams, else NULL */
 } McProblem;
 
 /* Builds mesh, forward model, observation operator, prior, truth and data

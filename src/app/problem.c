@@ -12,6 +12,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <petscsf.h>
@@ -274,25 +276,32 @@ static PetscErrorCode CreateForward(const McConfig *cfg, McProblem *pb, char *ms
 /* ---------------------------------------------------------- observations */
 
 /* Keeps the points of pts[n][dim] that lie in a cell of the mesh (a grid
- * over the bounding box of a Gmsh mesh with holes or re-entrant corners). */
-static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pts)
+ * over the bounding box of a Gmsh mesh with holes or re-entrant corners),
+ * by the observation operator's own test, over all ranks of a mesh
+ * distributed over a chain's ranks. *first_out: the index of the first
+ * point dropped (-1: none), its coordinates in xout. */
+static PetscErrorCode KeepInside(McMesh mesh, PetscInt dim, PetscInt *n, PetscReal *pts, PetscInt *first_out,
+                                 PetscReal xout[3])
 {
-  Vec                v;
-  PetscSF            sf = NULL;
-  PetscInt           nfound, kept = 0;
-  const PetscSFNode *cells;
+  PetscBool *inside;
+  PetscInt   kept = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, dim, *n * dim, pts, &v));
-  PetscCall(DMLocatePoints(dm, v, DM_POINTLOCATION_NONE, &sf));
-  PetscCall(PetscSFGetGraph(sf, NULL, &nfound, NULL, &cells));
-  for (PetscInt i = 0; i < nfound && i < *n; i++) {
-    if (cells[i].index < 0) continue;
+  *first_out = -1;
+  PetscCall(PetscMalloc1(*n, &inside));
+  PetscCall(McMeshLocatePoints(mesh, *n, pts, inside));
+  for (PetscInt i = 0; i < *n; i++) {
+    if (!inside[i]) {
+      if (*first_out < 0) {
+        *first_out = i;
+        for (PetscInt d = 0; d < dim; d++) xout[d] = pts[i * dim + d];
+      }
+      continue;
+    }
     for (PetscInt d = 0; d < dim; d++) pts[kept * dim + d] = pts[i * dim + d];
     kept++;
   }
-  PetscCall(PetscSFDestroy(&sf));
-  PetscCall(VecDestroy(&v));
+  PetscCall(PetscFree(inside));
   *n = kept;
   PetscFunctionReturn(0);
 }
@@ -300,8 +309,8 @@ static PetscErrorCode KeepInside(DM dm, PetscInt dim, PetscInt *n, PetscReal *pt
 static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, char *msg, size_t len, PetscBool *valid)
 {
   char      where[2 * MC_CONFIG_PATH_MAX + 16];
-  PetscInt  dim = cfg->mesh.dim, n = 0;
-  PetscReal lo[3], hi[3];
+  PetscInt  dim = cfg->mesh.dim, n = 0, out;
+  PetscReal lo[3], hi[3], xout[3];
   McSpace   space;
   DM        dm;
 
@@ -324,7 +333,7 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
       for (PetscInt d = dim - 1; d >= 0; d--) idx[d] = r % g, r /= g;
       for (PetscInt d = 0; d < dim; d++) pb->obs_coords[p * dim + d] = lo[d] + (idx[d] + 0.5) / g * (hi[d] - lo[d]);
     }
-    if (cfg->mesh.kind == MC_MESH_FILE) PetscCall(KeepInside(dm, dim, &n, pb->obs_coords));
+    if (cfg->mesh.kind == MC_MESH_FILE) PetscCall(KeepInside(pb->mesh, dim, &n, pb->obs_coords, &out, xout));
     if (n == 0) Fail(msg, len, valid, "%s: [observations] no grid point lies inside the mesh", cfg->source);
     break;
   }
@@ -345,12 +354,16 @@ static PetscErrorCode CreateObservations(const McConfig *cfg, McProblem *pb, cha
     PetscReal *copy;
     PetscCall(PetscMalloc1(n * dim, &copy));
     PetscCall(PetscArraycpy(copy, pb->obs_coords, n * dim));
-    PetscCall(KeepInside(dm, dim, &m, copy));
+    PetscCall(KeepInside(pb->mesh, dim, &m, copy, &out, xout));
     PetscCall(PetscFree(copy));
     if (m != n) {
-      Fail(msg, len, valid, "%s: %d of the %d observation points (%s) lie outside the mesh", cfg->source,
-           (int)(n - m), (int)n,
-           cfg->observations.kind == MC_OBS_FILE ? where : "[observations] points");
+      char xs[96];
+      if (dim == 2) PetscCall(PetscSNPrintf(xs, sizeof xs, "(%g, %g)", (double)xout[0], (double)xout[1]));
+      else PetscCall(PetscSNPrintf(xs, sizeof xs, "(%g, %g, %g)", (double)xout[0], (double)xout[1], (double)xout[2]));
+      Fail(msg, len, valid,
+           "%s: %d of the %d observation points (%s) lie outside the mesh; the first is point %d (counting from 0) at %s",
+           cfg->source, (int)(n - m), (int)n, cfg->observations.kind == MC_OBS_FILE ? where : "[observations] points",
+           (int)out, xs);
       PetscFunctionReturn(0);
     }
   }
@@ -834,6 +847,44 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
   PetscFunctionReturn(0);
 }
 
+/* [sampler] proposal_covariance_file: nparams rows of nparams numbers,
+ * symmetric and positive definite (checked here, so a mistake is a
+ * configuration error naming the file rather than a failure at set-up). */
+static PetscErrorCode ReadProposalCovariance(const McConfig *cfg, McProblem *pb, char *msg, size_t len,
+                                             PetscBool *valid)
+{
+  const char *path = cfg->sampler.proposal_covariance_file;
+  PetscInt    n, N = pb->nparams;
+  PetscReal  *c, *f;
+
+  PetscFunctionBeginUser;
+  PetscCall(McReadTable(path, N, "proposal covariance entries, one row per sampler coordinate", &n, &c, msg, len,
+                        valid));
+  if (!*valid) PetscFunctionReturn(0);
+  if (n != N) Fail(msg, len, valid, "%s: the proposal covariance has %d rows, but the sampler has %d coordinates", path,
+                   (int)n, (int)N);
+  for (PetscInt i = 0; i < n && *valid; i++)
+    for (PetscInt j = 0; j < i && *valid; j++)
+      if (c[i * n + j] != c[j * n + i])
+        Fail(msg, len, valid, "%s:%d: the proposal covariance is not symmetric: entry %d is %g, row %d has %g", path,
+             (int)i + 1, (int)j + 1, (double)c[i * n + j], (int)j + 1, (double)c[j * n + i]);
+  if (*valid) {
+    gsl_matrix_view v;
+    PetscCall(PetscMalloc1(n * n, &f));
+    PetscCall(PetscArraycpy(f, c, n * n));
+    v = gsl_matrix_view_array(f, (size_t)n, (size_t)n);
+    {
+      gsl_error_handler_t *old = gsl_set_error_handler_off();
+      if (gsl_linalg_cholesky_decomp1(&v.matrix)) Fail(msg, len, valid, "%s: the proposal covariance is not positive definite", path);
+      gsl_set_error_handler(old);
+    }
+    PetscCall(PetscFree(f));
+  }
+  if (*valid) pb->rwm_covariance = c;
+  else PetscCall(PetscFree(c));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProblem **problem, char *msg, size_t len,
                                      PetscBool *valid)
 {
@@ -847,6 +898,8 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
   *problem = pb;
   if (cfg->model.kind == MC_MODEL_UMBRIDGE) {
     PetscCall(CreateRemote(cfg, pb, msg, len, valid));
+    if (*valid && cfg->sampler.proposal_covariance_file[0]) /* given only with kernel = "rwm" */
+      PetscCall(ReadProposalCovariance(cfg, pb, msg, len, valid));
     PetscFunctionReturn(0);
   }
   if (cfg->fem.parameter_order != 1) {
@@ -874,6 +927,8 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
     PetscCall(VecGetSize(xi, &pb->nparams));
     PetscCall(VecDestroy(&xi));
   }
+  if (cfg->sampler.proposal_covariance_file[0]) /* given only with kernel = "rwm" */
+    PetscCall(ReadProposalCovariance(cfg, pb, msg, len, valid));
   PetscFunctionReturn(0);
 }
 
@@ -895,6 +950,7 @@ PetscErrorCode McProblemDestroy(McProblem **problem)
   PetscCall(PetscFree(pb->obs_coords));
   PetscCall(McUmbClientDestroy(&pb->umb));
   PetscCall(PetscFree(pb->data));
+  PetscCall(PetscFree(pb->rwm_covariance));
   PetscCall(PetscFree(pb));
   /* The mesh caches its spaces and each space points back to it: a cycle
    * only the collector frees. */

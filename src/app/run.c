@@ -367,6 +367,7 @@ static PetscErrorCode CreateChains(Run *r)
     PetscCall(McKernelCreate(r->target, KernelName(cfg->sampler.kernel), &kernel));
     PetscCall(McKernelSetStepSize(kernel, cfg->sampler.step_size));
     PetscCall(McKernelSetTargetAcceptance(kernel, cfg->sampler.target_acceptance));
+    if (r->pb->rwm_covariance) PetscCall(McKernelRWMSetCovariance(kernel, r->pb->nparams, r->pb->rwm_covariance));
     if (r->lap) {
       PetscInt         rank;
       const PetscReal *lambda;

@@ -249,9 +249,16 @@ static const Key keys[] = {
      "Step size (beta for pcn and infmala, at most 1; proposal scale for the others)."},
     {"sampler", "adapt", T_BOOL, C(sampler.adapt), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
      "Adapt the step size during burn-in towards target_acceptance."},
-    {"sampler", "target_acceptance", T_REAL, C(sampler.target_acceptance), "0.25", 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0,
-     0, NULL, 0, NULL, "-", "Acceptance rate the adaptation aims at (about 0.25 for pcn/rwm/am, 0.57 for mala)."},
+    {"sampler", "target_acceptance", T_REAL, C(sampler.target_acceptance), NULL, 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0, 0,
+     NULL, 0, "0.25", "-",
+     "Acceptance rate the adaptation aims at; default by kernel: 0.25 for pcn, rwm and am, 0.574 for mala, infmala, "
+     "hmala and dili, 0.3 for hpcn and dr."},
 
+    {"sampler", "proposal_covariance_file", T_STRING, C(sampler.proposal_covariance_file), NULL, 0, 0, 0, NULL,
+     S(sampler.proposal_covariance_file), 0, "kernel", MC_KERNEL_RWM, "\"rwm_covariance.txt\"", "-",
+     "Text file of the random walk's proposal covariance in the sampler's coordinates (the KL coordinates with "
+     "[prior] kl_modes, else the whitened nodal values): one row of N numbers per line, symmetric positive "
+     "definite; the step size scales its Cholesky factor. Default: the identity."},
     {"sampler", "start", T_CHOICE, C(sampler.start), "\"prior_mean\"", 0, 0, 0, starts, 0, 0, NULL, 0, NULL, "-",
      "Initial state: the prior mean, the MAP point, or a draw from the Laplace approximation (each chain its own)."},
     {"sampler", "beta_perp", T_REAL, C(sampler.beta_perp), "0.5", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
@@ -1109,6 +1116,22 @@ static int SamplerChainChecks(Ctx *x)
   if ((c->sampler.kernel == MC_KERNEL_PCN || c->sampler.kernel == MC_KERNEL_INFMALA) && c->sampler.step_size > 1)
     return Err(x, At(x, ks), "[sampler] step_size must be in (0, 1] with kernel = \"%s\", got %g",
                c->sampler.kernel == MC_KERNEL_PCN ? "pcn" : "infmala", (double)c->sampler.step_size);
+  /* Each kernel's own optimum unless given: a gradient kernel tuned to a
+   * random walk's 0.25 would take needlessly small steps. */
+  if (!x->given[KeyIndex("sampler", "target_acceptance")]) switch (c->sampler.kernel) {
+    case MC_KERNEL_MALA:
+    case MC_KERNEL_INFMALA:
+    case MC_KERNEL_HMALA:
+    case MC_KERNEL_DILI:
+      c->sampler.target_acceptance = 0.574;
+      break;
+    case MC_KERNEL_HPCN:
+    case MC_KERNEL_DR:
+      c->sampler.target_acceptance = 0.3;
+      break;
+    default:
+      c->sampler.target_acceptance = 0.25;
+    }
   if (c->chain.burn_in >= c->chain.iterations)
     return Err(x, At(x, kb), "[chain] burn_in must be < iterations = %d, got %d", (int)c->chain.iterations,
                (int)c->chain.burn_in);

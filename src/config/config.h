@@ -139,6 +139,7 @@ typedef struct {
     McStartKind  start;                /* where chains start */
     PetscReal    beta_perp, delta2;    /* dili's complement step, dr's second-stage step */
     PetscInt     lis_update_every;     /* dili: burn-in iterations between subspace updates (0: none) */
+    char         proposal_covariance_file[MC_CONFIG_PATH_MAX]; /* rwm: N x N text file; "" = the identity */
   } sampler;
   struct {
     PetscInt   max_iterations;

@@ -221,6 +221,12 @@ typedef struct _p_McObsOperator *McObsOperator;
  * index and coordinates. Ownership: borrows space (keeps a reference),
  * returns a new reference. */
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *obs);
+/* Whether each point (coords[npoints*dim], the same on every rank) lies in
+ * the mesh, by the test McObsOperatorCreate applies (points on the boundary
+ * count as inside), over all ranks of a distributed mesh: inside[npoints]
+ * is the same on every rank. Collective on the mesh's communicator.
+ * Ownership: borrows everything; inside is the caller's. */
+PetscErrorCode McMeshLocatePoints(McMesh mesh, PetscInt npoints, const PetscReal coords[], PetscBool inside[]);
 PetscErrorCode McObsOperatorDestroy(McObsOperator *obs);
 /* Reads observation points from a CSV file: one point per line, dim numbers
  * separated by commas and/or blanks; blank lines and lines starting with '#'

@@ -95,6 +95,30 @@ static PetscErrorCode LocateLocal(DM dm, PetscInt npoints, const PetscReal coord
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McMeshLocatePoints(McMesh mesh, PetscInt npoints, const PetscReal coords[], PetscBool inside[])
+{
+  DM          dm;
+  MPI_Comm    comm;
+  PetscInt   *cellOf, *found;
+  PetscMPIInt n;
+
+  PetscFunctionBeginUser;
+  PetscCall(McMeshGetDM(mesh, &dm));
+  PetscCall(PetscObjectGetComm((PetscObject)dm, &comm));
+  PetscCall(PetscMalloc2(npoints, &cellOf, npoints, &found));
+  PetscCall(LocateLocal(dm, npoints, coords, cellOf));
+  /* A distributed mesh: each rank holds only its cells, so a point is
+   * inside if any rank finds it. */
+  for (PetscInt p = 0; p < npoints; p++)
+    found[p] = cellOf[p] >= 0;
+  PetscCall(PetscMPIIntCast(npoints, &n));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, found, n, MPIU_INT, MPI_MAX, comm));
+  for (PetscInt p = 0; p < npoints; p++)
+    inside[p] = found[p] ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(PetscFree2(cellOf, found));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscReal coords[], McObsOperator *out)
 {
   McObsOperator obs;

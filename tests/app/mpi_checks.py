@@ -25,6 +25,11 @@ CHECK: layout N C   C chains on N ranks: exit 0, the file has C chains and
                     the one-rank file's datasets and shapes, the same
                     acceptance sequence and draws equal to 1e-8 (relative to
                     each dataset's largest value); the mesh file is equal
+       rpc KERNEL points
+                    the same with observation points from the configuration
+                    (one on the boundary): the points are located on the
+                    chain's distributed mesh; then the same points and one
+                    outside from a file: exit 1, one line naming the point
        rpc4         2 chains x 2 ranks on 4 ranks: each chain equal to its
                     one-rank run as above
        rpcsigterm   1 chain x 2 ranks, SIGTERM to every rank: every rank
@@ -326,6 +331,16 @@ elif check in ("rpc", "rpc4"):
     its = dict(chain__iterations=150, chain__burn_in=50, chain__thin=1) if kernel == "pcn" else \
         dict(chain__iterations=60, chain__burn_in=20, chain__thin=1)
     kw = dict(sampler__kernel='"%s"' % kernel, chain__chains=C, output__flush_every=50, **its)
+    points = check == "rpc" and extra[1:] == ["points"]
+    if points:
+        # Observation points instead of the grid: a copy of CONFIG without
+        # its grid key (config_text replaces keys, it cannot remove one).
+        pts = [[0.1, 0.1], [0.9, 0.85], [0.2, 0.8], [0.8, 0.2], [0.5, 0.5], [0.3, 0.6], [1.0, 0.4]]
+        text = open(config).read()
+        expect("grid = 3\n" in text, "CONFIG has [observations] grid = 3")
+        config = os.path.join(work, "points.toml")
+        with open(config, "w") as f:
+            f.write(text.replace("grid = 3\n", 'kind = "points"\npoints = %s\n' % pts))
     ref, refout = reference("ref", **kw)
     cfg = write_config("run.toml", output__path='"run.h5"', parallel__ranks_per_chain=2, **kw)
     code, out, err = mcmc_mpi(n, cfg, "--quiet")
@@ -340,6 +355,22 @@ elif check in ("rpc", "rpc4"):
     mr = re.search(r"posterior mean error +([0-9.]+)", refout)
     expect(m is not None and mr is not None and abs(float(m.group(1)) - float(mr.group(1))) < 1e-3,
            "the summary's posterior mean error (%s) is the one-rank run's (%s)" % (m and m.group(1), mr and mr.group(1)))
+    if points:
+        expect(re.search(r"data +7 observation points", out) is not None, "7 observation points: %s" % out[:600])
+        # From a file: the configuration's own check catches points outside
+        # a box before the mesh exists.
+        with open(os.path.join(work, "obs.csv"), "w") as f:
+            f.write("# x, y\n" + "".join("%s, %s\n" % tuple(p) for p in pts) + "0.5, 1.25\n")
+        with open(config, "w") as f:
+            f.write(text.replace("grid = 3\n", 'kind = "file"\nfile = "obs.csv"\n'))
+        cfg = write_config("outside.toml", output__path='"outside.h5"', parallel__ranks_per_chain=2, **kw)
+        code, out, err = mcmc_mpi(n, cfg, "--quiet")
+        print(err[-600:])
+        expect(code != 0 and rank_file("rc", 0) == 1,
+               "a point outside: exit code %d, rank 0 %s, expected 1" % (code, rank_file("rc", 0)))
+        expect(re.search(r"^.*outside\.toml: 1 of the 8 observation points \(obs\.csv\) lie outside the "
+                         r"mesh; the first is point 7 \(counting from 0\) at \(0\.5, 1\.25\)$", err, re.M) is not None,
+               "the message names the point: %r" % err[-400:])
 
 elif check == "rpcsigterm":
     # 400 iterations: the second stop comes 30 draws after the resume's

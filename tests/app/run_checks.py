@@ -8,9 +8,22 @@ CHECK: default   the default problem: posterior mean error below a bound and
        example   exit 0 and the expected number of draws
        failures  failed proposals counted, exit 0
        exists    a second run refuses to replace the file: exit 2
-       quiet     progress on stderr without --quiet, nothing with it
+       quiet     progress on stderr without --quiet (plain lines: no carriage
+                 return, no terminal escapes), nothing with it
+       rwmcov    [sampler] proposal_covariance_file with kernel rwm in the 20 KL
+                 coordinates of CONFIG (poisson2d_kl_am.toml), adaptation
+                 off: covariance 0.25 I with step 0.2 gives the chain of the
+                 isotropic walk with step 0.1 (to rounding); a file with the
+                 wrong row count, an unsymmetric one, an indefinite one, and
+                 the key with kernel pcn: exit 1 with one line naming the
+                 file (and line) or the key
+       tty       with stderr on a terminal (a pseudo-terminal) the progress
+                 line is rewritten in place: several reports, each starting
+                 with a carriage return and ending with erase-to-end-of-line,
+                 no newline until the last one
 """
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -93,7 +106,12 @@ elif check == "example":
     expect(code == 0, "exit code %d" % code)
     with h5py.File(output_path(out), "r", swmr=True) as f:
         params = f["posterior/theta"].shape[2]
+        nobs = f["observed_data/y"].shape[0]
     check_file(output_path(out), chains, draws, params, memory=False)
+    if os.path.basename(config) == "lshape_wells.toml":
+        # Its 10 x 10 grid over the bounding box: the 25 cell centres in the
+        # missing quarter (x, y > 0.5) dropped, every other one kept.
+        expect(nobs == 75, "lshape: %d observation points inside the L, expected 75" % nobs)
 elif check == "failures":
     code, out, err = mcmc("--quiet")
     print(out, err)
@@ -120,8 +138,88 @@ elif check == "quiet":
     expect(code == 0, "exit code %d" % code)
     expect(re.search(r"3000/3000 100% sampling\s+[0-9]+ it/s\s+ETA\s+0:00\s+acc 0\.[0-9]+\s+failed 0\s+RSS [0-9.]+ MB\n", err) is not None,
            "progress line on stderr: %r" % err[-200:])
+    expect("\r" not in err and "\033" not in err, "no carriage return or escape on a non-terminal: %r" % err[-200:])
     code, out, err = mcmc("--quiet", "--force")
     expect(code == 0 and err == "", "--quiet: exit code %d, stderr %r" % (code, err))
+elif check == "rwmcov":
+    eye = [[0.25 if i == j else 0.0 for j in range(20)] for i in range(20)]
+    def write_matrix(name, rows):
+        with open(os.path.join(work, name), "w") as f:
+            f.write("".join(" ".join(repr(x) for x in r) + "\n" for r in rows))
+    write_matrix("cov.txt", eye)
+    write_matrix("cov19.txt", eye[:19])
+    unsym = [list(r) for r in eye]
+    unsym[0][1] = 0.01
+    write_matrix("cov_unsym.txt", unsym)
+    neg = [list(r) for r in eye]
+    neg[3][3] = -1.0
+    write_matrix("cov_neg.txt", neg)
+    def variant(name, **kw):
+        path = os.path.join(work, name + ".toml")
+        kw.setdefault("sampler__kernel", '"rwm"')
+        with open(path, "w") as f:
+            f.write(runcheck.config_text(config, sampler__adapt="false", output__path='"%s.h5"' % name, **kw))
+        p = subprocess.run([run, path, "--iterations", "600", "--quiet"], cwd=work, capture_output=True, text=True,
+                           timeout=240)
+        return p.returncode, p.stdout, p.stderr
+    code_a, out, err = variant("cov", sampler__step_size="0.2", sampler__proposal_covariance_file='"cov.txt"')
+    expect(code_a == 0, "with the covariance file: exit code %d %s" % (code_a, err[-300:]))
+    code_b, out, err = variant("iso", sampler__step_size="0.1")
+    expect(code_b == 0, "isotropic: exit code %d %s" % (code_b, err[-300:]))
+    if code_a == 0 and code_b == 0:
+        with h5py.File(os.path.join(work, "cov.h5"), "r") as fa, h5py.File(os.path.join(work, "iso.h5"), "r") as fb:
+            a, b = fa["posterior/theta"][:], fb["posterior/theta"][:]
+            acc_a, acc_b = fa["sample_stats/accepted"][:].sum(), fb["sample_stats/accepted"][:].sum()
+        expect(a.shape == (1, 400, 20) and a.shape == b.shape, "400 draws of 20 coordinates: %s, %s" % (a.shape, b.shape))
+        err_ab = float(np.abs(a - b).max() / np.abs(b).max())
+        expect(err_ab < 1e-12 and acc_a == acc_b and acc_a > 0,
+               "covariance 0.25 I, step 0.2 = isotropic, step 0.1: relative difference %.2g, accepted %d and %d"
+               % (err_ab, acc_a, acc_b))
+    for name, kw, pattern in [
+            ("rows", dict(sampler__proposal_covariance_file='"cov19.txt"'),
+             r"^cov19\.txt: the proposal covariance has 19 rows, but the sampler has 20 coordinates$"),
+            ("unsym", dict(sampler__proposal_covariance_file='"cov_unsym.txt"'),
+             r"^cov_unsym\.txt:2: the proposal covariance is not symmetric: entry 1 is 0, row 1 has 0\.01$"),
+            ("neg", dict(sampler__proposal_covariance_file='"cov_neg.txt"'),
+             r"^cov_neg\.txt: the proposal covariance is not positive definite$"),
+            ("pcn", dict(sampler__kernel='"pcn"', sampler__proposal_covariance_file='"cov.txt"'),
+             r"proposal_covariance_file is only used with kernel = \"rwm\", but kernel = \"pcn\"")]:
+        code, out, err = variant(name, **kw)
+        expect(code == 1 and re.search(pattern, err, re.M) is not None and "PETSC ERROR" not in err,
+               "%s: exit code %d (expected 1), stderr %r" % (name, code, err[-300:]))
+elif check == "tty":
+    # Long enough (150000 iterations, ~2 s here, more under the sanitizers) for
+    # a few of the reports made every 0.25 s on a terminal; thinned so the
+    # file stays small.
+    with open(config) as f:
+        text = f.read().replace("thin = 2", "thin = 100")
+    cfg = os.path.join(work, "tty.toml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([run, cfg, "--iterations", "150000"], cwd=work, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    raw = b""
+    while True:  # read while it runs: a full terminal buffer would block it
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    out = p.stdout.read()
+    code = p.wait(timeout=240)
+    os.close(master)
+    err = raw.decode()
+    expect(code == 0, "exit code %d" % code)
+    report = r"\r *[0-9]+/150000 +[0-9]+% (?:burn-in|sampling) +[0-9]+ it/s  ETA +[0-9:]+  acc 0\.[0-9]+  failed 0  RSS [0-9.]+ MB\033\[K"
+    reports = re.findall(report, err)
+    expect(len(reports) >= 2, "%d progress reports in place on a terminal: %r" % (len(reports), err[-300:]))
+    expect(re.fullmatch(r"(?:%s)+\r?\n" % report, err) is not None,
+           "only in-place reports, one newline at the very end: %r" % err[-300:])
+    expect(reports and "150000/150000 100% sampling" in reports[-1], "the last report is the end: %r" % reports[-1:])
+    print("tty: %d reports in place" % len(reports))
 else:
     sys.exit("unknown check " + check)
 runcheck.finish(check)

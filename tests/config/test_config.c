@@ -153,8 +153,45 @@ static PetscErrorCode Defaults(void)
   CHECK("default labels", !strcmp(c->mesh.boundary_labels[3], "top") && c->mesh.boundary_labels[4][0] == '\0');
   CHECK("default gc thresholds", c->memory.gc_thresholds[0] == 700 && c->memory.gc_thresholds[2] == 10);
   CHECK("default petsc options", strstr(c->solver.petsc_options, "-pc_type cholesky") != NULL);
+  CHECK("default target acceptance of pcn 0.25", c->sampler.target_acceptance == 0.25);
   PetscCall(McConfigDestroy(&c));
   CHECK("destroy clears", c == NULL);
+  PetscFunctionReturn(0);
+}
+
+/* [sampler] target_acceptance defaults to the kernel's own optimum; a given
+ * value is kept whatever the kernel. */
+static PetscErrorCode TargetAcceptance(void)
+{
+  const struct {
+    const char *text;
+    PetscReal   want;
+  } cases[] = {
+      {"[sampler]\nkernel = \"rwm\"\n", 0.25},
+      {"[sampler]\nkernel = \"am\"\n", 0.25},
+      {"[sampler]\nkernel = \"mala\"\n", 0.574},
+      {"[sampler]\nkernel = \"infmala\"\n", 0.574},
+      {"[sampler]\nkernel = \"hmala\"\n", 0.574},
+      {"[sampler]\nkernel = \"dili\"\n", 0.574},
+      {"[sampler]\nkernel = \"hpcn\"\n", 0.3},
+      {"[sampler]\nkernel = \"dr\"\n", 0.3},
+      {"[sampler]\nkernel = \"mala\"\ntarget_acceptance = 0.4\n", 0.4},
+      {"[sampler]\nkernel = \"pcn\"\ntarget_acceptance = 0.5\n", 0.5},
+  };
+
+  PetscFunctionBeginUser;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    McConfig *c;
+    PetscBool valid;
+    char      msg[512];
+    PetscCall(McConfigCreate(&c));
+    PetscCall(McConfigLoadString(c, cases[i].text, strlen(cases[i].text), "ta.toml", msg, sizeof(msg), &valid));
+    if (!valid || c->sampler.target_acceptance != cases[i].want)
+      printf("FAIL target acceptance of '%s': %g (valid %d: %s), expected %g\n", cases[i].text,
+             (double)c->sampler.target_acceptance, (int)valid, valid ? "" : msg, (double)cases[i].want),
+        failures++;
+    PetscCall(McConfigDestroy(&c));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -164,6 +201,7 @@ int main(int argc, char **argv)
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(Defaults());
+  PetscCall(TargetAcceptance());
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--write-reference") && i + 1 < argc)
       write = argv[++i];

@@ -1,4 +1,8 @@
-/* Shared helpers of the fem tests: assertions that print both values. */
+/* Shared helpers of the fem tests: assertions that print both values.
+ * Under MPI a check may fail on one rank only: CHECK prints on the rank
+ * that sees it, and CollectAndCheck (called by every test before its
+ * PASSED/FAILED line, which rank 0 prints) sums the failures over all
+ * ranks, since CTest's pass regex ignores the other ranks' exit codes. */
 #ifndef MC_FEM_TEST_H
 #define MC_FEM_TEST_H
 
@@ -10,9 +14,9 @@
 #define CHECK(cond, ...)                                                                                               \
   do {                                                                                                                 \
     if (!(cond)) {                                                                                                     \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "FAIL %s:%d: ", __FILE__, __LINE__));                                    \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, __VA_ARGS__));                                                           \
-      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "\n"));                                                                  \
+      PetscCall(PetscPrintf(PETSC_COMM_SELF, "FAIL %s:%d: ", __FILE__, __LINE__));                                     \
+      PetscCall(PetscPrintf(PETSC_COMM_SELF, __VA_ARGS__));                                                            \
+      PetscCall(PetscPrintf(PETSC_COMM_SELF, "\n"));                                                                   \
       failures++;                                                                                                      \
     }                                                                                                                  \
   } while (0)
@@ -44,6 +48,7 @@ static inline PetscErrorCode CollectAndCheck(void)
   for (int i = 0; i < 4; i++)
     CHECK(McMemUsageLive(&u, types[i]) == 0, "%lld %s objects alive after a full collection",
           (long long)McMemUsageLive(&u, types[i]), types[i]);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD));
   PetscFunctionReturn(0);
 }
 

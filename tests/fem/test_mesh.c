@@ -1,6 +1,7 @@
 /* Meshes: box meshes (tensor and simplex, 2D and 3D) with per-side labels,
  * the shipped Gmsh meshes (4.1 and 2.2) with their physical names as labels,
- * a solve on each, and clear errors for bad input: missing file, foreign
+ * a solve on each, points located in the L-shape (McMeshLocatePoints),
+ * and clear errors for bad input: missing file, foreign
  * format, unsupported version, binary file, inverted and degenerate cells,
  * a boundary label the mesh lacks. */
 #include "fem_test.h"
@@ -180,6 +181,28 @@ static PetscErrorCode TestGmsh(const char *srcdir)
         (double)lo, (double)hi);
   PetscCall(LabelFaces(mesh, "wall", 0, &n, &meas, &lo, &hi));
   CHECK(PetscAbsReal(meas - 2.5) < 1e-12, "L-shape wall: length %g, expected 2.5", (double)meas);
+  {
+    /* McMeshLocatePoints on a 10 x 10 grid of cell centres over the unit
+     * square: inside exactly when not in the missing quarter x, y > 0.5, on
+     * every rank of a distributed mesh; the corner (1, 0) and the
+     * re-entrant corner (0.5, 0.5) lie on the boundary and count. */
+    PetscReal g[2 * 102];
+    PetscBool in[102];
+    PetscInt  wrong = 0, nin = 0;
+    for (PetscInt i = 0; i < 100; i++) {
+      g[2 * i] = 0.05 + 0.1 * (i % 10);
+      g[2 * i + 1] = 0.05 + 0.1 * (i / 10);
+    }
+    g[200] = 1.0, g[201] = 0.0, g[202] = 0.5, g[203] = 0.5;
+    PetscCall(McMeshLocatePoints(mesh, 102, g, in));
+    for (PetscInt i = 0; i < 102; i++) {
+      PetscBool expect = i >= 100 || !(g[2 * i] > 0.5 && g[2 * i + 1] > 0.5);
+      wrong += in[i] != expect;
+      nin += in[i];
+    }
+    CHECK(wrong == 0 && nin == 77, "L-shape: %d points located wrongly, %d inside (expected 75 + 2 on the boundary)",
+          (int)wrong, (int)nin);
+  }
   PetscCall(SolveOn(mesh, "inlet", "outlet", &umin, &umax));
   /* Laplace with data 0 and 1: the maximum principle bounds u (P1, acute-ish mesh). */
   CHECK(umin > -1e-6 && umax < 1 + 1e-6 && umax > 0.99, "L-shape: u in [%g, %g], expected within [0, 1]", (double)umin,

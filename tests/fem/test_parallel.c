@@ -2,10 +2,21 @@
  * DMPlex, MUMPS) and on PETSC_COMM_SELF (serial reference on each rank):
  * observations, misfit and the directional derivative g.dm must agree to
  * 1e-10 relative; and on the distributed mesh the fast assembly (with its
- * PetscSF for rows owned by the other rank) must equal the generic one. */
+ * PetscSF for rows owned by the other rank) must equal the generic one.
+ *
+ * With -iterative (and -par_ksp_type cg -par_pc_type gamg -par_ksp_rtol
+ * 1e-10) both sides solve with CG + algebraic multigrid, the default for
+ * large problems: the preconditioner differs between the partitions, so the
+ * answers agree to the solver's tolerance only: a relative residual of
+ * 1e-10 bounds the relative error by 1e-10 times the condition number (a
+ * few hundred on these small meshes); measured 2e-11..7e-11 in the
+ * observations, 4e-11 in g.dm. The check is at 1e-8. */
 #include "fem_test.h"
 
 #include <string.h>
+
+static PetscBool iterative;
+static PetscReal tol = 1e-10;
 
 static PetscErrorCode MField(PetscInt dim, const PetscReal x[], PetscScalar *v, void *ctx)
 {
@@ -61,15 +72,23 @@ static PetscErrorCode Run(MPI_Comm comm, PetscInt dim, PetscInt n, PetscBool sim
   PetscCall(McForwardSetUp(fw));
   {
     /* Force MUMPS on both sides: same direct solver, so agreement is to
-     * rounding. */
-    KSP ksp;
-    PC  pc;
+     * rounding. Or CG + GAMG on both (-iterative). */
+    KSP       ksp;
+    PC        pc;
+    PetscBool cg, gamg;
     PetscCall(McForwardGetKSP(fw, &ksp));
     PetscCall(KSPGetPC(ksp, &pc));
-    const char *type;
-    PetscCall(PCFactorGetMatSolverType(pc, &type));
-    PetscCheck(!strcmp(type, MATSOLVERMUMPS), comm, PETSC_ERR_ARG_WRONG,
-               "expected MUMPS (run with -par_pc_factor_mat_solver_type mumps), got %s", type);
+    if (iterative) {
+      PetscCall(PetscObjectTypeCompare((PetscObject)ksp, KSPCG, &cg));
+      PetscCall(PetscObjectTypeCompare((PetscObject)pc, PCGAMG, &gamg));
+      PetscCheck(cg && gamg, comm, PETSC_ERR_ARG_WRONG,
+                 "expected CG + GAMG (run with -par_ksp_type cg -par_pc_type gamg)");
+    } else {
+      const char *type;
+      PetscCall(PCFactorGetMatSolverType(pc, &type));
+      PetscCheck(!strcmp(type, MATSOLVERMUMPS), comm, PETSC_ERR_ARG_WRONG,
+                 "expected MUMPS (run with -par_pc_factor_mat_solver_type mumps), got %s", type);
+    }
   }
   PetscCall(McForwardGetParameterSpace(fw, &mspace));
   PetscCall(McForwardGetStateSpace(fw, &uspace));
@@ -154,10 +173,10 @@ static PetscErrorCode Compare(PetscInt dim, PetscInt n, PetscBool simplex, Petsc
                         (int)dim, simplex ? "simplex" : "tensor", (int)order, (int)size, (double)(err / scale),
                         (double)par.misfit, (double)ser.misfit, (double)par.gdm, (double)ser.gdm, (double)par.matdiff,
                         (double)par.rhsdiff));
-  CHECK(err <= 1e-10 * scale, "observations differ by %g relative", (double)(err / scale));
-  CHECK(PetscAbsReal(par.misfit - ser.misfit) <= 1e-10 * PetscAbsReal(ser.misfit), "misfit %.15g vs serial %.15g",
+  CHECK(err <= tol * scale, "observations differ by %g relative", (double)(err / scale));
+  CHECK(PetscAbsReal(par.misfit - ser.misfit) <= tol * PetscAbsReal(ser.misfit), "misfit %.15g vs serial %.15g",
         (double)par.misfit, (double)ser.misfit);
-  CHECK(PetscAbsReal(par.gdm - ser.gdm) <= 1e-10 * PetscAbsReal(ser.gdm), "g.dm %.15g vs serial %.15g", (double)par.gdm,
+  CHECK(PetscAbsReal(par.gdm - ser.gdm) <= tol * PetscAbsReal(ser.gdm), "g.dm %.15g vs serial %.15g", (double)par.gdm,
         (double)ser.gdm);
   CHECK(par.matdiff < 1e-12 && par.rhsdiff < 1e-12, "distributed fast assembly differs from generic: matrix %g rhs %g",
         (double)par.matdiff, (double)par.rhsdiff);
@@ -168,6 +187,8 @@ int main(int argc, char **argv)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-iterative", &iterative, NULL));
+  if (iterative) tol = 1e-8;
   PetscCall(Compare(2, 12, PETSC_TRUE, 1));
   PetscCall(Compare(2, 8, PETSC_TRUE, 2));
   PetscCall(Compare(2, 10, PETSC_FALSE, 1));

@@ -182,7 +182,8 @@ CASES = [
     ("obs-text", {"c.toml": OBSCFG, "obs.csv": "0.1 0.2\n0.3 0.4x\n"}, run("c.toml"), 1,
      r"^obs\.csv:2: expected a finite number, got '0\.4x'$"),
     ("obs-outside", {"c.toml": OBSCFG, "obs.csv": "0.1 0.2\n1.5 0.5\n-0.1 0.5\n"}, run("c.toml"), 1,
-     r"^c\.toml: 2 of the 3 observation points \(obs\.csv\) lie outside the mesh$"),
+     r"^c\.toml: 2 of the 3 observation points \(obs\.csv\) lie outside the mesh; the first is point 1 \(counting "
+     r"from 0\) at \(1\.5, 0\.5\)$"),
     ("obs-points-outside", {"c.toml": config(observations='kind = "points"\npoints = [[0.5, 0.5], [2.0, 0.5]]')},
      run("c.toml"), 1, r"^c\.toml:7:23: \[observations\] points\[1\] lies outside the mesh: coordinate 0 is 2, the box spans \[0, 1\]$"),
     # --- data files
@@ -217,7 +218,7 @@ CASES = [
      r"coordinates\)$"),
     ("obs-h5-outside", {"c.toml": OBSH5CFG("points"), "obs.h5": ("h5data", {"points": [[0.1, 0.2], [1.5, 0.5]]})},
      run("c.toml"), 1, r"^c\.toml: 1 of the 2 observation points \(obs\.h5: dataset \"points\"\) lie outside the "
-     r"mesh$"),
+     r"mesh; the first is point 1 \(counting from 0\) at \(1\.5, 0\.5\)$"),
     ("obs-h5-strings", {"c.toml": OBSH5CFG("posterior/param"), "obs.h5": ("copy", None)}, run("c.toml"), 1,
      r"^obs\.h5: dataset \"posterior/param\" does not hold numbers$"),
     ("obs-h5-group", {"c.toml": OBSH5CFG("posterior"), "obs.h5": ("copy", None)}, run("c.toml"), 1,

@@ -312,7 +312,7 @@ CASES = [
      r"^mcmc-run: --iterations 10 is fewer than the \d+ iterations per chain the run in r\.h5 has done$"),
     ("resume-corrupted", {"c.toml": config(), "r.h5": ("corrupt", None)},
      run("--resume", "r.h5", "c.toml"), 2,
-     r"^mcmc-run: output file r\.h5: H5Dset_extent on posterior/theta failed: incorrect metadata checksum"),
+     r"^mcmc-run: output file r\.h5: H5Dget_chunk_info_by_coord on posterior/theta failed: incorrect metadata checksum"),
     ("resume-not-a-run", {"c.toml": config(), "r.h5": ("h5py", "foreign")},
      run("--resume", "r.h5", "c.toml"), 2,
      r"^mcmc-run: output file r\.h5: has no root attribute 'model_hash' \(not written by mcmc-run\?\)$"),

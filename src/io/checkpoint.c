@@ -466,6 +466,10 @@ PetscErrorCode McOutputOpenResume_Private(const char *path, const McOutputSpec *
   PetscCall(McOutputAlloc_Private(path, spec, &o));
   ierr = McResume(o, spec);
   if (ierr) {
+    /* Nothing of the run has been written yet: a plain close keeps the
+     * file as it was (a failed file is left to HDF5's shutdown, which
+     * crashes when what failed was reading damaged metadata). */
+    o->failed = PETSC_FALSE;
     PetscCall(McOutputFree_Private(&o, NULL));
     PetscCall(ierr);
   }

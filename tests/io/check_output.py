@@ -4,7 +4,7 @@ h5netcdf, netCDF4), driving tests/io/io_driver.c, a toy sampler whose draws
 this script recomputes exactly (same xorshift64* recurrence, same IEEE
 operations), so every value is compared for equality.
 
-usage: check_output.py DRIVER WORKDIR {layout|swmr|kill|diskfull|midflush}
+usage: check_output.py DRIVER WORKDIR {layout|swmr|kill|diskfull|midflush|torn}
 """
 import gzip
 import json
@@ -423,6 +423,31 @@ def check_diskfull(driver, work):
         check_prefix(f, committed + 16, "resumed after disk full")
 
 
+def unpack(name, path):
+    with gzip.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", name)) as src, open(path, "wb") as dst:
+        dst.write(src.read())
+
+
+def check_torn(driver, work):
+    """A file whose writer was SIGKILLed while HDF5 rewrote a chunk-index
+    block of memory/collections (made like the midflush file): the block's
+    checksum fails. Resuming cannot go on, but must say so (exit 2, naming
+    the file and the dataset) without crashing and without touching the
+    draws on file."""
+    path, pristine = os.path.join(work, "torn.h5"), os.path.join(work, "torn-pristine.h5")
+    remove(path, pristine)
+    unpack("killed_torn_index.h5.gz", path)
+    unpack("killed_torn_index.h5.gz", pristine)
+    r = run(driver, "-file", path, "-resume", "-draws", 2500, "-block", 16, "-ckpt_every", 16, check=False, timeout=120)
+    expect(r.returncode == 2, f"resume exited {r.returncode}, expected 2:\n{r.stderr[-2000:]}")
+    want = f"output file {path}: H5Dget_chunk_info_by_coord on memory/collections failed: incorrect metadata checksum"
+    expect(want in r.stderr, f"error does not name the file, the dataset and the cause:\n{r.stderr[-2000:]}")
+    with h5py.File(path, "r", libver="latest", swmr=True) as f, h5py.File(pristine, "r", libver="latest", swmr=True) as g:
+        for name in ("posterior/theta", "posterior/draw", "sample_stats/lp", "checkpoint/record"):
+            expect(f[name][()].tobytes() == g[name][()].tobytes(), f"{name} changed by the failed resume")
+    print(f"torn index block: resume exits 2 ({want}), draws unchanged")
+
+
 def check_midflush(driver, work):
     """A file whose writer was SIGKILLed inside a flush (made by check_kill's
     loop with -pause_ms 0; kept because such a kill is rare): its chunk
@@ -432,8 +457,7 @@ def check_midflush(driver, work):
     overflow", then crashed at exit) and give the uninterrupted run."""
     path, ref = os.path.join(work, "midflush.h5"), os.path.join(work, "midflush-ref.h5")
     remove(path, ref)
-    with gzip.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "killed_midflush.h5.gz")) as src, open(path, "wb") as dst:
-        dst.write(src.read())
+    unpack("killed_midflush.h5.gz", path)
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
         theta = f["posterior/theta"]
         extent = theta.shape[1]
@@ -450,7 +474,7 @@ def check_midflush(driver, work):
 def main():
     driver, work, what = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(work, exist_ok=True)
-    {"layout": check_layout, "swmr": check_swmr, "kill": check_kill, "diskfull": check_diskfull, "midflush": check_midflush}[what](driver, work)
+    {"layout": check_layout, "swmr": check_swmr, "kill": check_kill, "diskfull": check_diskfull, "midflush": check_midflush, "torn": check_torn}[what](driver, work)
     print(f"OK {what}")
 
 

@@ -1178,10 +1178,10 @@ PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, c
    * allocator) is never freed with ours. */
   const McTomlAllocator counting = {McMallocHook, McReallocHook, McFreeHook};
   McTomlAllocator       before;
-  Ctx         *x;
-  McTomlValue *root = NULL;
-  McTomlError  err;
-  int          bad;
+  Ctx                  *x;
+  McTomlValue          *root = NULL;
+  McTomlError           err;
+  int                   bad;
 
   PetscFunctionBeginUser;
   PetscCall(PetscFree(cfg->observations.points));

@@ -139,9 +139,13 @@ PetscErrorCode McUmbClientGetStats(McUmbClient c, PetscInt64 *calls, PetscInt64 
 
 /* ------------------------------------------------------------- the problem */
 
-/* The problem a configuration describes, set up (src/app/problem.c). The
- * components are objects; this bundle holds one reference to each. */
+/* The problem a configuration describes, set up (src/app/problem.c). An
+ * object ("McProblem") like its components; it holds one reference to each.
+ * Not a container: nothing refers back to a problem, so it can never be
+ * part of a cycle, and the references it holds keep its components
+ * reachable for the collector as any outside reference does. */
 typedef struct {
+  MC_OBJECT_HEAD;
   McMesh        mesh;
   McForward     fw;
   McObsOperator obs;
@@ -179,6 +183,8 @@ PetscErrorCode McProblemCreate(const McConfig *cfg, McProblem **problem, char *m
  * problem. Ownership: as McProblemCreate; borrows comm. */
 PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProblem **problem, char *msg, size_t len,
                                      PetscBool *valid);
+/* Drops the caller's reference (*problem = NULL), then runs a full
+ * collection for the mesh <-> space cycle. Ownership: steals *problem. */
 PetscErrorCode McProblemDestroy(McProblem **problem);
 /* Reads a text file of rows of `width` numbers (blanks or commas between
  * them, '#' starts a comment, empty lines skipped) -- the [data] and

@@ -38,14 +38,16 @@ static herr_t CollectName(hid_t g, const char *name, const H5L_info_t *info, voi
   (void)g;
   (void)info;
   if (l->n >= MC_DIAG_MAXVARS) return 1;
-  l->names[l->n] = strdup(name);
-  return l->names[l->n++] ? 0 : -1;
+  l->names[l->n] = McMallocHook(strlen(name) + 1); /* out of memory: -1 stops the iteration */
+  if (!l->names[l->n]) return -1;
+  memcpy(l->names[l->n++], name, strlen(name) + 1);
+  return 0;
 }
 
 static void FreeNames(NameList *l)
 {
   for (PetscInt i = 0; i < l->n; i++)
-    free(l->names[i]);
+    McFreeHook(l->names[i]);
   l->n = 0;
 }
 

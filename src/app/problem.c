@@ -885,6 +885,34 @@ static PetscErrorCode ReadProposalCovariance(const McConfig *cfg, McProblem *pb,
   PetscFunctionReturn(0);
 }
 
+static PetscErrorCode ProblemFree(McProblem *pb)
+{
+  PetscFunctionBeginUser;
+  PetscCall(VecDestroy(&pb->mtrue));
+  PetscCall(VecDestroy(&pb->m0));
+  PetscCall(VecDestroy(&pb->work));
+  PetscCall(McPosteriorDestroy(&pb->post));
+  PetscCall(McPriorDestroy(&pb->prior));
+  PetscCall(McObsOperatorDestroy(&pb->obs));
+  PetscCall(McForwardDestroy(&pb->fw));
+  PetscCall(McMeshDestroy(&pb->mesh));
+  PetscCall(PetscFree(pb->obs_coords));
+  PetscCall(McUmbClientDestroy(&pb->umb));
+  PetscCall(PetscFree(pb->data));
+  PetscCall(PetscFree(pb->rwm_covariance));
+  PetscFunctionReturn(0);
+}
+
+/* A dealloc cannot return an error: a failing release means a corrupted
+ * object, reported by PETSc before the abort. */
+static void ProblemDealloc(McObject *o)
+{
+  PetscCallAbort(PETSC_COMM_SELF, ProblemFree((McProblem *)o));
+}
+
+/* No traverse (see app.h): a problem is never part of a cycle. */
+static const McType McProblemType = {"McProblem", sizeof(McProblem), NULL, ProblemDealloc, NULL, NULL};
+
 PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProblem **problem, char *msg, size_t len,
                                      PetscBool *valid)
 {
@@ -893,7 +921,7 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
   PetscFunctionBeginUser;
   *valid = PETSC_TRUE;
   msg[0] = '\0';
-  PetscCall(PetscNew(&pb));
+  PetscCall(McObjectCreate(&McProblemType, &pb));
   pb->comm = comm;
   *problem = pb;
   if (cfg->model.kind == MC_MODEL_UMBRIDGE) {
@@ -934,24 +962,9 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
 
 PetscErrorCode McProblemDestroy(McProblem **problem)
 {
-  McProblem *pb = *problem;
-
   PetscFunctionBeginUser;
-  *problem = NULL;
-  if (!pb) PetscFunctionReturn(0);
-  PetscCall(VecDestroy(&pb->mtrue));
-  PetscCall(VecDestroy(&pb->m0));
-  PetscCall(VecDestroy(&pb->work));
-  PetscCall(McPosteriorDestroy(&pb->post));
-  PetscCall(McPriorDestroy(&pb->prior));
-  PetscCall(McObsOperatorDestroy(&pb->obs));
-  PetscCall(McForwardDestroy(&pb->fw));
-  PetscCall(McMeshDestroy(&pb->mesh));
-  PetscCall(PetscFree(pb->obs_coords));
-  PetscCall(McUmbClientDestroy(&pb->umb));
-  PetscCall(PetscFree(pb->data));
-  PetscCall(PetscFree(pb->rwm_covariance));
-  PetscCall(PetscFree(pb));
+  if (!*problem) PetscFunctionReturn(0);
+  PetscCall(McObjectDestroy(problem));
   /* The mesh caches its spaces and each space points back to it: a cycle
    * only the collector frees. */
   PetscCall(McGCCollect(2, NULL));

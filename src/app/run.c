@@ -121,8 +121,13 @@ static PetscErrorCode ReadText(const char *path, char **text)
   PetscFunctionReturn(0);
 }
 
-/* Everything one run holds. */
+/* Everything one run holds: an object ("McRun"), so that the run shows in
+ * the live-object table like its parts. Created before the configuration is
+ * read and released after everything else, it is alive at the memory
+ * baseline and at every check, so it never counts as growth. Not a
+ * container: nothing refers back to the run. */
 typedef struct {
+  MC_OBJECT_HEAD;
   const McConfig     *cfg;
   const McRunOptions *opt;
   McProblem          *pb;
@@ -1196,6 +1201,32 @@ static PetscErrorCode RunFree(Run *r)
   PetscFunctionReturn(0);
 }
 
+/* A dealloc cannot return an error: a failing release means a corrupted
+ * object, reported by PETSc before the abort. The layout's communicator
+ * goes last: the problem's objects live on it. */
+static void RunDealloc(McObject *o)
+{
+  Run *r = (Run *)o;
+
+  PetscCallAbort(PETSC_COMM_SELF, RunFree(r));
+  PetscCallAbort(PETSC_COMM_SELF, McLayoutDestroy(&r->lay));
+}
+
+static const McType McRunType = {"McRun", sizeof(Run), NULL, RunDealloc, NULL, NULL};
+
+/* Ownership: *run is new (McObjectDestroy); borrows opt. */
+static PetscErrorCode RunCreate(const McRunOptions *opt, Run **run)
+{
+  Run *r;
+
+  PetscFunctionBeginUser;
+  PetscCall(McObjectCreate(&McRunType, &r));
+  r->lay.comm = MPI_COMM_NULL; /* McLayoutDestroy is safe before McLayoutCreate */
+  r->opt = opt;
+  *run = r;
+  PetscFunctionReturn(0);
+}
+
 /* --iterations N: the run's length, burn-in scaled by the same factor. */
 static PetscErrorCode ApplyOverrides(McConfig *cfg, const McRunOptions *opt, int *code)
 {
@@ -1341,7 +1372,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
 {
   PetscMPIInt    size, rank;
   McConfig      *cfg = NULL;
-  Run            r;
+  Run           *r;
   char           msg[2048];
   PetscBool      valid;
   PetscInt       t[3];
@@ -1349,14 +1380,12 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
 
   PetscFunctionBeginUser;
   *code = MC_EXIT_OK;
-  PetscCall(PetscMemzero(&r, sizeof(r)));
-  r.lay.comm = MPI_COMM_NULL; /* McLayoutDestroy is safe before McLayoutCreate */
-  r.opt = opt;
+  PetscCall(RunCreate(opt, &r));
   if (opt->resume) {
     /* A damaged or foreign file: one line naming it and the fault, exit 2. */
     file_error[0] = '\0';
     PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
-    ierr = ResumeConfig(config, &r, &cfg, code);
+    ierr = ResumeConfig(config, r, &cfg, code);
     PetscCall(PetscPopErrorHandler());
     if (ierr && file_error[0]) {
       Say("mcmc-run: %s\n", file_error);
@@ -1367,11 +1396,11 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     PetscCall(ierr);
   } else {
     PetscCall(LoadConfig(config, NULL, &cfg, code));
-    if (cfg) PetscCall(ReadText(config, &r.config_text));
+    if (cfg) PetscCall(ReadText(config, &r->config_text));
     if (cfg) PetscCall(ApplyOverrides(cfg, opt, code));
   }
   if (!cfg) {
-    PetscCall(PetscFree(r.config_text));
+    PetscCall(McObjectDestroy(&r));
     PetscFunctionReturn(0);
   }
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
@@ -1384,7 +1413,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     *code = MC_EXIT_USAGE;
   }
   if (*code == MC_EXIT_OK) {
-    PetscCall(McLayoutCreate(cfg, r.config_text, &r.lay, msg, sizeof msg, &valid));
+    PetscCall(McLayoutCreate(cfg, r->config_text, &r->lay, msg, sizeof msg, &valid));
     if (!valid) {
       PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr, "%s\n", msg));
       *code = MC_EXIT_USAGE;
@@ -1398,9 +1427,8 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     *code = MC_EXIT_RUNTIME;
   }
   if (*code != MC_EXIT_OK) {
-    PetscCall(McLayoutDestroy(&r.lay));
+    PetscCall(McObjectDestroy(&r));
     PetscCall(McConfigDestroy(&cfg));
-    PetscCall(PetscFree(r.config_text));
     PetscFunctionReturn(0);
   }
   if (rank > 0) {
@@ -1414,73 +1442,72 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       close(null);
     }
   }
-  r.nc = r.lay.nc;
-  r.cid = r.lay.chains;
-  r.writer = rank == 0 ? PETSC_TRUE : PETSC_FALSE;
-  PetscCall(McRunModelHash(cfg, r.model_hash, sizeof r.model_hash));
+  r->nc = r->lay.nc;
+  r->cid = r->lay.chains;
+  r->writer = rank == 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(McRunModelHash(cfg, r->model_hash, sizeof r->model_hash));
   PetscCall(ApplySolverOptions(cfg));
-  r.cfg = cfg;
-  r.C = r.lay.C;
-  r.total = cfg->chain.iterations;
-  r.burn = cfg->chain.burn_in;
-  r.thin = cfg->chain.thin;
-  r.B = PetscMin(MC_OUTPUT_DEFAULT_BLOCK, cfg->output.flush_every);
-  r.tty = isatty(fileno(stderr)) ? PETSC_TRUE : PETSC_FALSE;
+  r->cfg = cfg;
+  r->C = r->lay.C;
+  r->total = cfg->chain.iterations;
+  r->burn = cfg->chain.burn_in;
+  r->thin = cfg->chain.thin;
+  r->B = PetscMin(MC_OUTPUT_DEFAULT_BLOCK, cfg->output.flush_every);
+  r->tty = isatty(fileno(stderr)) ? PETSC_TRUE : PETSC_FALSE;
   t[0] = cfg->memory.gc_thresholds[0], t[1] = cfg->memory.gc_thresholds[1], t[2] = cfg->memory.gc_thresholds[2];
   PetscCall(McGCSetThresholds(t[0], t[1], t[2]));
   printf("mcmc-run %s\n", opt->resume ? opt->resume : config);
   PetscCall(McConfigWriteSummary(cfg, stdout));
-  if (size > 1 && r.lay.R > 1)
+  if (size > 1 && r->lay.R > 1)
     printf("chains   %d on %d MPI ranks, %d per chain (chain c on ranks %d(c mod %d) to %d(c mod %d)+%d, its mesh "
            "distributed over them), one output file written by rank 0\n",
-           (int)r.C, (int)size, (int)r.lay.R, (int)r.lay.R, (int)r.lay.G, (int)r.lay.R, (int)r.lay.G,
-           (int)r.lay.R - 1);
+           (int)r->C, (int)size, (int)r->lay.R, (int)r->lay.R, (int)r->lay.G, (int)r->lay.R, (int)r->lay.G,
+           (int)r->lay.R - 1);
   else if (size > 1)
     printf("chains   %d on %d MPI ranks (chain c on rank c mod %d, in turn), one output file written by rank 0\n",
-           (int)r.C, (int)size, (int)r.lay.G);
-  else if (r.C > 1)
-    printf("chains   %d, run in turn on this process\n", (int)r.C);
+           (int)r->C, (int)size, (int)r->lay.G);
+  else if (r->C > 1)
+    printf("chains   %d, run in turn on this process\n", (int)r->C);
   fflush(stdout);
 
-  PetscCall(McProblemCreateOnComm(cfg, r.lay.comm, &r.pb, msg, sizeof(msg), &valid));
+  PetscCall(McProblemCreateOnComm(cfg, r->lay.comm, &r->pb, msg, sizeof(msg), &valid));
   if (!valid) {
     Say("%s\n", msg);
     *code = MC_EXIT_USAGE;
   } else {
-    if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r.pb, &r.xmap, &r.lap, code));
+    if (opt->mode == MC_RUN_MAP || NeedsLaplace(cfg)) PetscCall(ComputeGeometry(cfg, r->pb, &r->xmap, &r->lap, code));
     if (*code == MC_EXIT_OK && opt->mode == MC_RUN_MAP)
-      PetscCall(McRunWriteMapFile(cfg, r.pb, r.xmap, r.lap, r.config_text, r.model_hash));
+      PetscCall(McRunWriteMapFile(cfg, r->pb, r->xmap, r->lap, r->config_text, r->model_hash));
     if (*code != MC_EXIT_OK || opt->mode == MC_RUN_MAP) {
-      PetscCall(RunFree(&r));
-      PetscCall(McLayoutDestroy(&r.lay));
+      PetscCall(McObjectDestroy(&r));
       PetscCall(McConfigDestroy(&cfg));
       PetscFunctionReturn(0);
     }
-    PetscCall(McProblemCreateTarget(r.pb, &r.target));
+    PetscCall(McProblemCreateTarget(r->pb, &r->target));
     /* A chain on several ranks solves every proposal directly: CG
      * preconditioned by a distributed MUMPS factor pays MUMPS's per-solve
      * communication at every iteration, 3.2x slower than refactorising at
      * 128x128 on 2 ranks here (16.2 s against 5.0 s for 150 iterations of
      * bench/p1_128_pcn.toml). Several chains on one rank do reuse (Round:
      * each takes the factorisation back to its own state). */
-    if (r.lay.R > 1 && !r.pb->umb) {
-      PetscCall(McTargetSetProposalPotential(r.target, NULL, NULL));
-      PetscCall(McPosteriorSetReuse(r.pb->post, PETSC_FALSE));
+    if (r->lay.R > 1 && !r->pb->umb) {
+      PetscCall(McTargetSetProposalPotential(r->target, NULL, NULL));
+      PetscCall(McPosteriorSetReuse(r->pb->post, PETSC_FALSE));
     }
     file_error[0] = '\0';
     PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
-    ierr = Sample(&r, cfg, code);
+    ierr = Sample(r, cfg, code);
     PetscCall(PetscPopErrorHandler());
     if (ierr && file_error[0]) {
-      if (r.progress_shown && r.tty) fputc('\n', stderr);
+      if (r->progress_shown && r->tty) fputc('\n', stderr);
       Say("mcmc-run: %s\n", file_error);
-      if (r.out) {
+      if (r->out) {
         PetscInt64 appended, committed;
-        PetscCall(McOutputGetDrawCounts(r.out, &appended, &committed));
+        PetscCall(McOutputGetDrawCounts(r->out, &appended, &committed));
         fprintf(stderr, "mcmc-run: stopped; %s holds the %lld draws per chain of its last successful flush\n",
                 cfg->output.path, (long long)committed);
         PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));
-        ierr = McOutputClose(&r.out);
+        ierr = McOutputClose(&r->out);
         PetscCall(PetscPopErrorHandler());
         /* HDF5 1.10.8 closes the failed file again when it shuts down (at
          * MPI_Finalize) and crashes there on the torn file object. What
@@ -1493,10 +1520,9 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       ierr = 0;
     }
     PetscCall(ierr);
-    if (opt->stats) *opt->stats = r.st;
+    if (opt->stats) *opt->stats = r->st;
   }
-  PetscCall(RunFree(&r));
-  PetscCall(McLayoutDestroy(&r.lay));
+  PetscCall(McObjectDestroy(&r));
   PetscCall(McConfigDestroy(&cfg));
   PetscFunctionReturn(0);
 }

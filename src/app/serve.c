@@ -8,8 +8,8 @@
  * PETSc objects -- one evaluation at a time, concurrent clients queue --
  * and a signal only sets a flag the loop reads. Everything an evaluation
  * touches is the problem's own preallocated state; a request allocates only
- * its JSON documents (through McMalloc, freed before the next request) and
- * its body buffer, and the memory checks of [memory] run every check_every
+ * its JSON documents, its body buffer and the text of a long answer (all
+ * through McMalloc, freed before the next request), and the memory checks of [memory] run every check_every
  * requests to prove that nothing grows.
  *
  * Models (all take one input vector: the sampler's whitened coordinates xi):
@@ -684,7 +684,7 @@ static enum MHD_Result Send(struct MHD_Connection *c, Answer a)
   if (a.body) {
     /* Sized first, then written into a buffer MHD copies. */
     n = json_dumpb(a.body, NULL, 0, JSON_COMPACT);
-    text = n <= sizeof(buf) ? buf : malloc(n);
+    text = n <= sizeof(buf) ? buf : McMallocHook(n);
     if (text) n = json_dumpb(a.body, text, n, JSON_COMPACT);
     json_decref(a.body);
   }
@@ -694,7 +694,7 @@ static enum MHD_Result Send(struct MHD_Connection *c, Answer a)
     n = strlen(fallback);
   }
   r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_COPY);
-  if (text != buf && text != fallback) free(text);
+  if (text != buf && text != fallback) McFreeHook(text);
   if (!r) return MHD_NO;
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
   if (a.status == 405) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST");
@@ -714,7 +714,7 @@ static enum MHD_Result Handle(void *cls, struct MHD_Connection *c, const char *u
   (void)version;
   if (!up) { /* headers only: set up the upload, refuse a body announced too large */
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    up = calloc(1, sizeof(*up));
+    up = McCallocHook(sizeof(*up));
     if (!up) return MHD_NO;
     *con_cls = up;
     if (cl && strtoull(cl, NULL, 10) > s->max_body) {
@@ -730,7 +730,7 @@ static enum MHD_Result Handle(void *cls, struct MHD_Connection *c, const char *u
     if (!up->too_large) {
       if (up->len + *size > up->cap) {
         size_t cap = PetscMax(2 * up->cap, up->len + *size);
-        char  *p = realloc(up->data, cap);
+        char  *p = McReallocHook(up->data, cap);
         if (!p) return MHD_NO;
         up->data = p, up->cap = cap;
       }
@@ -762,8 +762,8 @@ static void Completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
   (void)c;
   (void)toe;
   if (up) {
-    free(up->data);
-    free(up);
+    McFreeHook(up->data);
+    McFreeHook(up);
     *con_cls = NULL;
   }
   if (!s->fatal && !s->exit_code) s->fatal = CheckMemory(s);

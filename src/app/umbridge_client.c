@@ -39,22 +39,9 @@ struct McUmbClient_ {
   char               err[1024];
 };
 
-static void *JsonMalloc(size_t n)
-{
-  void *p = NULL;
-
-  if (McMalloc(n, &p)) return NULL;
-  return p;
-}
-
-static void JsonFree(void *p)
-{
-  if (p) (void)McFree(&p);
-}
-
 void McJsonUseProjectAllocator(void)
 {
-  json_set_alloc_funcs(JsonMalloc, JsonFree);
+  json_set_alloc_funcs(McMallocHook, McFreeHook);
 }
 
 static void SetError(McUmbClient c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -301,7 +288,7 @@ PetscErrorCode McUmbClientCreate(const McUmbClientSpec *spec, McUmbClient *clien
       char *list = json_dumps(names, JSON_COMPACT);
       snprintf(msg, len, "[model] name = \"%s\": %s has no such model; it has %s", spec->name, c->base,
                list ? list : "none");
-      JsonFree(list);
+      McFreeHook(list);
       goto invalid;
     }
   }

@@ -10,6 +10,7 @@
  * McConfigWrite and McConfigWriteReference print from the same table, which
  * is what makes --print-config round-trip and keeps reference.toml complete. */
 #include "config/config.h"
+#include "obj/obj.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1171,10 +1172,16 @@ static int ModelChecks(Ctx *x)
 PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, const char *source, char *msg,
                                   size_t msglen, PetscBool *valid)
 {
-  Ctx         *x;
-  McTomlValue *root = NULL;
-  McTomlError  err;
-  int          bad;
+  /* The TOML parser allocates through McMalloc (counted like every project
+   * allocation) only while this function runs: every tree it parses is
+   * freed before it returns, and a tree parsed elsewhere (with libc's
+   * allocator) is never freed with ours. */
+  const McTomlAllocator counting = {McMallocHook, McReallocHook, McFreeHook};
+  McTomlAllocator       before;
+  Ctx                  *x;
+  McTomlValue          *root = NULL;
+  McTomlError           err;
+  int                   bad;
 
   PetscFunctionBeginUser;
   PetscCall(PetscFree(cfg->observations.points));
@@ -1186,6 +1193,8 @@ PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, c
   x->msg = msg;
   x->msglen = msglen;
   msg[0] = '\0';
+  McTomlGetAllocator(&before);
+  McTomlSetAllocator(&counting);
   bad = Defaults(x, "", -1, (char *)cfg);
   for (int s = 1; !bad && s < NSECTIONS; s++)
     if (!sections[s].array) bad = Defaults(x, sections[s].name, -1, (char *)cfg);
@@ -1197,6 +1206,7 @@ PetscErrorCode McConfigLoadString(McConfig *cfg, const char *text, size_t len, c
         PriorChecks(x) || ObservationChecks(x) || SamplerChainChecks(x) || QoIChecks(x) ||
         ModelChecks(x);
   McTomlFree(&root);
+  McTomlSetAllocator(&before);
   PetscCall(PetscFree(x));
   *valid = bad ? PETSC_FALSE : PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -1218,15 +1228,14 @@ PetscErrorCode McConfigLoad(McConfig *cfg, const char *path, char *msg, size_t m
   for (;;) {
     size_t got;
     if (n == cap) {
-      char *m;
+      PetscErrorCode ierr;
       cap = cap ? 2 * cap : 65536;
-      m = realloc(text, cap);
-      if (!m) {
-        free(text);
+      ierr = McRealloc(cap, &text);
+      if (ierr) {
         fclose(f);
+        PetscCall(McFree(&text));
         SETERRQ(PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory reading %s", path);
       }
-      text = m;
     }
     got = fread(text + n, 1, cap - n, f);
     n += got;
@@ -1234,13 +1243,13 @@ PetscErrorCode McConfigLoad(McConfig *cfg, const char *path, char *msg, size_t m
   }
   if (ferror(f)) {
     snprintf(msg, msglen, "%s: cannot read configuration: %s", path, strerror(errno));
-    free(text);
     fclose(f);
+    PetscCall(McFree(&text));
     PetscFunctionReturn(0);
   }
   fclose(f);
   PetscCall(McConfigLoadString(cfg, text, n, path, msg, msglen, valid));
-  free(text);
+  PetscCall(McFree(&text));
   PetscFunctionReturn(0);
 }
 

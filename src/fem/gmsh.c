@@ -211,14 +211,17 @@ typedef struct {
   long  nents[4];
 } Mesh;
 
+/* Blocks come from McMallocHook & co. (counted like every project
+ * allocation): the scanner's int-returning style reports out of memory
+ * as a Fail message. Sizes are never 0 here. */
 static void MeshFree(Mesh *m)
 {
-  free(m->ntag);
-  free(m->index);
-  free(m->elems);
-  free(m->verts);
+  McFreeHook(m->ntag);
+  McFreeHook(m->index);
+  McFreeHook(m->elems);
+  McFreeHook(m->verts);
   for (int d = 0; d < 4; d++)
-    free(m->ents[d]);
+    McFreeHook(m->ents[d]);
 }
 
 static int HasEntity(const Mesh *m, long dim, long tag)
@@ -278,7 +281,7 @@ static int ReadEntities(Scan *s, Mesh *m)
   }
   if (!EndOfLine(s)) return 0;
   for (int d = 0; d < 4; d++) {
-    m->ents[d] = malloc(sizeof(long) * (size_t)(cnt[d] ? cnt[d] : 1));
+    m->ents[d] = McMallocHook(sizeof(long) * (size_t)(cnt[d] ? cnt[d] : 1));
     if (!m->ents[d]) return Fail(s, "out of memory for %ld entities", cnt[d]);
     for (long i = 0; i < cnt[d]; i++) {
       long   tag, np, nb;
@@ -317,7 +320,7 @@ static int ReadNodes(Scan *s, Mesh *m, int v41)
   if (v41 && (!Long(s, "the smallest node tag", 1, INT_MAX, &lo) || !Long(s, "the largest node tag", lo, INT_MAX, &hi)))
     return 0;
   if (!EndOfLine(s)) return 0;
-  m->ntag = malloc(sizeof(long) * (size_t)n);
+  m->ntag = McMallocHook(sizeof(long) * (size_t)n);
   if (!m->ntag) return Fail(s, "out of memory for %ld nodes", n);
   for (long b = 0; b < nblocks; b++) {
     long count = n;
@@ -355,7 +358,7 @@ static int ReadNodes(Scan *s, Mesh *m, int v41)
   /* Tags may be sparse, but PETSc maps them through an array spanning them. */
   if (m->maxTag - m->minTag > 16 * n + 1024)
     return Fail(s, "node tags run from %ld to %ld for only %ld nodes (too sparse)", m->minTag, m->maxTag, n);
-  m->index = malloc(sizeof(long) * (size_t)(m->maxTag - m->minTag + 1));
+  m->index = McMallocHook(sizeof(long) * (size_t)(m->maxTag - m->minTag + 1));
   if (!m->index) return Fail(s, "out of memory for the node tags");
   for (long t = 0; t <= m->maxTag - m->minTag; t++)
     m->index[t] = -1;
@@ -413,8 +416,8 @@ static int ReadElements(Scan *s, Mesh *m, int v41)
               !Long(s, "the largest element tag", lo, LONG_MAX, &hi)))
     return 0;
   if (!EndOfLine(s)) return 0;
-  m->elems = malloc(sizeof(Elem) * (size_t)n);
-  m->verts = malloc(sizeof(long) * 8 * (size_t)n);
+  m->elems = McMallocHook(sizeof(Elem) * (size_t)n);
+  m->verts = McMallocHook(sizeof(long) * 8 * (size_t)n);
   if (!m->elems || !m->verts) return Fail(s, "out of memory for %ld elements", n);
   for (long b = 0; b < nblocks; b++) {
     long            count = n, d = 0, tag, type;
@@ -521,14 +524,14 @@ static int CheckTopology(Scan *s, Mesh *m)
   for (long e = 0; e < m->nelems; e++)
     dim = m->elems[e].t->dim > dim ? m->elems[e].t->dim : dim;
   if (dim < 2) return Fail(s, "the mesh has no 2D or 3D elements (cells)");
-  used = calloc((size_t)(m->maxTag - m->minTag + 1), 1);
+  used = McCallocHook((size_t)(m->maxTag - m->minTag + 1));
   if (!used) return Fail(s, "out of memory");
   for (long e = 0; e < m->nelems; e++) {
     const Elem *c = &m->elems[e];
     if (c->t->dim != dim) continue;
     if (simplex < 0) simplex = c->t->simplex;
     if (c->t->simplex != simplex) {
-      free(used);
+      McFreeHook(used);
       s->line = c->line;
       return Fail(s, "the mesh mixes %s and %s cells; one kind is supported", simplex ? "simplex" : "tensor",
                   c->t->name);
@@ -538,9 +541,9 @@ static int CheckTopology(Scan *s, Mesh *m)
       used[m->verts[c->first + k] - m->minTag] = 1;
   }
   f.cap = (size_t)(ncells * 18 * 2 + 7);
-  f.key = calloc(f.cap, sizeof(*f.key));
+  f.key = McCallocHook(f.cap * sizeof(*f.key));
   if (!f.key) {
-    free(used);
+    McFreeHook(used);
     return Fail(s, "out of memory");
   }
   for (long e = 0; e < m->nelems; e++) {
@@ -580,8 +583,8 @@ static int CheckTopology(Scan *s, Mesh *m)
     }
   }
   (void)nsub;
-  free(f.key);
-  free(used);
+  McFreeHook(f.key);
+  McFreeHook(used);
   return !s->bad;
 }
 

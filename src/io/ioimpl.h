@@ -1,11 +1,12 @@
 /* Internals of the io module shared by its files (not a public header):
  * the McOutput struct, the HDF5 checking macro and the small HDF5 helpers.
- * The struct is laid out so that turning McOutput into an object of
- * src/obj/ is mechanical: one allocation of the struct, owned buffers freed
- * in McOutputFree_Private (the future dealloc), no references to other
- * objects (traverse would visit nothing). */
+ * McOutput is an object of src/obj/ ("McOutput"): one allocation of the
+ * struct through McObjectCreate, owned buffers freed in
+ * McOutputFree_Private, which then drops the reference; no references to
+ * other objects (not a container). */
 #pragma once
 #include "io/io.h"
+#include "obj/obj.h"
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@ typedef struct {
 enum { MC_MEM_ITERATION, MC_MEM_RSS, MC_MEM_OBJECTS, MC_MEM_BYTES, MC_MEM_COLLECTIONS, MC_MEM_NCOLS };
 
 struct _p_McOutput {
+  MC_OBJECT_HEAD;
   char *path;
   char *progress_path;
   hid_t file;
@@ -130,6 +132,10 @@ PetscErrorCode McRelayStage_Private(McOutput o, PetscInt c, const McOutputDraw *
 PetscErrorCode McRelayMemory_Private(McOutput o, const McOutputMemoryRow *row, PetscBool *store);
 PetscErrorCode McRelayCheckpoint_Private(McOutput o, const void *const *blobs, const size_t *sizes);
 PetscErrorCode McRelayFree_Private(McOutput o);
+/* A new McOutput object: every HDF5 id invalid, no lock, no checkpoint,
+ * a copy of path; the rest zero. Ownership: *out is new, released by
+ * McOutputFree_Private. */
+PetscErrorCode McOutputNew_Private(const char *path, McOutput *out);
 PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec, McOutput *out);
 PetscErrorCode McOutputOpenResume_Private(const char *path, const McOutputSpec *spec, McOutput *out);
 /* The spare record buffer holds at least need bytes (checkpoint.c). */

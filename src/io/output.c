@@ -77,6 +77,27 @@ static PetscErrorCode McCheckSpec(const McOutputSpec *s)
   PetscFunctionReturn(0);
 }
 
+/* No dealloc: the release is McOutputFree_Private's, which must tell its
+ * caller whether closing the file failed (a dealloc cannot report that),
+ * and drops the reference once everything else is released. */
+static const McType McOutputType = {"McOutput", sizeof(struct _p_McOutput), NULL, NULL, NULL, NULL};
+
+PetscErrorCode McOutputNew_Private(const char *path, McOutput *out)
+{
+  McOutput o;
+
+  PetscFunctionBeginUser;
+  PetscCall(McObjectCreate(&McOutputType, &o));
+  o->file = o->field_dset = o->field_draw = o->mean_dset = o->std_dset = o->count_dset = H5I_INVALID_HID;
+  o->draw_scales[0] = o->draw_scales[1] = o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
+  for (int i = 0; i < MC_MEM_NCOLS; i++) o->mem_dset[i] = H5I_INVALID_HID;
+  o->lock_fd = -1;
+  o->ckpt_draws = -1;
+  PetscCall(PetscStrallocpy(path, &o->path));
+  *out = o;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec, McOutput *out)
 {
   McOutput    o;
@@ -85,13 +106,7 @@ PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec,
 
   PetscFunctionBeginUser;
   PetscCall(McCheckSpec(spec));
-  PetscCall(PetscNew(&o));
-  o->file = o->field_dset = o->field_draw = o->mean_dset = o->std_dset = o->count_dset = H5I_INVALID_HID;
-  o->draw_scales[0] = o->draw_scales[1] = o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
-  for (int i = 0; i < MC_MEM_NCOLS; i++) o->mem_dset[i] = H5I_INVALID_HID;
-  o->lock_fd = -1;
-  o->ckpt_draws = -1;
-  PetscCall(PetscStrallocpy(path, &o->path));
+  PetscCall(McOutputNew_Private(path, &o));
   PetscCall(PetscMalloc1(strlen(path) + 16, &o->progress_path));
   PetscCall(PetscSNPrintf(o->progress_path, strlen(path) + 16, "%s.progress", path));
 
@@ -220,7 +235,7 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
   PetscCall(PetscFree(o->ckpt_spare));
   PetscCall(PetscFree(o->progress_path));
   PetscCall(PetscFree(o->path));
-  PetscCall(PetscFree(o));
+  McDecref(o);
   PetscFunctionReturn(0);
 }
 

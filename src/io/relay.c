@@ -93,14 +93,7 @@ static PetscErrorCode McRelayProxy(const char *path, const McOutputSpec *spec, M
   McOutput o;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&o));
-  o->file = o->field_dset = o->field_draw = o->mean_dset = o->std_dset = o->count_dset = H5I_INVALID_HID;
-  o->draw_scales[0] = o->draw_scales[1] = o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
-  for (int i = 0; i < MC_MEM_NCOLS; i++)
-    o->mem_dset[i] = H5I_INVALID_HID;
-  o->lock_fd = -1;
-  o->ckpt_draws = -1;
-  PetscCall(PetscStrallocpy(path, &o->path));
+  PetscCall(McOutputNew_Private(path, &o));
   o->C = spec->nchains;
   o->P = spec->nparams;
   o->nqoi = spec->nqoi;

@@ -48,26 +48,51 @@ static PetscBool InjectFailure(void)
   return PETSC_FALSE;
 }
 
-static PetscErrorCode ProjectAlloc(size_t n, PetscBool zero, void *ptr)
+/* The counted block of n > 0 bytes, or NULL when out of memory (injected
+ * or real); the callers report it. */
+static void *RawAlloc(size_t n, PetscBool zero)
 {
   McAllocHeader *h;
 
+  if (n > SIZE_MAX - MC_ALLOC_HEADER) return NULL;
+  h = InjectFailure() ? NULL : (zero ? calloc(1, n + MC_ALLOC_HEADER) : malloc(n + MC_ALLOC_HEADER));
+  if (!h) return NULL;
+  h->size = n;
+  h->magic = MC_MAGIC_PROJECT;
+  mc_alloc.calls++;
+  mc_alloc.live_bytes += (PetscInt64)n;
+  mc_alloc.live_blocks++;
+  return HeaderToBlock(h);
+}
+
+/* Resizes the project block p (n > 0); NULL when out of memory, p then
+ * stays valid. */
+static void *RawRealloc(void *p, size_t n)
+{
+  McAllocHeader *h = BlockToHeader(p), *nh;
+  size_t         old = h->size;
+
+  if (n > SIZE_MAX - MC_ALLOC_HEADER) return NULL;
+  nh = InjectFailure() ? NULL : realloc(h, n + MC_ALLOC_HEADER);
+  if (!nh) return NULL;
+  nh->size = n;
+  mc_alloc.calls++;
+  mc_alloc.live_bytes += (PetscInt64)n - (PetscInt64)old;
+  return HeaderToBlock(nh);
+}
+
+static PetscErrorCode ProjectAlloc(size_t n, PetscBool zero, void *ptr)
+{
   PetscFunctionBeginUser;
   PetscCheck(ptr, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McMalloc: NULL address to store the block in");
   *(void **)ptr = NULL;
   if (!n) PetscFunctionReturn(0);
   PetscCheck(n <= SIZE_MAX - MC_ALLOC_HEADER, PETSC_COMM_SELF, PETSC_ERR_MEM, "McMalloc: %zu bytes cannot be allocated",
              n);
-  h = InjectFailure() ? NULL : (zero ? calloc(1, n + MC_ALLOC_HEADER) : malloc(n + MC_ALLOC_HEADER));
-  PetscCheck(h, PETSC_COMM_SELF, PETSC_ERR_MEM,
+  *(void **)ptr = RawAlloc(n, zero);
+  PetscCheck(*(void **)ptr, PETSC_COMM_SELF, PETSC_ERR_MEM,
              "McMalloc: out of memory asking for %zu bytes (%" PetscInt64_FMT " bytes live through McMalloc)", n,
              mc_alloc.live_bytes);
-  h->size = n;
-  h->magic = MC_MAGIC_PROJECT;
-  mc_alloc.calls++;
-  mc_alloc.live_bytes += (PetscInt64)n;
-  mc_alloc.live_blocks++;
-  *(void **)ptr = HeaderToBlock(h);
   PetscFunctionReturn(0);
 }
 
@@ -87,8 +112,8 @@ PetscErrorCode McCalloc(size_t n, void *ptr)
 
 PetscErrorCode McRealloc(size_t n, void *ptr)
 {
-  McAllocHeader *h, *nh;
-  size_t         old;
+  McAllocHeader *h;
+  void          *p;
 
   PetscFunctionBeginUser;
   PetscCheck(ptr, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "McRealloc: NULL address of the block");
@@ -105,15 +130,11 @@ PetscErrorCode McRealloc(size_t n, void *ptr)
              "McRealloc: %p was not allocated by McMalloc (or was freed)", *(void **)ptr);
   PetscCheck(n <= SIZE_MAX - MC_ALLOC_HEADER, PETSC_COMM_SELF, PETSC_ERR_MEM,
              "McRealloc: %zu bytes cannot be allocated", n);
-  old = h->size;
-  nh = InjectFailure() ? NULL : realloc(h, n + MC_ALLOC_HEADER);
+  p = RawRealloc(*(void **)ptr, n);
   /* on failure the old block stays valid and stays the caller's */
-  PetscCheck(nh, PETSC_COMM_SELF, PETSC_ERR_MEM, "McRealloc: out of memory asking for %zu bytes (block had %zu)", n,
-             old);
-  nh->size = n;
-  mc_alloc.calls++;
-  mc_alloc.live_bytes += (PetscInt64)n - (PetscInt64)old;
-  *(void **)ptr = HeaderToBlock(nh);
+  PetscCheck(p, PETSC_COMM_SELF, PETSC_ERR_MEM, "McRealloc: out of memory asking for %zu bytes (block had %zu)", n,
+             h->size);
+  *(void **)ptr = p;
   PetscFunctionReturn(0);
 }
 
@@ -133,6 +154,37 @@ PetscErrorCode McFree(void *ptr)
   free(h);
   *(void **)ptr = NULL;
   PetscFunctionReturn(0);
+}
+
+void *McMallocHook(size_t n)
+{
+  return n ? RawAlloc(n, PETSC_FALSE) : NULL;
+}
+
+void *McCallocHook(size_t n)
+{
+  return n ? RawAlloc(n, PETSC_TRUE) : NULL;
+}
+
+void *McReallocHook(void *p, size_t n)
+{
+  if (!p) return McMallocHook(n);
+  if (!n) {
+    McFreeHook(p);
+    return NULL;
+  }
+  if (BlockToHeader(p)->magic != MC_MAGIC_PROJECT) {
+    (void)PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_MEMC, PETSC_ERROR_INITIAL,
+                     "McReallocHook: %p was not allocated by McMalloc (or was freed)", p);
+    return NULL;
+  }
+  return RawRealloc(p, n);
+}
+
+/* A block that is not the project's is reported by McFree (never freed). */
+void McFreeHook(void *p)
+{
+  (void)McFree(&p);
 }
 
 PetscErrorCode McMallocFailAfter(PetscInt64 n)

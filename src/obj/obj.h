@@ -126,6 +126,16 @@ PetscErrorCode McCalloc(size_t n, void *ptr);
 PetscErrorCode McRealloc(size_t n, void *ptr);
 /* ptr is T **: frees *ptr (NULL is fine) and sets it to NULL. */
 PetscErrorCode McFree(void *ptr);
+/* The same allocator in libc's shape, for code that takes malloc/free
+ * hooks or reports out of memory its own way (jansson, the TOML parser, the
+ * Gmsh scanner): the block, or NULL when n == 0 or out of memory, which the
+ * caller reports (nothing is printed). McReallocHook keeps the old block on
+ * failure; McFreeHook(NULL) does nothing. Counted, and subject to
+ * McMallocFailAfter, like McMalloc. */
+void *McMallocHook(size_t n);
+void *McCallocHook(size_t n);
+void *McReallocHook(void *p, size_t n);
+void  McFreeHook(void *p);
 /* Failure injection for tests: the allocation after the next n succeeding
  * ones fails with PETSC_ERR_MEM (n = -1: never, the default). Counts McMalloc,
  * McCalloc and McRealloc calls. */

@@ -124,11 +124,28 @@ static _Noreturn void Expected(Parser *P, const char *at, const char *what)
   Fail(P, at, "expected %s, got %s", what, got);
 }
 
+/* ------------------------------------------------------------ memory */
+
+static McTomlAllocator mem = {malloc, realloc, free};
+
+void McTomlSetAllocator(const McTomlAllocator *a)
+{
+  static const McTomlAllocator libc = {malloc, realloc, free};
+
+  mem = a ? *a : libc;
+}
+
+void McTomlGetAllocator(McTomlAllocator *a)
+{
+  *a = mem;
+}
+
 static void *Alloc(Parser *P, size_t size)
 {
-  void *m = calloc(1, size);
+  void *m = mem.malloc_fn(size);
 
   if (!m) Fail(P, P->p, "out of memory");
+  memset(m, 0, size);
   return m;
 }
 
@@ -140,7 +157,7 @@ static void *Grow(Parser *P, void *ptr, size_t *cap, size_t need, size_t elem)
   if (need <= *cap) return ptr;
   while (c < need)
     c *= 2;
-  m = realloc(ptr, c * elem);
+  m = mem.realloc_fn(ptr, c * elem);
   if (!m) Fail(P, P->p, "out of memory");
   *cap = c;
   return m;
@@ -152,19 +169,19 @@ static void FreeValue(McTomlValue *v)
 {
   if (!v) return;
   if (v->type == MC_TOML_STRING) {
-    free(v->u.string.ptr);
+    mem.free_fn(v->u.string.ptr);
   } else if (v->type == MC_TOML_ARRAY) {
     for (size_t i = 0; i < v->u.array.n; i++)
       FreeValue(v->u.array.items[i]);
-    free(v->u.array.items);
+    mem.free_fn(v->u.array.items);
   } else if (v->type == MC_TOML_TABLE) {
     for (size_t i = 0; i < v->u.table.n; i++) {
-      free(v->u.table.entries[i].key);
+      mem.free_fn(v->u.table.entries[i].key);
       FreeValue(v->u.table.entries[i].value);
     }
-    free(v->u.table.entries);
+    mem.free_fn(v->u.table.entries);
   }
-  free(v);
+  mem.free_fn(v);
 }
 
 void McTomlFree(McTomlValue **root)
@@ -541,7 +558,7 @@ static void ParseSimpleKey(Parser *P)
 static void ClearKeys(Parser *P)
 {
   for (size_t i = 0; i < P->nkeys; i++)
-    free(P->keys[i].s);
+    mem.free_fn(P->keys[i].s);
   P->nkeys = 0;
 }
 
@@ -1046,8 +1063,8 @@ int McTomlParse(const char *text, size_t len, const char *source, McTomlValue **
     ok = 0;
   }
   ClearKeys(&P);
-  free(P.keys);
-  free(P.buf);
+  mem.free_fn(P.keys);
+  mem.free_fn(P.buf);
   if (!ok) {
     FreeValue(P.root);
     return -1;
@@ -1072,9 +1089,9 @@ int McTomlParseFile(const char *path, McTomlValue **root, McTomlError *err)
   for (;;) {
     size_t got;
     if (n == cap) {
-      char *m = realloc(text, cap = cap ? 2 * cap : 4096);
+      char *m = mem.realloc_fn(text, cap = cap ? 2 * cap : 4096);
       if (!m) {
-        free(text);
+        mem.free_fn(text);
         fclose(f);
         snprintf(err->message, sizeof(err->message), "%s: out of memory reading the file", path);
         return -1;
@@ -1087,13 +1104,13 @@ int McTomlParseFile(const char *path, McTomlValue **root, McTomlError *err)
   }
   if (ferror(f)) {
     snprintf(err->message, sizeof(err->message), "%s: read error: %s", path, strerror(errno));
-    free(text);
+    mem.free_fn(text);
     fclose(f);
     return -1;
   }
   fclose(f);
   r = McTomlParse(text, n, path, root, err);
-  free(text);
+  mem.free_fn(text);
   return r;
 }
 

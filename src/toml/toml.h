@@ -7,9 +7,11 @@
  * long after parsing. A syntax error stops the parse and is reported the same
  * way, saying what was expected.
  *
- * This module sits at the bottom of the project next to obj: it uses plain
- * malloc/free and nothing from PETSc, so that the fuzz target and the
- * conformance decoder can link it alone. The tree is read-only after parsing;
+ * This module sits at the bottom of the project next to obj and uses nothing
+ * from PETSc, so that the fuzz target and the conformance decoder can link
+ * it alone: it allocates through a hook that is libc's malloc/realloc/free
+ * unless a layer above installs another (the configuration installs the
+ * project's counting allocator while it parses). The tree is read-only after parsing;
  * its struct layout is public so that readers can walk it directly. */
 #pragma once
 #include <stddef.h>
@@ -94,6 +96,22 @@ int McTomlParse(const char *text, size_t len, const char *source, McTomlValue **
  * "path: cannot open: reason" with line and col 0.
  * Ownership: as McTomlParse. */
 int McTomlParseFile(const char *path, McTomlValue **root, McTomlError *err);
+
+/* The allocator behind every allocation of the parser (trees, scratch, a
+ * file's text). malloc_fn(n) and realloc_fn(p, n) return NULL when out of
+ * memory (the parse then fails with "out of memory"); n is never 0. */
+typedef struct {
+  void *(*malloc_fn)(size_t n);
+  void *(*realloc_fn)(void *p, size_t n);
+  void (*free_fn)(void *p);
+} McTomlAllocator;
+
+/* Installs *a (copied) as the allocator; NULL restores libc's. A tree must
+ * be freed with the allocator it was parsed with: change it only while no
+ * tree exists. Process-wide, not thread-safe. */
+void McTomlSetAllocator(const McTomlAllocator *a);
+/* The allocator in use (to restore it after a change). */
+void McTomlGetAllocator(McTomlAllocator *a);
 
 /* Releases a tree from McTomlParse and sets *root to NULL. NULL is allowed.
  * Ownership: takes the caller's tree. */

@@ -1,7 +1,9 @@
 /* The configuration schema: defaults, round trip through McConfigWrite,
  * configs/reference.toml equal to what the schema generates and holding
- * every key (and only keys) of the schema. */
+ * every key (and only keys) of the schema; parsing counted by the memory
+ * layer. */
 #include "config/config.h"
+#include "obj/obj.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,53 @@ static PetscErrorCode TargetAcceptance(void)
   PetscFunctionReturn(0);
 }
 
+/* Loading a configuration parses TOML through McMalloc: the project's
+ * allocation calls grow, its live bytes come back to where they were, an
+ * injected allocation failure makes the load fail with "out of memory",
+ * and afterwards the parser is back on libc's allocator (a direct parse
+ * leaves the project's counters alone). */
+static PetscErrorCode ParseCounted(void)
+{
+  const char  *text = "title = \"counted\"\n[mesh]\ncells = [8, 4]\n[chain]\niterations = 100\nburn_in = 10\n";
+  McConfig    *c;
+  McTomlValue *root;
+  McTomlError  err;
+  PetscBool    valid;
+  char         msg[512];
+  PetscInt64   calls0, calls1, calls2, bytes0, bytes1, bytes2;
+
+  PetscFunctionBeginUser;
+  PetscCall(McConfigCreate(&c));
+  PetscCall(McMemAllocCount(&calls0, NULL));
+  PetscCall(McMemGetLive(NULL, &bytes0));
+  PetscCall(McConfigLoadString(c, text, strlen(text), "counted.toml", msg, sizeof(msg), &valid));
+  PetscCall(McMemAllocCount(&calls1, NULL));
+  PetscCall(McMemGetLive(NULL, &bytes1));
+  CHECK("counted config is valid", valid && c->mesh.cells[0] == 8 && c->mesh.cells[1] == 4);
+  if (!valid) printf("  %s\n", msg);
+  /* the file's tree (a node per table and value, a block per key and
+   * string) and one small tree per default: far more than 10 blocks */
+  CHECK("parsing allocates through McMalloc", calls1 - calls0 > 10);
+  CHECK("parsing returns every McMalloc byte", bytes1 == bytes0);
+  if (calls1 - calls0 <= 10 || bytes1 != bytes0)
+    printf("  McMalloc calls %+lld, live bytes %+lld\n", (long long)(calls1 - calls0), (long long)(bytes1 - bytes0));
+
+  PetscCall(McMallocFailAfter(0)); /* the next McMalloc fails */
+  PetscCall(McConfigLoadString(c, text, strlen(text), "counted.toml", msg, sizeof(msg), &valid));
+  PetscCall(McMallocFailAfter(-1));
+  CHECK("a failed allocation fails the load", !valid && strstr(msg, "out of memory"));
+  PetscCall(McMemGetLive(NULL, &bytes2));
+  CHECK("a failed load returns every McMalloc byte", bytes2 == bytes0);
+
+  PetscCall(McMemAllocCount(&calls1, NULL));
+  CHECK("direct parse succeeds", McTomlParse(text, strlen(text), "direct.toml", &root, &err) == 0);
+  McTomlFree(&root);
+  PetscCall(McMemAllocCount(&calls2, NULL));
+  CHECK("a direct parse uses libc's allocator again", calls2 == calls1);
+  PetscCall(McConfigDestroy(&c));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   const char *write = NULL;
@@ -202,6 +251,7 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(Defaults());
   PetscCall(TargetAcceptance());
+  PetscCall(ParseCounted());
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--write-reference") && i + 1 < argc)
       write = argv[++i];

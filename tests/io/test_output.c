@@ -1,8 +1,10 @@
-/* Unit tests of the sink in C: refusal to overwrite, errors naming the
- * file, zero allocations per appended draw in steady state, checkpoint
+/* Unit tests of the sink in C: an McOutput is an object of the memory
+ * layer (live while open, gone after a close or a failed create), refusal
+ * to overwrite, errors naming the file, zero allocations per appended draw in steady state, checkpoint
  * round trip (including a torn newest slot), resume refusals. The values
  * and the layout are checked from Python (check_output.py). */
 #include "io/io.h"
+#include "obj/obj.h"
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
@@ -65,18 +67,32 @@ static PetscErrorCode Append(McOutput out, PetscInt64 d)
   PetscFunctionReturn(0);
 }
 
+/* Live McOutput objects, from the memory layer's per-type table. */
+static PetscInt64 LiveOutputs(void)
+{
+  McMemUsage u;
+
+  if (McMemGetUsage(&u)) return -1;
+  return McMemUsageLive(&u, "McOutput");
+}
+
 static PetscErrorCode TestRefuseOverwrite(const char *dir)
 {
   const char  *names[1] = {"sigma"};
   McOutputSpec s;
   McOutput     out;
   char         path[PETSC_MAX_PATH_LEN], msg[1024];
+  PetscInt64   live0 = LiveOutputs();
 
   PetscFunctionBeginUser;
   Spec(&s, names);
   PetscCall(PetscSNPrintf(path, sizeof path, "%s/exists.h5", dir));
   PetscCall(McOutputCreate(path, &s, &out));
+  CHECK(LiveOutputs() == live0 + 1, "an open output is not a live McOutput object (%lld live, %lld before)",
+        (long long)LiveOutputs(), (long long)live0);
   PetscCall(McOutputClose(&out));
+  CHECK(LiveOutputs() == live0, "a closed output is still a live McOutput (%lld live, %lld before)",
+        (long long)LiveOutputs(), (long long)live0);
   CHECK(!out, "Close did not set the handle to NULL");
   s.overwrite = PETSC_FALSE;
   EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
@@ -90,6 +106,8 @@ static PetscErrorCode TestRefuseOverwrite(const char *dir)
   PetscCall(PetscSNPrintf(path, sizeof path, "%s/no-such-dir/run.h5", dir));
   EXPECT_ERROR(McOutputCreate(path, &s, &out), msg);
   CHECK(strstr(msg, path) && strstr(msg, "H5Fcreate") && strstr(msg, "No such file or directory"), "message \"%s\" does not name %s, H5Fcreate and the cause", msg, path);
+  CHECK(LiveOutputs() == live0, "a failed create left a live McOutput (%lld live, %lld before)",
+        (long long)LiveOutputs(), (long long)live0);
   PetscFunctionReturn(0);
 }
 

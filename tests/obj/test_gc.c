@@ -870,6 +870,44 @@ static PetscErrorCode TestAllocator(void)
   PetscFunctionReturn(0);
 }
 
+/* The libc-shaped hooks: the same counted blocks, NULL (and nothing
+ * printed: no error handler is pushed here) for zero bytes and on failure,
+ * the old block kept when a resize fails. */
+static PetscErrorCode TestAllocatorHooks(void)
+{
+  Live       live;
+  double    *x, *y;
+  char      *z;
+  PetscInt64 objs, bytes, calls0, calls1;
+
+  PetscFunctionBeginUser;
+  PetscCall(CaseBegin(&live));
+  PetscCall(McMemAllocCount(&calls0, NULL));
+  x = McMallocHook(4 * sizeof(double));
+  y = McCallocHook(2 * sizeof(double));
+  CHECK(x && y && y[0] == 0 && y[1] == 0);
+  CHECK(McMallocHook(0) == NULL);
+  PetscCall(McMemGetLive(&objs, &bytes));
+  CHECK_INT(bytes - live.bytes, 6 * sizeof(double));
+  x[3] = 5;
+  x = McReallocHook(x, 50 * sizeof(double));
+  CHECK(x && x[3] == 5);
+  PetscCall(McMemGetLive(&objs, &bytes));
+  CHECK_INT(bytes - live.bytes, 52 * sizeof(double));
+  PetscCall(McMemAllocCount(&calls1, NULL));
+  CHECK_INT(calls1 - calls0, 3);
+  PetscCall(McMallocFailAfter(0));
+  CHECK(McMallocHook(8) == NULL);
+  PetscCall(McMallocFailAfter(0));
+  z = McReallocHook(x, 1000 * sizeof(double));
+  CHECK(z == NULL && x[3] == 5); /* the old block is still the caller's */
+  McFreeHook(x);
+  McFreeHook(y);
+  McFreeHook(NULL);
+  CHECK_LIVE(live);
+  PetscFunctionReturn(0);
+}
+
 typedef struct {
   const char *name;
   PetscErrorCode (*run)(void);
@@ -890,6 +928,7 @@ static const Case cases[] = {
     {"debug_output", TestDebugOutput},
     {"long_chain", TestLongChain},
     {"allocator", TestAllocator},
+    {"allocator_hooks", TestAllocatorHooks},
 };
 
 int main(int argc, char **argv)

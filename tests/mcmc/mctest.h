@@ -75,18 +75,15 @@ static inline PetscErrorCode LinearGaussianPosterior(int n, int m, const PetscRe
   PetscFunctionReturn(0);
 }
 
-/* Runs `kernel` on target from xi = 0 and returns a memory sink holding the
- * kept draws (the caller destroys it) and the chain's statistics. */
-static inline PetscErrorCode RunChain(McTarget target, const char *kernel, PetscInt burn, PetscInt iters, PetscInt thin,
-                               uint64_t seed, McSink *sink, McChainStats *stats)
+/* Runs kernel k (borrowed) on its target from xi = 0 and returns a memory
+ * sink holding the kept draws (the caller destroys it) and the chain's
+ * statistics. */
+static inline PetscErrorCode RunKernel(McKernel k, PetscInt n, PetscInt burn, PetscInt iters, PetscInt thin,
+                                       uint64_t seed, McSink *sink, McChainStats *stats)
 {
-  McKernel k;
-  McChain  c;
-  PetscInt n;
+  McChain c;
 
   PetscFunctionBeginUser;
-  PetscCall(McTargetGetSizes(target, &n, NULL));
-  PetscCall(McKernelCreate(target, kernel, &k));
   PetscCall(McChainCreate(k, &c));
   PetscCall(McChainSetIterations(c, iters, burn, thin));
   PetscCall(McChainSetSeed(c, seed, 0));
@@ -96,6 +93,20 @@ static inline PetscErrorCode RunChain(McTarget target, const char *kernel, Petsc
   PetscCall(McChainRun(c));
   PetscCall(McChainGetStats(c, stats));
   PetscCall(McChainDestroy(&c));
+  PetscFunctionReturn(0);
+}
+
+/* RunKernel with a new kernel of the named kind. */
+static inline PetscErrorCode RunChain(McTarget target, const char *kernel, PetscInt burn, PetscInt iters, PetscInt thin,
+                               uint64_t seed, McSink *sink, McChainStats *stats)
+{
+  McKernel k;
+  PetscInt n;
+
+  PetscFunctionBeginUser;
+  PetscCall(McTargetGetSizes(target, &n, NULL));
+  PetscCall(McKernelCreate(target, kernel, &k));
+  PetscCall(RunKernel(k, n, burn, iters, thin, seed, sink, stats));
   PetscCall(McKernelDestroy(&k));
   PetscFunctionReturn(0);
 }

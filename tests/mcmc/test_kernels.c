@@ -51,26 +51,17 @@ static PetscErrorCode LinearProblem(McTarget *t, PetscReal *mean, PetscReal *C)
   PetscFunctionReturn(0);
 }
 
-/* RunChain (mctest.h) with the rwm proposal covariance C[n*n]. */
+/* RunKernel (mctest.h) with an rwm kernel and the proposal covariance C[n*n]. */
 static PetscErrorCode RunChainCovariance(McTarget target, PetscInt n, const PetscReal *C, PetscInt burn,
                                          PetscInt iters, PetscInt thin, uint64_t seed, McSink *sink,
                                          McChainStats *stats)
 {
   McKernel k;
-  McChain  c;
 
   PetscFunctionBeginUser;
   PetscCall(McKernelCreate(target, MC_KERNEL_RWM, &k));
   PetscCall(McKernelRWMSetCovariance(k, n, C));
-  PetscCall(McChainCreate(k, &c));
-  PetscCall(McChainSetIterations(c, iters, burn, thin));
-  PetscCall(McChainSetSeed(c, seed, 0));
-  PetscCall(McSinkCreateMemory(n, 0, iters / thin, sink));
-  PetscCall(McChainSetSink(c, *sink));
-  PetscCall(McChainSetUp(c));
-  PetscCall(McChainRun(c));
-  PetscCall(McChainGetStats(c, stats));
-  PetscCall(McChainDestroy(&c));
+  PetscCall(RunKernel(k, n, burn, iters, thin, seed, sink, stats));
   PetscCall(McKernelDestroy(&k));
   PetscFunctionReturn(0);
 }

@@ -370,6 +370,42 @@ static PetscErrorCode McChunkEnd(McOutput o, hid_t ds, const char *what, int axi
   PetscFunctionReturn(0);
 }
 
+/* What McEachGrowing does to each dataset that grows with the draws, the
+ * field samples or the memory rows (n[0], n[1], n[2]: the count along its
+ * growing axis): take the shortest length into n, the largest chunk end
+ * from n on into *end, or set the length to n. */
+typedef enum { MC_GROW_LENGTH, MC_GROW_CHUNK_END, MC_GROW_EXTENT } McGrowOp;
+
+static PetscErrorCode McGrowOne(McOutput o, McGrowOp op, hid_t ds, const char *name, int axis, PetscInt64 *n, haddr_t *end)
+{
+  PetscFunctionBeginUser;
+  switch (op) {
+  case MC_GROW_LENGTH:
+    PetscCall(McLength(o, ds, name, axis, n));
+    break;
+  case MC_GROW_CHUNK_END:
+    PetscCall(McChunkEnd(o, ds, name, axis, (hsize_t)*n, end));
+    break;
+  case MC_GROW_EXTENT:
+    PetscCall(McH5Extent_Private(o, ds, name, axis, (hsize_t)*n));
+    break;
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode McEachGrowing(McOutput o, McGrowOp op, PetscInt64 n[3], haddr_t *end)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McGrowOne(o, op, o->vars[i].dset, o->vars[i].name, 1, &n[0], end));
+  for (int s = 0; s < 2; s++) PetscCall(McGrowOne(o, op, o->draw_scales[s], pf[s], 0, &n[0], end));
+  if (o->nv) {
+    PetscCall(McGrowOne(o, op, o->field_dset, o->field_path, 1, &n[1], end));
+    PetscCall(McGrowOne(o, op, o->field_draw, "posterior_fields/draw", 0, &n[1], end));
+  }
+  for (int k = 0; k < MC_MEM_NCOLS; k++) PetscCall(McGrowOne(o, op, o->mem_dset[k], mem[k], 0, &n[2], end));
+  PetscFunctionReturn(0);
+}
+
 /* A writer killed between two flushes can leave chunk index entries on
  * file that point past the superblock's end of allocation (EOA): the index
  * was written, the superblock with the grown EOA and maybe the chunk
@@ -378,19 +414,13 @@ static PetscErrorCode McChunkEnd(McOutput o, hid_t ds, const char *what, int axi
  * could overlap it. So the EOA is raised over the file's end and over
  * every chunk past the checkpoint, as h5clear --increment does for a
  * crashed SWMR writer; at most one flush interval's bytes are lost. */
-static PetscErrorCode McCoverAllocations(McOutput o, PetscInt64 N, PetscInt64 K, PetscInt64 R)
+static PetscErrorCode McCoverAllocations(McOutput o, PetscInt64 n[3])
 {
   haddr_t     eoa, end = 0;
   struct stat st;
 
   PetscFunctionBeginUser;
-  for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McChunkEnd(o, o->vars[i].dset, o->vars[i].name, 1, (hsize_t)N, &end));
-  for (int s = 0; s < 2; s++) PetscCall(McChunkEnd(o, o->draw_scales[s], pf[s], 0, (hsize_t)N, &end));
-  if (o->nv) {
-    PetscCall(McChunkEnd(o, o->field_dset, o->field_path, 1, (hsize_t)K, &end));
-    PetscCall(McChunkEnd(o, o->field_draw, "posterior_fields/draw", 0, (hsize_t)K, &end));
-  }
-  for (int k = 0; k < MC_MEM_NCOLS; k++) PetscCall(McChunkEnd(o, o->mem_dset[k], mem[k], 0, (hsize_t)R, &end));
+  PetscCall(McEachGrowing(o, MC_GROW_CHUNK_END, n, &end));
   PetscCheck(stat(o->path, &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "output file %s: cannot stat it", o->path);
   MC_H5(o, o->path, H5Fget_eoa(o->file, &eoa));
   if ((haddr_t)st.st_size > eoa) eoa = (haddr_t)st.st_size;
@@ -400,7 +430,7 @@ static PetscErrorCode McCoverAllocations(McOutput o, PetscInt64 N, PetscInt64 K,
 
 static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
 {
-  PetscInt64 ondraws = INT64_MAX, onfields = INT64_MAX, onmem = INT64_MAX;
+  PetscInt64 on[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, n[3];
   PetscInt64 N, K, R;
 
   PetscFunctionBeginUser;
@@ -409,24 +439,16 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   PetscCall(McCheckModelHash(o, spec->model_hash ? spec->model_hash : ""));
   PetscCall(McOutputOpenLayout_Private(o, spec));
   /* What the last completed flush left: the shortest of the datasets. */
-  for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McLength(o, o->vars[i].dset, o->vars[i].name, 1, &ondraws));
-  for (int s = 0; s < 2; s++) PetscCall(McLength(o, o->draw_scales[s], pf[s], 0, &ondraws));
-  if (o->nv) {
-    PetscCall(McLength(o, o->field_dset, o->field_path, 1, &onfields));
-    PetscCall(McLength(o, o->field_draw, "posterior_fields/draw", 0, &onfields));
-  } else onfields = 0;
-  for (int k = 0; k < MC_MEM_NCOLS; k++) PetscCall(McLength(o, o->mem_dset[k], mem[k], 0, &onmem));
-  PetscCall(McOutputLoadCheckpoint_Private(o, ondraws, onfields, onmem, &N, &K, &R));
-  PetscCall(McCoverAllocations(o, N, K, R));
+  PetscCall(McEachGrowing(o, MC_GROW_LENGTH, on, NULL));
+  if (!o->nv) on[1] = 0;
+  PetscCall(McOutputLoadCheckpoint_Private(o, on[0], on[1], on[2], &N, &K, &R));
+  n[0] = N;
+  n[1] = K;
+  n[2] = R;
+  PetscCall(McCoverAllocations(o, n));
 
   /* Draws past the checkpoint are dropped: the resumed chain redraws them. */
-  for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McH5Extent_Private(o, o->vars[i].dset, o->vars[i].name, 1, (hsize_t)N));
-  for (int s = 0; s < 2; s++) PetscCall(McH5Extent_Private(o, o->draw_scales[s], pf[s], 0, (hsize_t)N));
-  if (o->nv) {
-    PetscCall(McH5Extent_Private(o, o->field_dset, o->field_path, 1, (hsize_t)K));
-    PetscCall(McH5Extent_Private(o, o->field_draw, "posterior_fields/draw", 0, (hsize_t)K));
-  }
-  for (int k = 0; k < MC_MEM_NCOLS; k++) PetscCall(McH5Extent_Private(o, o->mem_dset[k], mem[k], 0, (hsize_t)R));
+  PetscCall(McEachGrowing(o, MC_GROW_EXTENT, n, NULL));
 
   /* Refill the partial block so that blocks stay aligned with the chunks
    * and the next write is the same as an uninterrupted run's. */

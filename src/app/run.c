@@ -1596,9 +1596,13 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
     /* On several ranks the output is closed and the exit code agreed: a
      * SIGTERM now (mpiexec ends the others as soon as one rank has exited
      * with a non-zero code, such as 4) must not turn this rank's 4 into a
-     * death by signal in the moment between MPI_Finalize and exit. */
+     * death by signal in the moment between MPI_Finalize and exit.
+     * PetscFinalize would reset SIGTERM to the default action when it pops
+     * PETSc's signal handler, before MPI_Finalize: popped here, that
+     * handler is gone and the pop in PetscFinalize leaves SIG_IGN alone. */
     MPI_Comm_size(PETSC_COMM_WORLD, &size);
     if (size > 1) {
+      (void)PetscPopSignalHandler();
       signal(SIGTERM, SIG_IGN);
       signal(SIGINT, SIG_IGN);
     }

@@ -274,7 +274,9 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
       PetscFunctionReturn(0);
     }
   }
-  if (k->nqoi) PetscCall(McTargetQoI(k->target, s->xi, s->qoi));
+  /* A proposal's QoIs are computed only once it is accepted (FinishStep):
+   * a rejected one's are never recorded. */
+  if (k->nqoi && s == &k->cur) PetscCall(McTargetQoI(k->target, s->xi, s->qoi));
   PetscFunctionReturn(0);
 }
 
@@ -412,6 +414,10 @@ PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool ac
     PetscBool exact_ok = PETSC_FALSE;
     PetscCall(EvaluateAccepted(k, &exact_ok));
     if (!exact_ok) ok = accept = PETSC_FALSE;
+  } else if (accept && k->nqoi) {
+    /* The accepted proposal is the last point the target evaluated (the
+     * call-order contract of McTargetQoI). */
+    PetscCall(McTargetQoI(k->target, k->prop.xi, k->prop.qoi));
   }
   stats->step_size = McKernelStep_Private(k);
   if (accept) {

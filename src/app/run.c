@@ -132,6 +132,9 @@ typedef struct {
   const McRunOptions *opt;
   McProblem          *pb;
   McTarget            target;
+  McConfig           *cfg_s;  /* [sampler] surrogate: the configuration of the first stage's model */
+  McProblem          *pb_s;   /* ... that model */
+  McTarget            target_s; /* ... its target, NULL without a surrogate */
   PetscInt            C;      /* chains of the run */
   McLayout            lay;    /* which of them run here (parallel.c) */
   PetscInt            nc;     /* chains run by this process: lay.nc */
@@ -353,6 +356,78 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   PetscFunctionReturn(0);
 }
 
+/* B u(m(xi)) of a problem's model into b (a failed solve is an error: xi
+ * is the MAP point or the prior mean). */
+static PetscErrorCode Predict(McProblem *pb, Vec xi, Vec b)
+{
+  PetscReal         phi;
+  McPosteriorStatus st;
+  Vec               u;
+
+  PetscFunctionBeginUser;
+  PetscCall(McPosteriorPotential(pb->post, xi, &phi, &st));
+  PetscCheck(st == MC_POST_OK, pb->comm, PETSC_ERR_NOT_CONVERGED,
+             "the forward solve at the surrogate's reference point failed");
+  PetscCall(McForwardGetState(pb->fw, &u));
+  PetscCall(McObsOperatorApply(pb->obs, u, b));
+  PetscFunctionReturn(0);
+}
+
+/* [sampler] surrogate = "p1": the problem again with a P1 state on the same
+ * mesh (the same prior, observation points and QoIs). Its data are the P2
+ * model's (synthetic data are drawn by the P2 model only) minus the two
+ * models' difference at a reference point x0 (the MAP point if computed,
+ * else the prior mean): d - (B u2(x0) - B u1(x0)). The P1 model's
+ * discretisation error at the observation points is mostly that offset, so
+ * the corrected surrogate's potential follows the P2 model's much more
+ * closely than the plain one, and fewer of the moves the first stage
+ * accepts are turned down by the second. The first stage of delayed
+ * acceptance runs on this target. */
+static PetscErrorCode CreateSurrogate(Run *r)
+{
+  char      msg[4096];
+  PetscBool valid;
+  Vec       d, sig, ds, b2, b1, x0;
+  PetscInt  n, ns;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&r->cfg_s));
+  *r->cfg_s = *r->cfg;
+  r->cfg_s->fem.order = 1;
+  PetscCall(McProblemCreateOnComm(r->cfg_s, r->lay.comm, &r->pb_s, msg, sizeof(msg), &valid));
+  /* the configuration was valid for the P2 model, and nothing the P1 model
+   * reads differs */
+  PetscCheck(valid, r->lay.comm, PETSC_ERR_PLIB, "the P1 surrogate of a valid problem failed: %s", msg);
+  PetscCall(McPosteriorGetData(r->pb->post, &d, &sig, NULL));
+  PetscCall(McPosteriorGetData(r->pb_s->post, &ds, NULL, NULL));
+  PetscCall(VecGetLocalSize(d, &n));
+  PetscCall(VecGetLocalSize(ds, &ns));
+  PetscCheck(n == ns, r->lay.comm, PETSC_ERR_SUP,
+             "[sampler] surrogate = \"p1\": the P1 and P2 models distribute the observations differently over the "
+             "chain's ranks (%d and %d here); use one rank per chain",
+             (int)ns, (int)n);
+  PetscCall(VecDuplicate(d, &b2));
+  PetscCall(VecDuplicate(ds, &b1));
+  if (r->xmap) {
+    PetscCall(VecDuplicate(r->xmap, &x0));
+    PetscCall(VecCopy(r->xmap, x0));
+  } else {
+    PetscCall(McPosteriorCreateParameterVector(r->pb->post, &x0));
+    PetscCall(VecZeroEntries(x0));
+  }
+  PetscCall(Predict(r->pb, x0, b2));
+  PetscCall(Predict(r->pb_s, x0, b1));
+  /* b1 <- d - b2 + b1 */
+  PetscCall(VecAXPY(b1, -1.0, b2));
+  PetscCall(VecAXPY(b1, 1.0, d));
+  PetscCall(McPosteriorSetData(r->pb_s->post, b1, 0, sig));
+  PetscCall(VecDestroy(&b2));
+  PetscCall(VecDestroy(&b1));
+  PetscCall(VecDestroy(&x0));
+  PetscCall(McProblemCreateTarget(r->pb_s, &r->target_s));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode CreateChains(Run *r)
 {
   const McConfig *cfg = r->cfg;
@@ -369,7 +444,7 @@ static PetscErrorCode CreateChains(Run *r)
     McSink   sink;
     Vec      xisum;
     PetscInt count;
-    PetscCall(McKernelCreate(r->target, KernelName(cfg->sampler.kernel), &kernel));
+    PetscCall(McKernelCreate(r->target_s ? r->target_s : r->target, KernelName(cfg->sampler.kernel), &kernel));
     PetscCall(McKernelSetStepSize(kernel, cfg->sampler.step_size));
     PetscCall(McKernelSetTargetAcceptance(kernel, cfg->sampler.target_acceptance));
     if (r->pb->rwm_covariance) PetscCall(McKernelRWMSetCovariance(kernel, r->pb->nparams, r->pb->rwm_covariance));
@@ -386,6 +461,11 @@ static PetscErrorCode CreateChains(Run *r)
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI))
       PetscCall(McKernelSetParameter(kernel, "lis_update_every", (PetscReal)cfg->sampler.lis_update_every));
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
+    if (r->target_s) {
+      McKernel first = kernel;
+      PetscCall(McKernelCreateDelayedAcceptance(r->target, first, &kernel));
+      PetscCall(McKernelDestroy(&first));
+    }
     PetscCall(McChainCreate(kernel, &r->chains[i]));
     PetscCall(McKernelDestroy(&kernel));
     PetscCall(McChainSetIterations(r->chains[i], r->total - r->burn, r->burn, r->thin));
@@ -1194,6 +1274,9 @@ static PetscErrorCode RunFree(Run *r)
   PetscCall(McFree(&r->mesh_coords));
   PetscCall(McFree(&r->mesh_cells));
   PetscCall(McTargetDestroy(&r->target));
+  PetscCall(McTargetDestroy(&r->target_s));
+  PetscCall(McProblemDestroy(&r->pb_s));
+  PetscCall(PetscFree(r->cfg_s)); /* a shallow copy: what it points to is the configuration's */
   PetscCall(VecDestroy(&r->xmap));
   PetscCall(McLaplaceDestroy(&r->lap));
   PetscCall(McProblemDestroy(&r->pb));
@@ -1490,9 +1573,14 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
      * 128x128 on 2 ranks here (16.2 s against 5.0 s for 150 iterations of
      * bench/p1_128_pcn.toml). Several chains on one rank do reuse (Round:
      * each takes the factorisation back to its own state). */
+    if (cfg->sampler.surrogate == MC_SURROGATE_P1) PetscCall(CreateSurrogate(r));
     if (r->lay.R > 1 && !r->pb->umb) {
       PetscCall(McTargetSetProposalPotential(r->target, NULL, NULL));
       PetscCall(McPosteriorSetReuse(r->pb->post, PETSC_FALSE));
+      if (r->target_s) {
+        PetscCall(McTargetSetProposalPotential(r->target_s, NULL, NULL));
+        PetscCall(McPosteriorSetReuse(r->pb_s->post, PETSC_FALSE));
+      }
     }
     file_error[0] = '\0';
     PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));

@@ -67,6 +67,7 @@ static const char *const noise_kinds[] = {"absolute", "relative", NULL};
 static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", "hpcn", "hmala", "dili", "dr", NULL};
 static const char *const starts[] = {"prior_mean", "map", "laplace", NULL};
 static const char *const hessians[] = {"gauss_newton", "newton", NULL};
+static const char *const surrogates[] = {"none", "p1", NULL};
 static const char *const violations[] = {"stop", "warn", NULL};
 static const char *const qoi_kinds[] = {"mean", "point", "log_flux", NULL};
 static const char *const side_choices[] = {"left", "right", "bottom", "top", "front", "back", NULL};
@@ -270,6 +271,10 @@ static const Key keys[] = {
      "of the Gauss-Newton Hessian (0: keep the MAP point's); frozen after burn-in."},
     {"sampler", "second_step", T_REAL, C(sampler.delta2), "1.0", 0, 2, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
      "dr: step of the second (hmala) stage."},
+    {"sampler", "surrogate", T_CHOICE, C(sampler.surrogate), "\"none\"", 0, 0, 0, surrogates, 0, 0, NULL, 0, NULL, "-",
+     "Delayed acceptance: \"p1\" runs the kernel on the P1-state model of the same mesh, prior and data (needs "
+     "[fem] order = 2) and evaluates only the moves it accepts on the P2 model, which accepts or rejects them so "
+     "that the chain samples the P2 posterior exactly; \"none\": every proposal on the model itself."},
 
     {"map", "max_iterations", T_INT, C(map.max_iterations), "20", 1, 1000, 0, NULL, 0, 0, NULL, 0, NULL, "iterations",
      "Newton iterations at most."},
@@ -1133,6 +1138,18 @@ static int SamplerChainChecks(Ctx *x)
     default:
       c->sampler.target_acceptance = 0.25;
     }
+  if (c->sampler.surrogate == MC_SURROGATE_P1) {
+    int ksu = KeyIndex("sampler", "surrogate");
+    if (c->model.kind != MC_MODEL_PDE)
+      return Err(x, At(x, ksu), "[sampler] surrogate = \"p1\" needs the PDE model, not [model] kind = \"umbridge\"");
+    if (c->fem.order != 2)
+      return Err(x, At(x, ksu),
+                 "[sampler] surrogate = \"p1\" (a P1-state first stage for a P2 model) needs [fem] order = 2, got %d",
+                 (int)c->fem.order);
+    if (c->noise.covariance_file[0])
+      return Err(x, At(x, ksu),
+                 "[sampler] surrogate = \"p1\" does not support [noise] covariance_file (independent noise only)");
+  }
   if (c->chain.burn_in >= c->chain.iterations)
     return Err(x, At(x, kb), "[chain] burn_in must be < iterations = %d, got %d", (int)c->chain.iterations,
                (int)c->chain.burn_in);
@@ -1491,7 +1508,9 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
   else
     fprintf(out, ", values from %s, noise sigma %g %s\n", c->data.file, (double)c->noise.sigma,
             c->noise.kind == MC_NOISE_ABSOLUTE ? "absolute" : "relative");
-  fprintf(out, "sampler  %s, step %g%s, %d iterations (burn-in %d, thin %d), seed %d\n", kernel[c->sampler.kernel],
+  fprintf(out, "sampler  %s%s, step %g%s, %d iterations (burn-in %d, thin %d), seed %d\n", kernel[c->sampler.kernel],
+          c->sampler.surrogate == MC_SURROGATE_P1 ? " on the P1-state model, with delayed acceptance by the P2 model"
+                                                  : "",
           (double)c->sampler.step_size, c->sampler.adapt ? " (adapted)" : "", (int)c->chain.iterations,
           (int)c->chain.burn_in, (int)c->chain.thin, (int)c->chain.seed);
   fprintf(out, "output   %s\n", c->output.path);

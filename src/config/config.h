@@ -51,6 +51,7 @@ typedef enum {
 } McKernelKind;
 typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE } McStartKind;
 typedef enum { MC_HESS_GAUSS_NEWTON, MC_HESS_NEWTON } McHessKind;
+typedef enum { MC_SURROGATE_NONE, MC_SURROGATE_P1 } McSurrogateKind;
 typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;
 typedef enum { MC_MODEL_PDE, MC_MODEL_UMBRIDGE } McModelKind;
 typedef enum { MC_UMB_LOGDENSITY, MC_UMB_LOGLIKELIHOOD, MC_UMB_OBSERVATIONS } McUmbOutput;
@@ -139,6 +140,7 @@ typedef struct {
     McStartKind  start;                /* where chains start */
     PetscReal    beta_perp, delta2;    /* dili's complement step, dr's second-stage step */
     PetscInt     lis_update_every;     /* dili: burn-in iterations between subspace updates (0: none) */
+    McSurrogateKind surrogate;         /* delayed acceptance's first-stage model */
     char         proposal_covariance_file[MC_CONFIG_PATH_MAX]; /* rwm: N x N text file; "" = the identity */
   } sampler;
   struct {

@@ -53,6 +53,7 @@ static PetscErrorCode RegisterBuiltins(void)
   PetscCall(McKernelRegister(MC_KERNEL_HMALA, McKernelCreate_HMALA));
   PetscCall(McKernelRegister(MC_KERNEL_DILI, McKernelCreate_DILI));
   PetscCall(McKernelRegister(MC_KERNEL_DR, McKernelCreate_DR));
+  PetscCall(McKernelRegister(MC_KERNEL_DA, McKernelCreate_DA));
   PetscFunctionReturn(0);
 }
 
@@ -67,12 +68,14 @@ static void StateDestroy(McState *s)
 static int KernelTraverse(McObject *o, McVisitProc visit, void *arg)
 {
   MC_VISIT(((McKernel)o)->target);
+  MC_VISIT(((McKernel)o)->inner);
   return 0;
 }
 
 static void KernelClear(McObject *o)
 {
   MC_CLEAR(((McKernel)o)->target);
+  MC_CLEAR(((McKernel)o)->inner);
 }
 
 /* Runs after clear: implementations' destroy must not use k->target. */
@@ -286,6 +289,7 @@ PetscErrorCode McKernelSetState(McKernel kernel, Vec xi)
 
   PetscFunctionBeginUser;
   PetscCheck(kernel->setup, kernel->target->comm, PETSC_ERR_ORDER, "call McKernelSetUp before McKernelSetState");
+  if (kernel->ops.set_state) PetscCall(kernel->ops.set_state(kernel, xi));
   PetscCall(VecCopy(xi, kernel->cur.xi));
   PetscCall(McKernelEvaluate_Private(kernel, &kernel->cur, &ok));
   PetscCheck(ok, kernel->target->comm, PETSC_ERR_ARG_WRONG,
@@ -301,6 +305,7 @@ PetscErrorCode McKernelAnchor(McKernel kernel)
   McEvalStatus st;
 
   PetscFunctionBeginUser;
+  if (kernel->inner) PetscCall(McKernelAnchor(kernel->inner));
   if (!kernel->near || !kernel->has_state) PetscFunctionReturn(0);
   PetscCall(McTargetAccept(kernel->target, kernel->cur.xi, &phi, &st));
   /* The same exact evaluation made the state's values, so it cannot fail

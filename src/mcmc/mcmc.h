@@ -188,6 +188,7 @@ typedef struct _p_McKernel *McKernel;
   "dili"                        /* likelihood-informed subspace Langevin + complement pCN; step = delta, "beta_perp",  \
                                  * "lis_update_every" (burn-in subspace updates; needs McTargetSetHessian) */
 #define MC_KERNEL_DR    "dr"    /* delayed rejection: hpcn (step = beta), then hmala ("delta2") */
+#define MC_KERNEL_DA    "da"    /* delayed acceptance around a first-stage kernel: McKernelCreateDelayedAcceptance */
 
 /* A kernel implementation's constructor: fills the kernel's ops and data. */
 typedef PetscErrorCode (*McKernelConstructor)(McKernel kernel);
@@ -198,6 +199,17 @@ PetscErrorCode McKernelRegister(const char *name, McKernelConstructor create);
  * An unknown name is an error listing the registered ones. */
 PetscErrorCode McKernelCreate(McTarget target, const char *name, McKernel *kernel);
 PetscErrorCode McKernelReference(McKernel kernel);
+/* Delayed acceptance (Christen & Fox 2005): `first`, a kernel on a cheap
+ * surrogate of target (the same parameter layout and the same Gaussian
+ * prior, e.g. a coarser forward model), proposes, and only a move it
+ * accepts is evaluated on target, then accepted with probability
+ * min(1, exp(Phi_s(y) - Phi_s(x) - Phi(y) + Phi(x))); the chain is exact for
+ * target, and a proposal the surrogate rejects costs no target evaluation.
+ * first is configured as usual (step, target acceptance, reference,
+ * parameters, which McKernelSetParameter on the combined kernel passes on);
+ * it adapts on its own acceptance, and its step is the combined kernel's.
+ * Ownership: returns a new reference; takes references to target and first. */
+PetscErrorCode McKernelCreateDelayedAcceptance(McTarget target, McKernel first, McKernel *kernel);
 PetscErrorCode McKernelDestroy(McKernel *kernel);
 PetscErrorCode McKernelGetType(McKernel kernel, const char **name);
 /* Ownership: returns a borrowed target. */

@@ -63,6 +63,8 @@ typedef struct {
   PetscErrorCode (*adapt_restore)(McKernel, const PetscReal *);
   /* Called after each step while adapting (covariance learning). */
   PetscErrorCode (*adapt)(McKernel);
+  /* McKernelSetState, before the target is evaluated at the new state. */
+  PetscErrorCode (*set_state)(McKernel, Vec);
   PetscErrorCode (*destroy)(McKernel);
 } McKernelOps;
 
@@ -100,6 +102,8 @@ struct _p_McKernel {
   /* Hessian-informed kernels: the reference they need (set by the caller). */
   PetscBool   need_ref;
   McGaussRef  ref;
+  /* Delayed acceptance: the first-stage kernel on the surrogate (counted). */
+  McKernel    inner;
 };
 
 /* Evaluates the target at s->xi (potential, gradient if the kernel needs it,
@@ -167,3 +171,4 @@ PetscErrorCode McKernelCreate_HPCN(McKernel);
 PetscErrorCode McKernelCreate_HMALA(McKernel);
 PetscErrorCode McKernelCreate_DILI(McKernel);
 PetscErrorCode McKernelCreate_DR(McKernel);
+PetscErrorCode McKernelCreate_DA(McKernel);

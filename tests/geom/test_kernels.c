@@ -36,8 +36,13 @@
  * therefore ask for a higher acceptance (-target_acceptance 0.75), which
  * keeps beta near 0.6.
  *
+ * With -surrogate the kernel is the first stage of delayed acceptance on a
+ * surrogate target (see Surrogate) and the chain must still be exact for the
+ * problem's posterior; a chain resumed from a checkpoint taken mid burn-in
+ * must repeat all its draws bit for bit.
+ *
  * Usage: geom_kernels -kernel NAME -problem linear|perturbed|banana|noref
- *        [-iterations N -burn_in N -thin N -target_acceptance A] */
+ *        [-surrogate] [-iterations N -burn_in N -thin N -target_acceptance A] */
 #include "../mcmc/mctest.h"
 #include "obj/obj.h"
 
@@ -49,9 +54,10 @@
 #define BB   0.5
 #define BS   0.7
 
-static PetscErrorCode LinearProblem(McTarget *t, PetscReal *mean, PetscReal *C, PetscReal *A, PetscReal *sigma)
+static PetscErrorCode LinearProblem(McTarget *t, PetscReal *mean, PetscReal *C, PetscReal *A, PetscReal *sigma,
+                                    PetscReal *y)
 {
-  PetscReal y[LG_M], truth[LG_N];
+  PetscReal truth[LG_N];
   McRng     r;
 
   PetscFunctionBeginUser;
@@ -186,15 +192,57 @@ static PetscErrorCode Eigen(PetscInt n, PetscReal *M, PetscReal tol, Vec tmpl, P
   PetscFunctionReturn(0);
 }
 
+/* The first stage's target under -surrogate (delayed acceptance): close to
+ * the problem's posterior but not equal to it, so the second stage has
+ * something to correct. linear/perturbed: the same A with shifted data and
+ * 1.3 times the noise; banana: the Gaussian with the banana's mean and
+ * covariance (no curvature at all). */
+static PetscErrorCode Surrogate(const char *problem, PetscInt n, const PetscReal *A, const PetscReal *y,
+                                const PetscReal *sigma, const PetscReal *mu, const PetscReal *C, McTarget *ts)
+{
+  PetscFunctionBeginUser;
+  if (!strcmp(problem, "banana")) {
+    PetscCall(McTargetCreateGaussian(n, mu, C, ts));
+  } else {
+    PetscReal ys[LG_M], ss[LG_M];
+    for (int q = 0; q < LG_M; q++) {
+      ys[q] = y[q] + 0.2 * sin(q + 1.0);
+      ss[q] = 1.3 * sigma[q];
+    }
+    PetscCall(McTargetCreateLinearGaussian(LG_N, LG_M, A, ys, ss, ts));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* -target_acceptance for the kernel, then with a surrogate ts the kernel
+ * becomes delayed acceptance's first stage for target t. */
+static PetscErrorCode Finish(McTarget t, McTarget ts, McKernel *k)
+{
+  PetscReal ta;
+  PetscBool set;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-target_acceptance", &ta, &set));
+  if (set) PetscCall(McKernelSetTargetAcceptance(*k, ta));
+  if (ts) {
+    McKernel first = *k;
+    PetscCall(McKernelCreateDelayedAcceptance(t, first, k));
+    PetscCall(McKernelDestroy(&first));
+  }
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   char             kernel[32] = "hpcn", problem[32] = "linear";
   PetscInt         n, iters = 20000, burn = 2000, thin = 1, nd, r = 0;
-  PetscReal        mu[LG_N], C[LG_N * LG_N], A[LG_M * LG_N], sigma[LG_M], M[LG_N * LG_N], lambda[LG_N];
+  PetscReal        mu[LG_N], C[LG_N * LG_N], A[LG_M * LG_N], sigma[LG_M], M[LG_N * LG_N], lambda[LG_N], y[LG_M];
   PetscReal        zmax_m = 0, zmax_v = 0, essmin = PETSC_INFINITY;
   PetscReal        banana_x0 = 0, lis_lambda[LG_N], refI[LG_N * LG_N], refA[LG_N * LG_N], refB[LG_N * LG_N];
   PetscReal        refC[LG_N * LG_N], lamI[LG_N], lamA[LG_N], lamB[LG_N], lamC[LG_N], lis_V[LG_N * LG_N];
   PetscInt         every = 0;
+  PetscBool        surrogate = PETSC_FALSE;
+  McTarget         ts = NULL;
   PetscInt64       p0 = 0, q0 = 0, p1 = 0, q1 = 0;
   McCheckpoint    *ck = NULL;
   Vec              mean, *V = NULL;
@@ -213,6 +261,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-burn_in", &burn, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-thin", &thin, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-lis_update_every", &every, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-surrogate", &surrogate, NULL));
   if (!strcmp(problem, "banana")) {
     McTargetOps ops = {BananaPotential, BananaGradient, NULL, NULL};
     n = BN;
@@ -225,7 +274,7 @@ int main(int argc, char **argv)
     M[1 * BN + 1] = 1 / (BS * BS) - 1;
   } else {
     n = LG_N;
-    PetscCall(LinearProblem(&t, mu, C, A, sigma));
+    PetscCall(LinearProblem(&t, mu, C, A, sigma, y));
     for (int i = 0; i < LG_N; i++)
       for (int j = 0; j < LG_N; j++) {
         M[i * LG_N + j] = 0;
@@ -277,7 +326,8 @@ int main(int argc, char **argv)
     }
   }
 
-  PetscCall(McKernelCreate(t, kernel, &k));
+  if (surrogate) PetscCall(Surrogate(problem, n, A, y, sigma, mu, C, &ts));
+  PetscCall(McKernelCreate(ts ? ts : t, kernel, &k));
   if (!strcmp(problem, "noref")) {
     PetscErrorCode ierr;
     PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
@@ -293,12 +343,7 @@ int main(int argc, char **argv)
     return failures != 0;
   }
   PetscCall(McKernelSetGaussianReference(k, mean, r, V, lambda));
-  {
-    PetscReal ta;
-    PetscBool set;
-    PetscCall(PetscOptionsGetReal(NULL, NULL, "-target_acceptance", &ta, &set));
-    if (set) PetscCall(McKernelSetTargetAcceptance(k, ta));
-  }
+  PetscCall(Finish(t, ts, &k));
   PetscCall(McChainCreate(k, &c));
   PetscCall(McChainSetIterations(c, iters, burn, thin));
   PetscCall(McChainSetSeed(c, 20240607, 0));
@@ -318,6 +363,12 @@ int main(int argc, char **argv)
     PetscCall(McChainRunSteps(c, burn - burn / 2));
     PetscCall(McMemAllocCount(&p1, &q1));
     PetscCall(Snapshot(k, n, refB, lamB));
+  }
+  if (ts) {
+    /* a checkpoint mid burn-in: the resumed chain must repeat every draw */
+    PetscCall(McCheckpointCreate(c, &ck));
+    PetscCall(McChainRunSteps(c, burn / 2));
+    PetscCall(McChainCheckpointSave(c, ck));
   }
   PetscCall(McChainRun(c));
   PetscCall(McChainGetStats(c, &st));
@@ -378,9 +429,10 @@ int main(int argc, char **argv)
     McSink           s2;
     PetscInt         nd2;
     const PetscReal *x2;
-    PetscCall(McKernelCreate(t, kernel, &k2));
+    PetscCall(McKernelCreate(ts ? ts : t, kernel, &k2));
     PetscCall(McKernelSetGaussianReference(k2, mean, r, V, lambda));
-    PetscCall(McKernelSetParameter(k2, "lis_update_every", (PetscReal)every));
+    if (every) PetscCall(McKernelSetParameter(k2, "lis_update_every", (PetscReal)every));
+    PetscCall(Finish(t, ts, &k2));
     PetscCall(McChainCreate(k2, &c2));
     PetscCall(McChainSetIterations(c2, iters, burn, thin));
     PetscCall(McChainSetSeed(c2, 20240607, 0));
@@ -406,6 +458,7 @@ int main(int argc, char **argv)
   PetscCall(VecDestroyVecs(r, &V));
   PetscCall(VecDestroy(&mean));
   PetscCall(McTargetDestroy(&t));
+  PetscCall(McTargetDestroy(&ts));
   printf("%d failures\n", failures);
   PetscCall(PetscFinalize());
   return failures != 0;

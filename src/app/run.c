@@ -378,11 +378,12 @@ static PetscErrorCode Predict(McProblem *pb, Vec xi, Vec b)
  * model's (synthetic data are drawn by the P2 model only) minus the two
  * models' difference at a reference point x0 (the MAP point if computed,
  * else the prior mean): d - (B u2(x0) - B u1(x0)). The P1 model's
- * discretisation error at the observation points is mostly that offset, so
- * the corrected surrogate's potential follows the P2 model's much more
- * closely than the plain one, and fewer of the moves the first stage
- * accepts are turned down by the second. The first stage of delayed
- * acceptance runs on this target. */
+ * discretisation error at the observation points is mostly that offset.
+ * Its potential is then tilted by <g, xi>, g the difference of the two
+ * models' gradients at x0, so that it matches the P2 model's potential to
+ * first order there (McTargetCreateTilted). Each correction lets fewer of
+ * the moves the first stage accepts be turned down by the second. The
+ * first stage of delayed acceptance runs on this target. */
 static PetscErrorCode CreateSurrogate(Run *r)
 {
   char      msg[4096];
@@ -423,8 +424,27 @@ static PetscErrorCode CreateSurrogate(Run *r)
   PetscCall(McPosteriorSetData(r->pb_s->post, b1, 0, sig));
   PetscCall(VecDestroy(&b2));
   PetscCall(VecDestroy(&b1));
+  {
+    McTarget     plain;
+    Vec          g2, g1;
+    PetscReal    phi;
+    McEvalStatus st2, st1;
+    PetscCall(McProblemCreateTarget(r->pb_s, &plain));
+    PetscCall(VecDuplicate(x0, &g2));
+    PetscCall(VecDuplicate(x0, &g1));
+    PetscCall(McTargetPotential(r->target, x0, &phi, &st2));
+    if (st2 == MC_EVAL_OK) PetscCall(McTargetGradient(r->target, x0, g2, &st2));
+    PetscCall(McTargetPotential(plain, x0, &phi, &st1));
+    if (st1 == MC_EVAL_OK) PetscCall(McTargetGradient(plain, x0, g1, &st1));
+    PetscCheck(st2 == MC_EVAL_OK && st1 == MC_EVAL_OK, r->lay.comm, PETSC_ERR_NOT_CONVERGED,
+               "the gradients at the surrogate's reference point failed");
+    PetscCall(VecAXPY(g2, -1.0, g1));
+    PetscCall(McTargetCreateTilted(plain, g2, &r->target_s));
+    PetscCall(McTargetDestroy(&plain));
+    PetscCall(VecDestroy(&g2));
+    PetscCall(VecDestroy(&g1));
+  }
   PetscCall(VecDestroy(&x0));
-  PetscCall(McProblemCreateTarget(r->pb_s, &r->target_s));
   PetscFunctionReturn(0);
 }
 

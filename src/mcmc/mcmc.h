@@ -90,6 +90,10 @@ PetscErrorCode McTargetCreateShell(MPI_Comm comm, PetscInt n, PetscInt N, const 
                                    PetscInt nqoi, const char *const *qoi_names, McTarget *target);
 /* Ownership: takes a new reference. */
 PetscErrorCode McTargetReference(McTarget target);
+/* base's potential plus <g, xi> (gradient plus g, the same Hessian action;
+ * no QoIs): a surrogate whose gradient is matched to a target's at one
+ * point. g is copied. Ownership: returns a new reference; takes one to base. */
+PetscErrorCode McTargetCreateTilted(McTarget base, Vec g, McTarget *target);
 /* Ownership: drops the caller's reference, sets *target to NULL. */
 PetscErrorCode McTargetDestroy(McTarget *target);
 

@@ -1,5 +1,6 @@
 /* The Gaussian test targets against their formulas (exact up to rounding),
- * their gradients against central differences, and the errors a user can
+ * their gradients against central differences, a tilted one (McTargetCreate
+ * Tilted: again Gaussian, mean shifted by -C g), and the errors a user can
  * cause: unknown kernel names, MALA without a gradient, bad step sizes. */
 #include "mcmc/mcmc.h"
 #include "mctest.h"
@@ -144,6 +145,37 @@ int main(int argc, char **argv)
   PetscCall(McTargetCreateLinearGaussian(20, 10, A, y, sigma, &t));
   PetscCall(LinearGaussianPosterior(20, 10, A, y, sigma, mean, PC));
   PetscCall(CheckTarget("linear-gaussian", t, 20, mean, PC));
+  {
+    /* tilted by <g, xi>: the Gaussian N(mean - PC g, PC), the same Hessian */
+    McTarget     tt;
+    Vec          g, v, h0, h1;
+    PetscReal    gm[20], m2[20], dh;
+    PetscScalar *a;
+    PetscCall(McTargetCreateVec(t, &g));
+    PetscCall(VecDuplicate(g, &v));
+    PetscCall(VecDuplicate(g, &h0));
+    PetscCall(VecDuplicate(g, &h1));
+    PetscCall(VecGetArrayWrite(g, &a));
+    for (int i = 0; i < 20; i++) a[i] = gm[i] = sin(1.0 + i);
+    PetscCall(VecRestoreArrayWrite(g, &a));
+    for (int i = 0; i < 20; i++) {
+      m2[i] = mean[i];
+      for (int j = 0; j < 20; j++) m2[i] -= PC[i * 20 + j] * gm[j];
+    }
+    PetscCall(McTargetCreateTilted(t, g, &tt));
+    PetscCall(CheckTarget("tilted linear-gaussian", tt, 20, m2, PC));
+    PetscCall(VecSet(v, 0.3));
+    PetscCall(McTargetHessian(t, v, h0));
+    PetscCall(McTargetHessian(tt, v, h1));
+    PetscCall(VecAXPY(h1, -1.0, h0));
+    PetscCall(VecNorm(h1, NORM_INFINITY, &dh));
+    CHECK(dh == 0, "tilted target: Hessian action differs from the base's by %g", (double)dh);
+    PetscCall(McTargetDestroy(&tt));
+    PetscCall(VecDestroy(&g));
+    PetscCall(VecDestroy(&v));
+    PetscCall(VecDestroy(&h0));
+    PetscCall(VecDestroy(&h1));
+  }
   PetscCall(McTargetDestroy(&t));
   PetscCall(TestErrors());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d failures\n", failures));

@@ -118,17 +118,14 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
     d->y1 = t;
   }
   /* Stage 2: hmala from x. */
-  PetscCall(McGaussRefGradPsi_Private(k, &k->cur, d->Gc));
-  PetscCall(McGaussRefApply_Private(k, d->Gc, d->Pc, PETSC_FALSE));
+  PetscCall(McGaussRefPsiGradPrec_Private(k, &k->cur, NULL, d->Gc, d->Pc));
   PetscCall(McHMALAPropose_Private(k, rng, d2, d->Pc, k->prop.xi));
   PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok2));
   if (!ok2) {
     PetscCall(McKernelFinishStep_Private(k, PETSC_FALSE, PETSC_FALSE, alpha1, alpha1, stats));
     PetscFunctionReturn(0);
   }
-  PetscCall(McGaussRefPsi_Private(k, &k->prop, &psi2));
-  PetscCall(McGaussRefGradPsi_Private(k, &k->prop, d->Gp));
-  PetscCall(McGaussRefApply_Private(k, d->Gp, d->Pp, PETSC_FALSE));
+  PetscCall(McGaussRefPsiGradPrec_Private(k, &k->prop, &psi2, d->Gp, d->Pp));
   /* 1 - alpha1(y2, y1) = 0 when y1 would certainly be accepted from y2. */
   if (ok1 && psi2 - psi1 >= 0) {
     lr2 = -PETSC_INFINITY;

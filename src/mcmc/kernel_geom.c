@@ -28,6 +28,7 @@ PetscErrorCode McKernelSetGaussianReference(McKernel k, Vec mean, PetscInt r, co
     PetscCall(McMalloc((size_t)r * sizeof(*ref->lambda), &ref->lambda));
     PetscCall(McMalloc((size_t)r * sizeof(*ref->c), &ref->c));
     PetscCall(McMalloc((size_t)r * sizeof(*ref->c2), &ref->c2));
+    PetscCall(McMalloc((size_t)(2 * r) * sizeof(*ref->ce), &ref->ce));
     ref->r = r;
   }
   ref->stamp++;
@@ -58,6 +59,7 @@ PetscErrorCode McGaussRefDestroy_Private(McGaussRef *ref)
   PetscCall(McFree(&ref->lambda));
   PetscCall(McFree(&ref->c));
   PetscCall(McFree(&ref->c2));
+  PetscCall(McFree(&ref->ce));
   ref->r = 0;
   PetscFunctionReturn(0);
 }
@@ -94,16 +96,6 @@ static PetscErrorCode PsiFromCoefficients(McGaussRef *ref, const McState *s, Pet
   PetscFunctionReturn(0);
 }
 
-/* grad Psi from ref->c (Coefficients at s->xi done). */
-static PetscErrorCode GradFromCoefficients(McGaussRef *ref, const McState *s, Vec out)
-{
-  PetscFunctionBeginUser;
-  for (PetscInt i = 0; i < ref->r; i++) ref->c2[i] = -ref->lambda[i] * ref->c[i];
-  PetscCall(VecWAXPY(out, 1.0, s->grad, ref->mean));
-  PetscCall(VecMAXPY(out, ref->r, ref->c2, ref->V));
-  PetscFunctionReturn(0);
-}
-
 PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *psi)
 {
   PetscFunctionBeginUser;
@@ -112,20 +104,96 @@ PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *ps
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McGaussRefGradPsi_Private(McKernel k, const McState *s, Vec out)
+/* The gradient kernels' per-state work is three projections onto V and
+ * three updates with it, each a pass over the r x n basis (the largest
+ * array a step reads). With V orthonormal, V^T G = e - lambda c, so
+ *   c = V^T (xi - mean), e = V^T (grad Phi + mean),
+ *   G = grad Phi + mean - V (lambda c),
+ *   P = grad Phi + mean - V (lambda c + lambda/(1+lambda) (e - lambda c))
+ * take one pass for both projections and one for both updates, four
+ * vectors of V at a time (independent sums, so the loops pipeline). */
+PetscErrorCode McGaussRefPsiGradPrec_Private(McKernel k, const McState *s, PetscReal *psi, Vec G, Vec P)
 {
-  PetscFunctionBeginUser;
-  PetscCall(Coefficients(&k->ref, s->xi));
-  PetscCall(GradFromCoefficients(&k->ref, s, out));
-  PetscFunctionReturn(0);
-}
+  McGaussRef        *ref = &k->ref;
+  const PetscInt     r = ref->r;
+  PetscReal         *ce = ref->ce;
+  PetscInt           n, i = 0;
+  const PetscScalar *wa, *v0, *v1, *v2, *v3;
+  PetscScalar       *ga, *pa;
+  MPI_Comm           comm = PetscObjectComm((PetscObject)G);
 
-PetscErrorCode McGaussRefPsiGrad_Private(McKernel k, const McState *s, PetscReal *psi, Vec out)
-{
   PetscFunctionBeginUser;
-  PetscCall(Coefficients(&k->ref, s->xi));
-  PetscCall(PsiFromCoefficients(&k->ref, s, psi));
-  PetscCall(GradFromCoefficients(&k->ref, s, out));
+  PetscCall(VecWAXPY(ref->w, -1.0, ref->mean, s->xi));
+  PetscCall(VecWAXPY(G, 1.0, s->grad, ref->mean));
+  PetscCall(VecGetLocalSize(G, &n));
+  PetscCall(VecGetArrayRead(ref->w, &wa));
+  PetscCall(VecGetArray(G, &ga));
+  for (; i < r; i += 4) {
+    const PetscInt m = PetscMin(4, r - i);
+    PetscReal      c0 = 0, c1 = 0, c2 = 0, c3 = 0, e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+    PetscCall(VecGetArrayRead(ref->V[i], &v0));
+    v1 = v2 = v3 = v0;
+    if (m > 1) PetscCall(VecGetArrayRead(ref->V[i + 1], &v1));
+    if (m > 2) PetscCall(VecGetArrayRead(ref->V[i + 2], &v2));
+    if (m > 3) PetscCall(VecGetArrayRead(ref->V[i + 3], &v3));
+    for (PetscInt j = 0; j < n; j++) {
+      PetscReal w = PetscRealPart(wa[j]), gj = PetscRealPart(ga[j]);
+      c0 += v0[j] * w;
+      e0 += v0[j] * gj;
+      c1 += v1[j] * w;
+      e1 += v1[j] * gj;
+      c2 += v2[j] * w;
+      e2 += v2[j] * gj;
+      c3 += v3[j] * w;
+      e3 += v3[j] * gj;
+    }
+    {
+      const PetscReal cc[4] = {c0, c1, c2, c3}, ee[4] = {e0, e1, e2, e3};
+      for (PetscInt q = 0; q < m; q++) {
+        ce[i + q] = cc[q];
+        ce[r + i + q] = ee[q];
+      }
+    }
+    PetscCall(VecRestoreArrayRead(ref->V[i], &v0));
+    if (m > 1) PetscCall(VecRestoreArrayRead(ref->V[i + 1], &v1));
+    if (m > 2) PetscCall(VecRestoreArrayRead(ref->V[i + 2], &v2));
+    if (m > 3) PetscCall(VecRestoreArrayRead(ref->V[i + 3], &v3));
+  }
+  PetscCall(VecRestoreArrayRead(ref->w, &wa));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, ce, (PetscMPIInt)(2 * r), MPIU_REAL, MPIU_SUM, comm));
+  /* ce[0..r) <- a = lambda c (c kept in ref->c), ce[r..2r) <- b */
+  for (PetscInt q = 0; q < r; q++) {
+    PetscReal l = ref->lambda[q], a = l * ce[q];
+    ref->c[q] = ce[q];
+    ce[r + q] = a + l / (1 + l) * (ce[r + q] - a);
+    ce[q] = a;
+  }
+  if (psi) PetscCall(PsiFromCoefficients(ref, s, psi));
+  PetscCall(VecCopy(G, P));
+  PetscCall(VecGetArray(P, &pa));
+  for (i = 0; i < r; i += 4) {
+    const PetscInt m = PetscMin(4, r - i);
+    PetscReal      a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+    for (PetscInt q = 0; q < m; q++) {
+      a[q] = ce[i + q];
+      b[q] = ce[r + i + q];
+    }
+    PetscCall(VecGetArrayRead(ref->V[i], &v0));
+    v1 = v2 = v3 = v0;
+    if (m > 1) PetscCall(VecGetArrayRead(ref->V[i + 1], &v1));
+    if (m > 2) PetscCall(VecGetArrayRead(ref->V[i + 2], &v2));
+    if (m > 3) PetscCall(VecGetArrayRead(ref->V[i + 3], &v3));
+    for (PetscInt j = 0; j < n; j++) {
+      ga[j] -= a[0] * v0[j] + a[1] * v1[j] + a[2] * v2[j] + a[3] * v3[j];
+      pa[j] -= b[0] * v0[j] + b[1] * v1[j] + b[2] * v2[j] + b[3] * v3[j];
+    }
+    PetscCall(VecRestoreArrayRead(ref->V[i], &v0));
+    if (m > 1) PetscCall(VecRestoreArrayRead(ref->V[i + 1], &v1));
+    if (m > 2) PetscCall(VecRestoreArrayRead(ref->V[i + 2], &v2));
+    if (m > 3) PetscCall(VecRestoreArrayRead(ref->V[i + 3], &v3));
+  }
+  PetscCall(VecRestoreArray(P, &pa));
+  PetscCall(VecRestoreArray(G, &ga));
   PetscFunctionReturn(0);
 }
 

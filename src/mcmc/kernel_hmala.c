@@ -84,16 +84,14 @@ static PetscErrorCode StepHMALA(McKernel k, McRng rng, McStepStats *stats)
 
   PetscFunctionBeginUser;
   if (h->serial_c != k->cur.serial || h->stamp_c != k->ref.stamp) {
-    PetscCall(McGaussRefPsiGrad_Private(k, &k->cur, &h->psic, h->Gc));
-    PetscCall(McGaussRefApply_Private(k, h->Gc, h->Pc, PETSC_FALSE));
+    PetscCall(McGaussRefPsiGradPrec_Private(k, &k->cur, &h->psic, h->Gc, h->Pc));
     h->serial_c = k->cur.serial;
     h->stamp_c = k->ref.stamp;
   }
   PetscCall(McHMALAPropose_Private(k, rng, d, h->Pc, k->prop.xi));
   PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok));
   if (ok) {
-    PetscCall(McGaussRefPsiGrad_Private(k, &k->prop, &h->psip, h->Gp));
-    PetscCall(McGaussRefApply_Private(k, h->Gp, h->Pp, PETSC_FALSE));
+    PetscCall(McGaussRefPsiGradPrec_Private(k, &k->prop, &h->psip, h->Gp, h->Pp));
     PetscCall(Rho(k, h->psic, h->Gc, h->Pc, k->cur.xi, k->prop.xi, d, &r01));
     PetscCall(Rho(k, h->psip, h->Gp, h->Pp, k->prop.xi, k->cur.xi, d, &r10));
     lr = r01 - r10;

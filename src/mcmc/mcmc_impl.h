@@ -77,6 +77,7 @@ typedef struct {
   Vec         *V;
   PetscReal   *lambda;
   PetscScalar *c, *c2; /* r coefficients (work) */
+  PetscReal   *ce;     /* 2r coefficients (work) */
   Vec          w;      /* work */
   PetscInt64   stamp;  /* changes whenever mean, V or lambda do */
 } McGaussRef;
@@ -148,10 +149,9 @@ PetscErrorCode McGaussRefCheck_Private(McKernel k);
 /* Psi(xi) = Phi + <xi, mean> - sum lambda_i c_i^2 / 2: the potential with
  * respect to the reference, -log(posterior / reference) up to a constant. */
 PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *psi);
-/* out = grad Psi = grad Phi + mean - V (lambda .* c). */
-PetscErrorCode McGaussRefGradPsi_Private(McKernel k, const McState *s, Vec out);
-/* Both of the above from one c = V^T (xi - mean) (the same values). */
-PetscErrorCode McGaussRefPsiGrad_Private(McKernel k, const McState *s, PetscReal *psi, Vec out);
+/* G = grad Psi = grad Phi + mean - V (lambda .* c) and P = Sigma G, and Psi
+ * too unless psi is NULL, in two passes over V. */
+PetscErrorCode McGaussRefPsiGradPrec_Private(McKernel k, const McState *s, PetscReal *psi, Vec G, Vec P);
 /* y = Sigma x, or Sigma^(1/2) x (x == y allowed). */
 PetscErrorCode McGaussRefApply_Private(McKernel k, Vec x, Vec y, PetscBool sqrt_);
 /* |w|^2 + sum lambda_i <v_i, w>^2 = w^T Sigma^-1 w. */

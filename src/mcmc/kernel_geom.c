@@ -104,6 +104,19 @@ PetscErrorCode McGaussRefPsi_Private(McKernel k, const McState *s, PetscReal *ps
   PetscFunctionReturn(0);
 }
 
+/* The arrays of V[i .. i+m) (m <= 4; the missing ones alias V[i] and are
+ * used with zero coefficients), or their release. */
+static PetscErrorCode BlockArrays(McGaussRef *ref, PetscInt i, PetscInt m, PetscBool get, const PetscScalar *v[4])
+{
+  PetscFunctionBeginUser;
+  for (PetscInt q = 0; q < m; q++) {
+    if (get) PetscCall(VecGetArrayRead(ref->V[i + q], &v[q]));
+    else PetscCall(VecRestoreArrayRead(ref->V[i + q], &v[q]));
+  }
+  for (PetscInt q = m; get && q < 4; q++) v[q] = v[0];
+  PetscFunctionReturn(0);
+}
+
 /* The gradient kernels' per-state work is three projections onto V and
  * three updates with it, each a pass over the r x n basis (the largest
  * array a step reads). With V orthonormal, V^T G = e - lambda c, so
@@ -118,7 +131,7 @@ PetscErrorCode McGaussRefPsiGradPrec_Private(McKernel k, const McState *s, Petsc
   const PetscInt     r = ref->r;
   PetscReal         *ce = ref->ce;
   PetscInt           n, i = 0;
-  const PetscScalar *wa, *v0, *v1, *v2, *v3;
+  const PetscScalar *wa, *v[4];
   PetscScalar       *ga, *pa;
   MPI_Comm           comm = PetscObjectComm((PetscObject)G);
 
@@ -131,21 +144,17 @@ PetscErrorCode McGaussRefPsiGradPrec_Private(McKernel k, const McState *s, Petsc
   for (; i < r; i += 4) {
     const PetscInt m = PetscMin(4, r - i);
     PetscReal      c0 = 0, c1 = 0, c2 = 0, c3 = 0, e0 = 0, e1 = 0, e2 = 0, e3 = 0;
-    PetscCall(VecGetArrayRead(ref->V[i], &v0));
-    v1 = v2 = v3 = v0;
-    if (m > 1) PetscCall(VecGetArrayRead(ref->V[i + 1], &v1));
-    if (m > 2) PetscCall(VecGetArrayRead(ref->V[i + 2], &v2));
-    if (m > 3) PetscCall(VecGetArrayRead(ref->V[i + 3], &v3));
+    PetscCall(BlockArrays(ref, i, m, PETSC_TRUE, v));
     for (PetscInt j = 0; j < n; j++) {
       PetscReal w = PetscRealPart(wa[j]), gj = PetscRealPart(ga[j]);
-      c0 += v0[j] * w;
-      e0 += v0[j] * gj;
-      c1 += v1[j] * w;
-      e1 += v1[j] * gj;
-      c2 += v2[j] * w;
-      e2 += v2[j] * gj;
-      c3 += v3[j] * w;
-      e3 += v3[j] * gj;
+      c0 += v[0][j] * w;
+      e0 += v[0][j] * gj;
+      c1 += v[1][j] * w;
+      e1 += v[1][j] * gj;
+      c2 += v[2][j] * w;
+      e2 += v[2][j] * gj;
+      c3 += v[3][j] * w;
+      e3 += v[3][j] * gj;
     }
     {
       const PetscReal cc[4] = {c0, c1, c2, c3}, ee[4] = {e0, e1, e2, e3};
@@ -154,10 +163,7 @@ PetscErrorCode McGaussRefPsiGradPrec_Private(McKernel k, const McState *s, Petsc
         ce[r + i + q] = ee[q];
       }
     }
-    PetscCall(VecRestoreArrayRead(ref->V[i], &v0));
-    if (m > 1) PetscCall(VecRestoreArrayRead(ref->V[i + 1], &v1));
-    if (m > 2) PetscCall(VecRestoreArrayRead(ref->V[i + 2], &v2));
-    if (m > 3) PetscCall(VecRestoreArrayRead(ref->V[i + 3], &v3));
+    PetscCall(BlockArrays(ref, i, m, PETSC_FALSE, v));
   }
   PetscCall(VecRestoreArrayRead(ref->w, &wa));
   PetscCall(MPIU_Allreduce(MPI_IN_PLACE, ce, (PetscMPIInt)(2 * r), MPIU_REAL, MPIU_SUM, comm));
@@ -178,19 +184,12 @@ PetscErrorCode McGaussRefPsiGradPrec_Private(McKernel k, const McState *s, Petsc
       a[q] = ce[i + q];
       b[q] = ce[r + i + q];
     }
-    PetscCall(VecGetArrayRead(ref->V[i], &v0));
-    v1 = v2 = v3 = v0;
-    if (m > 1) PetscCall(VecGetArrayRead(ref->V[i + 1], &v1));
-    if (m > 2) PetscCall(VecGetArrayRead(ref->V[i + 2], &v2));
-    if (m > 3) PetscCall(VecGetArrayRead(ref->V[i + 3], &v3));
+    PetscCall(BlockArrays(ref, i, m, PETSC_TRUE, v));
     for (PetscInt j = 0; j < n; j++) {
-      ga[j] -= a[0] * v0[j] + a[1] * v1[j] + a[2] * v2[j] + a[3] * v3[j];
-      pa[j] -= b[0] * v0[j] + b[1] * v1[j] + b[2] * v2[j] + b[3] * v3[j];
+      ga[j] -= a[0] * v[0][j] + a[1] * v[1][j] + a[2] * v[2][j] + a[3] * v[3][j];
+      pa[j] -= b[0] * v[0][j] + b[1] * v[1][j] + b[2] * v[2][j] + b[3] * v[3][j];
     }
-    PetscCall(VecRestoreArrayRead(ref->V[i], &v0));
-    if (m > 1) PetscCall(VecRestoreArrayRead(ref->V[i + 1], &v1));
-    if (m > 2) PetscCall(VecRestoreArrayRead(ref->V[i + 2], &v2));
-    if (m > 3) PetscCall(VecRestoreArrayRead(ref->V[i + 3], &v3));
+    PetscCall(BlockArrays(ref, i, m, PETSC_FALSE, v));
   }
   PetscCall(VecRestoreArray(P, &pa));
   PetscCall(VecRestoreArray(G, &ga));

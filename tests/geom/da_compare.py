@@ -26,7 +26,7 @@ for name, surrogate in (("da", '"p1"'), ("p2", '"none"')):
     out = os.path.join(work, name + ".h5")
     body = text.replace('surrogate = "p1"', "surrogate = " + surrogate).replace('path = "tiny.h5"', f'path = "{out}"')
     open(cfg, "w").write(body)
-    subprocess.run([run, "--quiet", "--force", "--iterations", "100000", cfg], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([run, "--quiet", "--force", "--iterations", "50000", cfg], check=True, stdout=subprocess.DEVNULL)
     js = json.loads(subprocess.run([diag, "--json", out], check=True, capture_output=True, text=True).stdout)
     means[name] = {v["name"]: (v["mean"], v["mcse_mean"]) for v in js["variables"]}
 failed = 0

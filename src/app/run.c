@@ -356,20 +356,24 @@ static PetscErrorCode CreateOutput(Run *r, PetscBool resume)
   PetscFunctionReturn(0);
 }
 
-/* B u(m(xi)) of a problem's model into b (a failed solve is an error: xi
- * is the MAP point or the prior mean). */
-static PetscErrorCode Predict(McProblem *pb, Vec xi, Vec b)
+/* The gradient of a problem's target at xi into g, and with b the
+ * observations B u(m(xi)) of the same forward solve (a failed solve is an
+ * error: xi is the MAP point or the prior mean). */
+static PetscErrorCode GradientAt(McProblem *pb, McTarget t, Vec xi, Vec g, Vec b)
 {
-  PetscReal         phi;
-  McPosteriorStatus st;
-  Vec               u;
+  PetscReal    phi;
+  McEvalStatus st;
+  Vec          u;
 
   PetscFunctionBeginUser;
-  PetscCall(McPosteriorPotential(pb->post, xi, &phi, &st));
-  PetscCheck(st == MC_POST_OK, pb->comm, PETSC_ERR_NOT_CONVERGED,
+  PetscCall(McTargetPotential(t, xi, &phi, &st));
+  if (st == MC_EVAL_OK) PetscCall(McTargetGradient(t, xi, g, &st));
+  PetscCheck(st == MC_EVAL_OK, pb->comm, PETSC_ERR_NOT_CONVERGED,
              "the forward solve at the surrogate's reference point failed");
-  PetscCall(McForwardGetState(pb->fw, &u));
-  PetscCall(McObsOperatorApply(pb->obs, u, b));
+  if (b) {
+    PetscCall(McForwardGetState(pb->fw, &u));
+    PetscCall(McObsOperatorApply(pb->obs, u, b));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -388,8 +392,9 @@ static PetscErrorCode CreateSurrogate(Run *r)
 {
   char      msg[4096];
   PetscBool valid;
-  Vec       d, sig, ds, b2, b1, x0;
+  Vec       d, sig, ds, b2, b1, x0, g2, g1;
   PetscInt  n, ns;
+  McTarget  plain;
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&r->cfg_s));
@@ -416,34 +421,25 @@ static PetscErrorCode CreateSurrogate(Run *r)
     PetscCall(McPosteriorCreateParameterVector(r->pb->post, &x0));
     PetscCall(VecZeroEntries(x0));
   }
-  PetscCall(Predict(r->pb, x0, b2));
-  PetscCall(Predict(r->pb_s, x0, b1));
+  PetscCall(VecDuplicate(x0, &g2));
+  PetscCall(VecDuplicate(x0, &g1));
+  PetscCall(McProblemCreateTarget(r->pb_s, &plain));
+  /* the P2 model's gradient and observations at x0 from one solve; the P1
+   * model's observations there (its gradient needs the shifted data) */
+  PetscCall(GradientAt(r->pb, r->target, x0, g2, b2));
+  PetscCall(GradientAt(r->pb_s, plain, x0, g1, b1));
   /* b1 <- d - b2 + b1 */
   PetscCall(VecAXPY(b1, -1.0, b2));
   PetscCall(VecAXPY(b1, 1.0, d));
   PetscCall(McPosteriorSetData(r->pb_s->post, b1, 0, sig));
+  PetscCall(GradientAt(r->pb_s, plain, x0, g1, NULL));
+  PetscCall(VecAXPY(g2, -1.0, g1));
+  PetscCall(McTargetCreateTilted(plain, g2, &r->target_s));
+  PetscCall(McTargetDestroy(&plain));
+  PetscCall(VecDestroy(&g2));
+  PetscCall(VecDestroy(&g1));
   PetscCall(VecDestroy(&b2));
   PetscCall(VecDestroy(&b1));
-  {
-    McTarget     plain;
-    Vec          g2, g1;
-    PetscReal    phi;
-    McEvalStatus st2, st1;
-    PetscCall(McProblemCreateTarget(r->pb_s, &plain));
-    PetscCall(VecDuplicate(x0, &g2));
-    PetscCall(VecDuplicate(x0, &g1));
-    PetscCall(McTargetPotential(r->target, x0, &phi, &st2));
-    if (st2 == MC_EVAL_OK) PetscCall(McTargetGradient(r->target, x0, g2, &st2));
-    PetscCall(McTargetPotential(plain, x0, &phi, &st1));
-    if (st1 == MC_EVAL_OK) PetscCall(McTargetGradient(plain, x0, g1, &st1));
-    PetscCheck(st2 == MC_EVAL_OK && st1 == MC_EVAL_OK, r->lay.comm, PETSC_ERR_NOT_CONVERGED,
-               "the gradients at the surrogate's reference point failed");
-    PetscCall(VecAXPY(g2, -1.0, g1));
-    PetscCall(McTargetCreateTilted(plain, g2, &r->target_s));
-    PetscCall(McTargetDestroy(&plain));
-    PetscCall(VecDestroy(&g2));
-    PetscCall(VecDestroy(&g1));
-  }
   PetscCall(VecDestroy(&x0));
   PetscFunctionReturn(0);
 }
@@ -1597,10 +1593,8 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     if (r->lay.R > 1 && !r->pb->umb) {
       PetscCall(McTargetSetProposalPotential(r->target, NULL, NULL));
       PetscCall(McPosteriorSetReuse(r->pb->post, PETSC_FALSE));
-      if (r->target_s) {
-        PetscCall(McTargetSetProposalPotential(r->target_s, NULL, NULL));
-        PetscCall(McPosteriorSetReuse(r->pb_s->post, PETSC_FALSE));
-      }
+      /* the surrogate's tilted target has no proposal potential */
+      if (r->pb_s) PetscCall(McPosteriorSetReuse(r->pb_s->post, PETSC_FALSE));
     }
     file_error[0] = '\0';
     PetscCall(PetscPushErrorHandler(FileErrorHandler, NULL));

@@ -773,6 +773,45 @@ NarrowBackward(PetscInt W, PetscInt h, const PetscScalar *Ls, const PetscInt *R,
   }
 }
 
+/* dst[r] -= sum_b L[b h + r] v[b] for r < m, b < nb <= 4 (nb a constant
+ * in each branch, so the column loop unrolls and the row loop vectorises) */
+static inline __attribute__((always_inline)) void BlockAxpyN(PetscInt NB, PetscInt m, const PetscScalar *restrict L,
+                                                             PetscInt h, const PetscScalar *restrict v,
+                                                             PetscScalar *restrict dst)
+{
+  const PetscScalar  v0 = v[0], v1 = NB > 1 ? v[1] : 0, v2 = NB > 2 ? v[2] : 0, v3 = NB > 3 ? v[3] : 0;
+  const PetscScalar *L0 = L, *L1 = L + h, *L2 = L + 2 * h, *L3 = L + 3 * h;
+  for (PetscInt r = 0; r < m; r++) {
+    PetscScalar a = L0[r] * v0;
+    if (NB > 1) a += L1[r] * v1;
+    if (NB > 2) a += L2[r] * v2;
+    if (NB > 3) a += L3[r] * v3;
+    dst[r] -= a;
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void
+BlockAxpy(PetscInt nb, PetscInt m, const PetscScalar *L, PetscInt h, const PetscScalar *v, PetscScalar *dst)
+{
+  switch (nb) {
+  case 1:
+    BlockAxpyN(1, m, L, h, v, dst);
+    break;
+  case 2:
+    BlockAxpyN(2, m, L, h, v, dst);
+    break;
+  case 3:
+    BlockAxpyN(3, m, L, h, v, dst);
+    break;
+  default:
+    BlockAxpyN(4, m, L, h, v, dst);
+    break;
+  }
+}
+
 /* acc[j] = <L[:, j], tb> for the w columns of a panel's rows below its
  * triangle (hb rows, leading dimension h): sums in four lanes over the rows,
  * four columns per pass over tb. */
@@ -825,15 +864,15 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
     const PetscScalar *Ls = c->Lx + c->lxp[s];
     PetscScalar       *ys = y + f;
     const PetscScalar *dinv = c->dinv + f;
-    for (PetscInt j = 0; j < w; j++) {
-      const PetscScalar *Lj = Ls + (size_t)j * h;
-      PetscScalar        v = ys[j] * dinv[j];
-      ys[j] = v;
-      for (PetscInt r = j + 1; r < w; r++)
-        ys[r] -= Lj[r] * v;
-    }
-    if (!hb) continue;
-    if (w <= 4) { /* narrow: one pass over the rows below, no buffer */
+    if (w <= 4) { /* narrow: the triangle, then one pass over the rows below, no buffer */
+      for (PetscInt j = 0; j < w; j++) {
+        const PetscScalar *Lj = Ls + (size_t)j * h;
+        PetscScalar        v = ys[j] * dinv[j];
+        ys[j] = v;
+        for (PetscInt r = j + 1; r < w; r++)
+          ys[r] -= Lj[r] * v;
+      }
+      if (!hb) continue;
       switch (w) {
       case 1:
         NarrowForward(1, h, Ls, ys, R, y);
@@ -850,16 +889,25 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
       }
       continue;
     }
+    /* wide: by blocks of 4 columns, the block's own triangle, then all the
+     * rows below it at once, the triangle's into ys and the panel's rows
+     * below (gathered in t, as minus their sums) */
     for (PetscInt r = 0; r < hb; r++)
       t[r] = 0;
-    for (PetscInt j = 0; j < w; j++) {
-      const PetscScalar *Lj = Ls + (size_t)j * h + w;
-      PetscScalar        v = ys[j];
-      for (PetscInt r = 0; r < hb; r++)
-        t[r] += Lj[r] * v;
+    for (PetscInt j0 = 0; j0 < w; j0 += 4) {
+      const PetscInt nb = PetscMin(4, w - j0);
+      for (PetscInt j = j0; j < j0 + nb; j++) {
+        const PetscScalar *Lj = Ls + (size_t)j * h;
+        PetscScalar        v = ys[j] * dinv[j];
+        ys[j] = v;
+        for (PetscInt r = j + 1; r < j0 + nb; r++)
+          ys[r] -= Lj[r] * v;
+      }
+      BlockAxpy(nb, w - j0 - nb, Ls + (size_t)j0 * h + j0 + nb, h, ys + j0, ys + j0 + nb);
+      BlockAxpy(nb, hb, Ls + (size_t)j0 * h + w, h, ys + j0, t);
     }
     for (PetscInt r = 0; r < hb; r++)
-      y[R[r]] -= t[r];
+      y[R[r]] += t[r];
   }
   /* L^T x = z, in reverse */
   for (PetscInt s = c->nsuper - 1; s >= 0; s--) {
@@ -893,20 +941,28 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
       }
       continue;
     }
-    /* the rows below gathered into tb, their dot products with the
-     * columns in acc (independent: vectorised, four columns per pass),
-     * then the triangle, as in the narrow case */
-    PetscScalar *acc = t, *tb = t + w;
+    /* wide: t = (this supernode's unknowns, the rows below gathered); by
+     * blocks of 4 columns from the right, the dot products of the block's
+     * columns with all of t below the block (vectorised, one pass for the
+     * four), then the block's own triangle */
+    for (PetscInt q = 0; q < w; q++)
+      t[q] = ys[q];
     for (PetscInt r = 0; r < hb; r++)
-      tb[r] = y[R[r]];
-    BelowDots(hb, w, Ls + w, h, tb, acc);
-    for (PetscInt j = w - 1; j >= 0; j--) {
-      const PetscScalar *Lj = Ls + (size_t)j * h;
-      PetscScalar        v = ys[j] - acc[j];
-      for (PetscInt q = j + 1; q < w; q++)
-        v -= Lj[q] * ys[q];
-      ys[j] = v * dinv[j];
+      t[w + r] = y[R[r]];
+    for (PetscInt j0 = ((w - 1) / 4) * 4; j0 >= 0; j0 -= 4) {
+      const PetscInt nb = PetscMin(4, w - j0);
+      PetscScalar    acc[4];
+      BelowDots(h - j0 - nb, nb, Ls + (size_t)j0 * h + j0 + nb, h, t + j0 + nb, acc);
+      for (PetscInt j = j0 + nb - 1; j >= j0; j--) {
+        const PetscScalar *Lj = Ls + (size_t)j * h;
+        PetscScalar        v = t[j] - acc[j - j0];
+        for (PetscInt q = j + 1; q < j0 + nb; q++)
+          v -= Lj[q] * t[q];
+        t[j] = v * dinv[j];
+      }
     }
+    for (PetscInt q = 0; q < w; q++)
+      ys[q] = t[q];
   }
   for (PetscInt k = 0; k < c->n; k++)
     x[c->perm[k]] = y[k];

@@ -417,7 +417,7 @@ PetscErrorCode McForwardLinearSolve_Private(McForward fw, Vec b, Vec x, PetscBoo
       const PetscInt  *mi = &fw->midx[c * NBM];                                                                        \
       const PetscReal *G = &fw->Gq[(size_t)c * NQ * NS];                                                               \
       const PetscInt  *pos = &fw->pos[(size_t)c * NB * NB];                                                            \
-      PetscReal        Ke[NS], mv[NBM], kq[NQ];                                                                        \
+      PetscReal        Ke[NS], mv[NBM], *kq = &fw->kc[(size_t)c * NQ];                                                 \
       for (PetscInt a = 0; a < NBM; a++)                                                                               \
         mv[a] = PetscRealPart(ma[mi[a]]);                                                                              \
       for (PetscInt q = 0; q < NQ; q++) {                                                                              \
@@ -481,6 +481,7 @@ PetscErrorCode McForwardAssemble(McForward fw, Vec m, Mat *A, Vec *b)
 
   PetscFunctionBeginUser;
   PetscCheck(fw->setup, fw->comm, PETSC_ERR_ORDER, "call McForwardSetUp() before assembling");
+  fw->kc_valid = PETSC_FALSE;
   PetscCall(DMGlobalToLocal(fw->mspace->dm, m, INSERT_VALUES, fw->mloc));
   if (fw->sf) PetscCall(MatMPIAIJGetSeqAIJ(fw->A, &Ad, &Ao, NULL));
   PetscCall(MatSeqAIJGetArray(Ad, &base[0]));
@@ -507,6 +508,7 @@ PetscErrorCode McForwardAssemble(McForward fw, Vec m, Mat *A, Vec *b)
       const PetscInt  *mi = &fw->midx[c * nbm];
       const PetscReal *G = &fw->Gq[(size_t)c * nq * ns];
       const PetscInt  *pos = &fw->pos[(size_t)c * nb * nb];
+      kq = &fw->kc[(size_t)c * nq];
       for (PetscInt a = 0; a < nbm; a++)
         mv[a] = PetscRealPart(ma[mi[a]]);
       for (PetscInt q = 0; q < nq; q++) {
@@ -545,6 +547,7 @@ PetscErrorCode McForwardAssemble(McForward fw, Vec m, Mat *A, Vec *b)
   }
   PetscCall(VecRestoreArrayRead(fw->gloc, &ga));
   PetscCall(VecRestoreArrayRead(fw->mloc, &ma));
+  fw->kc_valid = PETSC_TRUE;
   if (fw->sf) {
     PetscCall(PetscSFReduceBegin(fw->sf, MPIU_SCALAR, fw->leafbuf, fw->rootbuf, MPI_REPLACE));
     PetscCall(PetscSFReduceEnd(fw->sf, MPIU_SCALAR, fw->leafbuf, fw->rootbuf, MPI_REPLACE));
@@ -716,6 +719,7 @@ PetscErrorCode McForwardAssembleGeneric(McForward fw, Vec m, Mat *A, Vec *b)
     PetscCall(VecDuplicate(fw->bgen, &fw->ugen));
   }
   PetscCall(DMGlobalToLocal(fw->mspace->dm, m, INSERT_VALUES, fw->mloc));
+  fw->kc_valid = PETSC_FALSE;
   /* Residual at u = the Dirichlet values, zero elsewhere: minus the
    * right-hand side, lifting included. */
   PetscCall(VecZeroEntries(fw->zloc));

@@ -83,6 +83,9 @@ struct _p_McForward {
   /* element data (fast path) */
   PetscInt   cStart, cEnd, ncells, nb, nbm, nq, ns;
   PetscReal *Gq;             /* [cell][q][ns]: w |det J| grad phi_i . grad phi_j, i <= j */
+  PetscReal *kc;             /* [cell][q]: exp(m) from the last McForwardAssemble, for the gradient and the
+                                flux at the same m (the exp was 3% of a sampling run, computed twice) */
+  PetscBool  kc_valid;       /* kc belongs to the m in mloc */
   PetscReal *Nm;             /* [q][nbm]: m basis at the quadrature points */
   PetscReal *Nu;             /* [q][nb]: state basis at the quadrature points */
   PetscInt  *uidx;           /* [cell][nb]: local offsets of the state dofs */

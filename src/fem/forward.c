@@ -177,6 +177,7 @@ static PetscErrorCode ForwardFree(McForward fw)
   PetscCall(DMDestroy(&fw->auxdm));
   PetscCall(PetscFEDestroy(&fw->mfe));
   PetscCall(PetscFree(fw->Gq));
+  PetscCall(PetscFree(fw->kc));
   PetscCall(PetscFree(fw->Nm));
   PetscCall(PetscFree(fw->Nu));
   PetscCall(PetscFree(fw->midx));
@@ -436,6 +437,8 @@ static PetscErrorCode SetUpElementData(McForward fw)
   for (PetscInt i = 0; i < nq * nb; i++)
     fw->Nu[i] = Tu->T[0][i];
   PetscCall(PetscMalloc1((size_t)fw->ncells * nq * ns, &fw->Gq));
+  PetscCall(PetscMalloc1((size_t)fw->ncells * nq, &fw->kc));
+  fw->kc_valid = PETSC_FALSE;
   PetscCall(PetscMalloc4(nq * dim, &v, nq * dim * dim, &J, nq * dim * dim, &invJ, nq, &detJ));
   PetscCall(PetscMalloc1(nb * dim, &gphys));
   if (fw->spec.source_fn) {
@@ -582,6 +585,7 @@ PetscErrorCode McForwardSetUp(McForward fw)
     PetscCall(VecZeroEntries(zero));
     PetscCall(VecZeroEntries(floc));
     PetscCall(VecZeroEntries(fw->mloc));
+    fw->kc_valid = PETSC_FALSE;
     PetscCall(DMPlexSNESComputeResidualFEM(fw->dm, zero, floc, NULL));
     PetscCall(VecZeroEntries(fw->b0));
     PetscCall(DMLocalToGlobal(fw->dm, floc, ADD_VALUES, fw->b0));

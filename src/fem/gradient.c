@@ -69,11 +69,15 @@ PetscErrorCode McForwardMisfitGradient(McForward fw, McObsOperator obs, Vec d, c
     }
     for (PetscInt a = 0; a < nbm; a++)
       mv[a] = PetscRealPart(ma[mi[a]]);
+    if (fw->kc_valid) kq = &fw->kc[(size_t)c * nq]; /* the assembly's exp(m), same bits */
     for (PetscInt q = 0; q < nq; q++) {
-      PetscReal mq = 0, s = 0;
-      for (PetscInt a = 0; a < nbm; a++)
-        mq += fw->Nm[q * nbm + a] * mv[a];
-      kq[q] = PetscExpReal(mq);
+      PetscReal s = 0;
+      if (!fw->kc_valid) {
+        PetscReal mq = 0;
+        for (PetscInt a = 0; a < nbm; a++)
+          mq += fw->Nm[q * nbm + a] * mv[a];
+        kq[q] = PetscExpReal(mq);
+      }
       for (PetscInt i = 0, k = 0; i < nb; i++) {
         s += G[q * ns + k] * lc[i] * uc[i];
         k++;

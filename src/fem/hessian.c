@@ -206,10 +206,14 @@ PetscErrorCode McForwardWeightedFlux(McForward fw, Vec w, PetscReal *flux)
      * exact zeros, so skipping them changes no bit and saves their exp. */
     if (!any) continue;
     for (PetscInt q = 0; q < nq; q++) {
-      PetscReal mq = 0;
-      for (PetscInt a = 0; a < nbm; a++)
-        mq += fw->Nm[q * nbm + a] * PetscRealPart(ma[mi[a]]);
-      s += PetscExpReal(mq) * Form(&G[q * ns], nb, wc, uc);
+      PetscReal mq = 0, k;
+      if (fw->kc_valid) k = fw->kc[(size_t)c * nq + q]; /* the assembly's exp(m) */
+      else {
+        for (PetscInt a = 0; a < nbm; a++)
+          mq += fw->Nm[q * nbm + a] * PetscRealPart(ma[mi[a]]);
+        k = PetscExpReal(mq);
+      }
+      s += k * Form(&G[q * ns], nb, wc, uc);
     }
   }
   PetscCall(VecRestoreArrayRead(fw->hduloc, &wa));

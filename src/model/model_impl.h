@@ -14,6 +14,9 @@ struct _p_McPrior {
   DM          dm;                     /* clone of the parameter space with the prior's weak form */
   Mat         A, M;
   KSP         ksp;                    /* factorisation of A, made once */
+  Mat         F;                      /* its factor when the KSP is a plain direct solve (borrowed from the
+                                         PC): MatSolve without KSPSolve's per-call overhead, which cost
+                                         as much as a third of each of the two prior solves per step */
   McSpace     space;                  /* reference: the parameter space */
   Vec         m0, sqrtml, isqrtml, ml; /* mean, Ml^(1/2), Ml^(-1/2), Ml */
   Vec         w1, w2;                 /* work */

@@ -159,6 +159,13 @@ static PetscErrorCode SetUpSolver(McPrior p)
   if (p->spec.options_prefix) PetscCall(KSPSetOptionsPrefix(p->ksp, p->spec.options_prefix));
   PetscCall(KSPSetFromOptions(p->ksp));
   PetscCall(KSPSetUp(p->ksp));
+  {
+    PetscBool preonly, factor;
+    PetscCall(PetscObjectTypeCompare((PetscObject)p->ksp, KSPPREONLY, &preonly));
+    PetscCall(PetscObjectTypeCompareAny((PetscObject)pc, &factor, PCCHOLESKY, PCLU, ""));
+    p->F = NULL;
+    if (preonly && factor) PetscCall(PCFactorGetMatrix(pc, &p->F));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -284,7 +291,8 @@ PetscErrorCode McPriorUnwhiten(McPrior p, Vec xi, Vec m)
 {
   PetscFunctionBeginUser;
   PetscCall(VecPointwiseMult(p->w1, p->sqrtml, xi));
-  PetscCall(KSPSolve(p->ksp, p->w1, m));
+  if (p->F) PetscCall(MatSolve(p->F, p->w1, m));
+  else PetscCall(KSPSolve(p->ksp, p->w1, m));
   PetscCall(VecAXPY(m, 1.0, p->m0));
   PetscFunctionReturn(0);
 }
@@ -302,7 +310,8 @@ PetscErrorCode McPriorApplyLT(McPrior p, Vec gm, Vec gxi)
 {
   PetscFunctionBeginUser;
   /* L^T = Ml^(1/2) A^-T and A is symmetric. */
-  PetscCall(KSPSolve(p->ksp, gm, p->w1));
+  if (p->F) PetscCall(MatSolve(p->F, gm, p->w1));
+  else PetscCall(KSPSolve(p->ksp, gm, p->w1));
   PetscCall(VecPointwiseMult(gxi, p->sqrtml, p->w1));
   PetscFunctionReturn(0);
 }

@@ -43,9 +43,8 @@ struct _p_McChol {
   PetscInt        *arow;     /* n + 1: A's row pointers (A's numbering) */
   PetscInt        *adiag;    /* n: position of the diagonal entry of row perm[k] of A, or -1 */
   PetscReal       *rs;       /* n: sum of |off-diagonal| of each (permuted) row of A, for the zero-pivot test */
-  PetscScalar     *dinv;     /* n: 1 / L's diagonal, so the solves multiply (a division's latency per column
-                                was a third of a P1 solve's time) */
-  PetscReal zeropivot;
+  PetscScalar     *dinv;     /* n: 1 / L's diagonal, so the solves multiply (see McCholSolveArray) */
+  PetscReal        zeropivot;
   /* numeric workspace */
   PetscInt    *relmap; /* n: row -> local row of the current supernode */
   PetscInt    *map;    /* rows of the widest supernode: local rows of one update */
@@ -533,6 +532,16 @@ PetscErrorCode McCholSymbolic(McChol c, Mat A, IS perm)
  * loaded and stored every sum w times and ran at about 2 flop per cycle. */
 typedef double McV4 __attribute__((vector_size(32)));
 
+/* The dense kernels (Update, BlockAxpy, BelowDots) are compiled twice, for
+ * x86-64's baseline SSE2 and for AVX2, chosen at load time by the CPU (an
+ * ifunc): the 4-wide sums are one register with AVX2, two without. No FMA
+ * in either, so both give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MC_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MC_CLONES
+#endif
+
 /* rows r..r+3 (r + 4 <= m) of the columns c..c+NC-1 */
 static inline __attribute__((always_inline)) void Tile(PetscInt NC, PetscInt w, const PetscScalar *X, PetscInt ld,
                                                        PetscInt r, PetscInt c, const PetscInt *dst, PetscInt r0,
@@ -596,15 +605,8 @@ static inline __attribute__((always_inline)) void Columns(PetscInt NC, PetscInt 
   TileTail(NC, m, w, X, ld, r, c, dst, r0, col, Ls, h);
 }
 
-/* Compiled twice, for x86-64's baseline SSE2 and for AVX2, chosen at load
- * time by the CPU (an ifunc): the 4-wide sums are one register with AVX2,
- * two without. No FMA in either, so both give the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void
-Update(PetscInt m, PetscInt k, PetscInt w, const PetscScalar *X, PetscInt ld, const PetscInt *dst, PetscInt r0,
-       const PetscInt *col, PetscScalar *Ls, PetscInt h)
+MC_CLONES static void Update(PetscInt m, PetscInt k, PetscInt w, const PetscScalar *X, PetscInt ld, const PetscInt *dst,
+                             PetscInt r0, const PetscInt *col, PetscScalar *Ls, PetscInt h)
 {
   PetscInt c = 0;
   for (; c + 4 <= k; c += 4)
@@ -790,11 +792,8 @@ static inline __attribute__((always_inline)) void BlockAxpyN(PetscInt NB, PetscI
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void
-BlockAxpy(PetscInt nb, PetscInt m, const PetscScalar *L, PetscInt h, const PetscScalar *v, PetscScalar *dst)
+MC_CLONES static void BlockAxpy(PetscInt nb, PetscInt m, const PetscScalar *L, PetscInt h, const PetscScalar *v,
+                                PetscScalar *dst)
 {
   switch (nb) {
   case 1:
@@ -815,11 +814,8 @@ BlockAxpy(PetscInt nb, PetscInt m, const PetscScalar *L, PetscInt h, const Petsc
 /* acc[j] = <L[:, j], tb> for the w columns of a panel's rows below its
  * triangle (hb rows, leading dimension h): sums in four lanes over the rows,
  * four columns per pass over tb. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void
-BelowDots(PetscInt hb, PetscInt w, const PetscScalar *L, PetscInt h, const PetscScalar *tb, PetscScalar *acc)
+MC_CLONES static void BelowDots(PetscInt hb, PetscInt w, const PetscScalar *L, PetscInt h, const PetscScalar *tb,
+                                PetscScalar *acc)
 {
   PetscInt j = 0;
   for (; j < w; j += 4) {
@@ -857,7 +853,8 @@ PetscErrorCode McCholSolveArray(McChol c, const PetscScalar *b, PetscScalar *x)
     y[k] = b[c->perm[k]];
   /* L z = y, supernode by supernode: the diagonal block's triangle, then
    * the rows below gathered in t (one indirect access per row, not per
-   * entry) */
+   * entry). Both sweeps multiply by dinv: a division's latency per column
+   * was a third of a P1 solve's time. */
   for (PetscInt s = 0; s < c->nsuper; s++) {
     PetscInt           f = c->super[s], w = c->super[s + 1] - f, h = c->rowp[s + 1] - c->rowp[s], hb = h - w;
     const PetscInt    *R = c->rows + c->rowp[s] + w;

@@ -255,7 +255,17 @@ PetscErrorCode McKernelSetUp(McKernel kernel)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
+PetscErrorCode McKernelEvaluateGradient_Private(McKernel k, McState *s, PetscBool *ok)
+{
+  McEvalStatus st;
+
+  PetscFunctionBeginUser;
+  PetscCall(McTargetGradient(k->target, s->xi, s->grad, &st));
+  *ok = st == MC_EVAL_OK ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Evaluate(McKernel k, McState *s, PetscBool grad, PetscBool *ok)
 {
   McEvalStatus st;
 
@@ -270,16 +280,27 @@ PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
   if (!*ok) PetscFunctionReturn(0);
   PetscCall(VecDot(s->xi, s->xi, &s->xi2));
   if (s->near) PetscFunctionReturn(0); /* QoIs only if accepted (EvaluateAccepted) */
-  if (k->need_grad) {
-    PetscCall(McTargetGradient(k->target, s->xi, s->grad, &st));
-    if (st != MC_EVAL_OK) {
-      *ok = PETSC_FALSE;
-      PetscFunctionReturn(0);
-    }
+  if (grad) {
+    PetscCall(McKernelEvaluateGradient_Private(k, s, ok));
+    if (!*ok) PetscFunctionReturn(0);
   }
   /* A proposal's QoIs are computed only once it is accepted (FinishStep):
    * a rejected one's are never recorded. */
   if (k->nqoi && s == &k->cur) PetscCall(McTargetQoI(k->target, s->xi, s->qoi));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Evaluate(k, s, k->need_grad, ok));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McKernelEvaluatePotential_Private(McKernel k, McState *s, PetscBool *ok)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Evaluate(k, s, PETSC_FALSE, ok));
   PetscFunctionReturn(0);
 }
 

@@ -99,11 +99,8 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
   PetscCall(VecAXPBY(k->prop.xi, beta, s, k->work));
   PetscCall(VecAXPY(k->prop.xi, 1 - s, k->ref.mean));
   /* Stage 1 needs no gradient at y1 unless y1 is accepted (a few percent
-   * of the steps with beta = 1): it is computed then, at the point the
-   * target has just evaluated. */
-  k->need_grad = PETSC_FALSE;
-  PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok1));
-  k->need_grad = PETSC_TRUE;
+   * of the steps with beta = 1): it is computed then. */
+  PetscCall(McKernelEvaluatePotential_Private(k, &k->prop, &ok1));
   if (ok1) {
     PetscCall(McGaussRefPsi_Private(k, &k->prop, &psi1));
     lr1 = psix - psi1;
@@ -113,11 +110,10 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
     alpha1 = lr1 >= 0 ? 1 : exp(lr1);
     accept = lr1 >= 0 || log(McRngUniform(rng)) < lr1 ? PETSC_TRUE : PETSC_FALSE;
     if (accept) {
-      McEvalStatus st;
-      PetscCall(McTargetGradient(k->target, k->prop.xi, k->prop.grad, &st));
       /* a gradient failure counts as a failed evaluation of y1, as in stage 2 */
-      if (st != MC_EVAL_OK) {
-        ok1 = accept = PETSC_FALSE;
+      PetscCall(McKernelEvaluateGradient_Private(k, &k->prop, &ok1));
+      if (!ok1) {
+        accept = PETSC_FALSE;
         alpha1 = 0;
       }
     }

@@ -113,6 +113,11 @@ struct _p_McKernel {
  * target's proposal_potential, without QoIs: McKernelFinishStep_Private
  * evaluates it exactly if it is accepted. */
 PetscErrorCode McKernelEvaluate_Private(McKernel k, McState *s, PetscBool *ok);
+/* The same without the gradient, for a kernel that needs it only at the
+ * proposals it accepts; McKernelEvaluateGradient_Private adds it then, at
+ * the point the target evaluated last (*ok false if it failed). */
+PetscErrorCode McKernelEvaluatePotential_Private(McKernel k, McState *s, PetscBool *ok);
+PetscErrorCode McKernelEvaluateGradient_Private(McKernel k, McState *s, PetscBool *ok);
 /* Metropolis-Hastings decision for log ratio (NaN counts as failure),
  * swap on accept, step-size adaptation, stats. */
 PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok, PetscReal log_ratio,

@@ -476,7 +476,11 @@ static PetscErrorCode CreateChains(Run *r)
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI))
       PetscCall(McKernelSetParameter(kernel, "lis_update_every", (PetscReal)cfg->sampler.lis_update_every));
-    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
+    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) {
+      PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
+      PetscCall(McKernelSetParameter(kernel, "target2", cfg->sampler.target2));
+      PetscCall(McKernelSetParameter(kernel, "adapt_first", cfg->sampler.adapt_first ? 1 : 0));
+    }
     if (r->target_s) {
       McKernel first = kernel;
       PetscCall(McKernelCreateDelayedAcceptance(r->target, first, &kernel));
@@ -1226,10 +1230,17 @@ static PetscErrorCode Summary(Run *r)
     PetscCall(VecDestroy(&xisum));
     PetscFunctionReturn(0);
   }
-  printf("\n%-6s %10s %8s %11s %10s %9s\n", "chain", "acceptance", "failed", "step size", "samples/s", "wall s");
-  for (PetscInt c = 0; c < r->C; c++)
-    printf("%-6d %10.3f %8d %11.4g %10.0f %9.1f\n", (int)c, (double)all[c].acceptance, (int)all[c].failed,
+  /* dr's second stage has its own step: a column after the others, which
+   * keeps the columns before it where scripts read them */
+  PetscBool two = all[0].second_step > 0 ? PETSC_TRUE : PETSC_FALSE;
+  printf("\n%-6s %10s %8s %11s %10s %9s%s\n", "chain", "acceptance", "failed", "step size", "samples/s", "wall s",
+         two ? "  2nd step" : "");
+  for (PetscInt c = 0; c < r->C; c++) {
+    printf("%-6d %10.3f %8d %11.4g %10.0f %9.1f", (int)c, (double)all[c].acceptance, (int)all[c].failed,
            (double)all[c].step_size, (double)all[c].samples_per_sec, (double)all[c].seconds);
+    if (two) printf(" %9.4g", (double)all[c].second_step);
+    printf("\n");
+  }
   PetscCall(PetscFree(all));
   PetscCall(SummaryMixing(r, nqoi, qnames));
   if (pb->mtrue) {

@@ -270,7 +270,16 @@ static const Key keys[] = {
      "dili: update the likelihood-informed subspace every this many burn-in iterations from the posterior average "
      "of the Gauss-Newton Hessian (0: keep the MAP point's); frozen after burn-in."},
     {"sampler", "second_step", T_REAL, C(sampler.delta2), "1.0", 0, 2, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
-     "dr: step of the second (hmala) stage."},
+     "dr: step of the second (hmala) stage; with adapt = true its initial value, adapted in burn-in towards "
+     "second_target_acceptance."},
+    {"sampler", "second_target_acceptance", T_REAL, C(sampler.target2), "0.574", 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0,
+     0, NULL, 0, NULL, "-",
+     "dr: acceptance rate of the second stage (over the steps that reach it) that the adaptation of second_step "
+     "aims at."},
+    {"sampler", "adapt_first_step", T_BOOL, C(sampler.adapt_first), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
+     "dr: with adapt = true, adapt the first stage's beta (step_size) towards target_acceptance too; false keeps "
+     "step_size, e.g. 1 for an independence first stage from the Laplace approximation, which adaptation would "
+     "shrink until the second stage is rarely accepted."},
     {"sampler", "surrogate", T_CHOICE, C(sampler.surrogate), "\"none\"", 0, 0, 0, surrogates, 0, 0, NULL, 0, NULL, "-",
      "Delayed acceptance: \"p1\" runs the kernel on the P1-state model of the same mesh, prior and data (needs "
      "[fem] order = 2) and evaluates only the moves it accepts on the P2 model, which accepts or rejects them so "
@@ -1508,11 +1517,19 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
   else
     fprintf(out, ", values from %s, noise sigma %g %s\n", c->data.file, (double)c->noise.sigma,
             c->noise.kind == MC_NOISE_ABSOLUTE ? "absolute" : "relative");
-  fprintf(out, "sampler  %s%s, step %g%s, %d iterations (burn-in %d, thin %d), seed %d\n", kernel[c->sampler.kernel],
-          c->sampler.surrogate == MC_SURROGATE_P1 ? " on the P1-state model, with delayed acceptance by the P2 model"
-                                                  : "",
-          (double)c->sampler.step_size, c->sampler.adapt ? " (adapted)" : "", (int)c->chain.iterations,
-          (int)c->chain.burn_in, (int)c->chain.thin, (int)c->chain.seed);
+  {
+    PetscBool dr = c->sampler.kernel == MC_KERNEL_DR ? PETSC_TRUE : PETSC_FALSE;
+    char      second[96] = "";
+    /* dr adapts its two steps separately (adapt_first_step) */
+    if (dr)
+      snprintf(second, sizeof(second), ", second step %g%s", (double)c->sampler.delta2,
+               c->sampler.adapt ? " (adapted)" : "");
+    fprintf(out, "sampler  %s%s, step %g%s%s, %d iterations (burn-in %d, thin %d), seed %d\n", kernel[c->sampler.kernel],
+            c->sampler.surrogate == MC_SURROGATE_P1 ? " on the P1-state model, with delayed acceptance by the P2 model"
+                                                    : "",
+            (double)c->sampler.step_size, c->sampler.adapt && (!dr || c->sampler.adapt_first) ? " (adapted)" : "",
+            second, (int)c->chain.iterations, (int)c->chain.burn_in, (int)c->chain.thin, (int)c->chain.seed);
+  }
   fprintf(out, "output   %s\n", c->output.path);
   PetscFunctionReturn(0);
 }

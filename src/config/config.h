@@ -140,6 +140,8 @@ typedef struct {
     McStartKind  start;                /* where chains start */
     PetscReal    beta_perp, delta2;    /* dili's complement step, dr's second-stage step */
     PetscInt     lis_update_every;     /* dili: burn-in iterations between subspace updates (0: none) */
+    PetscReal    target2;              /* dr: second-stage target acceptance of the adaptation */
+    PetscBool    adapt_first;          /* dr: adapt the first stage's beta too */
     McSurrogateKind surrogate;         /* delayed acceptance's first-stage model */
     char         proposal_covariance_file[MC_CONFIG_PATH_MAX]; /* rwm: N x N text file; "" = the identity */
   } sampler;

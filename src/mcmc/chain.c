@@ -309,6 +309,7 @@ PetscErrorCode McChainGetStats(McChain chain, McChainStats *s)
   s->acceptance = sampled ? (PetscReal)chain->acc / sampled : 0;
   s->mean_accept_prob = sampled ? chain->sum_alpha / sampled : 0;
   s->step_size = McKernelStep_Private(chain->kernel);
+  s->second_step = McKernelSecondStep_Private(chain->kernel);
   s->seconds = chain->seconds;
   s->samples_per_sec = chain->seconds > 0 ? chain->ran / chain->seconds : 0;
   PetscFunctionReturn(0);

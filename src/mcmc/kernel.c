@@ -178,6 +178,12 @@ PetscReal McKernelStep_Private(McKernel k)
   return exp(k->log_step);
 }
 
+PetscReal McKernelSecondStep_Private(McKernel k)
+{
+  if (k->ops.second_step) return k->ops.second_step(k);
+  return k->inner ? McKernelSecondStep_Private(k->inner) : 0;
+}
+
 PetscErrorCode McKernelSetTargetAcceptance(McKernel kernel, PetscReal target)
 {
   PetscFunctionBeginUser;

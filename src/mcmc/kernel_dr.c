@@ -1,14 +1,24 @@
 /* Delayed rejection (Tierney & Mira 1999) combining two Hessian-informed
  * proposals from the current state x, as in Kim et al. 2021: first hpcn
  * (step beta, the kernel's step size, adapted on the first stage's
- * acceptance); if y1 is rejected, hmala (step "delta2", default 1) proposes
- * y2, accepted with
+ * acceptance unless "adapt_first" is 0); if y1 is rejected, hmala (step
+ * "delta2", default 1, adapted on the second stage's acceptance towards
+ * "target2", default 0.574) proposes y2, accepted with
  *   alpha2 = pi(y2) q1(y2 -> y1) q2(y2 -> x) (1 - alpha1(y2, y1))
  *          / [pi(x) q1(x -> y1) q2(x -> y2) (1 - alpha1(x, y1))],
  * which keeps the posterior invariant. q1 and q2 are Gaussians with
  * covariances beta^2 Sigma and b^2 Sigma, their densities evaluated with
  * Sigma^-1 = I + V diag(lambda) V^T. The step's acceptance probability is
- * alpha1 + (1 - alpha1) alpha2. */
+ * alpha1 + (1 - alpha1) alpha2.
+ *
+ * Each stage adapts on its own acceptance: the first stage's beta by the
+ * kernel's Robbins-Monro on every step, delta2 by its own on the steps that
+ * reach the second stage. With beta = 1 (an independence proposal from the
+ * reference, the comparison's first stage) adapt_first = 0 keeps beta: the
+ * independence proposal is accepted rarely, and adapting towards the
+ * target would shrink beta, after which the q1 ratio (whose log has mean
+ * -(1 - beta^2) |y2 - x|^2_{Sigma^-1} / (2 beta^2)) rejects nearly every
+ * second-stage move in high dimension. */
 #include "mcmc/mcmc_impl.h"
 
 #include <math.h>
@@ -17,7 +27,8 @@
 typedef struct {
   McState   y1;
   Vec       Gc, Pc, Gp, Pp, res;
-  PetscReal delta2;
+  PetscReal delta2, n2, target2; /* the second stage's step, its adaptation steps and target */
+  PetscBool adapt_first;
 } DR;
 
 static PetscErrorCode SetUpDR(McKernel k)
@@ -58,11 +69,70 @@ static PetscErrorCode SetParamDR(McKernel k, const char *name, PetscReal value)
   DR *d = k->data;
 
   PetscFunctionBeginUser;
-  PetscCheck(!strcmp(name, "delta2"), k->target->comm, PETSC_ERR_ARG_WRONG,
-             "kernel 'dr' has no parameter '%s' (it has: delta2)", name);
-  PetscCheck(value > 0 && value <= 2, k->target->comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "kernel 'dr': delta2 must be in (0, 2], got %g", (double)value);
-  d->delta2 = value;
+  if (!strcmp(name, "delta2")) {
+    PetscCheck(value > 0 && value <= 2, k->target->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "kernel 'dr': delta2 must be in (0, 2], got %g", (double)value);
+    d->delta2 = value;
+  } else if (!strcmp(name, "target2")) {
+    PetscCheck(value > 0 && value < 1, k->target->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "kernel 'dr': target2 must be in (0, 1), got %g", (double)value);
+    d->target2 = value;
+  } else if (!strcmp(name, "adapt_first")) {
+    PetscCheck(value == 0 || value == 1, k->target->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "kernel 'dr': adapt_first must be 0 or 1, got %g", (double)value);
+    d->adapt_first = value == 1 ? PETSC_TRUE : PETSC_FALSE;
+  } else {
+    SETERRQ(k->target->comm, PETSC_ERR_ARG_WRONG, "kernel 'dr' has no parameter '%s' (it has: delta2, target2, adapt_first)",
+            name);
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscReal SecondStepDR(McKernel k)
+{
+  DR *d = k->data;
+
+  return d->delta2;
+}
+
+/* Robbins-Monro on log delta2 with the kernel's gain and decay (see
+ * McKernelFinishStep_Private), counted over the second-stage steps only. */
+static void AdaptSecond(McKernel k, PetscReal alpha2)
+{
+  DR       *d = k->data;
+  PetscReal l;
+
+  if (!k->adapt) return;
+  d->n2 += 1;
+  l = log(d->delta2) + k->gain * pow(d->n2, -k->decay) * (alpha2 - d->target2);
+  d->delta2 = exp(PetscMin(PetscMax(l, -40), log(2.0)));
+}
+
+static PetscErrorCode AdaptSizeDR(McKernel k, PetscInt *n)
+{
+  PetscFunctionBeginUser;
+  (void)k;
+  *n = 2;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode AdaptSaveDR(McKernel k, PetscReal *buf)
+{
+  DR *d = k->data;
+
+  PetscFunctionBeginUser;
+  buf[0] = d->delta2;
+  buf[1] = d->n2;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode AdaptRestoreDR(McKernel k, const PetscReal *buf)
+{
+  DR *d = k->data;
+
+  PetscFunctionBeginUser;
+  d->delta2 = buf[0];
+  d->n2 = buf[1];
   PetscFunctionReturn(0);
 }
 
@@ -80,6 +150,15 @@ static PetscErrorCode LogQ(McKernel k, Vec u, Vec v, PetscReal a, PetscReal c, V
   PetscCall(McGaussRefNormPrec_Private(k, d->res, &n2));
   *lq = -n2 / (2 * b * b);
   PetscFunctionReturn(0);
+}
+
+/* The acceptance the kernel's adaptation of beta sees: the first stage's,
+ * or the target itself (no change to beta) with adapt_first = 0. */
+static PetscReal FirstAdaptAlpha(McKernel k, PetscReal alpha1)
+{
+  DR *d = k->data;
+
+  return d->adapt_first ? alpha1 : k->target_accept;
 }
 
 static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
@@ -118,7 +197,7 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
       }
     }
     if (accept) {
-      PetscCall(McKernelFinishStep_Private(k, PETSC_TRUE, PETSC_TRUE, alpha1, alpha1, stats));
+      PetscCall(McKernelFinishStep_Private(k, PETSC_TRUE, PETSC_TRUE, alpha1, FirstAdaptAlpha(k, alpha1), stats));
       PetscFunctionReturn(0);
     }
   }
@@ -132,7 +211,8 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
   PetscCall(McHMALAPropose_Private(k, rng, d2, d->Pc, k->prop.xi));
   PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok2));
   if (!ok2) {
-    PetscCall(McKernelFinishStep_Private(k, PETSC_FALSE, PETSC_FALSE, alpha1, alpha1, stats));
+    AdaptSecond(k, 0);
+    PetscCall(McKernelFinishStep_Private(k, PETSC_FALSE, PETSC_FALSE, alpha1, FirstAdaptAlpha(k, alpha1), stats));
     PetscFunctionReturn(0);
   }
   PetscCall(McGaussRefPsiGradPrec_Private(k, &k->prop, &psi2, d->Gp, d->Pp));
@@ -150,7 +230,8 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
     lr2 = lnum - lden;
   }
   if (PetscIsNanReal(lr2)) {
-    PetscCall(McKernelFinishStep_Private(k, PETSC_FALSE, PETSC_FALSE, alpha1, alpha1, stats));
+    AdaptSecond(k, 0);
+    PetscCall(McKernelFinishStep_Private(k, PETSC_FALSE, PETSC_FALSE, alpha1, FirstAdaptAlpha(k, alpha1), stats));
     PetscFunctionReturn(0);
   }
   if (lr2 >= 0) {
@@ -163,7 +244,9 @@ static PetscErrorCode StepDR(McKernel k, McRng rng, McStepStats *stats)
     alpha2 = exp(lr2);
     accept = log(McRngUniform(rng)) < lr2 ? PETSC_TRUE : PETSC_FALSE;
   }
-  PetscCall(McKernelFinishStep_Private(k, PETSC_TRUE, accept, alpha1 + (1 - alpha1) * alpha2, alpha1, stats));
+  AdaptSecond(k, alpha2);
+  PetscCall(McKernelFinishStep_Private(k, PETSC_TRUE, accept, alpha1 + (1 - alpha1) * alpha2, FirstAdaptAlpha(k, alpha1),
+                                       stats));
   PetscFunctionReturn(0);
 }
 
@@ -174,12 +257,18 @@ PetscErrorCode McKernelCreate_DR(McKernel k)
   PetscFunctionBeginUser;
   PetscCall(McCalloc(sizeof(DR), &d));
   d->delta2 = 1.0;
+  d->target2 = 0.574;
+  d->adapt_first = PETSC_TRUE;
   k->data = d;
   k->need_grad = PETSC_TRUE;
   k->need_ref = PETSC_TRUE;
   k->ops.setup = SetUpDR;
   k->ops.step = StepDR;
   k->ops.set_param = SetParamDR;
+  k->ops.second_step = SecondStepDR;
+  k->ops.adapt_size = AdaptSizeDR;
+  k->ops.adapt_save = AdaptSaveDR;
+  k->ops.adapt_restore = AdaptRestoreDR;
   k->ops.destroy = DestroyDR;
   k->max_step = 1;
   k->log_step = log(0.5);

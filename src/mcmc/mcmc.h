@@ -353,6 +353,7 @@ typedef struct {
   PetscReal acceptance;      /* accepted / sampling iterations (0 if none) */
   PetscReal mean_accept_prob;/* mean of min(1, ratio) after burn-in */
   PetscReal step_size;       /* the kernel's current step size */
+  PetscReal second_step;     /* dr: its second stage's current step; 0 for other kernels */
   PetscReal seconds;         /* wall time in McChainRun calls */
   PetscReal samples_per_sec; /* iterations per wall second */
 } McChainStats;

@@ -65,6 +65,8 @@ typedef struct {
   PetscErrorCode (*adapt)(McKernel);
   /* McKernelSetState, before the target is evaluated at the new state. */
   PetscErrorCode (*set_state)(McKernel, Vec);
+  /* dr: the second stage's step (adapted separately from the kernel's). */
+  PetscReal (*second_step)(McKernel);
   PetscErrorCode (*destroy)(McKernel);
 } McKernelOps;
 
@@ -129,6 +131,9 @@ PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool ac
                                           PetscReal adapt_alpha, McStepStats *stats);
 /* The step size exp(log_step). */
 PetscReal McKernelStep_Private(McKernel k);
+/* The second stage's step of a two-stage kernel (dr, also as the first
+ * stage of delayed acceptance); 0 for the others. */
+PetscReal McKernelSecondStep_Private(McKernel k);
 
 /* Dense Cholesky-factor proposal in all N coordinates, shared by rwm and am:
  * prop = cur + h L z with z ~ N(0, I_N) drawn identically on every rank. */

@@ -214,7 +214,8 @@ static PetscErrorCode Surrogate(const char *problem, PetscInt n, const PetscReal
   PetscFunctionReturn(0);
 }
 
-/* -target_acceptance for the kernel, then with a surrogate ts the kernel
+/* -target_acceptance and -step for the kernel, dr's -second_step,
+ * -second_target and -adapt_first, then with a surrogate ts the kernel
  * becomes delayed acceptance's first stage for target t. */
 static PetscErrorCode Finish(McTarget t, McTarget ts, McKernel *k)
 {
@@ -224,11 +225,45 @@ static PetscErrorCode Finish(McTarget t, McTarget ts, McKernel *k)
   PetscFunctionBeginUser;
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-target_acceptance", &ta, &set));
   if (set) PetscCall(McKernelSetTargetAcceptance(*k, ta));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-step", &ta, &set));
+  if (set) PetscCall(McKernelSetStepSize(*k, ta));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-second_step", &ta, &set));
+  if (set) PetscCall(McKernelSetParameter(*k, "delta2", ta));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-second_target", &ta, &set));
+  if (set) PetscCall(McKernelSetParameter(*k, "target2", ta));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-adapt_first", &ta, &set));
+  if (set) PetscCall(McKernelSetParameter(*k, "adapt_first", ta));
   if (ts) {
     McKernel first = *k;
     PetscCall(McKernelCreateDelayedAcceptance(t, first, k));
     PetscCall(McKernelDestroy(&first));
   }
+  PetscFunctionReturn(0);
+}
+
+/* dr's second step at the end of `burn` adapted burn-in iterations towards
+ * the second-stage acceptance target2 (the run's other settings). */
+static PetscErrorCode AdaptedSecondStep(McTarget t, Vec mean, PetscInt r, const Vec V[], const PetscReal lambda[],
+                                        PetscInt burn, PetscReal target2, PetscReal *delta2)
+{
+  McKernel     k;
+  McChain      c;
+  McChainStats st;
+
+  PetscFunctionBeginUser;
+  PetscCall(McKernelCreate(t, "dr", &k));
+  PetscCall(McKernelSetGaussianReference(k, mean, r, V, lambda));
+  PetscCall(Finish(t, NULL, &k));
+  PetscCall(McKernelSetParameter(k, "target2", target2));
+  PetscCall(McChainCreate(k, &c));
+  PetscCall(McChainSetIterations(c, burn, burn, 1));
+  PetscCall(McChainSetSeed(c, 20240607, 0));
+  PetscCall(McChainSetUp(c));
+  PetscCall(McChainRun(c));
+  PetscCall(McChainGetStats(c, &st));
+  *delta2 = st.second_step;
+  PetscCall(McChainDestroy(&c));
+  PetscCall(McKernelDestroy(&k));
   PetscFunctionReturn(0);
 }
 
@@ -241,7 +276,7 @@ int main(int argc, char **argv)
   PetscReal        banana_x0 = 0, lis_lambda[LG_N], refI[LG_N * LG_N], refA[LG_N * LG_N], refB[LG_N * LG_N];
   PetscReal        refC[LG_N * LG_N], lamI[LG_N], lamA[LG_N], lamB[LG_N], lamC[LG_N], lis_V[LG_N * LG_N];
   PetscInt         every = 0;
-  PetscBool        surrogate = PETSC_FALSE;
+  PetscBool        surrogate = PETSC_FALSE, resume = PETSC_FALSE;
   McTarget         ts = NULL;
   PetscInt64       p0 = 0, q0 = 0, p1 = 0, q1 = 0;
   McCheckpoint    *ck = NULL;
@@ -262,6 +297,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-thin", &thin, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-lis_update_every", &every, NULL));
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-surrogate", &surrogate, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-resume", &resume, NULL));
   if (!strcmp(problem, "banana")) {
     McTargetOps ops = {BananaPotential, BananaGradient, NULL, NULL};
     n = BN;
@@ -364,7 +400,7 @@ int main(int argc, char **argv)
     PetscCall(McMemAllocCount(&p1, &q1));
     PetscCall(Snapshot(k, n, refB, lamB));
   }
-  if (ts) {
+  if (ts || resume) {
     /* a checkpoint mid burn-in: the resumed chain must repeat every draw */
     PetscCall(McCheckpointCreate(c, &ck));
     PetscCall(McChainRunSteps(c, burn / 2));
@@ -421,6 +457,28 @@ int main(int argc, char **argv)
   printf("%s %s: acceptance %.3f, step %.4g, min ESS %.0f of %d draws, max |z| mean %.2f variance %.2f, %.0f it/s\n",
          kernel, problem, (double)st.acceptance, (double)st.step_size, (double)essmin, (int)nd, (double)zmax_m,
          (double)zmax_v, (double)st.samples_per_sec);
+  {
+    /* dr's adaptation of its second step: each stage on its own acceptance,
+     * and beta kept with -adapt_first 0; a lower target acceptance must end
+     * at a larger step. */
+    PetscReal t2, s0 = 1, b0, d2 = 0;
+    PetscBool set2, setb;
+    PetscCall(PetscOptionsGetReal(NULL, NULL, "-second_target", &t2, &set2));
+    PetscCall(PetscOptionsGetReal(NULL, NULL, "-step", &b0, &setb));
+    if (set2 && !strcmp(kernel, "dr")) {
+      PetscCall(PetscOptionsGetReal(NULL, NULL, "-second_step", &s0, NULL));
+      CHECK(st.second_step != s0 && st.second_step > 0 && st.second_step <= 2,
+            "%s %s: second step %.4g after burn-in, started at %.4g", kernel, problem, (double)st.second_step, (double)s0);
+      if (setb) CHECK(st.step_size == b0, "%s %s: beta %.17g after burn-in, kept at %.17g", kernel, problem,
+                      (double)st.step_size, (double)b0);
+      PetscCall(AdaptedSecondStep(t, mean, r, V, lambda, burn, PetscMin(t2 + 0.3, 0.95), &d2));
+      CHECK(d2 < st.second_step, "%s %s: second step %.4g for target %.2f, %.4g for target %.2f", kernel, problem,
+            (double)st.second_step, (double)t2, (double)d2, (double)PetscMin(t2 + 0.3, 0.95));
+      printf("%s %s: beta %.4g; second step %.4g (from %.4g) for second-stage target %.2f, %.4g for %.2f\n", kernel,
+             problem, (double)st.step_size, (double)st.second_step, (double)s0, (double)t2, (double)d2,
+             (double)PetscMin(t2 + 0.3, 0.95));
+    }
+  }
   if (ck) {
     /* A chain resumed from the checkpoint taken mid burn-in (the updated
      * subspace in it) repeats the draws bit for bit. */

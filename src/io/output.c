@@ -579,10 +579,15 @@ PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec
    * and its innermost message goes into our error instead. */
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   PetscCall(McOutputAlloc_Private(path, spec, &o));
-  ierr = McOutputBuildLayout_Private(o, spec);
+  /* Overwriting (--force) a file that another run still writes would
+   * truncate that run's draws under it (its SWMR writing has dropped
+   * HDF5's own lock): take the writer's lock before the truncating
+   * create, which keeps the file (the inode the lock is on). */
+  ierr = access(path, F_OK) == 0 ? McOutputLock_Private(o, PETSC_TRUE) : 0;
+  if (!ierr) ierr = McOutputBuildLayout_Private(o, spec);
   if (!ierr) {
     MC_H5(o, o->path, H5Fstart_swmr_write(o->file));
-    ierr = McOutputLock_Private(o, PETSC_TRUE);
+    if (o->lock_fd < 0) ierr = McOutputLock_Private(o, PETSC_TRUE);
     if (!ierr) ierr = McOutputWriteProgress_Private(o);
   }
   if (ierr) {

@@ -15,6 +15,8 @@ CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
                      the uninterrupted run, the final file equal to it
        signals K S   K signals (SIGTERM, SIGINT, SIGUSR1, SIGKILL) drawn with
                      seed S, each stop followed by --resume; as sigkill
+       writer        a --resume and a forced run on a file another run writes
+                     are refused (exit 2); that run's file stays intact
        swmr          an h5py reader with swmr=True sees the draw count grow
        diskfull      RLIMIT_FSIZE: exit 2, one line naming the file, the file
                      readable with the draws of its last flush
@@ -313,6 +315,37 @@ elif check == "signals":
     expect(code == 0, "final run: exit code %d %s" % (code, err[-400:]))
     compare(ref, path, "after the last signal and resume")
     print("signals %d: %s" % (k, ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+
+elif check == "writer":
+    # One writer per file: while a run writes run.h5, a --resume of it and
+    # a forced new run on it are refused (exit 2, naming the lock) and the
+    # running run's file ends equal to an uninterrupted run's. The forced
+    # run used to truncate the file under the writer (HDF5's own lock is
+    # dropped once SWMR writing starts), which corrupted it.
+    ref, refout = reference()
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    p = start(cfg, "--quiet", "--force")
+    wait_committed(path, 2000, p)
+    running = p.poll() is None
+    expect(running, "the first run still runs after 2000 draws")
+    for what, args in (("--resume", ["--resume", "run.h5", "--quiet"]), ("--force", [cfg, "--quiet", "--force"])):
+        code, out, err = mcmc(*args)
+        expect(code == 2 and "output file run.h5 is being written by another process" in err,
+               "a second writer (%s) while the run writes: exit %d, %r" % (what, code, err.strip()[-200:]))
+    out, err = p.communicate(timeout=120)
+    expect(p.returncode == 0, "the first run: exit code %d %s" % (p.returncode, err[-300:]))
+    # A damaged file is read plainly first: through SWMR reads (compare's)
+    # HDF5 retries each bad checksum for minutes.
+    try:
+        with h5py.File(path, "r") as f:
+            readable = all(f[n][...].size > 0 for n in ("posterior/theta", "sample_stats/lp", "posterior/draw"))
+    except OSError as e:
+        readable = False
+        print(e)
+    expect(readable, "the first run's file is readable after the refused writers")
+    if readable:
+        compare(ref, path, "the first run's file after the refused writers")
 
 elif check == "swmr":
     cfg = write_config("run.toml", output__path='"run.h5"')

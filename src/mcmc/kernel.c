@@ -438,6 +438,19 @@ static PetscErrorCode EvaluateAccepted(McKernel k, PetscBool *ok)
   PetscFunctionReturn(0);
 }
 
+/* Robbins-Monro on a log step: the fixed point has mean acceptance
+ * probability equal to the target; gains decaying like n^-decay with decay
+ * in (0.5, 1] make the step converge (Andrieu & Thoms 2008). */
+PetscReal McKernelAdaptLogStep_Private(McKernel k, PetscReal log_step, PetscReal *n, PetscReal alpha, PetscReal target,
+                                       PetscReal log_max)
+{
+  *n += 1;
+  log_step += k->gain * pow(*n, -k->decay) * (alpha - target);
+  if (log_step > log_max) log_step = log_max;
+  if (log_step < -40) log_step = -40; /* a target failing everywhere must not drive it to 0 */
+  return log_step;
+}
+
 PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool accept, PetscReal alpha,
                                           PetscReal adapt_alpha, McStepStats *stats)
 {
@@ -463,13 +476,8 @@ PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool ac
   stats->log_post = -k->cur.phi - 0.5 * k->cur.xi2;
   stats->warmup = k->adapt ? 1 : 0;
   if (k->adapt) {
-    /* Robbins-Monro on log step: the fixed point has mean acceptance
-     * probability equal to the target; gains decaying like n^-decay with
-     * decay in (0.5, 1] make the step converge (Andrieu & Thoms 2008). */
-    k->nadapt += 1;
-    k->log_step += k->gain * pow(k->nadapt, -k->decay) * (adapt_alpha - k->target_accept);
-    if (k->log_step > log(k->max_step)) k->log_step = log(k->max_step);
-    if (k->log_step < -40) k->log_step = -40; /* a target failing everywhere must not drive it to 0 */
+    k->log_step = McKernelAdaptLogStep_Private(k, k->log_step, &k->nadapt, adapt_alpha, k->target_accept,
+                                               log(k->max_step));
     if (k->ops.adapt) PetscCall(k->ops.adapt(k));
   }
   PetscFunctionReturn(0);

@@ -95,17 +95,13 @@ static PetscReal SecondStepDR(McKernel k)
   return d->delta2;
 }
 
-/* Robbins-Monro on log delta2 with the kernel's gain and decay (see
- * McKernelFinishStep_Private), counted over the second-stage steps only. */
+/* The kernel's Robbins-Monro on log delta2, counted over the second-stage
+ * steps only. */
 static void AdaptSecond(McKernel k, PetscReal alpha2)
 {
-  DR       *d = k->data;
-  PetscReal l;
+  DR *d = k->data;
 
-  if (!k->adapt) return;
-  d->n2 += 1;
-  l = log(d->delta2) + k->gain * pow(d->n2, -k->decay) * (alpha2 - d->target2);
-  d->delta2 = exp(PetscMin(PetscMax(l, -40), log(2.0)));
+  if (k->adapt) d->delta2 = exp(McKernelAdaptLogStep_Private(k, log(d->delta2), &d->n2, alpha2, d->target2, log(2.0)));
 }
 
 static PetscErrorCode AdaptSizeDR(McKernel k, PetscInt *n)

@@ -129,6 +129,12 @@ PetscErrorCode McKernelAcceptReject_Private(McKernel k, McRng rng, PetscBool ok,
  * driven by adapt_alpha. */
 PetscErrorCode McKernelFinishStep_Private(McKernel k, PetscBool ok, PetscBool accept, PetscReal alpha,
                                           PetscReal adapt_alpha, McStepStats *stats);
+/* One Robbins-Monro update of a log step size towards the target
+ * acceptance with the kernel's gain and decay (*n counts the updates),
+ * bounded above by log_max: the step adaptation of
+ * McKernelFinishStep_Private, and of a kernel's own second step. */
+PetscReal McKernelAdaptLogStep_Private(McKernel k, PetscReal log_step, PetscReal *n, PetscReal alpha, PetscReal target,
+                                       PetscReal log_max);
 /* The step size exp(log_step). */
 PetscReal McKernelStep_Private(McKernel k);
 /* The second stage's step of a two-stage kernel (dr, also as the first

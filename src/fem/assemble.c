@@ -19,21 +19,6 @@
 #define KIND_OFF    1
 #define KIND_REMOTE 2
 
-/* Offset of column `col` in row `row` of a CSR pattern, or -1. */
-static PetscInt FindInRow(const PetscInt *ia, const PetscInt *ja, PetscInt row, PetscInt col)
-{
-  PetscInt lo = ia[row], hi = ia[row + 1] - 1;
-  while (lo <= hi) {
-    PetscInt mid = (lo + hi) / 2;
-    if (ja[mid] == col) return mid;
-    if (ja[mid] < col)
-      lo = mid + 1;
-    else
-      hi = mid - 1;
-  }
-  return -1;
-}
-
 static PetscInt FindSorted(const PetscInt *a, PetscInt n, PetscInt x)
 {
   PetscInt lo = 0, hi = n - 1;
@@ -46,6 +31,13 @@ static PetscInt FindSorted(const PetscInt *a, PetscInt n, PetscInt x)
       hi = mid - 1;
   }
   return -1;
+}
+
+/* Offset of column `col` in row `row` of a CSR pattern, or -1. */
+static PetscInt FindInRow(const PetscInt *ia, const PetscInt *ja, PetscInt row, PetscInt col)
+{
+  PetscInt k = FindSorted(ja + ia[row], ia[row + 1] - ia[row], col);
+  return k < 0 ? -1 : ia[row] + k;
 }
 
 static PetscInt FindSorted64(const PetscInt64 *a, PetscInt n, PetscInt64 x)

@@ -473,9 +473,10 @@ static PetscErrorCode CreateChains(Run *r)
       PetscCall(McLaplaceGetMean(r->lap, &mean));
       PetscCall(McKernelSetGaussianReference(kernel, mean, rank, V, lambda));
     }
-    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
-    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI))
+    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) {
+      PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
       PetscCall(McKernelSetParameter(kernel, "lis_update_every", (PetscReal)cfg->sampler.lis_update_every));
+    }
     if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) {
       PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
       PetscCall(McKernelSetParameter(kernel, "target2", cfg->sampler.target2));

@@ -461,22 +461,22 @@ int main(int argc, char **argv)
     /* dr's adaptation of its second step: each stage on its own acceptance,
      * and beta kept with -adapt_first 0; a lower target acceptance must end
      * at a larger step. */
-    PetscReal t2, s0 = 1, b0, d2 = 0;
+    PetscReal t2, t2hi, s0 = 1, b0, d2 = 0;
     PetscBool set2, setb;
     PetscCall(PetscOptionsGetReal(NULL, NULL, "-second_target", &t2, &set2));
     PetscCall(PetscOptionsGetReal(NULL, NULL, "-step", &b0, &setb));
     if (set2 && !strcmp(kernel, "dr")) {
+      t2hi = PetscMin(t2 + 0.3, 0.95);
       PetscCall(PetscOptionsGetReal(NULL, NULL, "-second_step", &s0, NULL));
       CHECK(st.second_step != s0 && st.second_step > 0 && st.second_step <= 2,
             "%s %s: second step %.4g after burn-in, started at %.4g", kernel, problem, (double)st.second_step, (double)s0);
       if (setb) CHECK(st.step_size == b0, "%s %s: beta %.17g after burn-in, kept at %.17g", kernel, problem,
                       (double)st.step_size, (double)b0);
-      PetscCall(AdaptedSecondStep(t, mean, r, V, lambda, burn, PetscMin(t2 + 0.3, 0.95), &d2));
+      PetscCall(AdaptedSecondStep(t, mean, r, V, lambda, burn, t2hi, &d2));
       CHECK(d2 < st.second_step, "%s %s: second step %.4g for target %.2f, %.4g for target %.2f", kernel, problem,
-            (double)st.second_step, (double)t2, (double)d2, (double)PetscMin(t2 + 0.3, 0.95));
+            (double)st.second_step, (double)t2, (double)d2, (double)t2hi);
       printf("%s %s: beta %.4g; second step %.4g (from %.4g) for second-stage target %.2f, %.4g for %.2f\n", kernel,
-             problem, (double)st.step_size, (double)st.second_step, (double)s0, (double)t2, (double)d2,
-             (double)PetscMin(t2 + 0.3, 0.95));
+             problem, (double)st.step_size, (double)st.second_step, (double)s0, (double)t2, (double)d2, (double)t2hi);
     }
   }
   if (ck) {

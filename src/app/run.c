@@ -1181,18 +1181,33 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
       printf(" %10s", qnames[q]);
     for (PetscInt i = 0; i < nxi; i++)
       printf("       xi_%d", (int)i);
-    for (int row = 0; row < 2; row++) {
-      printf("\n%-9s", row ? "ESS bulk" : "R-hat");
+    /* Users compare samplers by effective samples per second: the bulk
+     * ESS over the loop's wall time, burn-in included (as MUQ's ES/min
+     * counts it). A resumed run's earlier part took a time the file does
+     * not record, so it gets no rate. */
+    PetscBool      rate = r->it0 == 0 && r->st.loop > 0 ? PETSC_TRUE : PETSC_FALSE;
+    McDiagSummary *ds;
+    PetscCall(PetscMalloc1(nq, &ds));
+    for (PetscInt k = 0; k < nq; k++)
+      PetscCall(McDiagSummarize(C, n, x + k * C * n, &ds[k]));
+    for (int row = 0; row < (rate ? 3 : 2); row++) {
+      printf("\n%-9s", row == 2 ? "ESS/s" : row ? "ESS bulk" : "R-hat");
       for (PetscInt k = 0; k < nq; k++) {
-        McDiagSummary ds;
-        PetscCall(McDiagSummarize(C, n, x + k * C * n, &ds));
-        if (row)
-          printf(" %10.0f", (double)ds.ess_bulk);
+        if (row == 2)
+          printf(" %10.4g", (double)(ds[k].ess_bulk / r->st.loop));
+        else if (row)
+          printf(" %10.0f", (double)ds[k].ess_bulk);
         else
-          printf(" %10.4f", (double)ds.rhat);
+          printf(" %10.4f", (double)ds[k].rhat);
       }
     }
     printf("\n");
+    if (rate)
+      printf("ESS/s: bulk ESS per second of the sampling loop (%.3f s: burn-in, memory checks and output included)\n",
+             (double)r->st.loop);
+    else
+      printf("ESS/s: not shown (resumed at iteration %d: the time before it is not in the file)\n", (int)r->it0);
+    PetscCall(PetscFree(ds));
   }
   PetscCall(McFree(&x));
   PetscFunctionReturn(0);

@@ -27,6 +27,25 @@ def finish(check):
     raise SystemExit(1 if failures else 0)
 
 
+def check_rate(out):
+    """The summary's ESS/s row of a run that was not resumed: each column
+    is the bulk ESS above it over the loop's wall time the note gives (to
+    the printed digits), and that time is within the run's wall time."""
+    ess = re.search(r"^ESS bulk +([0-9. ]+)$", out, re.M)
+    rate = re.search(r"^ESS/s +([0-9.e+ -]+)$", out, re.M)
+    secs = re.search(r"^ESS/s: bulk ESS per second of the sampling loop \(([0-9.]+) s: burn-in, memory checks and "
+                     r"output included\)$", out, re.M)
+    wall = re.search(r"wall time ([0-9.]+) s$", out, re.M)
+    expect(ess and rate and secs and wall, "summary has the ESS bulk and ESS/s rows and the loop's time")
+    if not (ess and rate and secs and wall):
+        return
+    e, r, t = [float(v) for v in ess.group(1).split()], [float(v) for v in rate.group(1).split()], float(secs.group(1))
+    bad = [(a, b) for a, b in zip(e, r) if abs(b * t - a) > 0.5 + a * (1e-3 + 5e-4 / t)]
+    expect(len(e) == len(r) >= 3 and not bad and 0 < t <= float(wall.group(1)) + 0.05,
+           "ESS/s = ESS bulk / %.3f s loop (within %s s of wall time) in every column: %s" % (t, wall.group(1),
+                                                                                             bad or list(zip(e, r))))
+
+
 def config_text(config, **changes):
     """The text of CONFIG with section__key = value replaced, or added to
     its section, or appended with a new section."""

@@ -1,6 +1,7 @@
-"""What the run checks (resume_checks.py, mpi_checks.py) share: counted
-expectations, the test configuration edited per [section] key, an output
-file's datasets compared bit for bit, and the progress side-car.
+"""What the run checks (run_checks.py, resume_checks.py, mpi_checks.py)
+share: counted expectations, the test configuration edited per [section]
+key, an output file's datasets compared bit for bit, the summary's ESS/s
+row checked against its bulk ESS, and the progress side-car.
 
 "Equal" means every dataset outside memory/ (RSS and times of a process)
 and checkpoint/ (the records' sequence differs by construction) is equal

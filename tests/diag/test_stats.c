@@ -10,17 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    if (!(cond)) {                                                                                                     \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                      \
-      printf(__VA_ARGS__);                                                                                             \
-      printf("\n");                                                                                                    \
-      failures++;                                                                                                      \
-    }                                                                                                                  \
-  } while (0)
+#include "../support/check.h"
 
 static PetscErrorCode TestExact(void)
 {

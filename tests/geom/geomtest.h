@@ -11,21 +11,8 @@
 #include <math.h>
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    if (!(cond)) {                                                                                                     \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                      \
-      printf(__VA_ARGS__);                                                                                             \
-      printf("\n");                                                                                                    \
-      failures++;                                                                                                      \
-    } else {                                                                                                           \
-      printf("ok   ");                                                                                                 \
-      printf(__VA_ARGS__);                                                                                             \
-      printf("\n");                                                                                                    \
-    }                                                                                                                  \
-  } while (0)
+#define MC_CHECK_VERBOSE 1
+#include "../support/check.h"
 
 typedef struct {
   McMesh        mesh;

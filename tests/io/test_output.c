@@ -11,17 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures = 0;
-
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      failures++; \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      printf(__VA_ARGS__); \
-      printf("\n"); \
-    } \
-  } while (0)
+#include "../support/check.h"
 
 /* Runs a call that must fail; returns its error message. PETSc's error
  * printing is switched off meanwhile (the message is kept by PETSc). */

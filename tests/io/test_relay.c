@@ -9,17 +9,7 @@
 #include <hdf5.h>
 #include <string.h>
 
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    if (!(cond)) {                                                                                                     \
-      failures++;                                                                                                      \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                      \
-      printf(__VA_ARGS__);                                                                                             \
-      printf("\n");                                                                                                    \
-    }                                                                                                                  \
-  } while (0)
+#include "../support/check.h"
 
 enum { C = 3, P = 4, NV = 6, T = 3, B = 16 };
 static const PetscMPIInt chain_rank[C] = {0, 1, 1};

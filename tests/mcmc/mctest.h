@@ -10,17 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-      printf(__VA_ARGS__);                                 \
-      printf("\n");                                        \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
+#include "../support/check.h"
 
 /* The 2D correlated Gaussian: sd (1, 0.6), correlation 0.8, mean (1, -0.5). */
 static inline void Gauss2D(PetscReal *mu, PetscReal *C)

@@ -1185,7 +1185,7 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
      * ESS over the loop's wall time, burn-in included (as MUQ's ES/min
      * counts it). A resumed run's earlier part took a time the file does
      * not record, so it gets no rate. */
-    PetscBool      rate = r->it0 == 0 && r->st.loop > 0 ? PETSC_TRUE : PETSC_FALSE;
+    PetscBool      rate = r->it0 == 0 ? PETSC_TRUE : PETSC_FALSE;
     McDiagSummary *ds;
     PetscCall(PetscMalloc1(nq, &ds));
     for (PetscInt k = 0; k < nq; k++)

@@ -205,7 +205,7 @@ def sigterm_all(n, args, path, draws, what):
 def summary_tail(out):
     """The summary from the ESS table on (the per-chain times differ)."""
     m = re.search(r"effective sample size.*?prior mean error[^\n]*", out, re.S)
-    return re.sub(r"\nESS/s[^\n]*", "", m.group(0)) if m else None
+    return runcheck.without_rate(m.group(0)) if m else None
 
 
 shutil.rmtree(work, ignore_errors=True)

@@ -86,10 +86,9 @@ def open_killed(path):
 
 
 def ess_lines(out):
-    """The summary's ESS, R-hat and field error, less the ESS/s lines: a
-    rate depends on the wall clock, and a resumed run has none."""
+    """The summary's ESS, R-hat and field error, less the ESS/s lines."""
     m = re.search(r"effective sample size.*?\n\n.*?prior mean error[^\n]*", out, re.S)
-    return re.sub(r"\nESS/s[^\n]*", "", m.group(0)) if m else None
+    return runcheck.without_rate(m.group(0)) if m else None
 
 
 def resumed_rate(out, it):

@@ -28,6 +28,12 @@ def finish(check):
     raise SystemExit(1 if failures else 0)
 
 
+def without_rate(summary):
+    """A summary's text less its ESS/s lines, for comparing two runs' ESS
+    and R-hat: a rate depends on the wall clock, and a resumed run has none."""
+    return re.sub(r"\nESS/s[^\n]*", "", summary)
+
+
 def check_rate(out):
     """The summary's ESS/s row of a run that was not resumed: each column
     is the bulk ESS above it over the loop's wall time the note gives (to

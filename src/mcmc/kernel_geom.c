@@ -109,9 +109,11 @@ typedef double McV4 __attribute__((vector_size(32)));
 #define MC_CLONES
 #endif
 
-static inline __attribute__((always_inline)) PetscReal LaneSum(McV4 s)
+/* by pointer: a 32-byte vector passed by value changes the ABI without AVX,
+ * which clang (no target clones) reports as an error under -Werror */
+static inline __attribute__((always_inline)) PetscReal LaneSum(const McV4 *s)
 {
-  return (s[0] + s[1]) + (s[2] + s[3]);
+  return ((*s)[0] + (*s)[1]) + ((*s)[2] + (*s)[3]);
 }
 
 /* out[q][b] = <v[b], x[q]> over this rank's n entries, q < NX */
@@ -136,7 +138,7 @@ static inline __attribute__((always_inline)) void DotsN(PetscInt NX, PetscInt n,
       PetscReal t = 0;
       for (PetscInt jj = j; jj < n; jj++)
         t += v[b][jj] * x[q][jj];
-      out[q][b] = LaneSum(s[q][b]) + t;
+      out[q][b] = LaneSum(&s[q][b]) + t;
     }
 }
 

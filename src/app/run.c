@@ -418,7 +418,8 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
     Say("%s\n", msg);
     *code = MC_EXIT_USAGE;
   } else {
-    if (opt->mode == MC_RUN_MAP || McRunNeedsLaplace_Private(cfg)) PetscCall(McRunComputeGeometry_Private(cfg, r->pb, &r->xmap, &r->lap, code));
+    if (opt->mode == MC_RUN_MAP || McRunNeedsLaplace_Private(cfg))
+      PetscCall(McRunComputeGeometry_Private(cfg, r->pb, &r->xmap, &r->lap, code));
     if (*code == MC_EXIT_OK && opt->mode == MC_RUN_MAP)
       PetscCall(McRunWriteMapFile(cfg, r->pb, r->xmap, r->lap, r->config_text, r->model_hash));
     if (*code != MC_EXIT_OK || opt->mode == MC_RUN_MAP) {

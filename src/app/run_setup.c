@@ -38,6 +38,16 @@ PetscErrorCode McRunComputeGeometry_Private(const McConfig *cfg, McProblem *pb, 
 
   PetscFunctionBeginUser;
   *lap = NULL;
+  /* The configuration refuses the kernels and starts that need the MAP
+   * point with a remote model; --map is the one way left to ask for it. */
+  if (pb->umb) {
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr,
+                           "%s: --map needs the PDE model (the MAP point uses its adjoint Hessian), not [model] kind = "
+                           "\"umbridge\"\n",
+                           cfg->source));
+    *code = MC_EXIT_USAGE;
+    PetscFunctionReturn(0);
+  }
   PetscCall(McPosteriorCreateParameterVector(pb->post, xmap));
   PetscCall(VecZeroEntries(*xmap));
   PetscCall(McMAPOptionsDefault(&mo));

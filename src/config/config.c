@@ -1184,6 +1184,19 @@ static int ModelChecks(Ctx *x)
   if (*j != '{')
     return Err(x, At(x, KeyIndex("model", "config")), "[model] config must be a JSON object such as {}, got '%s'",
                c->model.config);
+  /* The MAP point and the Laplace approximation need the PDE model's
+   * adjoint Hessian, which a UM-Bridge model does not serve. */
+  if (c->sampler.kernel == MC_KERNEL_HPCN || c->sampler.kernel == MC_KERNEL_HMALA ||
+      c->sampler.kernel == MC_KERNEL_DILI || c->sampler.kernel == MC_KERNEL_DR)
+    return Err(x, At(x, KeyIndex("sampler", "kernel")),
+               "[sampler] kernel = \"%s\" needs the MAP point and the Laplace approximation of the PDE model, not "
+               "[model] kind = \"umbridge\"; choose pcn, rwm, am, mala or infmala",
+               kernels[c->sampler.kernel]);
+  if (c->sampler.start != MC_START_PRIOR_MEAN)
+    return Err(x, At(x, KeyIndex("sampler", "start")),
+               "[sampler] start = \"%s\" needs the MAP point of the PDE model, not [model] kind = \"umbridge\"; "
+               "use start = \"prior_mean\"",
+               starts[c->sampler.start]);
   if (c->model.output == MC_UMB_OBSERVATIONS && c->data.kind == MC_DATA_SYNTHETIC &&
       c->data.truth >= MC_TRUTH_INCLUSION)
     return Err(x, At(x, KeyIndex("data", "truth")),

@@ -1,6 +1,6 @@
 """mcmc-run as a client of mcmc-run --serve: the same chain as the
 in-process model, bit for bit, with the same seeds (pcn and mala, two
-chains). The client samples the server's loglikelihood model with output =
+chains), and --map refused with a served model. The client samples the server's loglikelihood model with output =
 "loglikelihood": the sampler's potential is then -(-Phi), exactly Phi, and
 its gradient the exactly negated adjoint gradient, so every accept/reject
 decision and every stored number is the in-process one.
@@ -51,6 +51,12 @@ for kernel, extra in [("pcn", ""), ("mala", 'step_size = 0.05\ntarget_acceptance
                   np.array_equal(x, y),
                   np.abs(x - y).max() if x.shape == y.shape else (x.shape, y.shape))
         check("%s: the chain moved" % kernel, fa["sample_stats/accepted"][()].mean() > 0.1)
+# --map asks for the MAP point, which needs the PDE model's adjoint Hessian:
+# with a served model it is a usage error naming the file, not a crash.
+r = subprocess.run([run, remote, "--map"], capture_output=True, text=True, cwd=work)
+want = '%s: --map needs the PDE model (the MAP point uses its adjoint Hessian), not [model] kind = "umbridge"' % remote
+check("--map with a served model: exit 1 and one line naming the file", r.returncode == 1 and want in r.stderr,
+      (r.returncode, r.stderr[-500:]))
 code, out, err = stop(proc)
 check("server stopped cleanly, memory flat", code == 0 and "live objects and bytes flat" in out, out[-500:])
 finish("roundtrip")

@@ -186,6 +186,10 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
 /* Drops the caller's reference (*problem = NULL), then runs a full
  * collection for the mesh <-> space cycle. Ownership: steals *problem. */
 PetscErrorCode McProblemDestroy(McProblem **problem);
+/* The mcmc module's name (an MC_KERNEL_* string) of a configured kernel.
+ * After mcmc.h the MC_KERNEL_* identifiers are those strings, not
+ * config.h's McKernelKind values, so the app compares kernels by name. */
+const char *McKernelKindName(McKernelKind k);
 /* Reads a text file of rows of `width` numbers (blanks or commas between
  * them, '#' starts a comment, empty lines skipped) -- the [data] and
  * [observations] files. A malformed file sets *valid = PETSC_FALSE and msg to

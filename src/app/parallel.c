@@ -56,9 +56,7 @@ static void Where(const McConfig *cfg, const char *text, const char *section, co
 static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, int R, char *msg, size_t len,
                                          PetscBool *valid)
 {
-  static const char *names[] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,   MC_KERNEL_AM,   MC_KERNEL_MALA, MC_KERNEL_INFMALA,
-                                MC_KERNEL_HPCN, MC_KERNEL_HMALA, MC_KERNEL_DILI, MC_KERNEL_DR};
-  const char        *kernel = names[cfg->sampler.kernel];
+  const char        *kernel = McKernelKindName(cfg->sampler.kernel);
   char               where[PETSC_MAX_PATH_LEN + 32];
 
   PetscFunctionBeginUser;

@@ -774,10 +774,7 @@ static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg
   }
   PetscCall(McUmbClientGetSizes(pb->umb, &pb->nparams, &nout));
   PetscCall(McUmbClientSupports(pb->umb, NULL, &grad, NULL, NULL));
-  /* The configuration's kernels in McKernelKind order (mcmc.h's MC_KERNEL_*
-   * names are strings, so compare by name). */
-  static const char *const kernel[] = {MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA};
-  const char *k = kernel[cfg->sampler.kernel];
+  const char *k = McKernelKindName(cfg->sampler.kernel);
   if (!grad && (!strcmp(k, MC_KERNEL_MALA) || !strcmp(k, MC_KERNEL_INFMALA))) {
     Fail(msg, len, valid,
          "%s: [sampler] kernel = \"%s\" needs the gradient, but UM-Bridge model %s at %s does not support Gradient "
@@ -958,6 +955,13 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
   if (cfg->sampler.proposal_covariance_file[0]) /* given only with kernel = "rwm" */
     PetscCall(ReadProposalCovariance(cfg, pb, msg, len, valid));
   PetscFunctionReturn(0);
+}
+
+const char *McKernelKindName(McKernelKind k)
+{
+  static const char *const names[] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,   MC_KERNEL_AM,   MC_KERNEL_MALA, MC_KERNEL_INFMALA,
+                                      MC_KERNEL_HPCN, MC_KERNEL_HMALA, MC_KERNEL_DILI, MC_KERNEL_DR};
+  return names[k];
 }
 
 PetscErrorCode McProblemDestroy(McProblem **problem)

@@ -7,17 +7,10 @@
 #include <gsl/gsl_rng.h>
 #include <string.h>
 
-static const char *KernelName(McKernelKind k)
-{
-  static const char *names[] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,   MC_KERNEL_AM,   MC_KERNEL_MALA, MC_KERNEL_INFMALA,
-                                MC_KERNEL_HPCN, MC_KERNEL_HMALA, MC_KERNEL_DILI, MC_KERNEL_DR};
-  return names[k];
-}
-
 /* The Hessian-informed kernels sample with the Laplace approximation. */
 PetscBool McRunNeedsLaplace_Private(const McConfig *cfg)
 {
-  const char *k = KernelName(cfg->sampler.kernel);
+  const char *k = McKernelKindName(cfg->sampler.kernel);
   return !strcmp(k, MC_KERNEL_HPCN) || !strcmp(k, MC_KERNEL_HMALA) || !strcmp(k, MC_KERNEL_DILI) ||
                  !strcmp(k, MC_KERNEL_DR) || cfg->sampler.start != MC_START_PRIOR_MEAN
              ? PETSC_TRUE
@@ -63,7 +56,7 @@ PetscErrorCode McRunComputeGeometry_Private(const McConfig *cfg, McProblem *pb, 
     fprintf(stderr,
             "mcmc-run: the MAP point was not found (%s); kernel \"%s\" and start = \"%s\" need it. Raise [map] "
             "max_iterations or relax gradient_rtol, or choose a kernel without the Laplace approximation\n",
-            mr.reason, KernelName(cfg->sampler.kernel),
+            mr.reason, McKernelKindName(cfg->sampler.kernel),
             cfg->sampler.start == MC_START_MAP ? "map" : cfg->sampler.start == MC_START_LAPLACE ? "laplace" : "prior_mean");
     *code = MC_EXIT_RUNTIME;
     PetscFunctionReturn(0);
@@ -299,7 +292,7 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
     McSink   sink;
     Vec      xisum;
     PetscInt count;
-    PetscCall(McKernelCreate(r->target_s ? r->target_s : r->target, KernelName(cfg->sampler.kernel), &kernel));
+    PetscCall(McKernelCreate(r->target_s ? r->target_s : r->target, McKernelKindName(cfg->sampler.kernel), &kernel));
     PetscCall(McKernelSetStepSize(kernel, cfg->sampler.step_size));
     PetscCall(McKernelSetTargetAcceptance(kernel, cfg->sampler.target_acceptance));
     if (r->pb->rwm_covariance) PetscCall(McKernelRWMSetCovariance(kernel, r->pb->nparams, r->pb->rwm_covariance));
@@ -312,11 +305,11 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
       PetscCall(McLaplaceGetMean(r->lap, &mean));
       PetscCall(McKernelSetGaussianReference(kernel, mean, rank, V, lambda));
     }
-    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DILI)) {
+    if (!strcmp(McKernelKindName(cfg->sampler.kernel), MC_KERNEL_DILI)) {
       PetscCall(McKernelSetParameter(kernel, "beta_perp", cfg->sampler.beta_perp));
       PetscCall(McKernelSetParameter(kernel, "lis_update_every", (PetscReal)cfg->sampler.lis_update_every));
     }
-    if (!strcmp(KernelName(cfg->sampler.kernel), MC_KERNEL_DR)) {
+    if (!strcmp(McKernelKindName(cfg->sampler.kernel), MC_KERNEL_DR)) {
       PetscCall(McKernelSetParameter(kernel, "delta2", cfg->sampler.delta2));
       PetscCall(McKernelSetParameter(kernel, "target2", cfg->sampler.target2));
       PetscCall(McKernelSetParameter(kernel, "adapt_first", cfg->sampler.adapt_first ? 1 : 0));

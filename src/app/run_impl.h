@@ -74,7 +74,8 @@ typedef struct {
 PetscBool McRunNeedsLaplace_Private(const McConfig *cfg);
 /* MAP point by Newton-CG (one line per iteration), then the low-rank
  * Laplace approximation there; a MAP that cannot be found sets *code to
- * MC_EXIT_RUNTIME and says why. Ownership: *xmap and *lap are new. */
+ * MC_EXIT_RUNTIME and says why, a UM-Bridge model (no adjoint Hessian)
+ * MC_EXIT_USAGE. Ownership: *xmap and *lap are new. */
 PetscErrorCode McRunComputeGeometry_Private(const McConfig *cfg, McProblem *pb, Vec *xmap, McLaplace *lap, int *code);
 /* Creates the output file (resuming: reopens it at its last checkpoint) and
  * the mesh file next to it. */
@@ -87,7 +88,7 @@ PetscErrorCode McRunCreateChains_Private(Run *r);
 /* Every chain's state into the output file, with the draws so far. */
 PetscErrorCode McRunCheckpoint_Private(Run *r);
 /* The plan (iterations, burn-in, thinning), iteration and seed of the
- * file's checkpoint. */
+ * file's checkpoint, from chain 0's blob (all chains share them). */
 PetscErrorCode McRunReadPlan_Private(McOutput out, McRunBlob *plan, PetscInt *iteration, uint64_t *seed);
 /* Puts every chain and sink in the state of the file's checkpoint. */
 PetscErrorCode McRunRestoreChains_Private(Run *r);

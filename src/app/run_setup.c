@@ -7,7 +7,6 @@
 #include <gsl/gsl_rng.h>
 #include <string.h>
 
-/* The Hessian-informed kernels sample with the Laplace approximation. */
 PetscBool McRunNeedsLaplace_Private(const McConfig *cfg)
 {
   const char *k = McKernelKindName(cfg->sampler.kernel);
@@ -17,9 +16,6 @@ PetscBool McRunNeedsLaplace_Private(const McConfig *cfg)
              : PETSC_FALSE;
 }
 
-/* MAP point by Newton-CG (one line per iteration), then the low-rank
- * Laplace approximation there. A MAP that cannot be found is a runtime
- * failure with a message saying why (*code). */
 PetscErrorCode McRunComputeGeometry_Private(const McConfig *cfg, McProblem *pb, Vec *xmap, McLaplace *lap, int *code)
 {
   McMAPOptions     mo;
@@ -89,8 +85,6 @@ static PetscErrorCode SideCarPaths(Run *r)
   PetscFunctionReturn(0);
 }
 
-/* Creates the output file (or, resuming, reopens it at its last
- * checkpoint), and writes the mesh file next to it. */
 PetscErrorCode McRunCreateOutput_Private(Run *r, PetscBool resume)
 {
   const McConfig *cfg = r->cfg;
@@ -351,7 +345,6 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
   PetscFunctionReturn(0);
 }
 
-/* Every chain's state into the output file, with the draws so far. */
 PetscErrorCode McRunCheckpoint_Private(Run *r)
 {
   McRunBlob plan = {r->total, r->burn, r->thin};
@@ -368,7 +361,6 @@ PetscErrorCode McRunCheckpoint_Private(Run *r)
   PetscFunctionReturn(0);
 }
 
-/* The plan of the checkpointed run (chain 0's blob; all chains share it). */
 PetscErrorCode McRunReadPlan_Private(McOutput out, McRunBlob *plan, PetscInt *iteration, uint64_t *seed)
 {
   const void *blob;
@@ -388,7 +380,6 @@ PetscErrorCode McRunReadPlan_Private(McOutput out, McRunBlob *plan, PetscInt *it
   PetscFunctionReturn(0);
 }
 
-/* Puts every chain and sink in the state of the file's checkpoint. */
 PetscErrorCode McRunRestoreChains_Private(Run *r)
 {
   PetscFunctionBeginUser;
@@ -408,7 +399,6 @@ PetscErrorCode McRunRestoreChains_Private(Run *r)
   PetscFunctionReturn(0);
 }
 
-/* The XDMF side-car, after the flush that committed the fields it names. */
 PetscErrorCode McRunWriteXdmf_Private(Run *r)
 {
   PetscFunctionBeginUser;

@@ -176,8 +176,6 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
   PetscFunctionReturn(0);
 }
 
-/* The end-of-run report, printed by the writer; every rank takes part in
- * the gathers. */
 PetscErrorCode McRunSummary_Private(Run *r)
 {
   const McConfig    *cfg = r->cfg;

@@ -271,6 +271,9 @@ PetscErrorCode McRunReadTraces(McOutput out, PetscInt chain, PetscInt n, PetscIn
                                PetscInt nxi, PetscReal **lp, PetscReal **qoi, PetscReal **xi);
 /* Wall seconds spent recording draws so far (the output's share of a step). */
 PetscErrorCode McRunSinkGetSeconds(McRunSink *rs, PetscLogDouble *seconds);
+/* Every draw recorded from now on is stamped with PetscTime - clock0 (its
+ * timing/seconds). */
+PetscErrorCode McRunSinkSetClock(McRunSink *rs, PetscLogDouble clock0);
 /* sum += the sum of the recorded xi, *count += their number. */
 PetscErrorCode McRunSinkAddMeanXi(McRunSink *rs, Vec sum, PetscInt *count);
 
@@ -312,11 +315,12 @@ PetscErrorCode McRunModelHash(const McConfig *cfg, char *hash, size_t len);
 void McRunModelHashDiff(const char *stored, const char *now, char *msg, size_t len);
 
 /* The run's plan, stored with each chain's checkpoint so that a resume
- * keeps burn-in and thinning. */
+ * keeps burn-in and thinning, and the draws' seconds continue. */
 typedef struct {
-  PetscInt total; /* iterations per chain, burn-in included */
-  PetscInt burn;
-  PetscInt thin;
+  PetscInt  total; /* iterations per chain, burn-in included */
+  PetscInt  burn;
+  PetscInt  thin;
+  PetscReal seconds; /* wall seconds of the sampling loop up to the checkpoint */
 } McRunBlob;
 /* Bytes of a chain's checkpoint blob (fixed for a run). */
 PetscErrorCode McRunBlobSize(McCheckpoint *ck, Vec xisum, size_t *size);

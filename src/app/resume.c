@@ -9,8 +9,8 @@
  * another flush policy) keeps the posterior, so a resume allows it. One hash
  * per section lets a refusal say which section changed.
  *
- * The blob is plain native-endian 8-byte words: the run's planned length,
- * the chain's McCheckpoint (counters, xi, generator bytes, adaptation) and
+ * The blob is plain native-endian 8-byte words: the run's plan (length,
+ * burn-in, thinning, the loop's seconds so far), the chain's McCheckpoint (counters, xi, generator bytes, adaptation) and
  * the app sink's running sum of xi, everything the io module does not keep
  * itself. Its size is fixed for a run, so it is allocated once. */
 #include "app/app.h"
@@ -121,7 +121,7 @@ void McRunModelHashDiff(const char *stored, const char *now, char *msg, size_t l
 
 /* ------------------------------------------------------------ the blob */
 
-#define BLOB_MAGIC "MCRUNCK1"
+#define BLOB_MAGIC "MCRUNCK2" /* 2: the loop's seconds after the plan */
 
 typedef struct {
   char  *p;
@@ -210,6 +210,7 @@ static PetscErrorCode Walk(Cursor *c, McRunBlob *b, McCheckpoint *ck, Vec xisum,
   Int(c, &b->total);
   Int(c, &b->burn);
   Int(c, &b->thin);
+  Real(c, &b->seconds);
   Int(c, &ck->iteration);
   Int(c, &ck->kept);
   Int(c, &ck->accepted_burnin);
@@ -242,7 +243,7 @@ static PetscErrorCode Walk(Cursor *c, McRunBlob *b, McCheckpoint *ck, Vec xisum,
 PetscErrorCode McRunBlobSize(McCheckpoint *ck, Vec xisum, size_t *size)
 {
   Cursor    c = {NULL, 0, 0, 1};
-  McRunBlob b = {0, 0, 0};
+  McRunBlob b = {0, 0, 0, 0};
   PetscInt  count = 0;
 
   PetscFunctionBeginUser;

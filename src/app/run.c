@@ -208,7 +208,7 @@ static PetscErrorCode FileErrorHandler(MPI_Comm comm, int line, const char *fun,
  * or when --iterations cannot extend it (*code says which). */
 static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done, int *code)
 {
-  McRunBlob plan = {0, 0, 1};
+  McRunBlob plan = {0, 0, 1, 0};
   PetscInt  it = 0;
   uint64_t  seed = 0;
 
@@ -218,6 +218,7 @@ static PetscErrorCode PlanResume(Run *r, McConfig *cfg, PetscBool *done, int *co
   r->total = r->opt->iterations > 0 ? r->opt->iterations : plan.total;
   r->burn = plan.burn;
   r->thin = plan.thin;
+  r->seconds0 = plan.seconds;
   cfg->chain.seed = (PetscInt)seed;
   if (r->total < it || r->total <= r->burn) {
     if (r->total < it)

@@ -54,7 +54,8 @@ typedef struct {
   double             *mesh_coords;
   int64_t            *mesh_cells;
   int                 stopped_by; /* the signal that stopped the loop, 0 = none */
-  PetscLogDouble      t0, last_progress;
+  PetscLogDouble      t0, last_progress; /* t0: this process's loop start (0 before it) */
+  PetscReal           seconds0; /* the loop's seconds before this process (from the checkpoint) */
   PetscBool           tty, progress_shown;
   /* memory */
   PetscBool  baseline, warned;
@@ -87,8 +88,9 @@ PetscErrorCode McRunCreateSurrogate_Private(Run *r);
 PetscErrorCode McRunCreateChains_Private(Run *r);
 /* Every chain's state into the output file, with the draws so far. */
 PetscErrorCode McRunCheckpoint_Private(Run *r);
-/* The plan (iterations, burn-in, thinning), iteration and seed of the
- * file's checkpoint, from chain 0's blob (all chains share them). */
+/* The plan (iterations, burn-in, thinning, the loop's seconds), iteration
+ * and seed of the file's checkpoint, from chain 0's blob (all chains share
+ * them; the seconds are those of rank 0's loop). */
 PetscErrorCode McRunReadPlan_Private(McOutput out, McRunBlob *plan, PetscInt *iteration, uint64_t *seed);
 /* Puts every chain and sink in the state of the file's checkpoint. */
 PetscErrorCode McRunRestoreChains_Private(Run *r);

@@ -362,6 +362,7 @@ PetscErrorCode McRunLoop_Private(Run *r, int *code)
   r->st.rss_start = u.rss_bytes;
   r->st.loop_cpu  = -CpuSeconds();
   PetscCall(PetscTime(&r->t0));
+  for (PetscInt i = 0; i < r->nc; i++) PetscCall(McRunSinkSetClock(r->sinks[i], r->t0 - r->seconds0));
   r->last_progress = t = r->t0;
   r->agreed_it = r->it;
   if (r->warm_end == r->it && cfg->memory.check_every > 0) PetscCall(TakeBaseline(r));

@@ -347,9 +347,14 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
 
 PetscErrorCode McRunCheckpoint_Private(Run *r)
 {
-  McRunBlob plan = {r->total, r->burn, r->thin};
+  McRunBlob plan = {r->total, r->burn, r->thin, r->seconds0};
 
   PetscFunctionBeginUser;
+  if (r->t0 > 0) {
+    PetscLogDouble now;
+    PetscCall(PetscTime(&now));
+    plan.seconds += now - r->t0;
+  }
   for (PetscInt i = 0; i < r->nc; i++) {
     Vec      xisum;
     PetscInt count;
@@ -365,18 +370,25 @@ PetscErrorCode McRunReadPlan_Private(McOutput out, McRunBlob *plan, PetscInt *it
 {
   const void *blob;
   size_t      size;
-  int64_t     w[14];
+  int64_t     w[15];
+  double      seconds;
 
   PetscFunctionBeginUser;
   PetscCall(McOutputReadCheckpoint(out, 0, &blob, &size, NULL));
-  PetscCheck(size >= sizeof w && !memcmp(blob, "MCRUNCK1", 8), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+  PetscCheck(size >= sizeof w && !memcmp(blob, "MCRUNCK", 7), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
              "the output file's checkpoint was not written by mcmc-run");
+  PetscCheck(!memcmp(blob, "MCRUNCK2", 8), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED,
+             "the output file's checkpoint was written by an older mcmc-run (format %.8s, this one reads MCRUNCK2): "
+             "it cannot be resumed by this version",
+             (const char *)blob);
   memcpy(w, blob, sizeof w);
   plan->total = (PetscInt)w[1];
   plan->burn = (PetscInt)w[2];
   plan->thin = (PetscInt)w[3];
-  *iteration = (PetscInt)w[4];
-  *seed = (uint64_t)(uint32_t)w[11] | (uint64_t)(uint32_t)w[12] << 32;
+  memcpy(&seconds, &w[4], sizeof seconds);
+  plan->seconds = seconds;
+  *iteration = (PetscInt)w[5];
+  *seed = (uint64_t)(uint32_t)w[12] | (uint64_t)(uint32_t)w[13] << 32;
   PetscFunctionReturn(0);
 }
 

@@ -146,18 +146,18 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
       printf("       xi_%d", (int)i);
     /* Users compare samplers by effective samples per second: the bulk
      * ESS over the loop's wall time, burn-in included (as MUQ's ES/min
-     * counts it). A resumed run's earlier part took a time the file does
-     * not record, so it gets no rate. */
-    PetscBool      rate = r->it0 == 0 ? PETSC_TRUE : PETSC_FALSE;
+     * counts it). A resumed run adds the seconds its checkpoint carried
+     * (the work lost after the checkpoint is not counted). */
+    PetscReal      loop = r->st.loop + r->seconds0;
     McDiagSummary *ds;
     PetscCall(PetscMalloc1(nq, &ds));
     for (PetscInt k = 0; k < nq; k++)
       PetscCall(McDiagSummarize(C, n, x + k * C * n, &ds[k]));
-    for (int row = 0; row < (rate ? 3 : 2); row++) {
+    for (int row = 0; row < 3; row++) {
       printf("\n%-9s", row == 2 ? "ESS/s" : row ? "ESS bulk" : "R-hat");
       for (PetscInt k = 0; k < nq; k++) {
         if (row == 2)
-          printf(" %10.4g", (double)(ds[k].ess_bulk / r->st.loop));
+          printf(" %10.4g", (double)(ds[k].ess_bulk / loop));
         else if (row)
           printf(" %10.0f", (double)ds[k].ess_bulk);
         else
@@ -165,11 +165,12 @@ static PetscErrorCode SummaryMixing(Run *r, PetscInt nqoi, const char *const *qn
       }
     }
     printf("\n");
-    if (rate)
-      printf("ESS/s: bulk ESS per second of the sampling loop (%.3f s: burn-in, memory checks and output included)\n",
-             (double)r->st.loop);
-    else
-      printf("ESS/s: not shown (resumed at iteration %d: the time before it is not in the file)\n", (int)r->it0);
+    printf("ESS/s: bulk ESS per second of the sampling loop (%.3f s: burn-in, memory checks and output included)\n",
+           (double)loop);
+    if (r->it0 > 0)
+      printf("ESS/s: resumed at iteration %d; %.3f s of the loop's time were before it (up to the checkpoint resumed "
+             "from)\n",
+             (int)r->it0, (double)r->seconds0);
     PetscCall(PetscFree(ds));
   }
   PetscCall(McFree(&x));

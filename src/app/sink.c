@@ -24,6 +24,7 @@ struct McRunSink_ {
   const char *const *qoi_names; /* borrowed from the target (outlives the sink's use) */
   McOutputDraw draw;
   PetscLogDouble seconds; /* in Record, for the benchmark's output column */
+  PetscLogDouble clock0;  /* the draws' stamps count from it */
   /* A chain on several ranks (a group of R > 1): the group's rank 0 gathers
    * xi and the field in the natural numbering into these and records; the
    * other ranks of the group take part in the gathers and record nothing. */
@@ -46,6 +47,7 @@ static PetscErrorCode Record(void *ctx, PetscInt d, Vec xi, const McStepStats *s
     x = s->theta_nat;
   } else PetscCall(VecGetArrayRead(xi, &x));
   s->draw.theta = x;
+  s->draw.seconds = t0 - s->clock0;
   s->draw.lp = st->log_post;
   s->draw.acceptance_rate = st->accept_prob;
   s->draw.step_size = st->step_size;
@@ -142,6 +144,13 @@ PetscErrorCode McRunSinkGetSeconds(McRunSink *s, PetscLogDouble *seconds)
 {
   PetscFunctionBeginUser;
   *seconds = s->seconds;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McRunSinkSetClock(McRunSink *s, PetscLogDouble clock0)
+{
+  PetscFunctionBeginUser;
+  s->clock0 = clock0;
   PetscFunctionReturn(0);
 }
 

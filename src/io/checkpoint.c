@@ -323,9 +323,7 @@ static PetscErrorCode McOpenForResume(McOutput o)
   PetscFunctionReturn(0);
 }
 
-/* The datasets that grow with the draws and the memory rows (their names
- * for messages). */
-static const char *const pf[2]            = {"posterior/draw", "sample_stats/draw"};
+/* The memory rows' datasets (their names for messages). */
 static const char *const mem[MC_MEM_NCOLS] = {"memory/iteration", "memory/rss", "memory/live_objects", "memory/live_bytes", "memory/collections"};
 
 /* The largest end address of the chunks of ds at or after position from
@@ -397,7 +395,7 @@ static PetscErrorCode McEachGrowing(McOutput o, McGrowOp op, PetscInt64 n[3], ha
 {
   PetscFunctionBeginUser;
   for (PetscInt i = 0; i < o->nvars; i++) PetscCall(McGrowOne(o, op, o->vars[i].dset, o->vars[i].name, 1, &n[0], end));
-  for (int s = 0; s < 2; s++) PetscCall(McGrowOne(o, op, o->draw_scales[s], pf[s], 0, &n[0], end));
+  for (int s = 0; s < o->ngroups; s++) PetscCall(McGrowOne(o, op, o->draw_scales[s], mc_draw_scale_paths[s], 0, &n[0], end));
   if (o->nv) {
     PetscCall(McGrowOne(o, op, o->field_dset, o->field_path, 1, &n[1], end));
     PetscCall(McGrowOne(o, op, o->field_draw, "posterior_fields/draw", 0, &n[1], end));

@@ -96,6 +96,9 @@ typedef struct {
    * posterior_fields); optional at the others. Every field passed, stored
    * or not, enters the running (Welford) mean and std of fields/. */
   const double *field;
+  /* Wall seconds of the run's sampling loop when the draw was recorded
+   * (timing/seconds): what ESS per second is computed from. */
+  double seconds;
 } McOutputDraw;
 
 /* One row of the memory trace (memory/). */

@@ -36,6 +36,11 @@ typedef struct {
   char  *buf;    /* [C][B][width] */
 } McDrawVar;
 
+/* The groups of per-draw variables, each with its own draw scale: the
+ * scales' paths (layout.c). */
+#define MC_DRAW_GROUPS 3
+extern const char *const mc_draw_scale_paths[MC_DRAW_GROUPS];
+
 enum { MC_MEM_ITERATION, MC_MEM_RSS, MC_MEM_OBJECTS, MC_MEM_BYTES, MC_MEM_COLLECTIONS, MC_MEM_NCOLS };
 
 struct _p_McOutput {
@@ -49,10 +54,14 @@ struct _p_McOutput {
   double   flush_seconds;
 
   /* Per-draw variables: theta, the QoIs, lp, acceptance_rate, step_size,
-   * accepted, failed. The draw coordinates are written after them. */
+   * accepted, failed, timing/seconds. The draw coordinates are written
+   * after them. */
   McDrawVar *vars;
   PetscInt   nvars;
-  hid_t      draw_scales[2]; /* posterior/draw, sample_stats/draw */
+  hid_t      draw_scales[MC_DRAW_GROUPS]; /* posterior/draw, sample_stats/draw, timing/draw */
+  /* Draw groups in the file: MC_DRAW_GROUPS, or 2 in a file resumed that
+   * was written before timing/ existed (then nvars leaves out its seconds). */
+  int        ngroups;
   int64_t   *draw_buf;       /* [B] values of the draw coordinate */
 
   /* Field samples: [C][KB][nv] for the samples whose global index k lies in
@@ -103,8 +112,8 @@ struct _p_McOutput {
 
 /* A parallel run's relay (relay.c): which rank runs which chain, and on
  * the ranks other than 0 the staging buffers of their chains' draws. A
- * staged draw is W = P + nqoi + 5 doubles (theta, QoIs, lp, acceptance
- * rate, step size, accepted, failed); a message of one rank is, per chain it
+ * staged draw is W = P + nqoi + 6 doubles (theta, QoIs, lp, acceptance
+ * rate, step size, accepted, failed, seconds); a message of one rank is, per chain it
  * runs, [n, nf, n rows of W, nf fields of nv]. */
 typedef struct McRelay_ {
   MPI_Comm     comm; /* a duplicate of spec->comm */

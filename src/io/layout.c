@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+const char *const mc_draw_scale_paths[MC_DRAW_GROUPS] = {"posterior/draw", "sample_stats/draw", "timing/draw"};
 static const char *const mc_mem_names[MC_MEM_NCOLS] = {"iteration", "rss", "live_objects", "live_bytes", "collections"};
 
 static PetscErrorCode McProvenance(McOutput o, hid_t obj, const char *objname, const McOutputSpec *spec, const char *created)
@@ -35,8 +36,8 @@ static PetscErrorCode McNow(char *buf, size_t n)
   PetscFunctionReturn(0);
 }
 
-/* posterior and sample_stats: own chain and draw scales (same values), the
- * per-draw variables of the group attached on every axis. */
+/* posterior, sample_stats and timing: own chain and draw scales (same
+ * values), the per-draw variables of the group attached on every axis. */
 static PetscErrorCode McDrawGroup(McOutput o, const McOutputSpec *spec, const char *gname, const char *created, PetscInt which, const char *const *labels)
 {
   static const char *const sample_dims[2] = {"chain", "draw"};
@@ -64,6 +65,10 @@ static PetscErrorCode McDrawGroup(McOutput o, const McOutputSpec *spec, const ch
     if (strncmp(v->name, gname, glen) || v->name[glen] != '/') continue;
     PetscCall(McH5DatasetCreate_Private(o, o->file, v->name, v->name, ftype, rank, dims, maxd, chunk, &v->dset));
     if (ftype == H5T_STD_I8LE) PetscCall(McH5AttrString_Private(o, v->dset, v->name, "dtype", "bool"));
+    if (!strcmp(v->name, "timing/seconds")) {
+      PetscCall(McH5AttrString_Private(o, v->dset, v->name, "units", "s"));
+      PetscCall(McH5AttrString_Private(o, v->dset, v->name, "description", "wall seconds of the chain's sampling loop (burn-in included, summed over resumed runs) when the draw was recorded"));
+    }
     PetscCall(McH5Attach_Private(o, v->dset, v->name, chain, 0));
     PetscCall(McH5Attach_Private(o, v->dset, v->name, o->draw_scales[which], 1));
     if (rank == 3) PetscCall(McH5Attach_Private(o, v->dset, v->name, param, 2));
@@ -247,6 +252,7 @@ PetscErrorCode McOutputBuildLayout_Private(McOutput o, const McOutputSpec *spec)
   for (PetscInt i = 0; i < o->P; i++) PetscCall(PetscFree(labels[i]));
   PetscCall(PetscFree(labels));
   PetscCall(McDrawGroup(o, spec, "sample_stats", created, 1, NULL));
+  PetscCall(McDrawGroup(o, spec, "timing", created, 2, NULL));
   PetscCall(McObservedGroups(o, spec));
   PetscCall(McOutputConstants_Private(o, spec));
   PetscCall(McFieldGroups(o, spec));
@@ -282,12 +288,17 @@ PetscErrorCode McOutputOpenLayout_Private(McOutput o, const McOutputSpec *spec)
 
   PetscFunctionBeginUser;
   (void)spec;
+  if (H5Lexists(o->file, "timing", H5P_DEFAULT) <= 0) {
+    /* Written before the draws carried their seconds: resumed without. */
+    o->nvars--;
+    PetscCall(PetscFree(o->vars[o->nvars].buf));
+    o->ngroups = MC_DRAW_GROUPS - 1;
+  }
   for (PetscInt i = 0; i < o->nvars; i++) {
     hsize_t d[3] = {C, 0, o->vars[i].width};
     PetscCall(McOpenChecked(o, o->vars[i].name, o->vars[i].width > 1 || i == 0 ? 3 : 2, d, 1, &o->vars[i].dset));
   }
-  PetscCall(McOpenChecked(o, "posterior/draw", 1, none, 0, &o->draw_scales[0]));
-  PetscCall(McOpenChecked(o, "sample_stats/draw", 1, none, 0, &o->draw_scales[1]));
+  for (int s = 0; s < o->ngroups; s++) PetscCall(McOpenChecked(o, mc_draw_scale_paths[s], 1, none, 0, &o->draw_scales[s]));
   if (o->nv) {
     hsize_t d3[3] = {C, 0, nv}, d2[2] = {C, nv};
     PetscCall(McOpenChecked(o, o->field_path, 3, d3, 1, &o->field_dset));

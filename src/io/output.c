@@ -17,7 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MC_V_THETA = 0 }; /* then the QoIs, then the five stats below */
+/* The per-draw variables: theta, the QoIs, the five stats below (the last
+ * two int8), then timing/seconds. */
+enum { MC_V_THETA = 0 };
+#define MC_V_STAT(o, k) (1 + (o)->nqoi + (k))
+#define MC_V_SECONDS(o) MC_V_STAT(o, 5)
 static const char *const mc_stat_names[5] = {"lp", "acceptance_rate", "step_size", "accepted", "failed"};
 
 static double McMonotonic(void)
@@ -89,7 +93,8 @@ PetscErrorCode McOutputNew_Private(const char *path, McOutput *out)
   PetscFunctionBeginUser;
   PetscCall(McObjectCreate(&McOutputType, &o));
   o->file = o->field_dset = o->field_draw = o->mean_dset = o->std_dset = o->count_dset = H5I_INVALID_HID;
-  o->draw_scales[0] = o->draw_scales[1] = o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
+  o->ckpt_dset = o->ckpt_bytes = H5I_INVALID_HID;
+  for (int s = 0; s < MC_DRAW_GROUPS; s++) o->draw_scales[s] = H5I_INVALID_HID;
   for (int i = 0; i < MC_MEM_NCOLS; i++) o->mem_dset[i] = H5I_INVALID_HID;
   o->lock_fd = -1;
   o->ckpt_draws = -1;
@@ -122,16 +127,19 @@ PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec,
   C = (size_t)o->C;
   B = (size_t)o->B;
 
-  o->nvars = 1 + o->nqoi + 5;
+  o->nvars   = MC_V_SECONDS(o) + 1;
+  o->ngroups = MC_DRAW_GROUPS;
   PetscCall(PetscCalloc1(o->nvars, &o->vars));
   for (PetscInt i = 0; i < o->nvars; i++) {
     McDrawVar *v = &o->vars[i];
+    PetscBool  flag = i == MC_V_STAT(o, 3) || i == MC_V_STAT(o, 4) ? PETSC_TRUE : PETSC_FALSE;
     v->dset      = H5I_INVALID_HID;
     v->width     = i == MC_V_THETA ? (size_t)o->P : 1;
-    v->memtype   = i >= o->nvars - 2 ? H5T_NATIVE_SCHAR : H5T_NATIVE_DOUBLE;
-    v->elsize    = i >= o->nvars - 2 ? 1 : sizeof(double);
+    v->memtype   = flag ? H5T_NATIVE_SCHAR : H5T_NATIVE_DOUBLE;
+    v->elsize    = flag ? 1 : sizeof(double);
     if (i == MC_V_THETA) PetscCall(PetscSNPrintf(v->name, sizeof v->name, "posterior/%s", pvar));
     else if (i <= o->nqoi) PetscCall(PetscSNPrintf(v->name, sizeof v->name, "posterior/%s", spec->qoi_names[i - 1]));
+    else if (i == MC_V_SECONDS(o)) PetscCall(PetscSNPrintf(v->name, sizeof v->name, "timing/seconds"));
     else PetscCall(PetscSNPrintf(v->name, sizeof v->name, "sample_stats/%s", mc_stat_names[i - 1 - o->nqoi]));
     PetscCall(PetscMalloc(C * B * v->width * v->elsize, &v->buf));
   }
@@ -186,7 +194,7 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
 {
   McOutput o = *out;
   herr_t   status = 0;
-  hid_t   *ids[8];
+  hid_t   *ids[6 + MC_DRAW_GROUPS];
   int      n = 0;
 
   PetscFunctionBeginUser;
@@ -198,8 +206,7 @@ PetscErrorCode McOutputFree_Private(McOutput *out, PetscBool *close_failed)
   ids[n++] = &o->mean_dset;
   ids[n++] = &o->std_dset;
   ids[n++] = &o->count_dset;
-  ids[n++] = &o->draw_scales[0];
-  ids[n++] = &o->draw_scales[1];
+  for (int s = 0; s < MC_DRAW_GROUPS; s++) ids[n++] = &o->draw_scales[s];
   ids[n++] = &o->ckpt_dset;
   if (o->failed) McDetachFailedFile(o);
   H5E_BEGIN_TRY
@@ -350,11 +357,10 @@ static PetscErrorCode McTransferBlock(McOutput o, PetscInt64 n, PetscBool write)
   }
   if (write) {
     hsize_t bm = (hsize_t)o->B, bstart = (hsize_t)o->block_start, bcount = (hsize_t)n;
-    const char *names[2] = {"posterior/draw", "sample_stats/draw"};
     for (PetscInt64 j = 0; j < n; j++) o->draw_buf[j] = o->block_start + j;
-    for (int s = 0; s < 2; s++) {
-      PetscCall(McH5Extent_Private(o, o->draw_scales[s], names[s], 0, end));
-      PetscCall(McH5Transfer_Private(o, o->draw_scales[s], names[s], H5T_NATIVE_INT64, o->draw_buf, 1, &bm, &bstart, &bcount, PETSC_TRUE));
+    for (int s = 0; s < o->ngroups; s++) {
+      PetscCall(McH5Extent_Private(o, o->draw_scales[s], mc_draw_scale_paths[s], 0, end));
+      PetscCall(McH5Transfer_Private(o, o->draw_scales[s], mc_draw_scale_paths[s], H5T_NATIVE_INT64, o->draw_buf, 1, &bm, &bstart, &bcount, PETSC_TRUE));
     }
     o->written = (PetscInt64)end;
   }
@@ -491,11 +497,12 @@ PetscErrorCode McOutputAppendDraw(McOutput o, PetscInt c, const McOutputDraw *d)
   row  = (size_t)c * (size_t)o->B + (size_t)f;
   memcpy(o->vars[MC_V_THETA].buf + row * (size_t)o->P * sizeof(double), d->theta, (size_t)o->P * sizeof(double));
   for (PetscInt q = 0; q < o->nqoi; q++) ((double *)o->vars[1 + q].buf)[row] = d->qoi[q];
-  ((double *)o->vars[1 + o->nqoi].buf)[row]      = d->lp;
-  ((double *)o->vars[2 + o->nqoi].buf)[row]      = d->acceptance_rate;
-  ((double *)o->vars[3 + o->nqoi].buf)[row]      = d->step_size;
-  ((signed char *)o->vars[4 + o->nqoi].buf)[row] = d->accepted ? 1 : 0;
-  ((signed char *)o->vars[5 + o->nqoi].buf)[row] = d->failed ? 1 : 0;
+  ((double *)o->vars[MC_V_STAT(o, 0)].buf)[row]      = d->lp;
+  ((double *)o->vars[MC_V_STAT(o, 1)].buf)[row]      = d->acceptance_rate;
+  ((double *)o->vars[MC_V_STAT(o, 2)].buf)[row]      = d->step_size;
+  ((signed char *)o->vars[MC_V_STAT(o, 3)].buf)[row] = d->accepted ? 1 : 0;
+  ((signed char *)o->vars[MC_V_STAT(o, 4)].buf)[row] = d->failed ? 1 : 0;
+  if (MC_V_SECONDS(o) < o->nvars) ((double *)o->vars[MC_V_SECONDS(o)].buf)[row] = d->seconds;
   if (o->nv) {
     if (draw % o->T == 0) {
       PetscInt64 k = draw / o->T - McFieldCount(o, o->block_start);

@@ -52,7 +52,7 @@ static PetscErrorCode McRelayCreate(McOutput o, const McOutputSpec *spec)
       r->lc[r->nl++] = c;
     }
   }
-  r->W = o->P + o->nqoi + 5;
+  r->W = o->P + o->nqoi + 6;
   KB = o->nv ? (size_t)((o->B + o->T - 1) / o->T) : 0;
   r->msg_max = 2 + B * (size_t)r->W + KB * nv;
   if (r->rank) {
@@ -177,6 +177,7 @@ PetscErrorCode McRelayStage_Private(McOutput o, PetscInt c, const McOutputDraw *
   row[2] = d->step_size;
   row[3] = d->accepted ? 1 : 0;
   row[4] = d->failed ? 1 : 0;
+  row[5] = d->seconds;
   if (o->nv) {
     PetscInt KB = (o->B + o->T - 1) / o->T;
     if (draw % o->T == 0) {
@@ -230,6 +231,7 @@ static PetscErrorCode McRelayUnpack(McOutput o, PetscMPIInt q, const double *msg
       d.step_size = row[o->P + o->nqoi + 2];
       d.accepted = row[o->P + o->nqoi + 3] != 0 ? PETSC_TRUE : PETSC_FALSE;
       d.failed = row[o->P + o->nqoi + 4] != 0 ? PETSC_TRUE : PETSC_FALSE;
+      d.seconds = row[o->P + o->nqoi + 5];
       d.field = NULL;
       if (o->nv && draw % o->T == 0) {
         PetscCheck(k < nf, PETSC_COMM_SELF, PETSC_ERR_PLIB,

@@ -26,8 +26,8 @@ CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
                      the file's memory trace at the end within 1 MiB of the
                      RSS after 10^4 iterations, live objects and bytes
                      constant; prints the RSS slope
-"Equal" means every dataset outside memory/ (RSS and times of this process)
-and checkpoint/ (the records' sequence differs by construction) is equal bit
+"Equal" means every dataset outside memory/ (RSS and times of this process),
+timing/ (wall seconds at each draw) and checkpoint/ (the records' sequence differs by construction) is equal bit
 for bit, and the summaries agree.
 """
 import os
@@ -91,18 +91,17 @@ def ess_lines(out):
     return runcheck.without_rate(m.group(0)) if m else None
 
 
-def resumed_rate(out, it):
-    """A run resumed at iteration it says why it shows no ESS/s."""
-    want = "ESS/s: not shown (resumed at iteration %d: the time before it is not in the file)" % it
-    expect(want in out and re.search(r"^ESS/s +[0-9]", out, re.M) is None,
-           "resumed at %d: no ESS/s row, and the reason: %r" % (it, want))
+def resumed_rate(out, it, path):
+    """A run resumed at iteration it rates its ESS over the seconds of
+    both parts; the draws' seconds continue across the resume."""
+    runcheck.check_rate(out, path, resumed_at=it)
 
 
 def reference(name="ref"):
     cfg = write_config(name + ".toml", output__path='"%s.h5"' % name)
     code, out, err = mcmc(cfg, "--quiet")
     expect(code == 0, "uninterrupted run: exit code %d %s" % (code, err[-300:]))
-    runcheck.check_rate(out)
+    runcheck.check_rate(out, os.path.join(work, name + ".h5"))
     # Checkpoints every 10000 iterations after the memory baseline: the
     # record is built in a buffer kept from the last one, nothing allocates.
     m = re.search(r"allocation calls per iteration after it: project (\S+), PETSc (\S+)", out)
@@ -136,7 +135,7 @@ if check == "extend":
     print(err)
     expect(code == 0, "resume with --iterations %d and another flush policy: exit code %d" % (n2, code))
     compare(ref, os.path.join(work, "half.h5"), "extended")
-    resumed_rate(out, n2 // 2)
+    resumed_rate(out, n2 // 2, os.path.join(work, "half.h5"))
     expect(ess_lines(out) is not None and ess_lines(out) == ess_lines(refout),
            "summary (ESS, posterior mean error) equal to the uninterrupted run's")
     expect(not os.path.exists(os.path.join(work, "ignored.h5")), "the resumed run writes the file it resumes")
@@ -173,7 +172,7 @@ elif check == "sigterm":
     compare(ref, path, "after SIGTERM and --resume")
     expect(ess_lines(out) == ess_lines(refout), "summary equal to the uninterrupted run's")
     if m:
-        resumed_rate(out, int(m.group(1)))
+        resumed_rate(out, int(m.group(1)), path)
     # Two signals: the second ends the process at once. Both are made
     # pending while the process is stopped (SIGINT and SIGTERM, which do not
     # merge as two SIGTERMs would); on SIGCONT the first handler asks for
@@ -250,6 +249,10 @@ elif check == "sigkill":
         code, out, err = mcmc("--resume", "run.h5", "--quiet")
     expect(code == 0, "final run: exit code %d %s" % (code, err[-400:]))
     compare(ref, path, "after the last SIGKILL and resume")
+    # The draws' seconds run on over every resume (the work a kill lost
+    # after the last checkpoint is not counted), and so does the ESS/s.
+    m = re.search(r"^ESS/s: resumed at iteration (\d+);", out, re.M)
+    runcheck.check_rate(out, path, resumed_at=int(m.group(1)) if m else None)
     completed += 1
     print("kills %d (%d fresh starts, %d runs completed), resumed from checkpoints at draws %s, "
           "kills that lost committed draws %d (%d draws per chain in a run)"

@@ -95,7 +95,7 @@ if check == "default":
            "allocation calls per iteration after the baseline: project 0, PETSc 0, factorisations per iteration "
            "1: %s" % (m.groups() if m else None,))
     expect(re.search(r"live objects \+0, live bytes \+0", out) is not None, "memory checks flat")
-    runcheck.check_rate(out)
+    runcheck.check_rate(out, output_path(out))
     check_file(output_path(out), 1, 3600, 1089)
     with h5py.File(output_path(out), "r", swmr=True) as f:
         expect(f["fields/truth"].shape == (1089,), "fields/truth stored")

@@ -3,9 +3,9 @@ share: counted expectations, the test configuration edited per [section]
 key, an output file's datasets compared bit for bit, the summary's ESS/s
 row checked against its bulk ESS, and the progress side-car.
 
-"Equal" means every dataset outside memory/ (RSS and times of a process)
-and checkpoint/ (the records' sequence differs by construction) is equal
-bit for bit."""
+"Equal" means every dataset outside memory/ (RSS and times of a process),
+timing/ (the wall clock at each draw) and checkpoint/ (the records'
+sequence differs by construction) is equal bit for bit."""
 import json
 import os
 import re
@@ -13,7 +13,7 @@ import time
 
 import h5py
 
-SKIP = ("memory", "checkpoint")
+SKIP = ("memory", "checkpoint", "timing")
 failures = []
 
 
@@ -34,23 +34,48 @@ def without_rate(summary):
     return re.sub(r"\nESS/s[^\n]*", "", summary)
 
 
-def check_rate(out):
-    """The summary's ESS/s row of a run that was not resumed: each column
-    is the bulk ESS above it over the loop's wall time the note gives (to
-    the printed digits), and that time is within the run's wall time."""
+def check_rate(out, path=None, resumed_at=None):
+    """The summary's ESS/s row: each column is the bulk ESS above it over
+    the loop's wall time the note gives (to the printed digits), and that
+    time is within the run's wall time plus, for a run resumed at iteration
+    resumed_at, the seconds its note says the checkpoint carried. With the
+    output file's path, its timing/seconds too (check_timing)."""
     ess = re.search(r"^ESS bulk +([0-9. ]+)$", out, re.M)
     rate = re.search(r"^ESS/s +([0-9.e+ -]+)$", out, re.M)
     secs = re.search(r"^ESS/s: bulk ESS per second of the sampling loop \(([0-9.]+) s: burn-in, memory checks and "
                      r"output included\)$", out, re.M)
     wall = re.search(r"wall time ([0-9.]+) s$", out, re.M)
+    before = 0.0
+    if resumed_at is not None:
+        m = re.search(r"^ESS/s: resumed at iteration %d; ([0-9.]+) s of the loop's time were before it \(up to the "
+                      r"checkpoint resumed from\)$" % resumed_at, out, re.M)
+        expect(m is not None and float(m.group(1)) > 0, "resumed at %d: the note gives the seconds before it" % resumed_at)
+        before = float(m.group(1)) if m else 0.0
+    else:
+        expect("resumed at" not in out, "a run that was not resumed has no resume note")
     expect(ess and rate and secs and wall, "summary has the ESS bulk and ESS/s rows and the loop's time")
     if not (ess and rate and secs and wall):
         return
     e, r, t = [float(v) for v in ess.group(1).split()], [float(v) for v in rate.group(1).split()], float(secs.group(1))
     bad = [(a, b) for a, b in zip(e, r) if abs(b * t - a) > 0.5 + a * (1e-3 + 5e-4 / t)]
-    expect(len(e) == len(r) >= 3 and not bad and 0 < t <= float(wall.group(1)) + 0.05,
-           "ESS/s = ESS bulk / %.3f s loop (within %s s of wall time) in every column: %s" % (t, wall.group(1),
-                                                                                             bad or list(zip(e, r))))
+    expect(len(e) == len(r) >= 3 and not bad and before < t <= float(wall.group(1)) + before + 0.05,
+           "ESS/s = ESS bulk / %.3f s loop (%.3f s before the resume, within %s s of wall time) in every column: %s"
+           % (t, before, wall.group(1), bad or list(zip(e, r))))
+    if path:
+        check_timing(path, t)
+
+
+def check_timing(path, loop):
+    """timing/seconds of a finished run: every chain's draws stamped with
+    positive, non-decreasing seconds (across resumes too), the last at most
+    the loop's seconds."""
+    with h5py.File(path, "r", swmr=True) as f:
+        s = f["timing/seconds"][()]
+        draws = f["sample_stats/lp"].shape
+    ok = s.shape == draws and s.size > 0 and (s > 0).all() and (s[:, 1:] >= s[:, :-1]).all() and \
+        s[:, -1].max() <= loop + 1e-6
+    expect(ok, "timing/seconds %s: positive, non-decreasing along each chain, last %s <= the loop's %.3f s"
+           % (s.shape, s[:, -1] if s.size else None, loop))
 
 
 def config_text(config, **changes):

@@ -56,6 +56,7 @@ static void ToyStep(ToyChain *ch, PetscInt P, PetscInt nv, McOutputDraw *d, doub
   d->accepted        = (PetscBool)(u < 0.7);
   d->failed          = (PetscBool)(ch->draw % 7 == 3);
   d->step_size       = 0.5;
+  d->seconds         = 1e-3 * (double)ch->draw; /* deterministic, so a resumed file equals an uninterrupted one */
   qoi[0]             = ch->x[0] * ch->x[0];
   qoi[1]             = 2.0 * d->lp;
   d->qoi             = qoi;

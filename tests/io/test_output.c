@@ -46,7 +46,7 @@ static void Spec(McOutputSpec *s, const char *const *names)
 static PetscErrorCode Append(McOutput out, PetscInt64 d)
 {
   double       theta[4], qoi = (double)d, field[6];
-  McOutputDraw draw = {theta, -1.0 * (double)d, 0.5, 0.25, PETSC_TRUE, PETSC_FALSE, &qoi, field};
+  McOutputDraw draw = {theta, -1.0 * (double)d, 0.5, 0.25, PETSC_TRUE, PETSC_FALSE, &qoi, field, 0.5 * (double)d};
 
   PetscFunctionBeginUser;
   for (PetscInt c = 0; c < 2; c++) {
@@ -206,7 +206,7 @@ static PetscErrorCode TestCheckpoint(const char *dir)
   /* A chain ahead of the other: no checkpoint (the blobs would not match one draw count). */
   {
     double       theta[4] = {0}, q = 0, field[6] = {0};
-    McOutputDraw d = {theta, 0, 0, 0, PETSC_FALSE, PETSC_FALSE, &q, field};
+    McOutputDraw d = {theta, 0, 0, 0, PETSC_FALSE, PETSC_FALSE, &q, field, 0};
     PetscCall(McOutputAppendDraw(out, 0, &d));
     EXPECT_ERROR(McOutputWriteCheckpoint(out, blobs, sizes), msg);
     CHECK(strstr(msg, "same draw"), "message \"%s\"", msg);

@@ -45,7 +45,7 @@ static void Spec(McOutputSpec *s, const char *const *names)
 static PetscErrorCode Append(McOutput out, PetscMPIInt rank, PetscInt64 d, double shift)
 {
   double            theta[P], qoi = (double)d, field[NV];
-  McOutputDraw      draw = {theta, -1.0 * (double)d, 0.5, 0.25, PETSC_TRUE, PETSC_FALSE, &qoi, NULL};
+  McOutputDraw      draw = {theta, -1.0 * (double)d, 0.5, 0.25, PETSC_TRUE, PETSC_FALSE, &qoi, NULL, 0};
   McOutputMemoryRow row = {d, rank + 1, 10, 100, 1};
 
   PetscFunctionBeginUser;
@@ -56,6 +56,7 @@ static PetscErrorCode Append(McOutput out, PetscMPIInt rank, PetscInt64 d, doubl
     for (int i = 0; i < NV; i++)
       field[i] = Field(d, c, i);
     draw.field = d % T == 0 ? field : NULL;
+    draw.seconds = 0.25 * (double)d + (double)c; /* relayed like the other columns */
     PetscCall(McOutputAppendDraw(out, c, &draw));
   }
   if ((d + 1) % B == 0) PetscCall(McOutputExchange(out));
@@ -98,6 +99,14 @@ static PetscErrorCode CheckFile(const char *path, PetscInt64 n, PetscInt64 from,
   CHECK(bad == 0, "%d values of posterior/theta differ from those appended", bad);
   H5Sclose(sp);
   H5Dclose(ds);
+  ds = H5Dopen2(f, "timing/seconds", H5P_DEFAULT);
+  H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, theta); /* C * n values fit */
+  H5Dclose(ds);
+  bad = 0;
+  for (PetscInt c = 0; c < C; c++)
+    for (PetscInt64 d = 0; d < n; d++)
+      bad += theta[c * n + d] != 0.25 * (double)d + (double)c;
+  CHECK(bad == 0, "%d values of timing/seconds differ from those appended", bad);
   PetscCall(PetscFree(theta));
 
   /* Field samples k = draws 0, 3, 6, ...; the running mean over them. */

@@ -18,6 +18,7 @@ typedef struct {
   PetscReal accept_prob; /* mean MH acceptance probability after --burn; NaN = not recorded */
   PetscReal step_size;   /* last recorded step size; NaN = not recorded */
   PetscInt  failed;      /* failed forward solves after --burn; -1 = not recorded */
+  PetscReal seconds;     /* timing/seconds at the last used draw; NaN = not recorded */
 } McDiagChain;
 
 typedef struct {
@@ -41,6 +42,7 @@ typedef struct {
   PetscInt     C;
   PetscInt     file_draws; /* draws per chain the file's draw dimension holds */
   PetscInt     burn, N;    /* draws dropped and used per chain */
+  PetscReal    seconds;    /* the largest of the chains' seconds: what ESS/s divides by; NaN = not recorded */
   McDiagChain *chains;
   PetscInt     nvars;
   McDiagVar   *vars;

@@ -274,6 +274,39 @@ static PetscErrorCode ChainStats(McDiagData *d, hid_t f)
   PetscFunctionReturn(0);
 }
 
+/* The sampling loop's seconds at each chain's last used draw (mcmc-run's
+ * timing/seconds), and their largest: the wall time the used draws took,
+ * burn-in and the draws before --burn included. */
+static PetscErrorCode ChainSeconds(McDiagData *d, hid_t f)
+{
+  hid_t   ds;
+  int     rank;
+  hsize_t dims[3];
+
+  PetscFunctionBeginUser;
+  d->seconds = NAN;
+  for (PetscInt c = 0; c < d->C; c++) d->chains[c].seconds = NAN;
+  if (!Exists(f, "timing") || !Exists(f, "timing/seconds")) PetscFunctionReturn(0);
+  PetscCall(OpenDataset(d, f, "timing/seconds", &ds, &rank, dims));
+  if (rank == 2 && dims[0] == (hsize_t)d->C && dims[1] >= (hsize_t)(d->burn + d->N)) {
+    PetscReal     *s;
+    PetscErrorCode ierr;
+    PetscCall(PetscMalloc1(d->C, &s));
+    ierr = ReadSlab(d, ds, "timing/seconds", 2, d->C, d->burn + d->N - 1, 1, 0, 1, s);
+    if (!ierr) {
+      d->seconds = 0;
+      for (PetscInt c = 0; c < d->C; c++) {
+        d->chains[c].seconds = s[c];
+        d->seconds = PetscIsNanReal(s[c]) || PetscIsNanReal(d->seconds) ? NAN : PetscMax(d->seconds, s[c]);
+      }
+    }
+    PetscCall(PetscFree(s));
+    H5Dclose(ds);
+    PetscCall(ierr);
+  } else H5Dclose(ds);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode ReadFields(McDiagData *d, hid_t f)
 {
   McDiagFields *F = &d->fields;
@@ -590,6 +623,7 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, McDiagData *d, hid_t f,
   PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
   PetscCall(ReadDraws(d, f, src, *nsrc));
   PetscCall(ChainStats(d, f));
+  PetscCall(ChainSeconds(d, f));
   PetscCall(ReadFields(d, f));
   PetscCall(ReadMemory(d, f));
   PetscFunctionReturn(0);

@@ -117,7 +117,8 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
           d->swmr ? "true" : "false", (int)d->C, (int)d->file_draws);
   for (PetscInt c = 0; c < d->C; c++)
     fprintf(o, "%s%d", c ? ", " : "", (int)d->chains[c].draws);
-  fprintf(o, "],\n  \"burn\": %d,\n  \"draws_used\": %d,\n", (int)d->burn, (int)d->N);
+  fprintf(o, "],\n  \"burn\": %d,\n  \"draws_used\": %d,\n  ", (int)d->burn, (int)d->N);
+  JsonNum(o, "seconds", d->seconds, ",\n");
   fprintf(o, "  \"thresholds\": {\"rhat\": %g, \"ess\": %d},\n  \"variables\": [", MC_DIAG_RHAT_MAX,
           (int)(MC_DIAG_ESS_PER_CHAIN * d->C));
   for (PetscInt i = 0; i < d->nvars; i++) {
@@ -136,6 +137,7 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
     JsonNum(o, "ess_bulk", s->ess_bulk, ", ");
     JsonNum(o, "ess_tail", s->ess_tail, ", ");
     JsonNum(o, "ess_mean", s->ess_mean, ", ");
+    JsonNum(o, "ess_bulk_per_second", s->ess_bulk / d->seconds, ", ");
     JsonNum(o, "rhat", s->rhat, ", ");
     JsonNum(o, "iat", s->iat, ", ");
     fprintf(o, "\"warning\": \"%s\"}", w);
@@ -147,6 +149,7 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
     JsonNum(o, "accepted", ch->accepted, ", ");
     JsonNum(o, "acceptance_rate", ch->accept_prob, ", ");
     JsonNum(o, "step_size", ch->step_size, ", ");
+    JsonNum(o, "seconds", ch->seconds, ", ");
     if (ch->failed >= 0)
       fprintf(o, "\"failed\": %d}", (int)ch->failed);
     else
@@ -208,6 +211,7 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
 {
   const McDiagMemory *M = &d->memory;
   int                 w = 8;
+  PetscBool           timed = isfinite(d->seconds) && d->seconds > 0 ? PETSC_TRUE : PETSC_FALSE;
 
   fprintf(o, "Inference for %s\n", d->path);
   fprintf(o, "%d chains; draws flushed per chain:", (int)d->C);
@@ -217,8 +221,10 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
           (int)(d->burn + d->N - 1), (int)d->N, (int)(d->N * d->C));
   for (PetscInt i = 0; i < d->nvars; i++)
     w = PetscMax(w, (int)strlen(d->vars[i].name));
-  fprintf(o, "%-*s %10s %10s %10s %10s %10s %10s %9s %9s %7s %9s  %s\n", w, "", "Mean", "MCSE", "StdDev", "5%", "50%",
-          "95%", "ESS_bulk", "ESS_tail", "R_hat", "IAT", "Warning");
+  fprintf(o, "%-*s %10s %10s %10s %10s %10s %10s %9s %9s", w, "", "Mean", "MCSE", "StdDev", "5%", "50%", "95%",
+          "ESS_bulk", "ESS_tail");
+  if (timed) fprintf(o, " %9s", "ESS/s");
+  fprintf(o, " %7s %9s  %s\n", "R_hat", "IAT", "Warning");
   for (PetscInt i = 0; i < d->nvars; i++) {
     const McDiagSummary *s = &d->vars[i].s;
     char                 wn[32];
@@ -230,8 +236,9 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
     Num(o, s->q05, 10);
     Num(o, s->q50, 10);
     Num(o, s->q95, 10);
-    fprintf(o, " %9.0f %9.0f %7.4f %9.2f  %s\n", (double)s->ess_bulk, (double)s->ess_tail, (double)s->rhat,
-            (double)s->iat, wn);
+    fprintf(o, " %9.0f %9.0f", (double)s->ess_bulk, (double)s->ess_tail);
+    if (timed) Num(o, s->ess_bulk / d->seconds, 9);
+    fprintf(o, " %7.4f %9.2f  %s\n", (double)s->rhat, (double)s->iat, wn);
   }
   fprintf(o,
           "\nESS: rank-normalised split-chain bulk and tail (5%%/95%% quantile) effective sample sizes;\n"
@@ -239,8 +246,15 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
           "IAT: integrated autocorrelation time (draws per independent draw); MCSE of the mean.\n"
           "Warning: R_hat > %.2f or ESS < %d (100 per chain) - not converged or too few effective draws.\n",
           MC_DIAG_RHAT_MAX, (int)(MC_DIAG_ESS_PER_CHAIN * d->C));
+  if (timed)
+    fprintf(o,
+            "ESS/s: ESS_bulk per second of the sampling loop up to the last used draw (%.4g s, the slowest chain;\n"
+            "burn-in and the draws before --burn included; resumed runs: the seconds of every part).\n",
+            (double)d->seconds);
 
-  fprintf(o, "\n%5s %8s %9s %10s %10s %7s\n", "chain", "draws", "accepted", "acc_prob", "step_size", "failed");
+  fprintf(o, "\n%5s %8s %9s %10s %10s %7s", "chain", "draws", "accepted", "acc_prob", "step_size", "failed");
+  if (timed) fprintf(o, " %10s", "seconds");
+  fputc('\n', o);
   for (PetscInt c = 0; c < d->C; c++) {
     const McDiagChain *ch = &d->chains[c];
     fprintf(o, "%5d %8d", (int)c, (int)ch->draws);
@@ -248,11 +262,14 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
     Num(o, ch->accept_prob, 10);
     Num(o, ch->step_size, 10);
     if (ch->failed >= 0)
-      fprintf(o, " %7d\n", (int)ch->failed);
+      fprintf(o, " %7d", (int)ch->failed);
     else
-      fprintf(o, " %7s\n", "-");
+      fprintf(o, " %7s", "-");
+    if (timed) Num(o, ch->seconds, 10);
+    fputc('\n', o);
   }
-  fprintf(o, "(accepted, acc_prob and failed over the draws after --burn)\n");
+  fprintf(o, "(accepted, acc_prob and failed over the draws after --burn%s)\n",
+          timed ? "; seconds: the sampling loop's, at the last used draw" : "");
 
   if (d->fields.present) {
     fprintf(o, "\nField '%s' (running mean/std of all draws, --burn does not apply): %d nodes, %d samples\n",

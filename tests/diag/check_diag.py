@@ -102,6 +102,25 @@ def test_io_writer(tmp, driver):
         check(set(got) == set(chains), f"io file: variables {list(got)} vs {list(chains)}")
         check(js["fields"] is not None and js["fields"]["nodes"] == 12 and js["memory"] is not None,
               "io file: fields or memory missing")
+        # The writer's timing/seconds (the driver stamps draw d with d ms):
+        # ESS/s is the bulk ESS over the last used draw's seconds.
+        check(close(js["seconds"], 0.599) and all(close(c["seconds"], 0.599) for c in js["chain_stats"]),
+              f"io file: seconds {js['seconds']}, per chain {[c['seconds'] for c in js['chain_stats']]}, want 0.599")
+        bad = [v["name"] for v in js["variables"] if not close(v["ess_bulk_per_second"], v["ess_bulk"] / 0.599)]
+        check(not bad, f"io file: ess_bulk_per_second != ess_bulk / 0.599 for {bad}")
+    js = diag_json("--burn", "100", path)
+    if js:
+        check(close(js["seconds"], 0.599) and js["draws_used"] == 500,
+              f"io file, --burn 100: seconds {js['seconds']} (the last used draw's, burn-in included)")
+    table = diag(path).stdout.splitlines()
+    head = next((ln for ln in table if "ESS_bulk" in ln), "").split()
+    row = next((ln for ln in table if ln.startswith("lp ")), "").split()
+    ok = "ESS/s" in head and len(row) >= len(head)
+    if ok:
+        lp = diag_json(path)["variables"][0]
+        ok = lp["name"] == "lp" and close(float(row[head.index("ESS/s") + 1]), lp["ess_bulk"] / 0.599, 1e-3)
+    check(ok, f"io file table: ESS/s column of lp: {head} {row}")
+    check(any("0.599 s, the slowest chain" in ln for ln in table), "io file table: the ESS/s note gives the seconds")
     # while the writer is still writing (SWMR), reading twice sees growth
     live = os.path.join(tmp, "io_live.h5")
     w = subprocess.Popen([driver, "-draws", "3000", "-chains", "2", "-params", "3", "-block", "50", "-nv", "5",
@@ -175,6 +194,9 @@ def test_finished(tmp):
         W, nb = (s ** 2).mean(0), N / len(n)
         r = np.sqrt(((nb - 1) / nb * W + m.var(axis=0, ddof=1)) / W)
         check(close(fj["node_rhat_max"], r.max()), f"fields node R-hat {fj['node_rhat_max']} vs {r.max()}")
+    # A file without timing/ (another writer): no seconds, no rate.
+    check(js["seconds"] is None and all(v["ess_bulk_per_second"] is None for v in js["variables"])
+          and all(c["seconds"] is None for c in js["chain_stats"]), "finished: rates without timing/seconds")
     mj = js["memory"]
     check(mj is not None and mj["rows"] == 50 and mj["live_objects_last"] == 42 and mj["rss_max"] == 51_000_000,
           f"memory {mj}")
@@ -197,6 +219,7 @@ def test_finished(tmp):
     head = next((ln for ln in lines if "ESS_bulk" in ln), "")
     for col in ("Mean", "MCSE", "StdDev", "5%", "50%", "95%", "ESS_bulk", "ESS_tail", "R_hat", "IAT", "Warning"):
         check(col in head, f"table header lacks {col}: {head!r}")
+    check("ESS/s" not in head and "seconds" not in p.stdout, f"table of a file without timing/ has ESS/s: {head!r}")
     row = next((ln for ln in lines if ln.startswith("log_kappa_1 ")), "")
     check(row.endswith("R_hat,ESS") or row.endswith("R_hat"), f"table row of the shifted parameter: {row!r}")
     check(any(ln.split()[:2] == ["3", "1000"] for ln in lines), "table lacks chain 3's line")

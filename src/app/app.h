@@ -49,6 +49,8 @@ typedef struct {
   struct McRunStats_ *stats; /* when set, the run's measurements go here (mc-bench); NULL = none */
   const char *resume;   /* --resume FILE: continue the run in FILE from its last checkpoint; NULL = new run */
   const char *listen;   /* --listen HOST:PORT with --serve; NULL: MC_SERVE_DEFAULT_LISTEN */
+  PetscInt    seed;     /* --seed S: replaces [chain] seed; -1 = keep */
+  const char *output;   /* --output PATH: replaces [output] path; NULL = keep */
 } McRunOptions;
 
 /* What a sampling run measured, for the benchmark (mc-bench). Times are

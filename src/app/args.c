@@ -32,7 +32,7 @@ int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **pe
       petsc_argv[np++] = argv[i];
     } else if (strcmp(a, "--") == 0) {
       petsc_rest = 1;
-    } else if (!strcmp(a, "--iterations") && i + 1 < argc) {
+    } else if ((!strcmp(a, "--iterations") || !strcmp(a, "--seed") || !strcmp(a, "--output")) && i + 1 < argc) {
       /* Our option's value is ours even when it looks like a PETSc option
        * ("--iterations -1" must be refused as -1, not as a missing value). */
       own_argv[no++] = argv[i];

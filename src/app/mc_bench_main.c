@@ -238,7 +238,7 @@ int main(int argc, char **argv)
   const char    *config = NULL, *json = NULL;
   long           fsteps = 100;
   McRunStats     st;
-  McRunOptions   opt = {MC_RUN_SAMPLE, PETSC_TRUE, PETSC_TRUE, 0, &st, NULL, NULL};
+  McRunOptions   opt = {MC_RUN_SAMPLE, PETSC_TRUE, PETSC_TRUE, 0, &st, NULL, NULL, -1, NULL};
   PetscErrorCode ierr;
 
   if (!own || !petsc) return MC_EXIT_RUNTIME;

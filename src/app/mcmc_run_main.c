@@ -10,7 +10,7 @@
 static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "       mcmc-run --resume FILE [CONFIG] [--iterations N] [PETSc options]\n"
                             "       mcmc-run --check CONFIG\n"
-                            "       mcmc-run --print-config CONFIG\n"
+                            "       mcmc-run --print-config CONFIG [--iterations N] [--seed S] [--output PATH]\n"
                             "       mcmc-run --serve CONFIG [--listen HOST:PORT]\n"
                             "\n"
                             "Samples the posterior of the PDE inverse problem described by CONFIG (TOML).\n"
@@ -22,6 +22,9 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "  --print-config      print CONFIG fully resolved (defaults filled in) as TOML, and exit\n"
                             "  --iterations N      run N iterations per chain instead of [chain] iterations\n"
                             "                      (burn-in scaled by the same factor)\n"
+                            "  --seed S            use seed S instead of [chain] seed (0 <= S <= 2147483647)\n"
+                            "  --output PATH       write to PATH instead of [output] path (the MAP file of --map\n"
+                            "                      and the side-car files follow its name)\n"
                             "  --force             replace the output file if it exists\n"
                             "  --map               compute the MAP point (Newton-CG, one line per iteration) and the\n"
                             "                      Laplace approximation, write them to <output stem>_map.h5 (+ .xmf),\n"
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
   char      **petsc = calloc((size_t)argc + 1, sizeof(char *));
   int         nown = 0, npetsc, code = MC_EXIT_OK;
   const char *config = NULL;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL, NULL, NULL};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_FALSE, PETSC_FALSE, 0, NULL, NULL, NULL, -1, NULL};
 
   if (!own || !petsc) {
     fprintf(stderr, "mcmc-run: out of memory reading the command line\n");
@@ -112,6 +115,23 @@ int main(int argc, char **argv)
         goto done;
       }
       opt.iterations = (PetscInt)n;
+    } else if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7)) {
+      const char *v = a[6] == '=' ? a + 7 : (i + 1 < nown ? own[++i] : NULL);
+      char       *end = NULL;
+      long long   n = v ? strtoll(v, &end, 10) : -1;
+      if (!v || !*v || *end || n < 0 || n > 2147483647LL) {
+        fprintf(stderr, "mcmc-run: --seed needs a whole number in [0, 2147483647], got '%s'\n", v ? v : "");
+        code = MC_EXIT_USAGE;
+        goto done;
+      }
+      opt.seed = (PetscInt)n;
+    } else if (!strcmp(a, "--output") || !strncmp(a, "--output=", 9)) {
+      opt.output = a[8] == '=' ? a + 9 : (i + 1 < nown ? own[++i] : NULL);
+      if (!opt.output || !*opt.output) {
+        fprintf(stderr, "mcmc-run: --output needs the path of the output file\n");
+        code = MC_EXIT_USAGE;
+        goto done;
+      }
     } else if (a[0] == '-' && a[1] == '-') {
       fprintf(stderr, "mcmc-run: unknown option '%s' (see mcmc-run --help)\n", a);
       code = MC_EXIT_USAGE;
@@ -131,6 +151,17 @@ int main(int argc, char **argv)
   }
   if (!config && !opt.resume) {
     fprintf(stderr, "mcmc-run: no CONFIG given\n\n%s", usage);
+    code = MC_EXIT_USAGE;
+    goto done;
+  }
+  if (opt.resume && (opt.seed >= 0 || opt.output)) {
+    fprintf(stderr, "mcmc-run: --resume continues FILE with the seed of its checkpoint: --seed and --output do not "
+                    "apply\n");
+    code = MC_EXIT_USAGE;
+    goto done;
+  }
+  if (opt.mode == MC_RUN_SERVE && (opt.seed >= 0 || opt.output || opt.iterations)) {
+    fprintf(stderr, "mcmc-run: --serve samples nothing: --seed, --output and --iterations do not apply\n");
     code = MC_EXIT_USAGE;
     goto done;
   }

@@ -119,6 +119,29 @@ static PetscErrorCode ReadText(const char *path, char **text)
   PetscCheck(*text, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: cannot read", path);
   PetscFunctionReturn(0);
 }
+/* The configuration's text as the output file stores it: the command
+ * line's overrides follow as a comment, so the file says how its run was
+ * set up (a resume takes the seed from the checkpoint and writes FILE, so
+ * the keys above them may stay as they were). */
+static PetscErrorCode AnnotateText(char **text, const McRunOptions *opt)
+{
+  char   note[PETSC_MAX_PATH_LEN + 128] = "";
+  size_t n;
+  char  *all;
+
+  PetscFunctionBeginUser;
+  if (opt->iterations > 0) PetscCall(PetscSNPrintf(note + strlen(note), sizeof note - strlen(note), " --iterations %d", (int)opt->iterations));
+  if (opt->seed >= 0) PetscCall(PetscSNPrintf(note + strlen(note), sizeof note - strlen(note), " --seed %d", (int)opt->seed));
+  if (opt->output) PetscCall(PetscSNPrintf(note + strlen(note), sizeof note - strlen(note), " --output %s", opt->output));
+  if (!note[0]) PetscFunctionReturn(0);
+  n = strlen(*text) + strlen(note) + 64;
+  PetscCall(PetscMalloc1(n, &all));
+  PetscCall(PetscSNPrintf(all, n, "%s%s# mcmc-run command line:%s\n", *text, **text && (*text)[strlen(*text) - 1] != '\n' ? "\n" : "", note));
+  PetscCall(PetscFree(*text));
+  *text = all;
+  PetscFunctionReturn(0);
+}
+
 /* ----------------------------------------------------------------- run */
 
 static PetscErrorCode RunFree(Run *r)
@@ -174,6 +197,12 @@ static PetscErrorCode RunCreate(const McRunOptions *opt, Run **run)
 static PetscErrorCode ApplyOverrides(McConfig *cfg, const McRunOptions *opt, int *code)
 {
   PetscFunctionBeginUser;
+  if (opt->seed >= 0) cfg->chain.seed = opt->seed;
+  if (opt->output) {
+    PetscCheck(strlen(opt->output) < sizeof cfg->output.path, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+               "--output %s: the path is longer than %d characters", opt->output, (int)sizeof cfg->output.path - 1);
+    PetscCall(PetscStrncpy(cfg->output.path, opt->output, sizeof cfg->output.path));
+  }
   if (opt->iterations > 0) {
     PetscInt old = cfg->chain.iterations;
     cfg->chain.iterations = opt->iterations;
@@ -341,6 +370,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
   } else {
     PetscCall(LoadConfig(config, NULL, &cfg, code));
     if (cfg) PetscCall(ReadText(config, &r->config_text));
+    if (cfg) PetscCall(AnnotateText(&r->config_text, opt));
     if (cfg) PetscCall(ApplyOverrides(cfg, opt, code));
   }
   if (!cfg) {
@@ -482,18 +512,21 @@ PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *cod
   PetscFunctionReturn(0);
 }
 
-/* --check and --print-config: validate, then report on rank 0 only. */
-static PetscErrorCode CheckConfig(const char *config, int print, int *code)
+/* --check and --print-config: validate (with the command line's overrides),
+ * then report on rank 0 only. */
+static PetscErrorCode CheckConfig(const char *config, const McRunOptions *opt, int *code)
 {
   PetscMPIInt rank;
   McConfig   *cfg = NULL;
+  int         print = opt->mode == MC_RUN_PRINT_CONFIG;
 
   PetscFunctionBeginUser;
   *code = MC_EXIT_OK;
   PetscCall(LoadConfig(config, NULL, &cfg, code));
   if (!cfg) PetscFunctionReturn(0);
+  PetscCall(ApplyOverrides(cfg, opt, code));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  if (rank == 0) {
+  if (rank == 0 && *code == MC_EXIT_OK) {
     if (print)
       PetscCall(McConfigWrite(cfg, stdout));
     else
@@ -525,7 +558,7 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
   else if (opt->mode == MC_RUN_SERVE)
     ierr = McServe(config, opt, &code);
   else
-    ierr = CheckConfig(config, opt->mode == MC_RUN_PRINT_CONFIG, &code);
+    ierr = CheckConfig(config, opt, &code);
   if (ierr) {
     PetscMPIInt size = 1;
     /* An error on one rank of several: the others wait in a collective

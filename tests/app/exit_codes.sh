@@ -23,6 +23,11 @@ expect 1 "more than one CONFIG given: 'a.toml' and 'b.toml'" "$run" a.toml b.tom
 expect 1 "$tmp/missing.toml: cannot open configuration: No such file or directory" "$run" "$tmp/missing.toml"
 expect 1 "iterations needs a whole number in .1, 1e9., got 'x'" "$run" --iterations x a.toml
 expect 1 "iterations needs a whole number in .1, 1e9., got '0'" "$run" --iterations=0 a.toml
+expect 1 "seed needs a whole number in .0, 2147483647., got '-1'" "$run" --seed -1 a.toml
+expect 1 "seed needs a whole number in .0, 2147483647., got '2147483648'" "$run" --seed=2147483648 a.toml
+expect 1 "output needs the path of the output file" "$run" --output= a.toml
+expect 1 "resume continues FILE with the seed of its checkpoint: --seed and --output do not apply" "$run" --resume x.h5 --seed 3
+expect 1 "serve samples nothing: --seed, --output and --iterations do not apply" "$run" --serve a.toml --output y.h5
 expect 1 "no FILE given" "$diag"
 expect 1 "unknown option '--bogus'" "$diag" --bogus
 # Mistakes only visible against the mesh: one line naming the file, exit 1.

@@ -17,6 +17,10 @@ CHECK: default   the default problem: posterior mean error below a bound and
                  wrong row count, an unsymmetric one, an indefinite one, and
                  the key with kernel pcn: exit 1 with one line naming the
                  file (and line) or the key
+       overrides --seed S and --output PATH: the same draws as the
+                 configuration edited to that seed and path; the default seed
+                 gives others; the stored configuration records the command
+                 line; --print-config shows them; --map follows --output
        tty       with stderr on a terminal (a pseudo-terminal) the progress
                  line is rewritten in place: several reports, each starting
                  with a carriage return and ending with erase-to-end-of-line,
@@ -189,6 +193,33 @@ elif check == "rwmcov":
         code, out, err = variant(name, **kw)
         expect(code == 1 and re.search(pattern, err, re.M) is not None and "PETSC ERROR" not in err,
                "%s: exit code %d (expected 1), stderr %r" % (name, code, err[-300:]))
+elif check == "overrides":
+    code, out, err = mcmc("--quiet", "--seed", "7", "--output", "seeded.h5")
+    expect(code == 0 and output_path(out) == os.path.join(work, "seeded.h5"),
+           "--seed 7 --output seeded.h5: exit %d, writes %s" % (code, output_path(out) if code == 0 else err[-300:]))
+    expect(not os.path.exists(os.path.join(work, "small.h5")), "the configuration's path is not written")
+    edited = runcheck.write_config(work, config, "edited.toml", chain__seed="7", output__path='"edited.h5"')
+    p = subprocess.run([run, edited, "--quiet"], cwd=work, capture_output=True, text=True, timeout=240)
+    expect(p.returncode == 0, "the configuration edited to seed 7: exit %d" % p.returncode)
+    runcheck.compare(os.path.join(work, "edited.h5"), os.path.join(work, "seeded.h5"), "--seed 7 --output",
+                     "the configuration edited to seed = 7")
+    code, out, err = mcmc("--quiet", "--output", "default.h5")
+    with h5py.File(os.path.join(work, "default.h5"), "r") as f, h5py.File(os.path.join(work, "seeded.h5"), "r") as g:
+        expect(f["sample_stats/lp"].shape == g["sample_stats/lp"].shape and
+               not np.array_equal(f["sample_stats/lp"][()], g["sample_stats/lp"][()]),
+               "the configuration's seed (12345) gives other draws than --seed 7")
+        stored = g.attrs["config"]
+        stored = stored.decode() if isinstance(stored, bytes) else stored
+    expect(stored == open(config).read() + "# mcmc-run command line: --seed 7 --output seeded.h5\n",
+           "the stored configuration is the file's text and the command line: %r" % stored[-120:])
+    p = subprocess.run([run, "--print-config", config, "--seed", "7", "--output", "x.h5", "--iterations", "600"],
+                       cwd=work, capture_output=True, text=True, timeout=60)
+    expect(p.returncode == 0 and re.search(r"^seed = 7$", p.stdout, re.M) and
+           re.search(r'^path = "x\.h5"$', p.stdout, re.M) and re.search(r"^iterations = 600$", p.stdout, re.M) and
+           re.search(r"^burn_in = 100$", p.stdout, re.M),
+           "--print-config shows --seed, --output and --iterations (burn-in scaled)")
+    code, out, err = mcmc("--map", "--output", "m.h5")
+    expect(code == 0 and os.path.exists(os.path.join(work, "m_map.h5")), "--map --output m.h5 writes m_map.h5: exit %d" % code)
 elif check == "tty":
     # Long enough (150000 iterations, ~2 s here, more under the sanitizers) for
     # a few of the reports made every 0.25 s on a terminal; thinned so the

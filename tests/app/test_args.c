@@ -53,6 +53,10 @@ int main(void)
        L("p", "-pc_factor_shift_amount", "-1e-3"));
   Case(L("p", "-h"), L("p", "-h"), L("p"));
   Case(L("p", "run.toml", "--", "--weird", "x"), L("p", "run.toml"), L("p", "--weird", "x"));
+  /* Our options' values stay ours, also when they look like PETSc's. */
+  Case(L("p", "--seed", "-1", "run.toml", "-log_view"), L("p", "--seed", "-1", "run.toml"), L("p", "-log_view"));
+  Case(L("p", "--output", "-x.h5", "--iterations", "-5", "run.toml"), L("p", "--output", "-x.h5", "--iterations", "-5", "run.toml"),
+       L("p"));
   printf("%d failures\n", failures);
   return failures != 0;
 }

@@ -76,7 +76,7 @@ static PetscErrorCode TestRun(const char *dir)
 {
   char         path[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN];
   FILE        *f;
-  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_TRUE, PETSC_TRUE, 0, NULL, NULL, NULL};
+  McRunOptions opt = {MC_RUN_SAMPLE, PETSC_TRUE, PETSC_TRUE, 0, NULL, NULL, NULL, -1, NULL};
   McMemUsage   u0, u1;
   int          code = -1;
 

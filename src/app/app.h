@@ -335,13 +335,15 @@ PetscErrorCode McRunBlobUnpack(const void *buf, size_t size, McRunBlob *plan, Mc
 
 /* mcmc-diag's options (see mcmc-diag --help). */
 typedef struct {
-  const char *file;   /* the output file, finished or being written */
+  const char *file;   /* the output file, finished or being written (the first of files) */
   const char *vars;   /* comma-separated names to report; NULL = all */
   long long   burn;   /* draws dropped at the start of every chain */
   int         json;   /* JSON instead of the table */
+  const char *const *files; /* nfiles output files of one model whose chains are combined; NULL: file alone */
+  int                nfiles;
 } McDiagOptions;
 
-/* Reads the file, computes the diagnostics and prints them to out. Needs
+/* Reads the file(s), computes the diagnostics and prints them to out. Needs
  * PETSc initialised; returns a PetscErrorCode (user errors: PETSC_ERR_FILE_*
  * or PETSC_ERR_USER_INPUT, with a message naming the file and object). */
 int McDiagReportRun(const McDiagOptions *opt, FILE *out);

@@ -36,9 +36,18 @@ typedef struct {
   PetscInt64 *iteration, *rss, *live_objects, *live_bytes, *collections;
 } McDiagMemory;
 
+/* One file of several combined (McDiagDataMerge_Private). */
 typedef struct {
   const char  *path;
-  PetscBool    swmr; /* opened as a SWMR reader (the file may be growing) */
+  PetscBool    swmr;
+  PetscInt     C, chain0;  /* its chains are chains chain0 .. chain0+C-1 of the combination */
+  PetscInt     file_draws;
+  McDiagMemory memory;
+} McDiagFile;
+
+typedef struct {
+  const char  *path; /* NULL for several files combined */
+  PetscBool    swmr; /* opened as a SWMR reader (the file may be growing); several files: all were */
   PetscInt     C;
   PetscInt     file_draws; /* draws per chain the file's draw dimension holds */
   PetscInt     burn, N;    /* draws dropped and used per chain */
@@ -47,11 +56,22 @@ typedef struct {
   PetscInt     nvars;
   McDiagVar   *vars;
   McDiagFields fields;
-  McDiagMemory memory;
+  McDiagMemory memory;        /* one file's (rows 0 for several: see files) */
+  char         model_hash[256]; /* the root attribute model_hash, "" if none */
+  PetscInt     nfiles;        /* 0: one file (path); else the files combined */
+  McDiagFile  *files;
 } McDiagData;
 
 /* Opens opt->file and reads everything mcmc-diag reports; the draws of the
- * selected variables are read burn .. burn+N of every chain.
+ * selected variables are read burn .. burn+N of every chain, N the shortest
+ * chain's draws after the burn-in but at most max_used.
  * Ownership: fills *d, freed by McDiagDataFree_Private. */
-PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d);
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, McDiagData *d);
+/* The draws of opt->file's shortest chain (what bounds the used draws). */
+PetscErrorCode McDiagDataShortest_Private(const McDiagOptions *opt, PetscInt *shortest);
 PetscErrorCode McDiagDataFree_Private(McDiagData *d);
+/* Combines n files' data (read with the same used draws) into *d: their
+ * chains one after the other, checked to be of one model with the same
+ * quantities. Ownership: takes parts' contents (each left empty, to be
+ * freed by McDiagDataFree_Private); *d is new. */
+PetscErrorCode McDiagDataMerge_Private(PetscInt n, McDiagData *parts, McDiagData *d);

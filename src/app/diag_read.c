@@ -597,8 +597,29 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
   PetscFunctionReturn(0);
 }
 
-/* Everything after opening the file; src is freed by the caller. */
-static PetscErrorCode ReadOpen(const McDiagOptions *opt, McDiagData *d, hid_t f, Source *src, PetscInt *nsrc)
+/* The root attribute model_hash (mcmc-run's files) into d->model_hash. */
+static void ReadModelHash(McDiagData *d, hid_t f)
+{
+  hid_t a, t;
+
+  d->model_hash[0] = '\0';
+  if (H5Aexists(f, "model_hash") <= 0) return;
+  a = H5Aopen(f, "model_hash", H5P_DEFAULT);
+  t = a < 0 ? -1 : H5Aget_type(a);
+  if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0 && H5Tget_size(t) < sizeof d->model_hash) {
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, sizeof d->model_hash - 1);
+    if (H5Aread(a, mt, d->model_hash) < 0) d->model_hash[0] = '\0';
+    H5Tclose(mt);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+}
+
+/* Everything after opening the file; src is freed by the caller. With
+ * shortest_only, only the shortest chain's draws into *shortest. */
+static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, hid_t f, Source *src,
+                               PetscInt *nsrc, PetscInt *shortest_only)
 {
   PetscInt nsel = 0, shortest;
   hsize_t  ndraw;
@@ -612,8 +633,13 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, McDiagData *d, hid_t f,
   shortest = d->file_draws;
   for (PetscInt c = 0; c < d->C; c++)
     shortest = PetscMin(shortest, d->chains[c].draws);
+  if (shortest_only) {
+    *shortest_only = shortest;
+    PetscFunctionReturn(0);
+  }
+  ReadModelHash(d, f);
   d->burn = (PetscInt)opt->burn;
-  d->N = shortest - d->burn;
+  d->N = PetscMin(shortest - d->burn, max_used);
   PetscCheck(d->N >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: the shortest chain has %d draws; after --burn %d that leaves %d, and the diagnostics need at least 4",
              opt->file, (int)shortest, (int)d->burn, (int)d->N);
@@ -629,7 +655,8 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, McDiagData *d, hid_t f,
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d)
+/* Opens opt->file and reads it (ReadOpen). */
+static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, PetscInt *shortest_only)
 {
   hid_t          f;
   Source        *src;
@@ -665,7 +692,7 @@ PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d)
   PetscCall(PetscCalloc1(MC_DIAG_MAXVARS, &src));
   /* Not PetscCall: a user error (a --vars name, a short file) must still
    * release what was read so far. */
-  ierr = ReadOpen(opt, d, f, src, &nsrc);
+  ierr = ReadOpen(opt, max_used, d, f, src, &nsrc, shortest_only);
   FreeSources(src, nsrc);
   PetscCall(PetscFree(src));
   H5Fclose(f);
@@ -674,9 +701,37 @@ PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, McDiagData *d)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, McDiagData *d)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Read(opt, max_used, d, NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagDataShortest_Private(const McDiagOptions *opt, PetscInt *shortest)
+{
+  McDiagData d;
+
+  PetscFunctionBeginUser;
+  PetscCall(Read(opt, PETSC_MAX_INT, &d, shortest));
+  PetscCall(McDiagDataFree_Private(&d));
+  PetscFunctionReturn(0);
+}
+
+static void FreeMemory(McDiagMemory *M)
+{
+  PetscFree(M->iteration);
+  PetscFree(M->rss);
+  PetscFree(M->live_objects);
+  PetscFree(M->live_bytes);
+  PetscFree(M->collections);
+}
+
 PetscErrorCode McDiagDataFree_Private(McDiagData *d)
 {
   PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < d->nfiles; k++) FreeMemory(&d->files[k].memory);
+  PetscCall(PetscFree(d->files));
   for (PetscInt i = 0; i < d->nvars; i++) {
     PetscCall(PetscFree(d->vars[i].name));
     PetscCall(PetscFree(d->vars[i].x));
@@ -685,10 +740,6 @@ PetscErrorCode McDiagDataFree_Private(McDiagData *d)
   PetscCall(PetscFree(d->chains));
   if (d->fields.present) PetscCall(PetscFree3(d->fields.count, d->fields.mean, d->fields.std));
   PetscCall(PetscFree(d->fields.truth));
-  PetscCall(PetscFree(d->memory.iteration));
-  PetscCall(PetscFree(d->memory.rss));
-  PetscCall(PetscFree(d->memory.live_objects));
-  PetscCall(PetscFree(d->memory.live_bytes));
-  PetscCall(PetscFree(d->memory.collections));
+  FreeMemory(&d->memory);
   PetscFunctionReturn(0);
 }

@@ -107,13 +107,73 @@ static void JsonNum(FILE *o, const char *key, PetscReal x, const char *sep)
     fprintf(o, "\"%s\": null%s", key, sep);
 }
 
+/* The memory trace's extremes: RSS max, live objects min and max. */
+static void MemoryRange(const McDiagMemory *M, PetscInt64 *rmax, PetscInt64 *omin, PetscInt64 *omax)
+{
+  *rmax = M->rss[0], *omin = M->live_objects[0], *omax = M->live_objects[0];
+  for (PetscInt r = 0; r < M->rows; r++) {
+    *rmax = PetscMax(*rmax, M->rss[r]);
+    *omin = PetscMin(*omin, M->live_objects[r]);
+    *omax = PetscMax(*omax, M->live_objects[r]);
+  }
+}
+
+static void JsonMemory(FILE *o, const McDiagMemory *M)
+{
+  PetscInt64 rmax, omin, omax;
+
+  if (!M->rows) {
+    fprintf(o, "null");
+    return;
+  }
+  MemoryRange(M, &rmax, &omin, &omax);
+  fprintf(o,
+          "{\"rows\": %d, \"first_iteration\": %lld, \"last_iteration\": %lld, \"rss_first\": %lld, \"rss_max\": "
+          "%lld, \"rss_last\": %lld, ",
+          (int)M->rows, (long long)M->iteration[0], (long long)M->iteration[M->rows - 1], (long long)M->rss[0],
+          (long long)rmax, (long long)M->rss[M->rows - 1]);
+  fprintf(o,
+          "\"live_objects_first\": %lld, \"live_objects_min\": %lld, \"live_objects_max\": %lld, \"live_objects_last\": "
+          "%lld, \"live_bytes_first\": %lld, \"live_bytes_last\": %lld, \"collections\": %lld}",
+          (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1],
+          (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
+}
+
+/* "files": every file read, its chains and its memory trace (one file: the
+ * top-level file, chains and memory again). */
+static void JsonFiles(FILE *o, const McDiagData *d)
+{
+  fprintf(o, "  \"files\": [");
+  if (!d->nfiles) {
+    fprintf(o, "\n    {\"file\": ");
+    JsonString(o, d->path);
+    fprintf(o, ", \"swmr\": %s, \"chains\": %d, \"first_chain\": 0, \"draws_in_file\": %d, \"memory\": ",
+            d->swmr ? "true" : "false", (int)d->C, (int)d->file_draws);
+    JsonMemory(o, &d->memory);
+    fprintf(o, "}");
+  }
+  for (PetscInt k = 0; k < d->nfiles; k++) {
+    const McDiagFile *f = &d->files[k];
+    fprintf(o, "%s\n    {\"file\": ", k ? "," : "");
+    JsonString(o, f->path);
+    fprintf(o, ", \"swmr\": %s, \"chains\": %d, \"first_chain\": %d, \"draws_in_file\": %d, \"memory\": ",
+            f->swmr ? "true" : "false", (int)f->C, (int)f->chain0, (int)f->file_draws);
+    JsonMemory(o, &f->memory);
+    fprintf(o, "}");
+  }
+  fprintf(o, "\n  ],\n");
+}
+
 static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
 {
-  const McDiagMemory *M = &d->memory;
-
   fprintf(o, "{\n  \"file\": ");
-  JsonString(o, d->path);
-  fprintf(o, ",\n  \"swmr\": %s,\n  \"chains\": %d,\n  \"draws_in_file\": %d,\n  \"draws_per_chain\": [",
+  if (d->path)
+    JsonString(o, d->path);
+  else
+    fprintf(o, "null");
+  fprintf(o, ",\n");
+  JsonFiles(o, d);
+  fprintf(o, "  \"swmr\": %s,\n  \"chains\": %d,\n  \"draws_in_file\": %d,\n  \"draws_per_chain\": [",
           d->swmr ? "true" : "false", (int)d->C, (int)d->file_draws);
   for (PetscInt c = 0; c < d->C; c++)
     fprintf(o, "%s%d", c ? ", " : "", (int)d->chains[c].draws);
@@ -175,27 +235,7 @@ static void PrintJson(FILE *o, const McDiagData *d, const FieldSummary *fs)
     fprintf(o, "\"node_rhat_over\": %d}", (int)fs->rhat_over);
   }
   fprintf(o, ",\n  \"memory\": ");
-  if (!M->rows)
-    fprintf(o, "null");
-  else {
-    PetscInt64 rmax = M->rss[0], omin = M->live_objects[0], omax = M->live_objects[0];
-    for (PetscInt r = 0; r < M->rows; r++) {
-      rmax = PetscMax(rmax, M->rss[r]);
-      omin = PetscMin(omin, M->live_objects[r]);
-      omax = PetscMax(omax, M->live_objects[r]);
-    }
-    fprintf(o,
-            "{\"rows\": %d, \"first_iteration\": %lld, \"last_iteration\": %lld, \"rss_first\": %lld, \"rss_max\": "
-            "%lld, \"rss_last\": %lld, ",
-            (int)M->rows, (long long)M->iteration[0], (long long)M->iteration[M->rows - 1], (long long)M->rss[0],
-            (long long)rmax, (long long)M->rss[M->rows - 1]);
-    fprintf(
-        o,
-        "\"live_objects_first\": %lld, \"live_objects_min\": %lld, \"live_objects_max\": %lld, \"live_objects_last\": "
-        "%lld, \"live_bytes_first\": %lld, \"live_bytes_last\": %lld, \"collections\": %lld}",
-        (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1],
-        (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
-  }
+  JsonMemory(o, &d->memory);
   fprintf(o, "\n}\n");
 }
 
@@ -207,13 +247,36 @@ static void Num(FILE *o, PetscReal x, int w)
     fprintf(o, " %*s", w, isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
 }
 
+static void PrintMemory(FILE *o, const McDiagMemory *M, const char *file)
+{
+  PetscInt64 rmax, omin, omax;
+
+  if (!M->rows) return;
+  MemoryRange(M, &rmax, &omin, &omax);
+  fprintf(o, "\nMemory trace%s%s: %d rows, iterations %lld..%lld\n", file ? " of " : "", file ? file : "", (int)M->rows,
+          (long long)M->iteration[0], (long long)M->iteration[M->rows - 1]);
+  fprintf(o, "  RSS first %.1f MiB, max %.1f MiB, last %.1f MiB\n", M->rss[0] / 1048576.0, rmax / 1048576.0,
+          M->rss[M->rows - 1] / 1048576.0);
+  fprintf(o,
+          "  live objects first %lld, min %lld, max %lld, last %lld; live bytes first %lld, last %lld; collections "
+          "%lld\n",
+          (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1],
+          (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
+}
+
 static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
 {
-  const McDiagMemory *M = &d->memory;
   int                 w = 8;
   PetscBool           timed = isfinite(d->seconds) && d->seconds > 0 ? PETSC_TRUE : PETSC_FALSE;
 
-  fprintf(o, "Inference for %s\n", d->path);
+  if (d->path)
+    fprintf(o, "Inference for %s\n", d->path);
+  else {
+    fprintf(o, "Inference for %d files, their chains combined:\n", (int)d->nfiles);
+    for (PetscInt k = 0; k < d->nfiles; k++)
+      fprintf(o, "  %s: chains %d..%d\n", d->files[k].path, (int)d->files[k].chain0,
+              (int)(d->files[k].chain0 + d->files[k].C - 1));
+  }
   fprintf(o, "%d chains; draws flushed per chain:", (int)d->C);
   for (PetscInt c = 0; c < d->C; c++)
     fprintf(o, " %d", (int)d->chains[c].draws);
@@ -283,23 +346,44 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
       fprintf(o, "  node R-hat (basic, from chain means/stds): max %.4f, %d nodes > %.2f\n", (double)fs->rhat_max,
               (int)fs->rhat_over, MC_DIAG_RHAT_MAX);
   }
-  if (M->rows) {
-    PetscInt64 rmax = M->rss[0], omin = M->live_objects[0], omax = M->live_objects[0];
-    for (PetscInt r = 0; r < M->rows; r++) {
-      rmax = PetscMax(rmax, M->rss[r]);
-      omin = PetscMin(omin, M->live_objects[r]);
-      omax = PetscMax(omax, M->live_objects[r]);
-    }
-    fprintf(o, "\nMemory trace: %d rows, iterations %lld..%lld\n", (int)M->rows, (long long)M->iteration[0],
-            (long long)M->iteration[M->rows - 1]);
-    fprintf(o, "  RSS first %.1f MiB, max %.1f MiB, last %.1f MiB\n", M->rss[0] / 1048576.0, rmax / 1048576.0,
-            M->rss[M->rows - 1] / 1048576.0);
-    fprintf(o,
-            "  live objects first %lld, min %lld, max %lld, last %lld; live bytes first %lld, last %lld; collections "
-            "%lld\n",
-            (long long)M->live_objects[0], (long long)omin, (long long)omax, (long long)M->live_objects[M->rows - 1],
-            (long long)M->live_bytes[0], (long long)M->live_bytes[M->rows - 1], (long long)M->collections[M->rows - 1]);
+  PrintMemory(o, &d->memory, NULL);
+  for (PetscInt k = 0; k < d->nfiles; k++) PrintMemory(o, &d->files[k].memory, d->files[k].path);
+}
+
+/* Several files: the used draws are the shortest chain's of all of them;
+ * each file is read with that many, then their chains are combined. */
+static PetscErrorCode ReadFiles(const McDiagOptions *opt, McDiagData *d)
+{
+  McDiagOptions one = *opt;
+  McDiagData   *parts;
+  PetscInt      shortest = PETSC_MAX_INT, n = opt->nfiles;
+  PetscErrorCode ierr = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < n; k++) {
+    PetscInt s;
+    one.file = opt->files[k];
+    PetscCall(McDiagDataShortest_Private(&one, &s));
+    shortest = PetscMin(shortest, s);
   }
+  PetscCheck(shortest - opt->burn >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "the shortest chain of the %d files has %d draws; after --burn %d that leaves %d, and the diagnostics need "
+             "at least 4",
+             (int)n, (int)shortest, (int)opt->burn, (int)(shortest - opt->burn));
+  PetscCall(PetscCalloc1(n, &parts));
+  for (PetscInt k = 0; k < n && !ierr; k++) {
+    one.file = opt->files[k];
+    ierr = McDiagDataRead_Private(&one, shortest - (PetscInt)opt->burn, &parts[k]);
+    if (ierr) n = k; /* parts[k] was released by the failed read */
+  }
+  if (!ierr) {
+    ierr = McDiagDataMerge_Private(n, parts, d);
+    if (ierr) PetscCall(McDiagDataFree_Private(d));
+  }
+  for (PetscInt k = 0; k < n; k++) PetscCall(McDiagDataFree_Private(&parts[k]));
+  PetscCall(PetscFree(parts));
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
 }
 
 int McDiagReportRun(const McDiagOptions *opt, FILE *out)
@@ -308,7 +392,10 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out)
   FieldSummary fs = {0};
 
   PetscFunctionBeginUser;
-  PetscCall(McDiagDataRead_Private(opt, &d));
+  if (opt->nfiles > 1)
+    PetscCall(ReadFiles(opt, &d));
+  else
+    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, &d));
   for (PetscInt i = 0; i < d.nvars; i++) {
     PetscCall(McDiagSummarize(d.C, d.N, d.vars[i].x, &d.vars[i].s));
     PetscCall(PetscFree(d.vars[i].x));

@@ -8,14 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5\n"
+static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5 [FILE.h5 ...]\n"
                             "\n"
                             "Convergence diagnostics and posterior summaries of an mcmc-run output file,\n"
-                            "finished or still being written: per quantity mean, MCSE, sd, 5/50/95%\n"
-                            "quantiles, bulk and tail ESS, bulk ESS per second of the sampling loop,\n"
-                            "rank-normalised split R-hat, integrated autocorrelation time and a warning\n"
-                            "when R-hat > 1.01 or ESS < 100 per chain; acceptance and seconds per chain;\n"
-                            "the field's posterior mean/std against the truth; the memory trace.\n"
+                            "finished or still being written, or of the chains of several files of one\n"
+                            "model combined (a job array, runs with other seeds): per quantity mean, MCSE,\n"
+                            "sd, 5/50/95% quantiles, bulk and tail ESS, bulk ESS per second of the\n"
+                            "sampling loop, rank-normalised split R-hat, integrated autocorrelation time\n"
+                            "and a warning when R-hat > 1.01 or ESS < 100 per chain; acceptance and\n"
+                            "seconds per chain; the field's posterior mean/std against the truth; the\n"
+                            "memory trace of each file.\n"
                             "\n"
                             "Options:\n"
                             "  --burn N         drop the first N draws of every chain (default 0)\n"
@@ -65,10 +67,10 @@ static int Run(const McDiagOptions *opt)
   return code;
 }
 
-int main(int argc, char **argv)
+/* The command line into opt (files: the FILE arguments, in order). Returns
+ * -1 to go on, else the exit code. */
+static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
 {
-  McDiagOptions opt = {NULL, NULL, 0, 0};
-
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -78,12 +80,12 @@ int main(int argc, char **argv)
       McPrintVersion(stdout, "mcmc-diag");
       return MC_EXIT_OK;
     } else if (!strcmp(a, "--json")) {
-      opt.json = 1;
+      opt->json = 1;
     } else if ((v = OptionValue("--burn", argc, argv, &i))) {
       char *end;
       errno = 0;
-      opt.burn = strtoll(v, &end, 10);
-      if (!*v || *end || errno || opt.burn < 0) {
+      opt->burn = strtoll(v, &end, 10);
+      if (!*v || *end || errno || opt->burn < 0) {
         fprintf(stderr, "mcmc-diag: --burn needs a number of draws >= 0, got '%s'\n", v);
         return MC_EXIT_USAGE;
       }
@@ -92,20 +94,40 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcmc-diag: --vars needs a comma-separated list of names\n");
         return MC_EXIT_USAGE;
       }
-      opt.vars = v;
+      opt->vars = v;
     } else if (a[0] == '-') {
       fprintf(stderr, "mcmc-diag: unknown option '%s' (see mcmc-diag --help)\n", a);
       return MC_EXIT_USAGE;
-    } else if (opt.file) {
-      fprintf(stderr, "mcmc-diag: more than one FILE given: '%s' and '%s'\n", opt.file, a);
-      return MC_EXIT_USAGE;
     } else {
-      opt.file = a;
+      for (int k = 0; k < opt->nfiles; k++)
+        if (!strcmp(files[k], a)) {
+          fprintf(stderr, "mcmc-diag: FILE '%s' given twice\n", a);
+          return MC_EXIT_USAGE;
+        }
+      files[opt->nfiles++] = a;
     }
   }
-  if (!opt.file) {
+  if (!opt->nfiles) {
     fprintf(stderr, "mcmc-diag: no FILE given\n\n%s", usage);
     return MC_EXIT_USAGE;
   }
-  return Run(&opt);
+  opt->file = files[0];
+  opt->files = files;
+  return -1;
+}
+
+int main(int argc, char **argv)
+{
+  McDiagOptions opt = {NULL, NULL, 0, 0, NULL, 0};
+  const char  **files = calloc((size_t)argc + 1, sizeof(char *));
+  int           code;
+
+  if (!files) {
+    fprintf(stderr, "mcmc-diag: out of memory reading the command line\n");
+    return MC_EXIT_RUNTIME;
+  }
+  code = Parse(argc, argv, &opt, files);
+  if (code < 0) code = Run(&opt);
+  free(files);
+  return code;
 }

@@ -185,6 +185,22 @@ PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
   PetscFunctionReturn(0);
 }
 
+/* The p-quantile of S sorted values, linear interpolation at (S-1)p written
+ * as numpy writes it (a + (b-a)t, or b - (b-a)(1-t) from t = 1/2 on), not
+ * as GSL's (1-t)a + tb: a chain that rejects repeats its draw, and between
+ * two equal draws GSL's form can miss their value by an ulp, which flips
+ * every tied draw's indicator x <= q in the tail ESS and parts from what
+ * numpy-based tools (ArviZ) report; numpy's form gives the value exactly. */
+static PetscReal QuantileSorted(PetscInt S, const PetscReal *v, PetscReal p)
+{
+  PetscReal h = (PetscReal)(S - 1) * p, t;
+  PetscInt  i = (PetscInt)PetscFloorReal(h);
+
+  if (i >= S - 1) return v[S - 1];
+  t = h - (PetscReal)i;
+  return t < 0.5 ? v[i] + (v[i + 1] - v[i]) * t : v[i + 1] - (v[i + 1] - v[i]) * (1 - t);
+}
+
 PetscErrorCode McDiagQuantile(PetscInt S, const PetscReal *x, PetscReal p, PetscReal *q)
 {
   PetscReal *v;
@@ -195,7 +211,7 @@ PetscErrorCode McDiagQuantile(PetscInt S, const PetscReal *x, PetscReal p, Petsc
   PetscCall(PetscMalloc1(S, &v));
   PetscCall(PetscArraycpy(v, x, S));
   gsl_sort(v, 1, (size_t)S);
-  *q = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)S, p);
+  *q = QuantileSorted(S, v, p);
   PetscCall(PetscFree(v));
   PetscFunctionReturn(0);
 }
@@ -240,9 +256,9 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
   gsl_sort(sorted, 1, (size_t)S);
   s->mean = gsl_stats_mean(x, 1, (size_t)S);
   s->sd = gsl_stats_sd_m(x, 1, (size_t)S, s->mean);
-  s->q05 = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.05);
-  s->q50 = med = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.5);
-  s->q95 = gsl_stats_quantile_from_sorted_data(sorted, 1, (size_t)S, 0.95);
+  s->q05 = QuantileSorted(S, sorted, 0.05);
+  s->q50 = med = QuantileSorted(S, sorted, 0.5);
+  s->q95 = QuantileSorted(S, sorted, 0.95);
 
   PetscCall(McDiagSplitChains(C, N, x, split));
   PetscCall(McDiagESS(2 * C, h, split, &s->ess_mean));

@@ -270,10 +270,69 @@ def test_swmr(tmp):
         rf.close()
 
 
+def test_several_files(tmp, driver):
+    """Two files of the io-driver's toy model (3 chains of 600 draws, 2 of
+    500): their chains combined, cut to the shortest (500), give exactly
+    the statistics of the five chains in one array."""
+    a, b = os.path.join(tmp, "a.h5"), os.path.join(tmp, "b.h5")
+    for path, chains, draws, first in ((a, 3, 600, 0), (b, 2, 500, 3)):
+        p = subprocess.run([driver, "-draws", str(draws), "-chains", str(chains), "-params", "4", "-block", "50",
+                            "-nv", "6", "-first_chain", str(first), "-file", path, "-force"], capture_output=True,
+                           text=True)
+        check(p.returncode == 0, f"io-driver failed: {p.stderr}")
+    ca, cb = draws_generic(a), draws_generic(b)
+    both = {k: np.concatenate([ca[k][:, :500], cb[k][:, :500]]) for k in ca}
+    js = diag_json(a, b)
+    if js:
+        check(js["file"] is None and js["chains"] == 5 and js["draws_used"] == 500
+              and js["draws_per_chain"] == [600] * 3 + [500] * 2, f"two files: {js['chains']} {js['draws_per_chain']}")
+        compare(js, both, 0, 500, "two files")
+        check([(f["file"], f["chains"], f["first_chain"]) for f in js["files"]] == [(a, 3, 0), (b, 2, 3)],
+              f"two files: files {js['files']}")
+        check(js["memory"] is None and all(f["memory"] and f["memory"]["rows"] > 0 for f in js["files"]),
+              "two files: the memory trace per file")
+        check(close(js["seconds"], 0.499), f"two files: seconds {js['seconds']} (draw 499 of every chain)")
+        fj = js["fields"]
+        check(fj is not None and fj["count_per_chain"] == [600] * 3 + [500] * 2, f"two files: fields {fj}")
+    js = diag_json("--burn", "100", "--vars", "lp", b, a)
+    if js:
+        check(js["draws_used"] == 400 and [f["first_chain"] for f in js["files"]] == [0, 2],
+              f"two files, --burn 100, in the other order: {js['draws_used']}")
+        compare(js, {"lp": np.concatenate([cb["lp"][:, :500], ca["lp"][:, :500]])}, 100, 400, "two files, burn")
+    p = diag(a, b)
+    check(f"Inference for 2 files, their chains combined:\n  {a}: chains 0..2\n  {b}: chains 3..4\n" in p.stdout
+          and f"Memory trace of {a}:" in p.stdout and f"Memory trace of {b}:" in p.stdout,
+          f"two files: table header and memory traces:\n{p.stdout[:400]}")
+    # Two files of the same chains: every draw tied with another. The
+    # quantiles (and the tail ESS's indicators) agree with numpy's.
+    twin = os.path.join(tmp, "twin.h5")
+    subprocess.run([driver, "-draws", "600", "-chains", "3", "-params", "4", "-block", "50", "-nv", "6", "-file", twin,
+                    "-force"], capture_output=True, check=True)
+    js = diag_json(a, twin)
+    if js:
+        compare(js, {k: np.concatenate([ca[k], ca[k]]) for k in ca}, 0, 600, "two files of the same chains")
+    # Files that cannot be combined, and the same file twice.
+    other = os.path.join(tmp, "other.h5")
+    subprocess.run([driver, "-draws", "500", "-chains", "2", "-params", "4", "-block", "50", "-nv", "6", "-hash",
+                    "toy-model-2", "-file", other, "-force"], capture_output=True, check=True)
+    p = diag(a, other, code=1)
+    check(f"{a} and {other} are runs of different models (their model_hash attributes differ)" in p.stderr,
+          f"another model: {p.stderr}")
+    runfile.write_standard(other, os.path.join(tmp, "other_mesh.h5"))  # no model_hash, other quantities
+    p = diag(a, other, code=1)
+    check(f"{other} has 5 quantities to report, {a} has 7" in p.stderr, f"other quantities: {p.stderr}")
+    p = diag(a, a, code=1)
+    check(f"FILE '{a}' given twice" in p.stderr, f"the same file twice: {p.stderr}")
+    p = diag("--burn", "497", a, b, code=1)
+    check("the shortest chain of the 2 files has 500 draws; after --burn 497 that leaves 3" in p.stderr,
+          f"--burn too long for the shortest file: {p.stderr}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     test_finished(tmp)
     test_swmr(tmp)
     if len(sys.argv) > 2:
         test_io_writer(tmp, sys.argv[2])
+        test_several_files(tmp, sys.argv[2])
 print(f"{failures} failures")
 sys.exit(1 if failures else 0)

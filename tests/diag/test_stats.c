@@ -28,6 +28,14 @@ static PetscErrorCode TestExact(void)
   PetscCall(McDiagQuantile(4, x, 0.05, &q));
   CHECK(fabs(q - 1.15) < 1e-15, "5%% quantile of 1..4 = %.17g, want 1.15", (double)q);
   CHECK(x[0] == 4, "quantile modified its input");
+  {
+    /* Between two equal draws (a rejection repeats the draw) the quantile
+     * is their value exactly; (1-t)a + ta is not (1.4627590096661722 for
+     * this a at t = 0.2), and the tied draws' tail indicators would flip. */
+    const PetscReal a = 1.462759009666172, rep[5] = {a, a, a, a, 9};
+    PetscCall(McDiagQuantile(5, rep, 0.05, &q));
+    CHECK(q == a, "5%% quantile between equal draws = %.17g, want %.17g", (double)q, (double)a);
+  }
 
   PetscCall(McDiagRankNormalize(6, ties, z));
   for (int i = 0; i < 6; i++) {

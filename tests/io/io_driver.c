@@ -9,6 +9,8 @@
  *   -resume (continue from the file's checkpoint) -force (overwrite)
  *   -fsize_limit BYTES (RLIMIT_FSIZE, SIGXFSZ ignored: disk-full test)
  *   -hash H (model hash, default "toy-model-1") -file PATH
+ *   -first_chain F (chain c draws the stream of chain F + c: a second file
+ *   of the same toy model with other chains)
  * Exit: 0 done, 2 error (PETSc's message on stderr). */
 #include "io/io.h"
 #include <math.h>
@@ -96,7 +98,7 @@ static PetscErrorCode Loop(McOutput out, ToyChain *chains, PetscInt C, PetscInt 
 static PetscErrorCode Run(void)
 {
   char          file[PETSC_MAX_PATH_LEN] = "toy.h5", hash[64] = "toy-model-1";
-  PetscInt      draws = 37, C = 2, P = 3, B = 8, T = 3, nv = 5, MB = 4, ckpt_every = 0, pause_ms = 0, fsize = 0;
+  PetscInt      draws = 37, C = 2, P = 3, B = 8, T = 3, nv = 5, MB = 4, ckpt_every = 0, pause_ms = 0, fsize = 0, first = 0;
   PetscBool     resume = PETSC_FALSE, force = PETSC_FALSE;
   McOutputSpec  spec;
   McOutput      out;
@@ -113,6 +115,7 @@ static PetscErrorCode Run(void)
   PetscCall(PetscOptionsGetString(NULL, NULL, "-hash", hash, sizeof hash, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-draws", &draws, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-chains", &C, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-first_chain", &first, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-params", &P, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-block", &B, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-thin", &T, NULL));
@@ -166,7 +169,7 @@ static PetscErrorCode Run(void)
 
   for (PetscInt c = 0; c < C; c++) {
     PetscCall(PetscMemzero(&chains[c], sizeof chains[c]));
-    chains[c].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(c + 1);
+    chains[c].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(first + c + 1);
   }
   if (resume) {
     PetscCall(McOutputOpenResume(file, &spec, &out));

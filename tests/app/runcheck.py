@@ -68,12 +68,12 @@ def check_rate(out, path=None, resumed_at=None):
 def check_timing(path, loop):
     """timing/seconds of a finished run: every chain's draws stamped with
     positive, non-decreasing seconds (across resumes too), the last at most
-    the loop's seconds."""
+    the loop's seconds (as printed, to 1 ms)."""
     with h5py.File(path, "r", swmr=True) as f:
         s = f["timing/seconds"][()]
         draws = f["sample_stats/lp"].shape
     ok = s.shape == draws and s.size > 0 and (s > 0).all() and (s[:, 1:] >= s[:, :-1]).all() and \
-        s[:, -1].max() <= loop + 1e-6
+        s[:, -1].max() <= loop + 5e-4 + 1e-9
     expect(ok, "timing/seconds %s: positive, non-decreasing along each chain, last %s <= the loop's %.3f s"
            % (s.shape, s[:, -1] if s.size else None, loop))
 

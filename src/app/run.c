@@ -512,6 +512,47 @@ PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *cod
   PetscFunctionReturn(0);
 }
 
+/* What --check does besides validating the configuration: everything a run
+ * sets up before it samples that can fail on the user's input (the layout
+ * on this many ranks; the mesh, observation, data and prior mean files;
+ * the QoIs; a proposal covariance file), so that a batch job is not queued
+ * to fail at its start. The problem is built on rank 0 alone. The MAP
+ * point is not computed (it can take long), and a UM-Bridge server is not
+ * contacted (it may not run where the check does). */
+static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, int *code)
+{
+  McLayout    lay;
+  McProblem  *pb = NULL;
+  char        msg[2048];
+  PetscBool   valid = PETSC_TRUE;
+  PetscMPIInt rank;
+  char       *text = NULL;
+  int         bad;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&lay, sizeof lay));
+  lay.comm = MPI_COMM_NULL;
+  PetscCall(ReadText(config, &text));
+  PetscCall(McLayoutCreate(cfg, text, &lay, msg, sizeof msg, &valid));
+  PetscCall(PetscFree(text));
+  PetscCall(McLayoutDestroy(&lay));
+  if (!valid) {
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, stderr, "%s\n", msg));
+    *code = MC_EXIT_USAGE;
+    PetscFunctionReturn(0);
+  }
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  if (rank == 0 && cfg->model.kind == MC_MODEL_PDE) {
+    PetscCall(McProblemCreateOnComm(cfg, PETSC_COMM_SELF, &pb, msg, sizeof msg, &valid));
+    PetscCall(McProblemDestroy(&pb));
+    if (!valid) fprintf(stderr, "%s\n", msg);
+  }
+  bad = valid ? 0 : 1;
+  PetscCallMPI(MPI_Bcast(&bad, 1, MPI_INT, 0, PETSC_COMM_WORLD));
+  if (bad) *code = MC_EXIT_USAGE;
+  PetscFunctionReturn(0);
+}
+
 /* --check and --print-config: validate (with the command line's overrides),
  * then report on rank 0 only. */
 static PetscErrorCode CheckConfig(const char *config, const McRunOptions *opt, int *code)
@@ -525,6 +566,7 @@ static PetscErrorCode CheckConfig(const char *config, const McRunOptions *opt, i
   PetscCall(LoadConfig(config, NULL, &cfg, code));
   if (!cfg) PetscFunctionReturn(0);
   PetscCall(ApplyOverrides(cfg, opt, code));
+  if (!print && *code == MC_EXIT_OK) PetscCall(CheckProblem(cfg, config, code));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   if (rank == 0 && *code == MC_EXIT_OK) {
     if (print)

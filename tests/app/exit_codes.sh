@@ -47,6 +47,14 @@ expect 1 "^$tmp/cov3.txt:1: expected 4 numbers per line \(noise covariance entri
 printf '1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 -1\n' >"$tmp/cov4.txt"
 printf '%s\n[noise]\ncovariance_file = "%s"\n' "$small" "$tmp/cov4.txt" >"$tmp/cov4.toml"
 expect 1 "^$tmp/cov4.txt: the noise covariance is not positive definite$" "$run" "$tmp/cov4.toml"
+# --check finds them too, before a job is queued (and says nothing else).
+expect 1 "^$tmp/kl.toml: \[prior\] kl_modes = 25 must be less than the 25 parameter dofs of this mesh$" "$run" --check "$tmp/kl.toml"
+expect 1 "^$tmp/qoi.toml: \[\[qoi\]\] #1 \"far\": the point is outside the mesh$" "$run" --check "$tmp/qoi.toml"
+expect 1 "^$tmp/cov4.txt: the noise covariance is not positive definite$" "$run" --check "$tmp/cov4.toml"
+printf '[mesh]\nkind = "file"\nfile = "%s"\n[output]\npath = "%s"\n' "$tmp/none.msh" "$tmp/x.h5" >"$tmp/nomesh.toml"
+expect 1 "^$tmp/nomesh.toml: \[mesh\] file \"$tmp/none.msh\" cannot be opened: No such file or directory$" "$run" --check "$tmp/nomesh.toml"
+"$run" --check "$tmp/qoi.toml" >"$tmp/out" 2>/dev/null
+if grep -q ": ok" "$tmp/out"; then echo "FAIL: --check printed ok for a failing configuration"; fails=$((fails + 1)); fi
 echo "not hdf5" >"$tmp/plain.h5"
 expect 1 "$tmp/plain.h5: not a readable HDF5 file" "$diag" "$tmp/plain.h5"
 echo "checks: $fails failed"

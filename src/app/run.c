@@ -33,6 +33,7 @@
 #include <gsl/gsl_errno.h>
 #include <petscsys.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Messages every rank would print alike (the configuration, the resume
@@ -514,8 +515,8 @@ PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *cod
 
 /* What --check does besides validating the configuration: everything a run
  * sets up before it samples that can fail on the user's input (the layout
- * on this many ranks; the mesh, observation, data and prior mean files;
- * the QoIs; a proposal covariance file), so that a batch job is not queued
+ * on this many ranks; the output's directory; the mesh, observation, data
+ * and prior mean files; the QoIs; a proposal covariance file), so that a batch job is not queued
  * to fail at its start. The problem is built on rank 0 alone. The MAP
  * point is not computed (it can take long), and a UM-Bridge server is not
  * contacted (it may not run where the check does). */
@@ -542,7 +543,21 @@ static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, int *code)
     PetscFunctionReturn(0);
   }
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  if (rank == 0 && cfg->model.kind == MC_MODEL_PDE) {
+  if (rank == 0) {
+    /* The output goes into a directory that must exist and be writable. */
+    char        dir[PETSC_MAX_PATH_LEN];
+    const char *slash = strrchr(cfg->output.path, '/');
+    struct stat st;
+    if (slash == cfg->output.path) PetscCall(PetscStrncpy(dir, "/", sizeof dir));
+    else if (slash) PetscCall(PetscStrncpy(dir, cfg->output.path, PetscMin(sizeof dir, (size_t)(slash - cfg->output.path) + 1)));
+    else PetscCall(PetscStrncpy(dir, ".", sizeof dir));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "%s: [output] path \"%s\": the directory %s %s\n", cfg->source, cfg->output.path, dir,
+              stat(dir, &st) != 0 ? "does not exist" : !S_ISDIR(st.st_mode) ? "is not a directory" : "is not writable");
+      valid = PETSC_FALSE;
+    }
+  }
+  if (rank == 0 && valid && cfg->model.kind == MC_MODEL_PDE) {
     PetscCall(McProblemCreateOnComm(cfg, PETSC_COMM_SELF, &pb, msg, sizeof msg, &valid));
     PetscCall(McProblemDestroy(&pb));
     if (!valid) fprintf(stderr, "%s\n", msg);

@@ -53,6 +53,10 @@ expect 1 "^$tmp/qoi.toml: \[\[qoi\]\] #1 \"far\": the point is outside the mesh$
 expect 1 "^$tmp/cov4.txt: the noise covariance is not positive definite$" "$run" --check "$tmp/cov4.toml"
 printf '[mesh]\nkind = "file"\nfile = "%s"\n[output]\npath = "%s"\n' "$tmp/none.msh" "$tmp/x.h5" >"$tmp/nomesh.toml"
 expect 1 "^$tmp/nomesh.toml: \[mesh\] file \"$tmp/none.msh\" cannot be opened: No such file or directory$" "$run" --check "$tmp/nomesh.toml"
+printf '[output]\npath = "%s"\n' "$tmp/nodir/x.h5" >"$tmp/nodir.toml"
+expect 1 "^$tmp/nodir.toml: \[output\] path \"$tmp/nodir/x.h5\": the directory $tmp/nodir does not exist$" "$run" --check "$tmp/nodir.toml"
+: >"$tmp/afile"
+expect 1 "^$tmp/nodir.toml: \[output\] path \"$tmp/afile/y.h5\": the directory $tmp/afile is not a directory$" "$run" --check --output "$tmp/afile/y.h5" "$tmp/nodir.toml"
 "$run" --check "$tmp/qoi.toml" >"$tmp/out" 2>/dev/null
 if grep -q ": ok" "$tmp/out"; then echo "FAIL: --check printed ok for a failing configuration"; fails=$((fails + 1)); fi
 echo "not hdf5" >"$tmp/plain.h5"

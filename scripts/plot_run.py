@@ -2,6 +2,9 @@
 "Output file"): trace, rank, autocorrelation, marginal histograms, a pair
 plot, the posterior mean and std of the field on the mesh next to the
 truth, and the memory trace; PNGs into a folder with an index.html.
+Several files of one model (a job array) are plotted as one run whose
+chains are theirs, as mcmc-diag combines them; the field is the first
+file's, the memory traces are drawn one per file.
 
 Reads files that are still being written (SWMR) like finished ones: draws
 not yet written are NaN and are left out, chains are cut to the shortest.
@@ -38,8 +41,8 @@ def flushed(x):
     return n
 
 
-def read_draws(f, burn, names):
-    """name -> [C, N] with every chain cut to the shortest, after burn."""
+def read_draws(f):
+    """name -> [C, N] with every chain cut to its shortest flushed chain."""
     post = f["posterior"]
     out = {}
     if "sample_stats/lp" in f:
@@ -62,14 +65,32 @@ def read_draws(f, burn, names):
     out = {k: v[:, :n_file] for k, v in out.items()}
     marker = out.get("lp", next(iter(out.values())))
     n = min(flushed(marker))
+    return {k: v[:, :n] for k, v in out.items()}
+
+
+def combine(parts, paths):
+    """The chains of several files' draws, one file after another, every
+    chain cut to the shortest of all; the files must have the same
+    quantities."""
+    for part, path in zip(parts[1:], paths[1:]):
+        if list(part) != list(parts[0]):
+            sys.exit(f"plot-run: {path} has the quantities {', '.join(part)}, {paths[0]} has {', '.join(parts[0])}: "
+                     "plot-run combines files of one model")
+    n = min(next(iter(p.values())).shape[1] for p in parts)
+    return {k: np.concatenate([p[k][:, :n] for p in parts]) for k in parts[0]}
+
+
+def select(draws, burn, names, what):
+    """draws after burn, only names (if given)."""
+    n = next(iter(draws.values())).shape[1]
     if n - burn < 4:
         sys.exit(f"plot-run: the shortest chain has {n} draws; after --burn {burn} fewer than 4 are left")
     if names:
-        missing = [k for k in names if k not in out]
+        missing = [k for k in names if k not in draws]
         if missing:
-            sys.exit(f"plot-run: no quantity named {', '.join(missing)}; the file has {', '.join(out)}")
-        out = {k: out[k] for k in names}
-    return {k: v[:, burn:n] for k, v in out.items()}, burn
+            sys.exit(f"plot-run: no quantity named {', '.join(missing)}; {what} has {', '.join(draws)}")
+        draws = {k: draws[k] for k in names}
+    return {k: v[:, burn:] for k, v in draws.items()}
 
 
 def autocorr(x, maxlag):
@@ -253,14 +274,18 @@ def plot_fields(f, run_path, mesh_arg, path):
     plt.close(fig)
 
 
-def plot_memory(f, path):
-    g = f["memory"]
-    n = min(g[k].shape[0] for k in ("iteration", "rss", "live_objects"))
-    it, rss, obj = g["iteration"][:n], g["rss"][:n], g["live_objects"][:n]
+def plot_memory(traces, path):
+    """traces: (label, h5py file) with memory rows, one line each."""
     fig, (a, b) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
-    a.plot(it, rss / 2 ** 20, ".-", ms=3)
+    for k, (label, f) in enumerate(traces):
+        g = f["memory"]
+        n = min(g[k2].shape[0] for k2 in ("iteration", "rss", "live_objects"))
+        it, rss, obj = g["iteration"][:n], g["rss"][:n], g["live_objects"][:n]
+        a.plot(it, rss / 2 ** 20, ".-", ms=3, color=f"C{k % 10}", label=label)
+        b.plot(it, obj, ".-", ms=3, color=f"C{k % 10}", label=label)
+    if len(traces) > 1:
+        a.legend(fontsize=8)
     a.set_ylabel("RSS [MiB]")
-    b.plot(it, obj, ".-", ms=3, color="C1")
     b.set_ylabel("live objects")
     b.set_xlabel("iteration")
     fig.suptitle("Memory trace (flat = no growth)")
@@ -269,7 +294,7 @@ def plot_memory(f, path):
     plt.close(fig)
 
 
-def write_index(out, run_path, pngs, notes, draws, burn):
+def write_index(out, paths, pngs, notes, draws, burn):
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v.mean():.4g}</td><td>{v.std(ddof=1):.4g}</td>"
         f"<td>{np.percentile(v, 5):.4g}</td><td>{np.percentile(v, 95):.4g}</td></tr>" for k, v in draws.items())
@@ -278,12 +303,12 @@ def write_index(out, run_path, pngs, notes, draws, burn):
     skipped = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     with open(os.path.join(out, "index.html"), "w") as fh:
         fh.write(f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(os.path.basename(run_path))}</title>
+<html><head><meta charset="utf-8"><title>{html.escape(os.path.basename(paths[0]))}</title>
 <style>body{{font-family:sans-serif;margin:2em}} img{{max-width:100%;border:1px solid #ccc}}
 table{{border-collapse:collapse}} td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}</style>
 </head><body>
-<h1>{html.escape(run_path)}</h1>
-<p>{C} chains, {N} draws per chain after dropping {burn}. Diagnostics (ESS, R-hat): <code>mcmc-diag {html.escape(run_path)}</code>.</p>
+<h1>{html.escape(" ".join(paths))}</h1>
+<p>{C} chains, {N} draws per chain after dropping {burn}. Diagnostics (ESS, R-hat): <code>mcmc-diag {html.escape(" ".join(paths))}</code>.</p>
 <table><tr><th>quantity</th><th>mean</th><th>sd</th><th>5%</th><th>95%</th></tr>{rows}</table>
 {figs}{"<h2>Not plotted</h2><ul>" + skipped + "</ul>" if notes else ""}
 </body></html>
@@ -292,22 +317,31 @@ table{{border-collapse:collapse}} td,th{{padding:2px 8px;border-bottom:1px solid
 
 def main():
     ap = argparse.ArgumentParser(prog="plot-run", description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", help="mcmc-run output file (HDF5)")
-    ap.add_argument("-o", "--out", help="output folder (default: RUN without .h5, plus _plots)")
+    ap.add_argument("runs", nargs="+", metavar="RUN", help="mcmc-run output file (HDF5); several: their chains combined")
+    ap.add_argument("-o", "--out", help="output folder (default: the first RUN without .h5, plus _plots)")
     ap.add_argument("--burn", type=int, default=0, help="drop the first N draws of every chain")
     ap.add_argument("--vars", help="comma-separated quantities to plot (default: lp and the first --max parameters)")
     ap.add_argument("--max", type=int, default=6, help="at most this many quantities by default (6)")
     ap.add_argument("--mesh", help="mesh file (default: the fields' mesh_file attribute, next to RUN)")
     a = ap.parse_args()
+    if len(set(a.runs)) < len(a.runs):
+        sys.exit("plot-run: a RUN is given twice")
+    a.run = a.runs[0]
     out = a.out or os.path.splitext(a.run)[0] + "_plots"
     os.makedirs(out, exist_ok=True)
     pngs, notes = [], []
+    files = []
+    for path in a.runs:
+        try:
+            files.append(h5py.File(path, "r", swmr=True))
+        except OSError:
+            files.append(h5py.File(path, "r"))
+    f = files[0]
     try:
-        f = h5py.File(a.run, "r", swmr=True)
-    except OSError:
-        f = h5py.File(a.run, "r")
-    with f:
-        draws, burn = read_draws(f, a.burn, a.vars.split(",") if a.vars else None)
+        draws = combine([read_draws(g) for g in files], a.runs)
+        burn = a.burn
+        draws = select(draws, burn, a.vars.split(",") if a.vars else None,
+                       "the file" if len(files) == 1 else "each file")
         if not a.vars:
             draws = dict(list(draws.items())[:a.max])
         for name, fn in [("trace", plot_trace), ("rank", plot_rank), ("autocorr", plot_autocorr),
@@ -318,7 +352,8 @@ def main():
         if "fields/mean" in f and "fields/count" in f and f["fields/count"][...].sum() >= 2:
             try:
                 plot_fields(f, a.run, a.mesh, os.path.join(out, "fields.png"))
-                pngs.append(("Field: truth, posterior mean and std", "fields.png"))
+                pngs.append(("Field: truth, posterior mean and std" +
+                             (f" ({a.run}'s chains)" if len(files) > 1 else ""), "fields.png"))
             except MeshNot2D as e:
                 notes.append(f"field: {e}")
                 print(f"plot-run: no field plot: {e}", file=sys.stderr)
@@ -330,12 +365,17 @@ def main():
                 print(f"plot-run: no field plot: mesh file {e.filename} not found (give it with --mesh)", file=sys.stderr)
         else:
             notes.append("field: the file has no field summary (fields/mean) yet")
-        if "memory/iteration" in f and f["memory/iteration"].shape[0] > 0:
-            plot_memory(f, os.path.join(out, "memory.png"))
-            pngs.append(("Memory trace", "memory.png"))
+        traces = [(os.path.basename(p), g) for p, g in zip(a.runs, files)
+                  if "memory/iteration" in g and g["memory/iteration"].shape[0] > 0]
+        if traces:
+            plot_memory(traces, os.path.join(out, "memory.png"))
+            pngs.append(("Memory trace" + (" of each file" if len(files) > 1 else ""), "memory.png"))
         else:
             notes.append("memory: the file has no memory trace rows")
-    write_index(out, a.run, pngs, notes, draws, burn)
+    finally:
+        for g in files:
+            g.close()
+    write_index(out, a.runs, pngs, notes, draws, burn)
     print(f"plot-run: {len(pngs)} plots and index.html in {out}")
 
 

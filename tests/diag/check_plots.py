@@ -93,5 +93,21 @@ with tempfile.TemporaryDirectory() as tmp:
 
     p = subprocess.run([PLOT, path, "--vars", "nonesuch", "-o", out], capture_output=True, text=True)
     check(p.returncode != 0 and "no quantity named nonesuch" in p.stderr, f"--vars nonesuch: {p.returncode} {p.stderr}")
+
+    # two files of one model: their chains combined (4 + 2, cut to 400
+    # draws), the field of the first, a memory trace per file
+    os.rename(os.path.join(tmp, "elsewhere.h5"), os.path.join(tmp, "run_mesh.h5"))
+    second = os.path.join(tmp, "second.h5")
+    runfile.write_standard(second, os.path.join(tmp, "second_mesh.h5"), C=2, N=400)
+    out = os.path.join(tmp, "both")
+    p = run([path, second, "-o", out])
+    check_pngs(out, ALL)
+    index = open(os.path.join(out, "index.html")).read() if os.path.exists(os.path.join(out, "index.html")) else ""
+    check("6 chains, 400 draws per chain" in index and f"mcmc-diag {path} {second}" in index,
+          "index.html of two files: 6 chains of 400 draws, the mcmc-diag line")
+    p = subprocess.run([PLOT, path, bare, "-o", out], capture_output=True, text=True)
+    check(p.returncode != 0 and f"{bare} has the quantities" in p.stderr, f"files of other models: {p.stderr}")
+    p = subprocess.run([PLOT, path, path, "-o", out], capture_output=True, text=True)
+    check(p.returncode != 0 and "given twice" in p.stderr, f"the same file twice: {p.stderr}")
 print(f"{failures} failures")
 sys.exit(1 if failures else 0)

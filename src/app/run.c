@@ -515,12 +515,13 @@ PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *cod
 
 /* What --check does besides validating the configuration: everything a run
  * sets up before it samples that can fail on the user's input (the layout
- * on this many ranks; the output's directory; the mesh, observation, data
+ * on this many ranks; the output's directory, and its file unless the run
+ * may replace it; the mesh, observation, data
  * and prior mean files; the QoIs; a proposal covariance file), so that a batch job is not queued
  * to fail at its start. The problem is built on rank 0 alone. The MAP
  * point is not computed (it can take long), and a UM-Bridge server is not
  * contacted (it may not run where the check does). */
-static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, int *code)
+static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, PetscBool force, int *code)
 {
   McLayout    lay;
   McProblem  *pb = NULL;
@@ -555,6 +556,12 @@ static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, int *code)
       fprintf(stderr, "%s: [output] path \"%s\": the directory %s %s\n", cfg->source, cfg->output.path, dir,
               stat(dir, &st) != 0 ? "does not exist" : !S_ISDIR(st.st_mode) ? "is not a directory" : "is not writable");
       valid = PETSC_FALSE;
+    } else if (!cfg->output.overwrite && !force && access(cfg->output.path, F_OK) == 0) {
+      fprintf(stderr,
+              "%s: output file %s exists; a run would refuse to overwrite it (remove it, pass --force, or set "
+              "[output] overwrite = true)\n",
+              cfg->source, cfg->output.path);
+      valid = PETSC_FALSE;
     }
   }
   if (rank == 0 && valid && cfg->model.kind == MC_MODEL_PDE) {
@@ -581,7 +588,7 @@ static PetscErrorCode CheckConfig(const char *config, const McRunOptions *opt, i
   PetscCall(LoadConfig(config, NULL, &cfg, code));
   if (!cfg) PetscFunctionReturn(0);
   PetscCall(ApplyOverrides(cfg, opt, code));
-  if (!print && *code == MC_EXIT_OK) PetscCall(CheckProblem(cfg, config, code));
+  if (!print && *code == MC_EXIT_OK) PetscCall(CheckProblem(cfg, config, opt->force, code));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   if (rank == 0 && *code == MC_EXIT_OK) {
     if (print)

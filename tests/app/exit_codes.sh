@@ -57,6 +57,12 @@ printf '[output]\npath = "%s"\n' "$tmp/nodir/x.h5" >"$tmp/nodir.toml"
 expect 1 "^$tmp/nodir.toml: \[output\] path \"$tmp/nodir/x.h5\": the directory $tmp/nodir does not exist$" "$run" --check "$tmp/nodir.toml"
 : >"$tmp/afile"
 expect 1 "^$tmp/nodir.toml: \[output\] path \"$tmp/afile/y.h5\": the directory $tmp/afile is not a directory$" "$run" --check --output "$tmp/afile/y.h5" "$tmp/nodir.toml"
+: >"$tmp/exists.h5"
+printf '[output]\npath = "%s"\n' "$tmp/exists.h5" >"$tmp/exists.toml"
+expect 1 "^$tmp/exists.toml: output file $tmp/exists.h5 exists; a run would refuse to overwrite it \(remove it, pass --force, or set \[output\] overwrite = true\)$" "$run" --check "$tmp/exists.toml"
+if ! "$run" --check --force "$tmp/exists.toml" 2>&1 | grep -q "^$tmp/exists.toml: ok$"; then
+  echo "FAIL: --check --force of a configuration whose output file exists"; fails=$((fails + 1))
+fi
 "$run" --check "$tmp/qoi.toml" >"$tmp/out" 2>/dev/null
 if grep -q ": ok" "$tmp/out"; then echo "FAIL: --check printed ok for a failing configuration"; fails=$((fails + 1)); fi
 echo "not hdf5" >"$tmp/plain.h5"

@@ -59,14 +59,17 @@ typedef struct {
   McDiagMemory memory;        /* one file's (rows 0 for several: see files) */
   char         model_hash[256]; /* the root attribute model_hash, "" if none */
   PetscInt     nfiles;        /* 0: one file (path); else the files combined */
+  PetscBool    summarize;     /* summarise while reading (McDiagDataRead_Private) */
   McDiagFile  *files;
 } McDiagData;
 
 /* Opens opt->file and reads everything mcmc-diag reports; the draws of the
  * selected variables are read burn .. burn+N of every chain, N the shortest
- * chain's draws after the burn-in but at most max_used.
- * Ownership: fills *d, freed by McDiagDataFree_Private. */
-PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, McDiagData *d);
+ * chain's draws after the burn-in but at most max_used. With summarize,
+ * each quantity is summarised as soon as it is read and its draws freed
+ * (x NULL): memory then stays within one read block, whatever the number
+ * of quantities. Ownership: fills *d, freed by McDiagDataFree_Private. */
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d);
 /* The draws of opt->file's shortest chain (what bounds the used draws). */
 PetscErrorCode McDiagDataShortest_Private(const McDiagOptions *opt, PetscInt *shortest);
 PetscErrorCode McDiagDataFree_Private(McDiagData *d);

@@ -589,6 +589,10 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
         PetscCall(PetscMalloc1(C * N, &v->x));
         for (PetscInt k = 0; k < C * N; k++)
           v->x[k] = buf[k * np + (p - p0)];
+        if (d->summarize) {
+          PetscCall(McDiagSummarize(C, N, v->x, &v->s));
+          PetscCall(PetscFree(v->x));
+        }
       }
     }
     PetscCall(PetscFree(buf));
@@ -656,7 +660,8 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, McDi
 }
 
 /* Opens opt->file and reads it (ReadOpen). */
-static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, PetscInt *shortest_only)
+static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d,
+                           PetscInt *shortest_only)
 {
   hid_t          f;
   Source        *src;
@@ -665,6 +670,7 @@ static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, McDiagDa
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(d, sizeof *d));
+  d->summarize = summarize;
   d->path = opt->file;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by us, with the file's name */
   PetscCheck(access(opt->file, R_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open: %s", opt->file,
@@ -701,10 +707,10 @@ static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, McDiagDa
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, McDiagData *d)
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d)
 {
   PetscFunctionBeginUser;
-  PetscCall(Read(opt, max_used, d, NULL));
+  PetscCall(Read(opt, max_used, summarize, d, NULL));
   PetscFunctionReturn(0);
 }
 
@@ -713,7 +719,7 @@ PetscErrorCode McDiagDataShortest_Private(const McDiagOptions *opt, PetscInt *sh
   McDiagData d;
 
   PetscFunctionBeginUser;
-  PetscCall(Read(opt, PETSC_MAX_INT, &d, shortest));
+  PetscCall(Read(opt, PETSC_MAX_INT, PETSC_FALSE, &d, shortest));
   PetscCall(McDiagDataFree_Private(&d));
   PetscFunctionReturn(0);
 }

@@ -373,7 +373,7 @@ static PetscErrorCode ReadFiles(const McDiagOptions *opt, McDiagData *d)
   PetscCall(PetscCalloc1(n, &parts));
   for (PetscInt k = 0; k < n && !ierr; k++) {
     one.file = opt->files[k];
-    ierr = McDiagDataRead_Private(&one, shortest - (PetscInt)opt->burn, &parts[k]);
+    ierr = McDiagDataRead_Private(&one, shortest - (PetscInt)opt->burn, PETSC_FALSE, &parts[k]);
     if (ierr) n = k; /* parts[k] was released by the failed read */
   }
   if (!ierr) {
@@ -395,8 +395,9 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out)
   if (opt->nfiles > 1)
     PetscCall(ReadFiles(opt, &d));
   else
-    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, &d));
+    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, PETSC_TRUE, &d));
   for (PetscInt i = 0; i < d.nvars; i++) {
+    if (!d.vars[i].x) continue; /* summarised while read */
     PetscCall(McDiagSummarize(d.C, d.N, d.vars[i].x, &d.vars[i].s));
     PetscCall(PetscFree(d.vars[i].x));
   }

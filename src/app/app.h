@@ -30,6 +30,10 @@ void McPrintVersion(FILE *out, const char *prog);
  * *own_argc is set. A single "--" ends the program's options: everything
  * after it goes to PETSc. */
 int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **petsc_argv);
+/* The value of our option name at argv[*i]: "--name=value", or "--name"
+ * and the next word (*i then advances past it; "" when there is none).
+ * NULL when argv[*i] is not that option. */
+const char *McOptionValue(const char *name, int argc, char **argv, int *i);
 
 /* What mcmc-run does with its configuration. */
 typedef enum {

@@ -20,6 +20,17 @@ static int IsOptionValue(const char *word)
   return (word[1] >= '0' && word[1] <= '9') || word[1] == '.';
 }
 
+const char *McOptionValue(const char *name, int argc, char **argv, int *i)
+{
+  size_t n = strlen(name);
+
+  if (strncmp(argv[*i], name, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n]) return NULL;
+  if (*i + 1 >= argc) return "";
+  return argv[++*i];
+}
+
 int McSplitArgs(int argc, char **argv, char **own_argv, int *own_argc, char **petsc_argv)
 {
   int np = 1, no = 1, petsc_rest = 0;

@@ -29,17 +29,6 @@ static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5 [FILE.h5 ...]\n"
                             "\n"
                             "Exit codes: 0 success, 1 usage error or unreadable file, 2 runtime failure.\n";
 
-/* The value of --name=value or --name value; NULL if a does not match. */
-static const char *OptionValue(const char *name, int argc, char **argv, int *i)
-{
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n)) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n]) return NULL;
-  if (*i + 1 >= argc) return "";
-  return argv[++*i];
-}
-
 static int Run(const McDiagOptions *opt)
 {
   PetscErrorCode ierr;
@@ -81,7 +70,7 @@ static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
       return MC_EXIT_OK;
     } else if (!strcmp(a, "--json")) {
       opt->json = 1;
-    } else if ((v = OptionValue("--burn", argc, argv, &i))) {
+    } else if ((v = McOptionValue("--burn", argc, argv, &i))) {
       char *end;
       errno = 0;
       opt->burn = strtoll(v, &end, 10);
@@ -89,7 +78,7 @@ static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
         fprintf(stderr, "mcmc-diag: --burn needs a number of draws >= 0, got '%s'\n", v);
         return MC_EXIT_USAGE;
       }
-    } else if ((v = OptionValue("--vars", argc, argv, &i))) {
+    } else if ((v = McOptionValue("--vars", argc, argv, &i))) {
       if (!*v) {
         fprintf(stderr, "mcmc-diag: --vars needs a comma-separated list of names\n");
         return MC_EXIT_USAGE;

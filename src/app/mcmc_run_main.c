@@ -58,6 +58,15 @@ static const char usage[] = "usage: mcmc-run [OPTIONS] CONFIG [PETSc options]\n"
                             "checkpoint and exits with 4 (a second one ends the process at once; the file\n"
                             "keeps its last flush). SIGUSR1 prints a progress line and flushes the file.\n";
 
+/* Whether v is a whole number in [lo, hi] (into *n). */
+static int WholeNumber(const char *v, long long lo, long long hi, long long *n)
+{
+  char *end = NULL;
+
+  *n = strtoll(v, &end, 10);
+  return *v && !*end && *n >= lo && *n <= hi;
+}
+
 int main(int argc, char **argv)
 {
   char      **own = calloc((size_t)argc + 1, sizeof(char *));
@@ -72,7 +81,8 @@ int main(int argc, char **argv)
   }
   npetsc = McSplitArgs(argc, argv, own, &nown, petsc);
   for (int i = 1; i < nown; i++) {
-    const char *a = own[i];
+    const char *a = own[i], *v;
+    long long   n;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage, stdout);
       goto done;
@@ -85,9 +95,9 @@ int main(int argc, char **argv)
       opt.mode = MC_RUN_PRINT_CONFIG;
     } else if (!strcmp(a, "--serve")) {
       opt.mode = MC_RUN_SERVE;
-    } else if (!strcmp(a, "--listen") || !strncmp(a, "--listen=", 9)) {
-      opt.listen = a[8] == '=' ? a + 9 : (i + 1 < nown ? own[++i] : NULL);
-      if (!opt.listen || !*opt.listen) {
+    } else if ((v = McOptionValue("--listen", nown, own, &i))) {
+      opt.listen = v;
+      if (!*v) {
         fprintf(stderr, "mcmc-run: --listen needs HOST:PORT\n");
         code = MC_EXIT_USAGE;
         goto done;
@@ -96,9 +106,8 @@ int main(int argc, char **argv)
       opt.quiet = PETSC_TRUE;
     } else if (!strcmp(a, "--map")) {
       opt.mode = MC_RUN_MAP;
-    } else if (!strcmp(a, "--resume") || !strncmp(a, "--resume=", 9)) {
-      const char *v = a[8] == '=' ? a + 9 : (i + 1 < nown ? own[++i] : NULL);
-      if (!v || !*v) {
+    } else if ((v = McOptionValue("--resume", nown, own, &i))) {
+      if (!*v) {
         fprintf(stderr, "mcmc-run: --resume needs the output file of the run to continue\n");
         code = MC_EXIT_USAGE;
         goto done;
@@ -106,29 +115,23 @@ int main(int argc, char **argv)
       opt.resume = v;
     } else if (!strcmp(a, "--force")) {
       opt.force = PETSC_TRUE;
-    } else if (!strcmp(a, "--iterations") || !strncmp(a, "--iterations=", 13)) {
-      const char *v = a[12] == '=' ? a + 13 : (i + 1 < nown ? own[++i] : NULL);
-      char       *end = NULL;
-      long long   n = v ? strtoll(v, &end, 10) : 0;
-      if (!v || !*v || *end || n < 1 || n > 1000000000) {
-        fprintf(stderr, "mcmc-run: --iterations needs a whole number in [1, 1e9], got '%s'\n", v ? v : "");
+    } else if ((v = McOptionValue("--iterations", nown, own, &i))) {
+      if (!WholeNumber(v, 1, 1000000000, &n)) {
+        fprintf(stderr, "mcmc-run: --iterations needs a whole number in [1, 1e9], got '%s'\n", v);
         code = MC_EXIT_USAGE;
         goto done;
       }
       opt.iterations = (PetscInt)n;
-    } else if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7)) {
-      const char *v = a[6] == '=' ? a + 7 : (i + 1 < nown ? own[++i] : NULL);
-      char       *end = NULL;
-      long long   n = v ? strtoll(v, &end, 10) : -1;
-      if (!v || !*v || *end || n < 0 || n > 2147483647LL) {
-        fprintf(stderr, "mcmc-run: --seed needs a whole number in [0, 2147483647], got '%s'\n", v ? v : "");
+    } else if ((v = McOptionValue("--seed", nown, own, &i))) {
+      if (!WholeNumber(v, 0, 2147483647LL, &n)) {
+        fprintf(stderr, "mcmc-run: --seed needs a whole number in [0, 2147483647], got '%s'\n", v);
         code = MC_EXIT_USAGE;
         goto done;
       }
       opt.seed = (PetscInt)n;
-    } else if (!strcmp(a, "--output") || !strncmp(a, "--output=", 9)) {
-      opt.output = a[8] == '=' ? a + 9 : (i + 1 < nown ? own[++i] : NULL);
-      if (!opt.output || !*opt.output) {
+    } else if ((v = McOptionValue("--output", nown, own, &i))) {
+      opt.output = v;
+      if (!*v) {
         fprintf(stderr, "mcmc-run: --output needs the path of the output file\n");
         code = MC_EXIT_USAGE;
         goto done;

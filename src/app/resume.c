@@ -10,9 +10,10 @@
  * per section lets a refusal say which section changed.
  *
  * The blob is plain native-endian 8-byte words: the run's plan (length,
- * burn-in, thinning, the loop's seconds so far), the chain's McCheckpoint (counters, xi, generator bytes, adaptation) and
- * the app sink's running sum of xi, everything the io module does not keep
- * itself. Its size is fixed for a run, so it is allocated once. */
+ * burn-in, thinning, the loop's seconds so far), the chain's McCheckpoint
+ * (counters, xi, generator bytes, adaptation) and the app sink's running
+ * sum of xi, everything the io module does not keep itself. Its size is
+ * fixed for a run, so it is allocated once. */
 #include "app/app.h"
 
 #include <stdio.h>

@@ -143,6 +143,13 @@ static PetscErrorCode AnnotateText(char **text, const McRunOptions *opt)
   PetscFunctionReturn(0);
 }
 
+/* Whether a new run would refuse to replace the configuration's output
+ * file: it exists, and neither [output] overwrite nor --force allows it. */
+static PetscBool OutputRefused(const McConfig *cfg, PetscBool force)
+{
+  return !cfg->output.overwrite && !force && access(cfg->output.path, F_OK) == 0 ? PETSC_TRUE : PETSC_FALSE;
+}
+
 /* ----------------------------------------------------------------- run */
 
 static PetscErrorCode RunFree(Run *r)
@@ -394,8 +401,7 @@ static PetscErrorCode RunConfig(const char *config, const McRunOptions *opt, int
       *code = MC_EXIT_USAGE;
     }
   }
-  if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !opt->resume && !cfg->output.overwrite && !opt->force &&
-      access(cfg->output.path, F_OK) == 0) {
+  if (*code == MC_EXIT_OK && opt->mode != MC_RUN_MAP && !opt->resume && OutputRefused(cfg, opt->force)) {
     Say("mcmc-run: output file %s exists; refusing to overwrite it (remove it, pass --force, or set [output] "
         "overwrite = true in %s)\n",
         cfg->output.path, config);
@@ -516,9 +522,9 @@ PetscErrorCode McRunSample(const char *config, const McRunOptions *opt, int *cod
 /* What --check does besides validating the configuration: everything a run
  * sets up before it samples that can fail on the user's input (the layout
  * on this many ranks; the output's directory, and its file unless the run
- * may replace it; the mesh, observation, data
- * and prior mean files; the QoIs; a proposal covariance file), so that a batch job is not queued
- * to fail at its start. The problem is built on rank 0 alone. The MAP
+ * may replace it; the mesh, observation, data and prior mean files; the
+ * QoIs; a proposal covariance file), so that a batch job is not queued to
+ * fail at its start. The problem is built on rank 0 alone. The MAP
  * point is not computed (it can take long), and a UM-Bridge server is not
  * contacted (it may not run where the check does). */
 static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, PetscBool force, int *code)
@@ -556,7 +562,7 @@ static PetscErrorCode CheckProblem(McConfig *cfg, const char *config, PetscBool 
       fprintf(stderr, "%s: [output] path \"%s\": the directory %s %s\n", cfg->source, cfg->output.path, dir,
               stat(dir, &st) != 0 ? "does not exist" : !S_ISDIR(st.st_mode) ? "is not a directory" : "is not writable");
       valid = PETSC_FALSE;
-    } else if (!cfg->output.overwrite && !force && access(cfg->output.path, F_OK) == 0) {
+    } else if (OutputRefused(cfg, force)) {
       fprintf(stderr,
               "%s: output file %s exists; a run would refuse to overwrite it (remove it, pass --force, or set "
               "[output] overwrite = true)\n",

@@ -59,7 +59,6 @@ typedef struct {
   McDiagMemory memory;        /* one file's (rows 0 for several: see files) */
   char         model_hash[256]; /* the root attribute model_hash, "" if none */
   PetscInt     nfiles;        /* 0: one file (path); else the files combined */
-  PetscBool    summarize;     /* summarise while reading (McDiagDataRead_Private) */
   McDiagFile  *files;
 } McDiagData;
 

@@ -555,7 +555,7 @@ static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const Source *src, Pets
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, PetscInt nsrc)
+static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, PetscInt nsrc, PetscBool summarize)
 {
   const PetscInt C = d->C, N = d->N;
 
@@ -589,7 +589,7 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
         PetscCall(PetscMalloc1(C * N, &v->x));
         for (PetscInt k = 0; k < C * N; k++)
           v->x[k] = buf[k * np + (p - p0)];
-        if (d->summarize) {
+        if (summarize) {
           PetscCall(McDiagSummarize(C, N, v->x, &v->s));
           PetscCall(PetscFree(v->x));
         }
@@ -622,8 +622,8 @@ static void ReadModelHash(McDiagData *d, hid_t f)
 
 /* Everything after opening the file; src is freed by the caller. With
  * shortest_only, only the shortest chain's draws into *shortest. */
-static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, hid_t f, Source *src,
-                               PetscInt *nsrc, PetscInt *shortest_only)
+static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d, hid_t f,
+                               Source *src, PetscInt *nsrc, PetscInt *shortest_only)
 {
   PetscInt nsel = 0, shortest;
   hsize_t  ndraw;
@@ -651,7 +651,7 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, McDi
     for (hsize_t p = 0; src[i].rank && p < src[i].P; p++)
       nsel += src[i].select[p];
   PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
-  PetscCall(ReadDraws(d, f, src, *nsrc));
+  PetscCall(ReadDraws(d, f, src, *nsrc, summarize));
   PetscCall(ChainStats(d, f));
   PetscCall(ChainSeconds(d, f));
   PetscCall(ReadFields(d, f));
@@ -670,7 +670,6 @@ static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, PetscBoo
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(d, sizeof *d));
-  d->summarize = summarize;
   d->path = opt->file;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by us, with the file's name */
   PetscCheck(access(opt->file, R_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot open: %s", opt->file,
@@ -698,7 +697,7 @@ static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, PetscBoo
   PetscCall(PetscCalloc1(MC_DIAG_MAXVARS, &src));
   /* Not PetscCall: a user error (a --vars name, a short file) must still
    * release what was read so far. */
-  ierr = ReadOpen(opt, max_used, d, f, src, &nsrc, shortest_only);
+  ierr = ReadOpen(opt, max_used, summarize, d, f, src, &nsrc, shortest_only);
   FreeSources(src, nsrc);
   PetscCall(PetscFree(src));
   H5Fclose(f);

@@ -143,17 +143,12 @@ static void JsonMemory(FILE *o, const McDiagMemory *M)
  * top-level file, chains and memory again). */
 static void JsonFiles(FILE *o, const McDiagData *d)
 {
+  const McDiagFile  one = {d->path, d->swmr, d->C, 0, d->file_draws, d->memory};
+  const McDiagFile *files = d->nfiles ? d->files : &one;
+
   fprintf(o, "  \"files\": [");
-  if (!d->nfiles) {
-    fprintf(o, "\n    {\"file\": ");
-    JsonString(o, d->path);
-    fprintf(o, ", \"swmr\": %s, \"chains\": %d, \"first_chain\": 0, \"draws_in_file\": %d, \"memory\": ",
-            d->swmr ? "true" : "false", (int)d->C, (int)d->file_draws);
-    JsonMemory(o, &d->memory);
-    fprintf(o, "}");
-  }
-  for (PetscInt k = 0; k < d->nfiles; k++) {
-    const McDiagFile *f = &d->files[k];
+  for (PetscInt k = 0; k < PetscMax(d->nfiles, 1); k++) {
+    const McDiagFile *f = &files[k];
     fprintf(o, "%s\n    {\"file\": ", k ? "," : "");
     JsonString(o, f->path);
     fprintf(o, ", \"swmr\": %s, \"chains\": %d, \"first_chain\": %d, \"draws_in_file\": %d, \"memory\": ",

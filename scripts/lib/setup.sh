@@ -11,7 +11,7 @@ MC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # fuzz targets; libmicrohttpd, jansson and libcurl speak UM-Bridge).
 MC_PACKAGES=(
   build-essential cmake pkg-config git
-  petsc-dev slepc-dev libgsl-dev libhdf5-openmpi-dev hdf5-tools openmpi-bin
+  petsc-dev slepc-dev libgsl-dev libfftw3-dev libhdf5-openmpi-dev hdf5-tools openmpi-bin
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
   python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf python3-netcdf4
   python3-matplotlib

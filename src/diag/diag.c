@@ -5,18 +5,17 @@
  *   rho_t = 1 - (W - mean_c acov_c(t)) / var+,  var+ = (N-1)/N W + B/N,
  * so chains that disagree in location lower every rho_t less than they raise
  * var+, and the ESS drops. */
-#include "diag/diag.h"
+#include "diag/diag_impl.h"
 #include "mcmc/mcmc.h"
 
 #include <math.h>
 #include <gsl/gsl_cdf.h>
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 static PetscBool AnyNaN(PetscInt S, const PetscReal *x)
 {
   for (PetscInt i = 0; i < S; i++)
-    if (PetscIsNanReal(x[i])) return PETSC_TRUE;
+    if (isnan(x[i])) return PETSC_TRUE; /* inline, where PETSc's is a call per value */
   return PETSC_FALSE;
 }
 
@@ -94,9 +93,9 @@ PetscErrorCode McDiagESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *
     *ess = (PetscReal)S;
     PetscFunctionReturn(0);
   }
-  PetscCall(PetscMalloc3(C * N, &cb.acov, N, &rho, C, &means));
+  PetscCall(PetscMalloc3(S, &cb.acov, N, &rho, C, &means));
+  PetscCall(McAutocovariances(C, N, x, N, cb.acov));
   for (PetscInt c = 0; c < C; c++) {
-    PetscCall(McAutocovariance(N, x + c * N, 1, cb.acov + c * N));
     means[c] = 0;
     for (PetscInt i = 0; i < N; i++)
       means[c] += x[c * N + i];
@@ -113,8 +112,7 @@ PetscErrorCode McDiagESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal *
   tau = GeyerTau(N, rho, CombinedRho, &cb);
   tau = PetscMax(tau, 1 / PetscLog10Real((PetscReal)S));
   *ess = S / tau;
-  for (PetscInt t = 0; t < N; t++)
-    if (PetscIsNanReal(rho[t])) *ess = NAN;
+  if (AnyNaN(N, rho)) *ess = NAN;
   PetscCall(PetscFree3(cb.acov, rho, means));
   PetscFunctionReturn(0);
 }
@@ -163,17 +161,16 @@ PetscErrorCode McDiagSplitChains(PetscInt C, PetscInt N, const PetscReal *x, Pet
 
 PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
 {
-  size_t    *perm;
+  PetscInt  *perm;
   PetscReal *v;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(S, &perm, S, &v));
-  PetscCall(PetscArraycpy(v, x, S));
-  gsl_sort_index(perm, v, 1, (size_t)S);
+  PetscCall(McDiagSort(S, x, perm, v));
   for (PetscInt i = 0; i < S;) {
-    PetscInt j = i;
+    PetscInt j = i + 1;
     /* ties share the average of their 1-based ranks i+1 .. j */
-    while (j < S && v[perm[j]] == v[perm[i]])
+    while (j < S && v[j] == v[i])
       j++;
     PetscReal r = 0.5 * ((i + 1) + j);
     PetscReal z0 = gsl_cdf_ugaussian_Pinv((r - 0.375) / (S + 0.25));
@@ -198,21 +195,22 @@ static PetscReal QuantileSorted(PetscInt S, const PetscReal *v, PetscReal p)
 
   if (i >= S - 1) return v[S - 1];
   t = h - (PetscReal)i;
+  if (t == 0 || v[i] == v[i + 1]) return v[i]; /* also between infinite draws, where the lerp is NaN */
   return t < 0.5 ? v[i] + (v[i + 1] - v[i]) * t : v[i + 1] - (v[i + 1] - v[i]) * (1 - t);
 }
 
 PetscErrorCode McDiagQuantile(PetscInt S, const PetscReal *x, PetscReal p, PetscReal *q)
 {
   PetscReal *v;
+  PetscInt  *perm;
 
   PetscFunctionBeginUser;
   PetscCheck(S >= 1 && p >= 0 && p <= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "quantile %g of %d values",
              (double)p, (int)S);
-  PetscCall(PetscMalloc1(S, &v));
-  PetscCall(PetscArraycpy(v, x, S));
-  gsl_sort(v, 1, (size_t)S);
+  PetscCall(PetscMalloc2(S, &v, S, &perm));
+  PetscCall(McDiagSort(S, x, perm, v));
   *q = QuantileSorted(S, v, p);
-  PetscCall(PetscFree(v));
+  PetscCall(PetscFree2(v, perm));
   PetscFunctionReturn(0);
 }
 
@@ -241,6 +239,7 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
 {
   const PetscInt S = C * N, h = N / 2;
   PetscReal     *sorted, *work, *split, e05, e95, med, rb, rt;
+  PetscInt      *perm;
 
   PetscFunctionBeginUser;
   PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
@@ -251,9 +250,8 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
     *s = (McDiagSummary){nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan};
     PetscFunctionReturn(0);
   }
-  PetscCall(PetscMalloc3(S, &sorted, S, &work, 2 * C * h, &split));
-  PetscCall(PetscArraycpy(sorted, x, S));
-  gsl_sort(sorted, 1, (size_t)S);
+  PetscCall(PetscMalloc4(S, &sorted, S, &perm, S, &work, 2 * C * h, &split));
+  PetscCall(McDiagSort(S, x, perm, sorted));
   s->mean = gsl_stats_mean(x, 1, (size_t)S);
   s->sd = gsl_stats_sd_m(x, 1, (size_t)S, s->mean);
   s->q05 = QuantileSorted(S, sorted, 0.05);
@@ -279,6 +277,6 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
   PetscCall(IndicatorESS(C, N, x, s->q05, work, split, &e05));
   PetscCall(IndicatorESS(C, N, x, s->q95, work, split, &e95));
   s->ess_tail = PetscMin(e05, e95);
-  PetscCall(PetscFree3(sorted, work, split));
+  PetscCall(PetscFree4(sorted, perm, work, split));
   PetscFunctionReturn(0);
 }

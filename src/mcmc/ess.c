@@ -5,43 +5,89 @@
  * autocorrelation pairs Gamma_m = rho_2m + rho_2m+1 are positive and
  * decreasing for a reversible chain, so the sum stops at the first
  * non-positive pair and each pair is capped by the previous one. The
- * autocovariance comes from a zero-padded radix-2 FFT (O(n log n), exact up
- * to rounding: padding to >= 2n removes the circular wrap-around). */
+ * autocovariance comes from a zero-padded FFT (FFTW; O(n log n), exact up
+ * to rounding). */
 #include "mcmc/mcmc_impl.h"
 
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_fft_halfcomplex.h>
-#include <gsl/gsl_fft_real.h>
+#include <fftw3.h>
+
+/* The smallest 2^a 3^b 5^c >= n: FFTW is as fast on these as on powers of
+ * two, and they waste less padding. */
+static size_t SmoothSize(size_t n)
+{
+  size_t best = 1;
+
+  while (best < n) best *= 2;
+  for (size_t p5 = 1; p5 < best; p5 *= 5)
+    for (size_t p35 = p5; p35 < best; p35 *= 3) {
+      size_t m = p35;
+      while (m < n) m *= 2;
+      if (m < best) best = m;
+    }
+  return best;
+}
+
+PetscErrorCode McAutocovariances(PetscInt C, PetscInt n, const PetscReal *x, PetscInt nlags, PetscReal *acov)
+{
+  size_t     M, H;
+  PetscReal *a, *spec;
+  fftw_plan  fwd, bwd;
+
+  PetscFunctionBeginUser;
+  PetscCheck(C >= 1 && n >= 1 && nlags >= 1 && nlags <= n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "autocovariances need C >= 1, n >= 1 and 1 <= nlags <= n, got %d, %d and %d", (int)C, (int)n,
+             (int)nlags);
+  /* Zero padding to M >= n + nlags - 1 keeps the circular correlation's
+   * wrap-around out of the lags asked for. */
+  M = SmoothSize((size_t)n + (size_t)nlags);
+  H = M / 2 + 1;
+  PetscCall(McMalloc(M * sizeof(*a), &a));
+  PetscCall(McMalloc(2 * H * sizeof(*spec), &spec));
+  /* FFTW_ESTIMATE plans without running trial transforms (and without
+   * touching the arrays), so the plans cost little next to C transforms. */
+  fwd = fftw_plan_dft_r2c_1d((int)M, a, (fftw_complex *)spec, FFTW_ESTIMATE);
+  bwd = fftw_plan_dft_c2r_1d((int)M, (fftw_complex *)spec, a, FFTW_ESTIMATE);
+  if (!fwd || !bwd) {
+    if (fwd) fftw_destroy_plan(fwd);
+    if (bwd) fftw_destroy_plan(bwd);
+    PetscCall(McFree(&a));
+    PetscCall(McFree(&spec));
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan a transform of length %zu", M);
+  }
+  for (PetscInt c = 0; c < C; c++) {
+    const PetscReal *xc = x + (size_t)c * n;
+    PetscReal        mean = 0;
+
+    for (PetscInt i = 0; i < n; i++) mean += xc[i];
+    mean /= n;
+    for (PetscInt i = 0; i < n; i++) a[i] = xc[i] - mean;
+    for (size_t i = (size_t)n; i < M; i++) a[i] = 0;
+    fftw_execute(fwd);
+    for (size_t k = 0; k < H; k++) {
+      spec[2 * k] = spec[2 * k] * spec[2 * k] + spec[2 * k + 1] * spec[2 * k + 1];
+      spec[2 * k + 1] = 0;
+    }
+    fftw_execute(bwd); /* unnormalised: M times the circular autocorrelation */
+    for (PetscInt k = 0; k < nlags; k++) acov[(size_t)c * n + k] = a[k] / ((PetscReal)M * n);
+  }
+  fftw_destroy_plan(fwd);
+  fftw_destroy_plan(bwd);
+  PetscCall(McFree(&a));
+  PetscCall(McFree(&spec));
+  PetscFunctionReturn(0);
+}
 
 PetscErrorCode McAutocovariance(PetscInt n, const PetscReal *x, PetscInt stride, PetscReal *acov)
 {
-  size_t     M = 1;
-  PetscReal *a, mean = 0;
-  int        rc;
+  PetscReal *y;
 
   PetscFunctionBeginUser;
   PetscCheck(n >= 1 && stride >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "autocovariance needs n >= 1 and stride >= 1, got %d and %d", (int)n, (int)stride);
-  while (M < 2 * (size_t)n) M *= 2;
-  PetscCall(McCalloc((size_t)(M) * sizeof(*a), &a));
-  for (PetscInt i = 0; i < n; i++) mean += x[i * stride];
-  mean /= n;
-  for (PetscInt i = 0; i < n; i++) a[i] = x[i * stride] - mean;
-  rc = gsl_fft_real_radix2_transform(a, 1, M);
-  if (!rc) {
-    /* |X_k|^2 in GSL's half-complex layout: a[k] real, a[M-k] imaginary. */
-    a[0] = a[0] * a[0];
-    a[M / 2] = a[M / 2] * a[M / 2];
-    for (size_t k = 1; k < M / 2; k++) {
-      a[k] = a[k] * a[k] + a[M - k] * a[M - k];
-      a[M - k] = 0;
-    }
-    rc = gsl_fft_halfcomplex_radix2_inverse(a, 1, M);
-  }
-  if (rc) PetscCall(McFree(&a));
-  PetscCheck(!rc, PETSC_COMM_SELF, PETSC_ERR_LIB, "GSL FFT of length %zu failed: %s", M, gsl_strerror(rc));
-  for (PetscInt k = 0; k < n; k++) acov[k] = a[k] / n;
-  PetscCall(McFree(&a));
+  PetscCall(McMalloc((size_t)n * sizeof(*y), &y));
+  for (PetscInt i = 0; i < n; i++) y[i] = x[i * stride];
+  PetscCall(McAutocovariances(1, n, y, n, acov));
+  PetscCall(McFree(&y));
   PetscFunctionReturn(0);
 }
 

@@ -425,6 +425,11 @@ PetscErrorCode McChainCheckpointRestore(McChain chain, const McCheckpoint *ckpt)
 
 /* Autocovariance acov[0..n) (divisor n) of x[i*stride], i < n, by FFT. */
 PetscErrorCode McAutocovariance(PetscInt n, const PetscReal *x, PetscInt stride, PetscReal *acov);
+/* The same for C chains of n draws stored one after another (x[c*n + i]),
+ * lags 0..nlags-1 only (1 <= nlags <= n), into acov[c*n + k]; the other
+ * entries of acov are not touched. Asking for fewer lags pads the FFT less.
+ * Ownership: borrows x; acov is the caller's (C*n values). */
+PetscErrorCode McAutocovariances(PetscInt C, PetscInt n, const PetscReal *x, PetscInt nlags, PetscReal *acov);
 /* Effective sample size by Geyer's initial monotone sequence estimator. */
 PetscErrorCode McESS(PetscInt n, const PetscReal *x, PetscInt stride, PetscReal *ess);
 /* Mean and its MCSE sqrt(var / ESS). */

@@ -10,7 +10,6 @@
 
 #include <math.h>
 #include <gsl/gsl_cdf.h>
-#include <gsl/gsl_statistics_double.h>
 
 static PetscBool AnyNaN(PetscInt S, const PetscReal *x)
 {
@@ -159,14 +158,11 @@ PetscErrorCode McDiagSplitChains(PetscInt C, PetscInt N, const PetscReal *x, Pet
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
+/* z[at[k]] = Phi^-1((r_k - 3/8)/(S + 1/4)) for the k-th smallest of S
+ * values v[0] <= v[1] <= ..., r_k its 1-based rank, ties the mean of
+ * theirs. */
+static void RankSorted(PetscInt S, const PetscReal *v, const PetscInt *at, PetscReal *z)
 {
-  PetscInt  *perm;
-  PetscReal *v;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(S, &perm, S, &v));
-  PetscCall(McDiagSort(S, x, perm, v));
   for (PetscInt i = 0; i < S;) {
     PetscInt j = i + 1;
     /* ties share the average of their 1-based ranks i+1 .. j */
@@ -175,11 +171,43 @@ PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
     PetscReal r = 0.5 * ((i + 1) + j);
     PetscReal z0 = gsl_cdf_ugaussian_Pinv((r - 0.375) / (S + 0.25));
     for (PetscInt k = i; k < j; k++)
-      z[perm[k]] = z0;
+      z[at[k]] = z0;
     i = j;
   }
+}
+
+PetscErrorCode McDiagRankNormalize(PetscInt S, const PetscReal *x, PetscReal *z)
+{
+  PetscInt  *perm;
+  PetscReal *v;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(S, &perm, S, &v));
+  PetscCall(McDiagSort(S, x, perm, v));
+  RankSorted(S, v, perm, z);
   PetscCall(PetscFree2(perm, v));
   PetscFunctionReturn(0);
+}
+
+/* The rank-normalised split chains (McDiagSplitChains of C chains of N)
+ * from values already in ascending order: v[k] is draw order[k] (an index
+ * c*N + i). The draws the split drops (the middle one of an odd N) are
+ * left out of the ranks, so z is what McDiagRankNormalize of the split
+ * chains gives, without sorting them again. at and vs are scratch (C*N). */
+static void RankSplitSorted(PetscInt C, PetscInt N, const PetscReal *v, const PetscInt *order, PetscInt *at,
+                            PetscReal *vs, PetscReal *z)
+{
+  const PetscInt h = N / 2;
+  PetscInt       m = 0;
+
+  for (PetscInt k = 0; k < C * N; k++) {
+    PetscInt c = order[k] / N, i = order[k] % N;
+    if (i < h) at[m] = 2 * c * h + i;
+    else if (i >= N - h) at[m] = (2 * c + 1) * h + i - (N - h);
+    else continue;
+    vs[m++] = v[k];
+  }
+  RankSorted(m, vs, at, z);
 }
 
 /* The p-quantile of S sorted values, linear interpolation at (S-1)p written
@@ -214,15 +242,6 @@ PetscErrorCode McDiagQuantile(PetscInt S, const PetscReal *x, PetscReal p, Petsc
   PetscFunctionReturn(0);
 }
 
-/* Rank-normalised split R-hat of y (already split: C2 chains of h draws). */
-static PetscErrorCode RankRhat(PetscInt C2, PetscInt h, PetscReal *y, PetscReal *rhat)
-{
-  PetscFunctionBeginUser;
-  PetscCall(McDiagRankNormalize(C2 * h, y, y));
-  PetscCall(McDiagRhatBasic(C2, h, y, rhat));
-  PetscFunctionReturn(0);
-}
-
 /* ESS of the split indicator x <= q. */
 static PetscErrorCode IndicatorESS(PetscInt C, PetscInt N, const PetscReal *x, PetscReal q, PetscReal *work,
                                    PetscReal *split, PetscReal *ess)
@@ -238,8 +257,8 @@ static PetscErrorCode IndicatorESS(PetscInt C, PetscInt N, const PetscReal *x, P
 PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDiagSummary *s)
 {
   const PetscInt S = C * N, h = N / 2;
-  PetscReal     *sorted, *work, *split, e05, e95, med, rb, rt;
-  PetscInt      *perm;
+  PetscReal     *sorted, *work, *split, *fv, e05, e95, med, rb, rt;
+  PetscInt      *perm, *fo, *at;
 
   PetscFunctionBeginUser;
   PetscCheck(C >= 1 && N >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
@@ -250,10 +269,25 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
     *s = (McDiagSummary){nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan};
     PetscFunctionReturn(0);
   }
-  PetscCall(PetscMalloc4(S, &sorted, S, &perm, S, &work, 2 * C * h, &split));
+  PetscCall(PetscMalloc7(S, &sorted, S, &perm, S, &work, 2 * C * h, &split, S, &fv, S, &fo, S, &at));
+  /* The one sort: the quantiles, and the ranks of the draws and of their
+   * distances from the median all come from it. */
   PetscCall(McDiagSort(S, x, perm, sorted));
-  s->mean = gsl_stats_mean(x, 1, (size_t)S);
-  s->sd = gsl_stats_sd_m(x, 1, (size_t)S, s->mean);
+  /* The corrected two-pass sums (Chan, Golub and LeVeque 1983): the second
+   * pass's sum of deviations corrects the mean's rounding. GSL's running
+   * mean divides once per draw, which cost as much as the sort. */
+  {
+    PetscReal sum = 0, dev = 0, ss = 0;
+    for (PetscInt i = 0; i < S; i++)
+      sum += x[i];
+    for (PetscInt i = 0; i < S; i++) {
+      PetscReal d = x[i] - sum / S;
+      dev += d;
+      ss += d * d;
+    }
+    s->mean = sum / S + dev / S;
+    s->sd = PetscSqrtReal((ss - dev * dev / S) / (S - 1));
+  }
   s->q05 = QuantileSorted(S, sorted, 0.05);
   s->q50 = med = QuantileSorted(S, sorted, 0.5);
   s->q95 = QuantileSorted(S, sorted, 0.95);
@@ -262,21 +296,33 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
   PetscCall(McDiagESS(2 * C, h, split, &s->ess_mean));
   s->mcse_mean = s->sd / PetscSqrtReal(s->ess_mean);
   s->iat = S / s->ess_mean;
-  PetscCall(McDiagRankNormalize(2 * C * h, split, split));
+  RankSplitSorted(C, N, sorted, perm, at, work, split);
   PetscCall(McDiagESS(2 * C, h, split, &s->ess_bulk));
   PetscCall(McDiagRhatBasic(2 * C, h, split, &rb));
 
   /* Folding around the median turns a difference in scale (which leaves
-   * the location-based R-hat blind) into one in location. */
-  for (PetscInt i = 0; i < S; i++)
-    work[i] = PetscAbsReal(x[i] - med);
-  PetscCall(McDiagSplitChains(C, N, work, split));
-  PetscCall(RankRhat(2 * C, h, split, &rt));
+   * the location-based R-hat blind) into one in location. |x - med| falls
+   * along the sorted draws up to the median and rises after it (fl(x -
+   * med) is monotone in x), so merging the two runs orders the distances. */
+  {
+    PetscInt lo = 0, hi, k = 0;
+    while (lo < S && sorted[lo] <= med)
+      lo++;
+    hi = lo--; /* lo: the last draw <= med, walked down; hi: the first > med, walked up */
+    while (lo >= 0 || hi < S) {
+      PetscReal dl = lo >= 0 ? med - sorted[lo] : PETSC_INFINITY, dh = hi < S ? sorted[hi] - med : PETSC_INFINITY;
+      PetscInt  from = (lo >= 0 && (hi >= S || PetscAbsReal(dl) <= PetscAbsReal(dh))) ? lo-- : hi++;
+      fv[k] = PetscAbsReal(sorted[from] - med);
+      fo[k++] = perm[from];
+    }
+  }
+  RankSplitSorted(C, N, fv, fo, at, work, split);
+  PetscCall(McDiagRhatBasic(2 * C, h, split, &rt));
   s->rhat = PetscMax(rb, rt);
 
   PetscCall(IndicatorESS(C, N, x, s->q05, work, split, &e05));
   PetscCall(IndicatorESS(C, N, x, s->q95, work, split, &e95));
   s->ess_tail = PetscMin(e05, e95);
-  PetscCall(PetscFree4(sorted, perm, work, split));
+  PetscCall(PetscFree7(sorted, perm, work, split, fv, fo, at));
   PetscFunctionReturn(0);
 }

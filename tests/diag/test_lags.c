@@ -195,6 +195,42 @@ static PetscErrorCode TestESS(McRng r)
   PetscFunctionReturn(0);
 }
 
+/* McDiagSummarize sorts once and derives the ranks of the split chains and
+ * of the distances from the median from that order; here they are made the
+ * long way (split, then McDiagRankNormalize each), for an even and an odd
+ * N (whose middle draws the split drops) and draws with many ties. The
+ * same ranks must give the same bits. */
+static PetscErrorCode TestSummaryRanks(McRng r)
+{
+  const PetscInt C = 3, Ns[2] = {400, 401};
+  PetscReal     *x, *w, *y, med, ess, rb, rt;
+  McDiagSummary  s;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(C * 401, &x, C * 401, &w, C * 401, &y));
+  for (int k = 0; k < 2; k++) {
+    const PetscInt N = Ns[k], S = C * N, h = N / 2;
+    AR1(r, C, N, 0.7, x);
+    for (PetscInt i = 0; i < S; i++) x[i] = round(8 * x[i]) / 8 * (1 + 2.0 * (i >= 2 * N)); /* ties; chain 3 wider */
+    PetscCall(McDiagSummarize(C, N, x, &s));
+    PetscCall(McDiagQuantile(S, x, 0.5, &med));
+    PetscCall(McDiagSplitChains(C, N, x, y));
+    PetscCall(McDiagRankNormalize(2 * C * h, y, y));
+    PetscCall(McDiagESS(2 * C, h, y, &ess));
+    PetscCall(McDiagRhatBasic(2 * C, h, y, &rb));
+    for (PetscInt i = 0; i < S; i++) w[i] = PetscAbsReal(x[i] - med);
+    PetscCall(McDiagSplitChains(C, N, w, y));
+    PetscCall(McDiagRankNormalize(2 * C * h, y, y));
+    PetscCall(McDiagRhatBasic(2 * C, h, y, &rt));
+    CHECK(s.q50 == med, "N = %d: median %.17g, want %.17g", (int)N, (double)s.q50, (double)med);
+    CHECK(s.ess_bulk == ess, "N = %d: bulk ESS %.17g, want %.17g", (int)N, (double)s.ess_bulk, (double)ess);
+    CHECK(s.rhat == PetscMax(rb, rt) && rt > rb, "N = %d: R-hat %.17g, want max(%.17g, folded %.17g) from the folded",
+          (int)N, (double)s.rhat, (double)rb, (double)rt);
+  }
+  PetscCall(PetscFree3(x, w, y));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   McRng r;
@@ -204,6 +240,7 @@ int main(int argc, char **argv)
   PetscCall(TestRanks(r));
   PetscCall(TestAutocovariances(r));
   PetscCall(TestESS(r));
+  PetscCall(TestSummaryRanks(r));
   PetscCall(McRngDestroy(&r));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d failures\n", failures));
   PetscCall(PetscFinalize());

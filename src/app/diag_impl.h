@@ -77,3 +77,12 @@ PetscErrorCode McDiagDataFree_Private(McDiagData *d);
  * quantities. Ownership: takes parts' contents (each left empty, to be
  * freed by McDiagDataFree_Private); *d is new. */
 PetscErrorCode McDiagDataMerge_Private(PetscInt n, McDiagData *parts, McDiagData *d);
+
+/* For k < n: when buf is given, vars[k].x gets column at[k] of buf (C*N
+ * rows of w values, the read block); then, with summarize, vars[k] is
+ * summarised and its draws freed. The quantities are shared among threads
+ * (diag_vars.c); the results are the same for any number of threads. */
+PetscErrorCode McDiagVarsProcess_Private(PetscInt C, PetscInt N, const PetscReal *buf, PetscInt w, const PetscInt *at,
+                                         PetscInt n, McDiagVar *vars, PetscBool summarize);
+/* How many threads summarise n quantities of S draws each. */
+PetscInt McDiagThreads_Private(PetscInt S, PetscInt n);

@@ -566,36 +566,31 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
     int           rank;
     hsize_t       dims[3], g;
     PetscReal    *buf;
+    PetscInt     *at;
 
     if (!s->rank) continue;
     for (g = 0; g < s->P && !s->select[g]; g++) {}
     if (g == s->P) continue;
     PetscCall(OpenDataset(d, f, s->name, &ds, &rank, dims));
     g = PetscMax(1, PetscMin(s->P, MC_DIAG_READ_BYTES / (sizeof(PetscReal) * C * N)));
-    PetscCall(PetscMalloc1(C * N * g, &buf));
+    PetscCall(PetscMalloc2(C * N * g, &buf, g, &at));
     for (hsize_t p0 = 0; p0 < s->P; p0 += g) {
       hsize_t np = PetscMin(g, s->P - p0);
       PetscErrorCode ierr = ReadSlab(d, ds, s->name, rank, C, d->burn, N, p0, np, buf);
       if (ierr) { /* a damaged file: release before reporting */
-        PetscCall(PetscFree(buf));
+        PetscCall(PetscFree2(buf, at));
         H5Dclose(ds);
         PetscCall(ierr);
       }
+      PetscInt first = d->nvars, n = 0;
       for (hsize_t p = p0; p < p0 + np; p++) {
-        McDiagVar *v = &d->vars[d->nvars];
         if (!s->select[p]) continue;
-        d->nvars++;
-        PetscCall(PetscStrallocpy(s->labels[p], &v->name));
-        PetscCall(PetscMalloc1(C * N, &v->x));
-        for (PetscInt k = 0; k < C * N; k++)
-          v->x[k] = buf[k * np + (p - p0)];
-        if (summarize) {
-          PetscCall(McDiagSummarize(C, N, v->x, &v->s));
-          PetscCall(PetscFree(v->x));
-        }
+        at[n++] = (PetscInt)(p - p0);
+        PetscCall(PetscStrallocpy(s->labels[p], &d->vars[d->nvars++].name));
       }
+      PetscCall(McDiagVarsProcess_Private(C, N, buf, (PetscInt)np, at, n, d->vars + first, summarize));
     }
-    PetscCall(PetscFree(buf));
+    PetscCall(PetscFree2(buf, at));
     H5Dclose(ds);
   }
   PetscFunctionReturn(0);

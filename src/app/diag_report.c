@@ -391,11 +391,8 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out)
     PetscCall(ReadFiles(opt, &d));
   else
     PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, PETSC_TRUE, &d));
-  for (PetscInt i = 0; i < d.nvars; i++) {
-    if (!d.vars[i].x) continue; /* summarised while read */
-    PetscCall(McDiagSummarize(d.C, d.N, d.vars[i].x, &d.vars[i].s));
-    PetscCall(PetscFree(d.vars[i].x));
-  }
+  /* several files: their draws were combined before any was summarised */
+  PetscCall(McDiagVarsProcess_Private(d.C, d.N, NULL, 0, NULL, d.nvars, d.vars, PETSC_TRUE));
   if (d.fields.present) SummarizeFields(&d.fields, &fs);
   if (opt->json)
     PrintJson(out, &d, &fs);

@@ -27,6 +27,17 @@ static size_t SmoothSize(size_t n)
   return best;
 }
 
+static void DestroyPlans(fftw_plan fwd, fftw_plan bwd)
+{
+#ifdef _OPENMP
+#pragma omp critical(mc_fftw_planner)
+#endif
+  {
+    if (fwd) fftw_destroy_plan(fwd);
+    if (bwd) fftw_destroy_plan(bwd);
+  }
+}
+
 PetscErrorCode McAutocovariances(PetscInt C, PetscInt n, const PetscReal *x, PetscInt nlags, PetscReal *acov)
 {
   size_t     M, H;
@@ -41,17 +52,22 @@ PetscErrorCode McAutocovariances(PetscInt C, PetscInt n, const PetscReal *x, Pet
    * wrap-around out of the lags asked for. */
   M = SmoothSize((size_t)n + (size_t)nlags);
   H = M / 2 + 1;
-  PetscCall(McMalloc(M * sizeof(*a), &a));
-  PetscCall(McMalloc(2 * H * sizeof(*spec), &spec));
+  /* PETSc's allocator, not McMalloc: mcmc-diag calls this from several
+   * threads, and the object layer's counters are not thread-safe. */
+  PetscCall(PetscMalloc2(M, &a, 2 * H, &spec));
   /* FFTW_ESTIMATE plans without running trial transforms (and without
-   * touching the arrays), so the plans cost little next to C transforms. */
-  fwd = fftw_plan_dft_r2c_1d((int)M, a, (fftw_complex *)spec, FFTW_ESTIMATE);
-  bwd = fftw_plan_dft_c2r_1d((int)M, (fftw_complex *)spec, a, FFTW_ESTIMATE);
+   * touching the arrays), so the plans cost little next to C transforms.
+   * FFTW's planner is not thread-safe (its transforms are). */
+#ifdef _OPENMP
+#pragma omp critical(mc_fftw_planner)
+#endif
+  {
+    fwd = fftw_plan_dft_r2c_1d((int)M, a, (fftw_complex *)spec, FFTW_ESTIMATE);
+    bwd = fftw_plan_dft_c2r_1d((int)M, (fftw_complex *)spec, a, FFTW_ESTIMATE);
+  }
   if (!fwd || !bwd) {
-    if (fwd) fftw_destroy_plan(fwd);
-    if (bwd) fftw_destroy_plan(bwd);
-    PetscCall(McFree(&a));
-    PetscCall(McFree(&spec));
+    DestroyPlans(fwd, bwd);
+    PetscCall(PetscFree2(a, spec));
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "FFTW could not plan a transform of length %zu", M);
   }
   for (PetscInt c = 0; c < C; c++) {
@@ -70,10 +86,8 @@ PetscErrorCode McAutocovariances(PetscInt C, PetscInt n, const PetscReal *x, Pet
     fftw_execute(bwd); /* unnormalised: M times the circular autocorrelation */
     for (PetscInt k = 0; k < nlags; k++) acov[(size_t)c * n + k] = a[k] / ((PetscReal)M * n);
   }
-  fftw_destroy_plan(fwd);
-  fftw_destroy_plan(bwd);
-  PetscCall(McFree(&a));
-  PetscCall(McFree(&spec));
+  DestroyPlans(fwd, bwd);
+  PetscCall(PetscFree2(a, spec));
   PetscFunctionReturn(0);
 }
 

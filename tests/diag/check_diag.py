@@ -39,8 +39,9 @@ def close(a, b, rel=1e-8):
     return abs(a - b) <= rel * max(abs(b), 1e-300) or abs(a - b) < 1e-13
 
 
-def diag(*args, code=0):
-    p = subprocess.run([DIAG, *args], capture_output=True, text=True)
+def diag(*args, code=0, threads=None):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
+    p = subprocess.run([DIAG, *args], capture_output=True, text=True, env=env)
     check(p.returncode == code, f"mcmc-diag {' '.join(args)}: exit {p.returncode}, want {code}; stderr: {p.stderr}")
     # in the sanitizer build an error path that leaks keeps its exit code: look
     check("Sanitizer" not in p.stderr, f"mcmc-diag {' '.join(args)}: sanitizer report:\n{p.stderr}")
@@ -328,7 +329,21 @@ def test_several_files(tmp, driver):
           f"--burn too long for the shortest file: {p.stderr}")
 
 
+def test_threads(tmp):
+    """The quantities are summarised on OpenMP threads: one thread and
+    three give the same output to the byte, for one file (summarised while
+    read) and for two combined (summarised after)."""
+    one, two = os.path.join(tmp, "t1.h5"), os.path.join(tmp, "t2.h5")
+    runfile.write_standard(one, os.path.join(tmp, "t1_mesh.h5"), N=1200)
+    runfile.write_standard(two, os.path.join(tmp, "t2_mesh.h5"), C=2, N=1000)
+    for args in (["--json", one], [one], ["--burn", "50", "--json", one, two], [two, one]):
+        a, b = diag(*args, threads=1), diag(*args, threads=3)
+        check(a.stdout and a.stdout == b.stdout,
+              f"mcmc-diag {' '.join(args)}: 1 and 3 threads differ:\n{a.stdout[:300]}\n---\n{b.stdout[:300]}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
+    test_threads(tmp)
     test_finished(tmp)
     test_swmr(tmp)
     if len(sys.argv) > 2:

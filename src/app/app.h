@@ -345,6 +345,7 @@ typedef struct {
   int         json;   /* JSON instead of the table */
   const char *const *files; /* nfiles output files of one model whose chains are combined; NULL: file alone */
   int                nfiles;
+  long long          memory; /* bytes of draws read at once; 0: a quarter of the machine's memory, >= 256 MiB */
 } McDiagOptions;
 
 /* Reads the file(s), computes the diagnostics and prints them to out. Needs

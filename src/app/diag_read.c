@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #define MC_DIAG_MAXVARS 1024
-/* Draws of several parameters are read together up to this many bytes:
- * fewer passes over chunks that hold all parameters of a block of draws. */
-#define MC_DIAG_READ_BYTES (256 * 1024 * 1024)
+/* Draws of several parameters are read together, up to --memory bytes or
+ * by default a quarter of the machine's memory but at least this: a chunk
+ * holds every parameter of a block of draws, so each read pass reads the
+ * whole dataset, and a file of F bytes costs F / budget passes. */
+#define MC_DIAG_READ_BYTES_MIN ((size_t)256 << 20)
 #define MC_DIAG_READ_ATTEMPTS 8 /* metadata read attempts of the SWMR reader (HDF5 default: 100) */
 
 /* Every HDF5 call goes through this: a negative result is an error that
@@ -555,7 +557,17 @@ static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const Source *src, Pets
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, PetscInt nsrc, PetscBool summarize)
+static size_t ReadBytes(const McDiagOptions *opt)
+{
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+  if (opt->memory > 0) return (size_t)opt->memory;
+  if (pages <= 0 || page <= 0) return MC_DIAG_READ_BYTES_MIN;
+  return PetscMax(MC_DIAG_READ_BYTES_MIN, (size_t)pages / 4 * (size_t)page);
+}
+
+static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const McDiagOptions *opt, const Source *src, PetscInt nsrc,
+                                PetscBool summarize)
 {
   const PetscInt C = d->C, N = d->N;
 
@@ -572,7 +584,7 @@ static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const Source *src, Petsc
     for (g = 0; g < s->P && !s->select[g]; g++) {}
     if (g == s->P) continue;
     PetscCall(OpenDataset(d, f, s->name, &ds, &rank, dims));
-    g = PetscMax(1, PetscMin(s->P, MC_DIAG_READ_BYTES / (sizeof(PetscReal) * C * N)));
+    g = PetscMax(1, PetscMin(s->P, ReadBytes(opt) / (sizeof(PetscReal) * C * N)));
     PetscCall(PetscMalloc2(C * N * g, &buf, g, &at));
     for (hsize_t p0 = 0; p0 < s->P; p0 += g) {
       hsize_t np = PetscMin(g, s->P - p0);
@@ -646,7 +658,7 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, Pets
     for (hsize_t p = 0; src[i].rank && p < src[i].P; p++)
       nsel += src[i].select[p];
   PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
-  PetscCall(ReadDraws(d, f, src, *nsrc, summarize));
+  PetscCall(ReadDraws(d, f, opt, src, *nsrc, summarize));
   PetscCall(ChainStats(d, f));
   PetscCall(ChainSeconds(d, f));
   PetscCall(ReadFields(d, f));

@@ -4,6 +4,7 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <petscsys.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@ static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5 [FILE.h5 ...]\n"
                             "  --vars a,b,...   report only these quantities (parameter labels, QoI names,\n"
                             "                   lp, or a parameter dataset's name such as theta)\n"
                             "  --json           print JSON instead of the table\n"
+                            "  --memory SIZE    read at most SIZE of draws at once, e.g. 512M or 8G (default\n"
+                            "                   a quarter of this machine's memory, at least 256M). Each\n"
+                            "                   read reads every chunk of a parameter dataset, so a file\n"
+                            "                   larger than SIZE is read (file size / SIZE) times over\n"
                             "  -h, --help       show this help and exit\n"
                             "  -V, --version    show the version of mcmc-diag and of its libraries\n"
                             "\n"
@@ -56,6 +61,27 @@ static int Run(const McDiagOptions *opt)
   return code;
 }
 
+/* "8G" into 8 << 30 (K, M, G, T: powers of 1024; no suffix: bytes).
+ * Returns nonzero unless a size > 0 that fits. */
+static int ParseSize(const char *v, long long *bytes)
+{
+  const char *units = "KMGT", *u;
+  char       *end;
+  long long   n;
+  int         shift = 0;
+
+  errno = 0;
+  n = strtoll(v, &end, 10);
+  if (!*v || errno || n <= 0 || end == v) return 1;
+  if (*end) {
+    if (end[1] || !(u = strchr(units, end[0]))) return 1;
+    shift = 10 * (int)(u - units + 1);
+  }
+  if (n > (LLONG_MAX >> shift)) return 1;
+  *bytes = n << shift;
+  return 0;
+}
+
 /* The command line into opt (files: the FILE arguments, in order). Returns
  * -1 to go on, else the exit code. */
 static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
@@ -76,6 +102,13 @@ static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
       opt->burn = strtoll(v, &end, 10);
       if (!*v || *end || errno || opt->burn < 0) {
         fprintf(stderr, "mcmc-diag: --burn needs a number of draws >= 0, got '%s'\n", v);
+        return MC_EXIT_USAGE;
+      }
+    } else if ((v = McOptionValue("--memory", argc, argv, &i))) {
+      if (ParseSize(v, &opt->memory)) {
+        fprintf(stderr, "mcmc-diag: --memory needs a size > 0 in bytes, with K, M, G or T for powers of 1024 (such "
+                        "as 512M or 8G), got '%s'\n",
+                v);
         return MC_EXIT_USAGE;
       }
     } else if ((v = McOptionValue("--vars", argc, argv, &i))) {
@@ -107,7 +140,7 @@ static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
 
 int main(int argc, char **argv)
 {
-  McDiagOptions opt = {NULL, NULL, 0, 0, NULL, 0};
+  McDiagOptions opt = {NULL, NULL, 0, 0, NULL, 0, 0};
   const char  **files = calloc((size_t)argc + 1, sizeof(char *));
   int           code;
 

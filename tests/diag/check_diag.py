@@ -342,7 +342,24 @@ def test_threads(tmp):
               f"mcmc-diag {' '.join(args)}: 1 and 3 threads differ:\n{a.stdout[:300]}\n---\n{b.stdout[:300]}")
 
 
+def test_memory(tmp):
+    """--memory bounds the draws read at once: one byte reads one parameter
+    per pass over the file, with the same output; sizes that are not sizes
+    are usage errors."""
+    path = os.path.join(tmp, "m.h5")
+    runfile.write_standard(path, os.path.join(tmp, "m_mesh.h5"))
+    want = diag("--json", path).stdout
+    for size in ("1", "40K", "1G"):
+        got = diag("--json", "--memory", size, path).stdout
+        check(want and got == want, f"--memory {size}: output differs from the default's")
+    for bad in ("0", "-5", "12X", "8GB", "", "99999999T"):
+        p = diag("--memory", bad, path, code=1)
+        check(f"--memory needs a size > 0 in bytes, with K, M, G or T for powers of 1024 (such as 512M or 8G), "
+              f"got '{bad}'" in p.stderr, f"--memory {bad!r}: {p.stderr}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
+    test_memory(tmp)
     test_threads(tmp)
     test_finished(tmp)
     test_swmr(tmp)

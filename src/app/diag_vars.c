@@ -13,9 +13,13 @@
 
 /* The working memory of all threads together, at most. */
 #define MC_DIAG_THREAD_BYTES ((size_t)4 << 30)
-/* What one thread holds while it summarises S draws: the draws, and
- * McDiagSummarize's sort records, ranks, split chains and FFT buffers. */
-#define MC_DIAG_BYTES_PER_DRAW (16 * sizeof(PetscReal))
+/* Quantities handled together by one thread: their draws are gathered
+ * from the read block's rows in one pass, a cache line of each row serving
+ * them all (one at a time, each draw cost a cache miss). */
+#define MC_DIAG_GROUP 8
+/* What one thread holds while it summarises S draws: its group's draws,
+ * and McDiagSummarize's sort records, ranks, split chains and FFT buffers. */
+#define MC_DIAG_BYTES_PER_DRAW ((MC_DIAG_GROUP + 16) * sizeof(PetscReal))
 
 PetscInt McDiagThreads_Private(PetscInt S, PetscInt n)
 {
@@ -28,20 +32,23 @@ PetscInt McDiagThreads_Private(PetscInt S, PetscInt n)
   return PetscMax(1, PetscMin(t, n));
 }
 
-/* One quantity: its draws from column `at` of the read block (if any), then
- * its summary. */
-static PetscErrorCode One(PetscInt C, PetscInt N, const PetscReal *buf, PetscInt w, PetscInt at, McDiagVar *v,
-                          PetscBool summarize)
+/* Quantities k0 .. k1-1: their draws from columns at[k] of the read block
+ * (if any), then their summaries. */
+static PetscErrorCode Group(PetscInt C, PetscInt N, const PetscReal *buf, PetscInt w, const PetscInt *at, PetscInt k0,
+                            PetscInt k1, McDiagVar *vars, PetscBool summarize)
 {
   PetscFunctionBeginUser;
   if (buf) {
-    PetscCall(PetscMalloc1(C * N, &v->x));
-    for (PetscInt k = 0; k < C * N; k++)
-      v->x[k] = buf[k * w + at];
+    for (PetscInt k = k0; k < k1; k++)
+      PetscCall(PetscMalloc1(C * N, &vars[k].x));
+    for (PetscInt r = 0; r < C * N; r++)
+      for (PetscInt k = k0; k < k1; k++)
+        vars[k].x[r] = buf[r * w + at[k]];
   }
-  if (summarize && v->x) {
-    PetscCall(McDiagSummarize(C, N, v->x, &v->s));
-    PetscCall(PetscFree(v->x));
+  for (PetscInt k = k0; summarize && k < k1; k++) {
+    if (!vars[k].x) continue;
+    PetscCall(McDiagSummarize(C, N, vars[k].x, &vars[k].s));
+    PetscCall(PetscFree(vars[k].x));
   }
   PetscFunctionReturn(0);
 }
@@ -50,21 +57,22 @@ PetscErrorCode McDiagVarsProcess_Private(PetscInt C, PetscInt N, const PetscReal
                                          PetscInt n, McDiagVar *vars, PetscBool summarize)
 {
   PetscErrorCode ierr = 0;
-  PetscInt       T = summarize ? McDiagThreads_Private(C * N, n) : 1;
+  PetscInt       ng = (n + MC_DIAG_GROUP - 1) / MC_DIAG_GROUP, T = summarize ? McDiagThreads_Private(C * N, ng) : 1;
 
   PetscFunctionBeginUser;
+  PetscCheck(!buf || at, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "the read block's columns are needed with the block");
   (void)T;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(T) schedule(dynamic)
 #endif
-  for (PetscInt k = 0; k < n; k++) {
+  for (PetscInt g = 0; g < ng; g++) {
     PetscErrorCode e, failed;
 #ifdef _OPENMP
 #pragma omp atomic read
 #endif
     failed = ierr;
     if (failed) continue; /* the first error (already printed) ends the work */
-    e = One(C, N, buf, w, at ? at[k] : 0, &vars[k], summarize);
+    e = Group(C, N, buf, w, at, g * MC_DIAG_GROUP, PetscMin(n, (g + 1) * MC_DIAG_GROUP), vars, summarize);
     if (e) {
 #ifdef _OPENMP
 #pragma omp critical(mc_diag_error)

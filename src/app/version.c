@@ -4,6 +4,7 @@
 #include "app/app.h"
 #include "mc_version.h"
 
+#include <fftw3.h>
 #include <gsl/gsl_version.h>
 #include <hdf5.h>
 #include <mpi.h>
@@ -30,5 +31,6 @@ void McPrintVersion(FILE *out, const char *prog)
   fprintf(out, "  PETSc %s\n", petsc);
   fprintf(out, "  HDF5  %u.%u.%u\n", h5maj, h5min, h5rel);
   fprintf(out, "  GSL   %s\n", gsl_version);
+  fprintf(out, "  FFTW  %s\n", fftw_version);
   fprintf(out, "  MPI   %s (MPI standard %d.%d)\n", mpi, MPI_VERSION, MPI_SUBVERSION);
 }

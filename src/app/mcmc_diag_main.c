@@ -32,6 +32,9 @@ static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5 [FILE.h5 ...]\n"
                             "  -h, --help       show this help and exit\n"
                             "  -V, --version    show the version of mcmc-diag and of its libraries\n"
                             "\n"
+                            "Environment: OMP_NUM_THREADS=N summarises the quantities on N threads\n"
+                            "(default: one per core; the output is the same for any N).\n"
+                            "\n"
                             "Exit codes: 0 success, 1 usage error or unreadable file, 2 runtime failure.\n";
 
 static int Run(const McDiagOptions *opt)

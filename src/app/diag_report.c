@@ -387,12 +387,13 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out)
   FieldSummary fs = {0};
 
   PetscFunctionBeginUser;
-  if (opt->nfiles > 1)
+  if (opt->nfiles > 1) {
     PetscCall(ReadFiles(opt, &d));
-  else
-    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, PETSC_TRUE, &d));
-  /* several files: their draws were combined before any was summarised */
-  PetscCall(McDiagVarsProcess_Private(d.C, d.N, NULL, 0, NULL, d.nvars, d.vars, PETSC_TRUE));
+    /* their draws were combined before any was summarised */
+    PetscCall(McDiagVarsProcess_Private(d.C, d.N, NULL, 0, NULL, d.nvars, d.vars, PETSC_TRUE));
+  } else {
+    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, PETSC_TRUE, &d)); /* summarised while read */
+  }
   if (d.fields.present) SummarizeFields(&d.fields, &fs);
   if (opt->json)
     PrintJson(out, &d, &fs);

@@ -46,7 +46,6 @@ static PetscErrorCode Group(PetscInt C, PetscInt N, const PetscReal *buf, PetscI
         vars[k].x[r] = buf[r * w + at[k]];
   }
   for (PetscInt k = k0; summarize && k < k1; k++) {
-    if (!vars[k].x) continue;
     PetscCall(McDiagSummarize(C, N, vars[k].x, &vars[k].s));
     PetscCall(PetscFree(vars[k].x));
   }

@@ -277,15 +277,16 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
    * pass's sum of deviations corrects the mean's rounding. GSL's running
    * mean divides once per draw, which cost as much as the sort. */
   {
-    PetscReal sum = 0, dev = 0, ss = 0;
+    PetscReal m = 0, dev = 0, ss = 0;
     for (PetscInt i = 0; i < S; i++)
-      sum += x[i];
+      m += x[i];
+    m /= S;
     for (PetscInt i = 0; i < S; i++) {
-      PetscReal d = x[i] - sum / S;
+      PetscReal d = x[i] - m;
       dev += d;
       ss += d * d;
     }
-    s->mean = sum / S + dev / S;
+    s->mean = m + dev / S;
     s->sd = PetscSqrtReal((ss - dev * dev / S) / (S - 1));
   }
   s->q05 = QuantileSorted(S, sorted, 0.05);
@@ -310,10 +311,11 @@ PetscErrorCode McDiagSummarize(PetscInt C, PetscInt N, const PetscReal *x, McDia
       lo++;
     hi = lo--; /* lo: the last draw <= med, walked down; hi: the first > med, walked up */
     while (lo >= 0 || hi < S) {
+      /* fl(med - a) = -fl(a - med): these are the distances |x - med| exactly */
       PetscReal dl = lo >= 0 ? med - sorted[lo] : PETSC_INFINITY, dh = hi < S ? sorted[hi] - med : PETSC_INFINITY;
-      PetscInt  from = (lo >= 0 && (hi >= S || PetscAbsReal(dl) <= PetscAbsReal(dh))) ? lo-- : hi++;
-      fv[k] = PetscAbsReal(sorted[from] - med);
-      fo[k++] = perm[from];
+      PetscBool left = lo >= 0 && (hi >= S || dl <= dh);
+      fv[k] = left ? dl : dh;
+      fo[k++] = perm[left ? lo-- : hi++];
     }
   }
   RankSplitSorted(C, N, fv, fo, at, work, split);

@@ -25,7 +25,6 @@
 #include "io/ioimpl.h"
 #include <math.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MC_CKPT_MAGIC "MCCKPT01"
@@ -320,6 +319,13 @@ static PetscErrorCode McOpenForResume(McOutput o)
     MC_H5(o, o->path, o->file = H5Fopen(o->path, H5F_ACC_RDWR, fapl));
   }
   MC_H5(o, o->path, H5Pclose(fapl));
+  /* A writer killed inside a flush can leave the superblock's end of
+   * allocation (EOA) behind blocks that flush wrote: chunk index blocks,
+   * chunks, the checkpoint. HDF5 refuses to read past the EOA ("addr
+   * overflow"), and closing the file truncates it to the EOA, so a resume
+   * that failed for any reason would cut off committed draws. Raised to
+   * the file's end at once, before anything is read. */
+  MC_H5(o, o->path, H5Fincrement_filesize(o->file, 0));
   PetscFunctionReturn(0);
 }
 
@@ -404,25 +410,22 @@ static PetscErrorCode McEachGrowing(McOutput o, McGrowOp op, PetscInt64 n[3], ha
   PetscFunctionReturn(0);
 }
 
-/* A writer killed between two flushes can leave chunk index entries on
- * file that point past the superblock's end of allocation (EOA): the index
- * was written, the superblock with the grown EOA and maybe the chunk
- * itself not. Writing that chunk again in place (the block after the
- * checkpoint) would then fail with "addr overflow", or a new allocation
- * could overlap it. So the EOA is raised over the file's end and over
- * every chunk past the checkpoint, as h5clear --increment does for a
- * crashed SWMR writer; at most one flush interval's bytes are lost. */
+/* A writer killed inside a flush can also leave chunk index entries that
+ * point past the file's end: the index was written, the chunk not.
+ * Writing that chunk again in place (the block after the checkpoint)
+ * would then fail with "addr overflow", or a new allocation could overlap
+ * it. So the EOA (already at least the file's end, McOpenForResume) is
+ * raised over every chunk past the checkpoint, as h5clear --increment
+ * does for a crashed SWMR writer; at most one flush interval's bytes are
+ * lost. */
 static PetscErrorCode McCoverAllocations(McOutput o, PetscInt64 n[3])
 {
-  haddr_t     eoa, end = 0;
-  struct stat st;
+  haddr_t eoa, end = 0;
 
   PetscFunctionBeginUser;
   PetscCall(McEachGrowing(o, MC_GROW_CHUNK_END, n, &end));
-  PetscCheck(stat(o->path, &st) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "output file %s: cannot stat it", o->path);
   MC_H5(o, o->path, H5Fget_eoa(o->file, &eoa));
-  if ((haddr_t)st.st_size > eoa) eoa = (haddr_t)st.st_size;
-  MC_H5(o, o->path, H5Fincrement_filesize(o->file, end > eoa ? (hsize_t)(end - eoa) : 0));
+  if (end > eoa) MC_H5(o, o->path, H5Fincrement_filesize(o->file, (hsize_t)(end - eoa)));
   PetscFunctionReturn(0);
 }
 

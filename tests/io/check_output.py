@@ -4,7 +4,7 @@ h5netcdf, netCDF4), driving tests/io/io_driver.c, a toy sampler whose draws
 this script recomputes exactly (same xorshift64* recurrence, same IEEE
 operations), so every value is compared for equality.
 
-usage: check_output.py DRIVER WORKDIR {layout|swmr|kill|diskfull|midflush|torn}
+usage: check_output.py DRIVER WORKDIR {layout|swmr|kill|diskfull|midflush|torn|staleeoa}
 """
 import gzip
 import json
@@ -16,6 +16,8 @@ import sys
 import time
 
 import numpy as np
+
+import superblock
 
 try:
     import h5py
@@ -485,10 +487,50 @@ def check_midflush(driver, work):
     print(f"kill inside a flush: chunk index past the extent {extent}, {first}, identical to an uninterrupted run of 1400")
 
 
+def check_staleeoa(driver, work):
+    """A writer killed inside a flush can leave the superblock's end of
+    allocation (EOA) behind blocks that flush wrote (a chunk-index block of
+    sample_stats/lp 110 KB past it, seen in CI). HDF5 reads nothing past
+    the EOA and truncates the file to it at close. The kill-inside-a-flush
+    file with its EOA moved back to a fifth, half and 95% of its length
+    must resume to the uninterrupted run, and the torn file with its EOA
+    moved back must fail to resume (exit 2) without losing a byte."""
+    path, ref = os.path.join(work, "stale.h5"), os.path.join(work, "stale-ref.h5")
+    remove(ref)
+    run(driver, "-file", ref, "-force", "-draws", 1400, "-block", 16, "-ckpt_every", 16)
+    for frac in (0.2, 0.5, 0.95):
+        remove(path)
+        unpack("killed_midflush.h5.gz", path)
+        size = os.path.getsize(path)
+        superblock.set_eoa(path, int(size * frac))
+        r = run(driver, "-file", path, "-resume", "-draws", 1400, "-block", 16, "-ckpt_every", 16, check=False, timeout=120)
+        expect(r.returncode == 0, f"EOA at {frac:.0%} of the file: resume exited {r.returncode}:\n{r.stderr[-2000:]}")
+        first = r.stdout.strip().splitlines()[0]
+        expect(first == "resumed at draw 1328", f"EOA at {frac:.0%}: resumed as '{first}', expected at draw 1328")
+        compare_files(path, ref, f"resumed with the EOA at {frac:.0%} of the file", skip=("timing",))
+        expect(superblock.eoa(path) == os.path.getsize(path), "the resumed file's EOA is its end")
+        print(f"EOA at {int(size * frac)} of {size} bytes: {first}, identical to an uninterrupted run of 1400")
+    torn, pristine = os.path.join(work, "stale-torn.h5"), os.path.join(work, "stale-torn-pristine.h5")
+    remove(torn, pristine)
+    unpack("killed_torn_index.h5.gz", torn)
+    unpack("killed_torn_index.h5.gz", pristine)
+    size = os.path.getsize(torn)
+    superblock.set_eoa(torn, size // 2)
+    r = run(driver, "-file", torn, "-resume", "-draws", 2500, "-block", 16, "-ckpt_every", 16, check=False, timeout=120)
+    expect(r.returncode == 2 and "incorrect metadata checksum" in r.stderr,
+           f"torn file, EOA at half: resume exited {r.returncode}, expected 2 naming the bad checksum:\n{r.stderr[-2000:]}")
+    expect(os.path.getsize(torn) >= size, f"the failed resume cut the file from {size} to {os.path.getsize(torn)} bytes")
+    with h5py.File(torn, "r", libver="latest", swmr=True) as f, h5py.File(pristine, "r", libver="latest", swmr=True) as g:
+        for name in ("posterior/theta", "posterior/draw", "sample_stats/lp", "checkpoint/record"):
+            expect(f[name][()].tobytes() == g[name][()].tobytes(), f"{name} changed by the failed resume")
+    print(f"torn file with the EOA at {size // 2} of {size} bytes: resume exits 2, file whole, draws unchanged")
+
+
 def main():
     driver, work, what = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(work, exist_ok=True)
-    {"layout": check_layout, "swmr": check_swmr, "kill": check_kill, "diskfull": check_diskfull, "midflush": check_midflush, "torn": check_torn}[what](driver, work)
+    {"layout": check_layout, "swmr": check_swmr, "kill": check_kill, "diskfull": check_diskfull, "midflush": check_midflush, "torn": check_torn,
+     "staleeoa": check_staleeoa}[what](driver, work)
     print(f"OK {what}")
 
 

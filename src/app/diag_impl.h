@@ -6,6 +6,9 @@
 
 #include <hdf5.h>
 
+/* A dataset of /posterior that quantities come from (diag_read.c). */
+typedef struct McDiagSource McDiagSource;
+
 typedef struct {
   char         *name; /* display name: the param label, QoI or statistic name */
   PetscReal    *x;    /* C*N draws, chain-major, or NULL once summarised */
@@ -60,29 +63,41 @@ typedef struct {
   char         model_hash[256]; /* the root attribute model_hash, "" if none */
   PetscInt     nfiles;        /* 0: one file (path); else the files combined */
   McDiagFile  *files;
+  /* One file read but for its draws: the file, still open, and the
+   * datasets its quantities come from (McDiagDataReadDraws_Private). */
+  hid_t         h5;
+  McDiagSource *src;
+  PetscInt      nsrc;
 } McDiagData;
 
-/* Opens opt->file and reads everything mcmc-diag reports; the draws of the
- * selected variables are read burn .. burn+N of every chain, N the shortest
- * chain's draws after the burn-in but at most max_used. With summarize,
- * each quantity is summarised as soon as it is read and its draws freed
- * (x NULL): memory then stays within one read block, whatever the number
- * of quantities. Ownership: fills *d, freed by McDiagDataFree_Private. */
-PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d);
+/* Opens opt->file and reads everything mcmc-diag reports but the draws of
+ * its quantities, whose names it gives to vars (nvars of them); the file
+ * stays open for McDiagDataReadDraws_Private. The used draws of every chain
+ * will be burn .. burn+N, N the shortest chain's draws after the burn-in
+ * but at most max_used. Ownership: fills *d, freed by
+ * McDiagDataFree_Private. */
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, McDiagData *d);
 /* The draws of opt->file's shortest chain (what bounds the used draws). */
 PetscErrorCode McDiagDataShortest_Private(const McDiagOptions *opt, PetscInt *shortest);
 PetscErrorCode McDiagDataFree_Private(McDiagData *d);
+/* Summarises the quantities of n files read by McDiagDataRead_Private with
+ * the same used draws, their chains one after the other, into vars (the
+ * first file's order). The draws are read a block of parameters at a
+ * time, of every file together (at most --memory bytes), each block
+ * summarised and freed before the next: memory stays within one block
+ * whatever the number of quantities and files. */
+PetscErrorCode McDiagDataReadDraws_Private(const McDiagOptions *opt, PetscInt n, McDiagData *parts, McDiagVar *vars);
 /* Combines n files' data (read with the same used draws) into *d: their
  * chains one after the other, checked to be of one model with the same
- * quantities. Ownership: takes parts' contents (each left empty, to be
- * freed by McDiagDataFree_Private); *d is new. */
+ * quantities. Ownership: takes parts' contents but their files and
+ * sources (each left to be freed by McDiagDataFree_Private); *d is new. */
 PetscErrorCode McDiagDataMerge_Private(PetscInt n, McDiagData *parts, McDiagData *d);
 
-/* For k < n: when buf is given, vars[k].x gets column at[k] of buf (C*N
- * rows of w values, the read block); then, with summarize, vars[k] is
- * summarised and its draws freed. The quantities are shared among threads
- * (diag_vars.c); the results are the same for any number of threads. */
+/* For k < n: vars[k] gets column at[k] of buf (C*N rows of w values, the
+ * read block) as its draws, is summarised, and its draws freed. The
+ * quantities are shared among threads (diag_vars.c); the results are the
+ * same for any number of threads. */
 PetscErrorCode McDiagVarsProcess_Private(PetscInt C, PetscInt N, const PetscReal *buf, PetscInt w, const PetscInt *at,
-                                         PetscInt n, McDiagVar *vars, PetscBool summarize);
+                                         PetscInt n, McDiagVar *vars);
 /* How many threads summarise n quantities of S draws each. */
 PetscInt McDiagThreads_Private(PetscInt S, PetscInt n);

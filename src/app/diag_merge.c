@@ -82,7 +82,6 @@ PetscErrorCode McDiagDataMerge_Private(PetscInt n, McDiagData *parts, McDiagData
   for (PetscInt i = 0; i < d->nvars; i++) {
     d->vars[i].name = parts[0].vars[i].name;
     parts[0].vars[i].name = NULL;
-    PetscCall(PetscMalloc1(C * N, &d->vars[i].x));
   }
   for (PetscInt k = 0; k < n; k++) {
     McDiagData *p = &parts[k];
@@ -94,7 +93,6 @@ PetscErrorCode McDiagDataMerge_Private(PetscInt n, McDiagData *parts, McDiagData
     d->file_draws = PetscMin(d->file_draws, p->file_draws);
     d->seconds = isnan(d->seconds) || isnan(p->seconds) ? NAN : PetscMax(d->seconds, p->seconds);
     PetscCall(PetscArraycpy(d->chains + c0, p->chains, p->C));
-    for (PetscInt i = 0; i < d->nvars; i++) PetscCall(PetscArraycpy(d->vars[i].x + c0 * N, p->vars[i].x, p->C * N));
     c0 += p->C;
   }
   PetscCall(MergeFields(n, parts, &d->fields));

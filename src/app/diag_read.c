@@ -207,13 +207,13 @@ static PetscErrorCode ReadLabels(McDiagData *d, hid_t f, hsize_t P, char **label
 
 /* The per-draw datasets of /posterior: [C, N, P] parameter blocks and
  * [C, N] quantities; dimension scales and anything else are skipped. */
-typedef struct {
+struct McDiagSource {
   char    name[256];
   int     rank;
   hsize_t P;
   char  **labels; /* P display names */
   char   *select; /* P flags: chosen by --vars */
-} Source;
+};
 
 static PetscBool Listed(const char *list, const char *name)
 {
@@ -391,7 +391,7 @@ static PetscErrorCode ReadMemory(McDiagData *d, hid_t f)
 }
 
 /* Finds the draw variables and decides which are reported, by name. */
-static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *opt, Source *src, PetscInt *nsrc,
+static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *opt, McDiagSource *src, PetscInt *nsrc,
                                   hsize_t *ndraw)
 {
   NameList l;
@@ -416,11 +416,11 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
   }
   FreeNames(&l);
   for (PetscInt i = 0; i < *nsrc; i++) {
-    Source    *s = &src[i];
-    hid_t      ds;
-    int        rank;
-    hsize_t    dims[3];
-    H5O_info_t info;
+    McDiagSource *s = &src[i];
+    hid_t         ds;
+    int           rank;
+    hsize_t       dims[3];
+    H5O_info_t    info;
 
     s->rank = 0;
     if (H5Oget_info_by_name2(f, s->name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET)
@@ -455,8 +455,8 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
     if (rank == 1) *ndraw = PetscMin(*ndraw, dims[0]);
   }
   for (PetscInt i = 0; i < *nsrc; i++) {
-    Source     *s = &src[i];
-    const char *base = strrchr(s->name, '/') + 1;
+    McDiagSource *s = &src[i];
+    const char   *base = strrchr(s->name, '/') + 1;
     if (!s->rank) continue;
     PetscCall(PetscCalloc2(s->P, &s->labels, s->P, &s->select));
     if (s->rank == 3) {
@@ -483,7 +483,7 @@ static PetscErrorCode FindSources(McDiagData *d, hid_t f, const McDiagOptions *o
   PetscFunctionReturn(0);
 }
 
-static void FreeSources(Source *src, PetscInt nsrc)
+static void FreeSources(McDiagSource *src, PetscInt nsrc)
 {
   for (PetscInt i = 0; i < nsrc; i++) {
     if (!src[i].labels) continue;
@@ -494,7 +494,7 @@ static void FreeSources(Source *src, PetscInt nsrc)
 }
 
 /* Every name in --vars must name something. */
-static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const Source *src, PetscInt nsrc)
+static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const McDiagSource *src, PetscInt nsrc)
 {
   const char *p = opt->vars;
 
@@ -529,9 +529,9 @@ static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const S
 
 /* Draws flushed per chain, from lp (every draw has one) or else the first
  * draw variable. */
-static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const Source *src, PetscInt nsrc, hsize_t ndraw)
+static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const McDiagSource *src, PetscInt nsrc, hsize_t ndraw)
 {
-  const Source *m = NULL;
+  const McDiagSource *m = NULL;
   PetscReal    *buf;
   hid_t         ds;
   int           rank;
@@ -566,45 +566,114 @@ static size_t ReadBytes(const McDiagOptions *opt)
   return PetscMax(MC_DIAG_READ_BYTES_MIN, (size_t)pages / 4 * (size_t)page);
 }
 
-static PetscErrorCode ReadDraws(McDiagData *d, hid_t f, const McDiagOptions *opt, const Source *src, PetscInt nsrc,
-                                PetscBool summarize)
+/* The selected quantities' names into d->vars, in the order their draws
+ * will be read. */
+static PetscErrorCode NameVars(McDiagData *d, const McDiagSource *src, PetscInt nsrc)
 {
-  const PetscInt C = d->C, N = d->N;
+  PetscInt nsel = 0;
 
   PetscFunctionBeginUser;
-  for (PetscInt i = 0; i < nsrc; i++) {
-    const Source *s = &src[i];
-    hid_t         ds;
-    int           rank;
-    hsize_t       dims[3], g;
-    PetscReal    *buf;
-    PetscInt     *at;
+  for (PetscInt i = 0; i < nsrc; i++)
+    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++)
+      nsel += src[i].select[p];
+  PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
+  for (PetscInt i = 0; i < nsrc; i++)
+    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++)
+      if (src[i].select[p]) PetscCall(PetscStrallocpy(src[i].labels[p], &d->vars[d->nvars++].name));
+  PetscFunctionReturn(0);
+}
+
+/* The source of file b that source s of file a (with columns selected)
+ * is read from: the dataset of the same name and width with the same
+ * columns selected, so that their read blocks line up column for column.
+ * Files of one model always match; files that report the same quantities
+ * from datasets laid out otherwise are refused. */
+static PetscErrorCode MatchSource(const McDiagData *a, const McDiagSource *s, const McDiagData *b,
+                                  const McDiagSource **t)
+{
+  PetscFunctionBeginUser;
+  *t = NULL;
+  for (PetscInt j = 0; j < b->nsrc && !*t; j++)
+    if (b->src[j].rank && !strcmp(b->src[j].name, s->name)) *t = &b->src[j];
+  PetscCheck(*t && (*t)->rank == s->rank && (*t)->P == s->P, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s has /%s of %llu columns, %s %s: mcmc-diag combines files of the same layout", a->path, s->name,
+             (unsigned long long)s->P, b->path, *t ? "has it of another shape" : "has no such dataset");
+  PetscCheck(!memcmp(s->select, (*t)->select, s->P), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s and %s: --vars selects other columns of /%s in each (its labels are in another order)", a->path,
+             b->path, s->name);
+  PetscFunctionReturn(0);
+}
+
+/* Columns p0 .. p0+np of the datasets ds[k] (sources t[k]) of every file,
+ * chain after chain, into buf laid out [C][N][np]. */
+static PetscErrorCode ReadBlock(PetscInt n, McDiagData *parts, const hid_t *ds, const McDiagSource **t, hsize_t p0,
+                                hsize_t np, PetscReal *buf)
+{
+  const PetscInt N = parts[0].N;
+  PetscInt       c0 = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < n; k++) {
+    McDiagData *d = &parts[k];
+    PetscCall(ReadSlab(d, ds[k], t[k]->name, t[k]->rank, d->C, d->burn, N, p0, np, buf + c0 * N * np));
+    c0 += d->C;
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McDiagDataReadDraws_Private(const McDiagOptions *opt, PetscInt n, McDiagData *parts, McDiagVar *vars)
+{
+  const PetscInt       N = parts[0].N;
+  PetscInt             C = 0, nv = 0;
+  hid_t               *ds;
+  const McDiagSource **t;
+
+  PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < n; k++) {
+    PetscCheck(parts[k].N == N && parts[k].h5 > 0, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+               "%s: read with %d used draws, %s with %d", parts[k].path, (int)parts[k].N, parts[0].path, (int)N);
+    C += parts[k].C;
+  }
+  PetscCall(PetscMalloc2(n, &ds, n, &t));
+  for (PetscInt i = 0; i < parts[0].nsrc; i++) {
+    const McDiagSource *s = &parts[0].src[i];
+    hsize_t             g;
+    PetscReal          *buf = NULL;
+    PetscInt           *at = NULL, opened = 0;
+    PetscErrorCode      ierr = 0;
+    int                 rank;
+    hsize_t             dims[3];
 
     if (!s->rank) continue;
     for (g = 0; g < s->P && !s->select[g]; g++) {}
     if (g == s->P) continue;
-    PetscCall(OpenDataset(d, f, s->name, &ds, &rank, dims));
     g = PetscMax(1, PetscMin(s->P, ReadBytes(opt) / (sizeof(PetscReal) * C * N)));
-    PetscCall(PetscMalloc2(C * N * g, &buf, g, &at));
-    for (hsize_t p0 = 0; p0 < s->P; p0 += g) {
-      hsize_t np = PetscMin(g, s->P - p0);
-      PetscErrorCode ierr = ReadSlab(d, ds, s->name, rank, C, d->burn, N, p0, np, buf);
-      if (ierr) { /* a damaged file: release before reporting */
-        PetscCall(PetscFree2(buf, at));
-        H5Dclose(ds);
-        PetscCall(ierr);
-      }
-      PetscInt first = d->nvars, n = 0;
-      for (hsize_t p = p0; p < p0 + np; p++) {
-        if (!s->select[p]) continue;
-        at[n++] = (PetscInt)(p - p0);
-        PetscCall(PetscStrallocpy(s->labels[p], &d->vars[d->nvars++].name));
-      }
-      PetscCall(McDiagVarsProcess_Private(C, N, buf, (PetscInt)np, at, n, d->vars + first, summarize));
+    /* Not PetscCall from here: a damaged or mismatched file must still
+     * release the datasets and the block before it is reported. */
+    for (; opened < n && !ierr; opened++) {
+      t[opened] = s;
+      if (opened) ierr = MatchSource(&parts[0], s, &parts[opened], &t[opened]);
+      if (!ierr) ierr = OpenDataset(&parts[opened], parts[opened].h5, s->name, &ds[opened], &rank, dims);
     }
+    if (ierr) opened--;
+    if (!ierr) ierr = PetscMalloc2(C * N * g, &buf, g, &at);
+    for (hsize_t p0 = 0; p0 < s->P && !ierr; p0 += g) {
+      hsize_t  np = PetscMin(g, s->P - p0);
+      PetscInt cnt = 0;
+
+      ierr = ReadBlock(n, parts, ds, t, p0, np, buf);
+      for (hsize_t p = p0; p < p0 + np && !ierr; p++)
+        if (s->select[p]) at[cnt++] = (PetscInt)(p - p0);
+      if (!ierr) ierr = McDiagVarsProcess_Private(C, N, buf, (PetscInt)np, at, cnt, vars + nv);
+      nv += cnt;
+    }
+    for (PetscInt k = 0; k < opened; k++)
+      H5Dclose(ds[k]);
     PetscCall(PetscFree2(buf, at));
-    H5Dclose(ds);
+    if (ierr) PetscCall(PetscFree2(ds, t));
+    PetscCall(ierr);
   }
+  PetscCall(PetscFree2(ds, t));
   PetscFunctionReturn(0);
 }
 
@@ -629,10 +698,10 @@ static void ReadModelHash(McDiagData *d, hid_t f)
 
 /* Everything after opening the file; src is freed by the caller. With
  * shortest_only, only the shortest chain's draws into *shortest. */
-static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d, hid_t f,
-                               Source *src, PetscInt *nsrc, PetscInt *shortest_only)
+static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, hid_t f, McDiagSource *src,
+                               PetscInt *nsrc, PetscInt *shortest_only)
 {
-  PetscInt nsel = 0, shortest;
+  PetscInt shortest;
   hsize_t  ndraw;
 
   PetscFunctionBeginUser;
@@ -654,11 +723,7 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, Pets
   PetscCheck(d->N >= 4, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: the shortest chain has %d draws; after --burn %d that leaves %d, and the diagnostics need at least 4",
              opt->file, (int)shortest, (int)d->burn, (int)d->N);
-  for (PetscInt i = 0; i < *nsrc; i++)
-    for (hsize_t p = 0; src[i].rank && p < src[i].P; p++)
-      nsel += src[i].select[p];
-  PetscCall(PetscCalloc1(PetscMax(nsel, 1), &d->vars));
-  PetscCall(ReadDraws(d, f, opt, src, *nsrc, summarize));
+  PetscCall(NameVars(d, src, *nsrc));
   PetscCall(ChainStats(d, f));
   PetscCall(ChainSeconds(d, f));
   PetscCall(ReadFields(d, f));
@@ -667,12 +732,9 @@ static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, Pets
 }
 
 /* Opens opt->file and reads it (ReadOpen). */
-static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d,
-                           PetscInt *shortest_only)
+static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, PetscInt *shortest_only)
 {
   hid_t          f;
-  Source        *src;
-  PetscInt       nsrc = 0;
   PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
@@ -701,22 +763,20 @@ static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, PetscBoo
              "%s: cannot open the HDF5 file: it is truncated or damaged, or was left open by a killed writer (then "
              "run 'h5clear -s %s' first)",
              opt->file, opt->file);
-  PetscCall(PetscCalloc1(MC_DIAG_MAXVARS, &src));
+  d->h5 = f; /* kept open for the draws; closed with d */
+  ierr = PetscCalloc1(MC_DIAG_MAXVARS, &d->src);
   /* Not PetscCall: a user error (a --vars name, a short file) must still
    * release what was read so far. */
-  ierr = ReadOpen(opt, max_used, summarize, d, f, src, &nsrc, shortest_only);
-  FreeSources(src, nsrc);
-  PetscCall(PetscFree(src));
-  H5Fclose(f);
+  if (!ierr) ierr = ReadOpen(opt, max_used, d, f, d->src, &d->nsrc, shortest_only);
   if (ierr) PetscCall(McDiagDataFree_Private(d));
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, PetscBool summarize, McDiagData *d)
+PetscErrorCode McDiagDataRead_Private(const McDiagOptions *opt, PetscInt max_used, McDiagData *d)
 {
   PetscFunctionBeginUser;
-  PetscCall(Read(opt, max_used, summarize, d, NULL));
+  PetscCall(Read(opt, max_used, d, NULL));
   PetscFunctionReturn(0);
 }
 
@@ -725,7 +785,7 @@ PetscErrorCode McDiagDataShortest_Private(const McDiagOptions *opt, PetscInt *sh
   McDiagData d;
 
   PetscFunctionBeginUser;
-  PetscCall(Read(opt, PETSC_MAX_INT, PETSC_FALSE, &d, shortest));
+  PetscCall(Read(opt, PETSC_MAX_INT, &d, shortest));
   PetscCall(McDiagDataFree_Private(&d));
   PetscFunctionReturn(0);
 }
@@ -742,6 +802,12 @@ static void FreeMemory(McDiagMemory *M)
 PetscErrorCode McDiagDataFree_Private(McDiagData *d)
 {
   PetscFunctionBeginUser;
+  if (d->src) {
+    FreeSources(d->src, d->nsrc);
+    PetscCall(PetscFree(d->src));
+  }
+  if (d->h5 > 0) H5Fclose(d->h5);
+  d->h5 = 0;
   for (PetscInt k = 0; k < d->nfiles; k++) FreeMemory(&d->files[k].memory);
   PetscCall(PetscFree(d->files));
   for (PetscInt i = 0; i < d->nvars; i++) {

@@ -346,7 +346,8 @@ static void PrintTable(FILE *o, const McDiagData *d, const FieldSummary *fs)
 }
 
 /* Several files: the used draws are the shortest chain's of all of them;
- * each file is read with that many, then their chains are combined. */
+ * each file is read with that many, their chains combined, and their
+ * quantities summarised from blocks read of all files at once. */
 static PetscErrorCode ReadFiles(const McDiagOptions *opt, McDiagData *d)
 {
   McDiagOptions one = *opt;
@@ -368,11 +369,12 @@ static PetscErrorCode ReadFiles(const McDiagOptions *opt, McDiagData *d)
   PetscCall(PetscCalloc1(n, &parts));
   for (PetscInt k = 0; k < n && !ierr; k++) {
     one.file = opt->files[k];
-    ierr = McDiagDataRead_Private(&one, shortest - (PetscInt)opt->burn, PETSC_FALSE, &parts[k]);
+    ierr = McDiagDataRead_Private(&one, shortest - (PetscInt)opt->burn, &parts[k]);
     if (ierr) n = k; /* parts[k] was released by the failed read */
   }
   if (!ierr) {
     ierr = McDiagDataMerge_Private(n, parts, d);
+    if (!ierr) ierr = McDiagDataReadDraws_Private(opt, n, parts, d->vars);
     if (ierr) PetscCall(McDiagDataFree_Private(d));
   }
   for (PetscInt k = 0; k < n; k++) PetscCall(McDiagDataFree_Private(&parts[k]));
@@ -389,10 +391,12 @@ int McDiagReportRun(const McDiagOptions *opt, FILE *out)
   PetscFunctionBeginUser;
   if (opt->nfiles > 1) {
     PetscCall(ReadFiles(opt, &d));
-    /* their draws were combined before any was summarised */
-    PetscCall(McDiagVarsProcess_Private(d.C, d.N, NULL, 0, NULL, d.nvars, d.vars, PETSC_TRUE));
   } else {
-    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, PETSC_TRUE, &d)); /* summarised while read */
+    PetscErrorCode ierr;
+    PetscCall(McDiagDataRead_Private(opt, PETSC_MAX_INT, &d));
+    ierr = McDiagDataReadDraws_Private(opt, 1, &d, d.vars);
+    if (ierr) PetscCall(McDiagDataFree_Private(&d));
+    PetscCall(ierr);
   }
   if (d.fields.present) SummarizeFields(&d.fields, &fs);
   if (opt->json)

@@ -32,20 +32,18 @@ PetscInt McDiagThreads_Private(PetscInt S, PetscInt n)
   return PetscMax(1, PetscMin(t, n));
 }
 
-/* Quantities k0 .. k1-1: their draws from columns at[k] of the read block
- * (if any), then their summaries. */
+/* Quantities k0 .. k1-1: their draws from columns at[k] of the read
+ * block, then their summaries. */
 static PetscErrorCode Group(PetscInt C, PetscInt N, const PetscReal *buf, PetscInt w, const PetscInt *at, PetscInt k0,
-                            PetscInt k1, McDiagVar *vars, PetscBool summarize)
+                            PetscInt k1, McDiagVar *vars)
 {
   PetscFunctionBeginUser;
-  if (buf) {
+  for (PetscInt k = k0; k < k1; k++)
+    PetscCall(PetscMalloc1(C * N, &vars[k].x));
+  for (PetscInt r = 0; r < C * N; r++)
     for (PetscInt k = k0; k < k1; k++)
-      PetscCall(PetscMalloc1(C * N, &vars[k].x));
-    for (PetscInt r = 0; r < C * N; r++)
-      for (PetscInt k = k0; k < k1; k++)
-        vars[k].x[r] = buf[r * w + at[k]];
-  }
-  for (PetscInt k = k0; summarize && k < k1; k++) {
+      vars[k].x[r] = buf[r * w + at[k]];
+  for (PetscInt k = k0; k < k1; k++) {
     PetscCall(McDiagSummarize(C, N, vars[k].x, &vars[k].s));
     PetscCall(PetscFree(vars[k].x));
   }
@@ -53,13 +51,12 @@ static PetscErrorCode Group(PetscInt C, PetscInt N, const PetscReal *buf, PetscI
 }
 
 PetscErrorCode McDiagVarsProcess_Private(PetscInt C, PetscInt N, const PetscReal *buf, PetscInt w, const PetscInt *at,
-                                         PetscInt n, McDiagVar *vars, PetscBool summarize)
+                                         PetscInt n, McDiagVar *vars)
 {
   PetscErrorCode ierr = 0;
-  PetscInt       ng = (n + MC_DIAG_GROUP - 1) / MC_DIAG_GROUP, T = summarize ? McDiagThreads_Private(C * N, ng) : 1;
+  PetscInt       ng = (n + MC_DIAG_GROUP - 1) / MC_DIAG_GROUP, T = McDiagThreads_Private(C * N, ng);
 
   PetscFunctionBeginUser;
-  PetscCheck(!buf || at, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "the read block's columns are needed with the block");
   (void)T;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(T) schedule(dynamic)
@@ -71,7 +68,7 @@ PetscErrorCode McDiagVarsProcess_Private(PetscInt C, PetscInt N, const PetscReal
 #endif
     failed = ierr;
     if (failed) continue; /* the first error (already printed) ends the work */
-    e = Group(C, N, buf, w, at, g * MC_DIAG_GROUP, PetscMin(n, (g + 1) * MC_DIAG_GROUP), vars, summarize);
+    e = Group(C, N, buf, w, at, g * MC_DIAG_GROUP, PetscMin(n, (g + 1) * MC_DIAG_GROUP), vars);
     if (e) {
 #ifdef _OPENMP
 #pragma omp critical(mc_diag_error)

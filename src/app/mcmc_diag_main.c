@@ -8,6 +8,7 @@
 #include <petscsys.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] = "usage: mcmc-diag [OPTIONS] FILE.h5 [FILE.h5 ...]\n"
                             "\n"
@@ -85,6 +86,16 @@ static int ParseSize(const char *v, long long *bytes)
   return 0;
 }
 
+/* Two names of one file (a link, another path): its chains would be
+ * combined with themselves. Names that cannot be read are reported when
+ * they are opened. */
+static int SameFile(const char *a, const char *b)
+{
+  struct stat sa, sb;
+
+  return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* The command line into opt (files: the FILE arguments, in order). Returns
  * -1 to go on, else the exit code. */
 static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
@@ -127,6 +138,9 @@ static int Parse(int argc, char **argv, McDiagOptions *opt, const char **files)
       for (int k = 0; k < opt->nfiles; k++)
         if (!strcmp(files[k], a)) {
           fprintf(stderr, "mcmc-diag: FILE '%s' given twice\n", a);
+          return MC_EXIT_USAGE;
+        } else if (SameFile(files[k], a)) {
+          fprintf(stderr, "mcmc-diag: FILE '%s' given twice (as '%s' and '%s')\n", a, files[k], a);
           return MC_EXIT_USAGE;
         }
       files[opt->nfiles++] = a;

@@ -11,6 +11,7 @@ usage: check_diag.py MCMC_DIAG [IO_DRIVER]"""
 import json
 import os
 import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -300,6 +301,21 @@ def test_several_files(tmp, driver):
         check(js["draws_used"] == 400 and [f["first_chain"] for f in js["files"]] == [0, 2],
               f"two files, --burn 100, in the other order: {js['draws_used']}")
         compare(js, {"lp": np.concatenate([cb["lp"][:, :500], ca["lp"][:, :500]])}, 100, 400, "two files, burn")
+    # Read a block of parameters of both files at a time: one parameter
+    # (--memory 1) or two per block give the default's output.
+    want = diag("--json", a, b).stdout
+    for size in ("1", str(2 * 8 * 5 * 500)):
+        got = diag("--json", "--memory", size, a, b).stdout
+        check(want and got == want, f"two files, --memory {size}: output differs from the default's")
+    # The same labels in another order: the columns --vars selects differ
+    # between the files, which are refused, not read from the wrong column.
+    swapped = os.path.join(tmp, "swapped.h5")
+    shutil.copyfile(b, swapped)
+    with h5py.File(swapped, "r+") as f:
+        f["posterior/param"][...] = f["posterior/param"][()][::-1]
+    p = diag("--vars", "xi_0", a, swapped, code=1)
+    check(f"{a} and {swapped}: --vars selects other columns of /posterior/theta in each (its labels are in another "
+          f"order)" in p.stderr, f"labels in another order: {p.stderr}")
     p = diag(a, b)
     check(f"Inference for 2 files, their chains combined:\n  {a}: chains 0..2\n  {b}: chains 3..4\n" in p.stdout
           and f"Memory trace of {a}:" in p.stdout and f"Memory trace of {b}:" in p.stdout,
@@ -324,6 +340,10 @@ def test_several_files(tmp, driver):
     check(f"{other} has 5 quantities to report, {a} has 7" in p.stderr, f"other quantities: {p.stderr}")
     p = diag(a, a, code=1)
     check(f"FILE '{a}' given twice" in p.stderr, f"the same file twice: {p.stderr}")
+    link = os.path.join(tmp, "link.h5")
+    os.link(a, link)
+    p = diag(b, a, link, code=1)
+    check(f"FILE '{link}' given twice (as '{a}' and '{link}')" in p.stderr, f"a file and a link to it: {p.stderr}")
     p = diag("--burn", "497", a, b, code=1)
     check("the shortest chain of the 2 files has 500 draws; after --burn 497 that leaves 3" in p.stderr,
           f"--burn too long for the shortest file: {p.stderr}")

@@ -351,8 +351,8 @@ def test_several_files(tmp, driver):
 
 def test_threads(tmp):
     """The quantities are summarised on OpenMP threads: one thread and
-    three give the same output to the byte, for one file (summarised while
-    read) and for two combined (summarised after)."""
+    three give the same output to the byte, for one file and for two
+    combined."""
     one, two = os.path.join(tmp, "t1.h5"), os.path.join(tmp, "t2.h5")
     runfile.write_standard(one, os.path.join(tmp, "t1_mesh.h5"), N=1200)
     runfile.write_standard(two, os.path.join(tmp, "t2_mesh.h5"), C=2, N=1000)

@@ -761,7 +761,7 @@ static PetscErrorCode Read(const McDiagOptions *opt, PetscInt max_used, McDiagDa
   if (f < 0) f = H5Fopen(opt->file, H5F_ACC_RDONLY, H5P_DEFAULT);
   PetscCheck(f >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN,
              "%s: cannot open the HDF5 file: it is truncated or damaged, or was left open by a killed writer (then "
-             "run 'h5clear -s %s' first)",
+             "run 'h5clear -s --increment=0 %s' first)",
              opt->file, opt->file);
   d->h5 = f; /* kept open for the draws; closed with d */
   ierr = PetscCalloc1(MC_DIAG_MAXVARS, &d->src);

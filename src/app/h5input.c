@@ -49,7 +49,7 @@ static hid_t OpenH5(const char *path, char *msg, size_t len, PetscBool *valid)
   if (f < 0)
     Fail(msg, len, valid,
          "%s: cannot open the HDF5 file: it is truncated or damaged, or was left open by a killed writer (then "
-         "run h5clear -s on a copy of it)",
+         "run h5clear -s --increment=0 on a copy of it)",
          path);
   return f;
 }

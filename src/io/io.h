@@ -189,7 +189,7 @@ PetscErrorCode McOutputGetDrawCounts(McOutput out, PetscInt64 *appended, PetscIn
  * NULL. After a write error (already returned by the call that hit it) it
  * only releases and returns 0: the file keeps what the last successful
  * flush wrote, marked like after a crash (read it with h5py swmr=True, or
- * run h5clear -s first), and McOutputOpenResume continues it.
+ * run h5clear -s --increment=0 first), and McOutputOpenResume continues it.
  * Ownership: destroys *out. */
 PetscErrorCode McOutputClose(McOutput *out);
 

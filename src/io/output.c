@@ -169,7 +169,7 @@ PetscErrorCode McOutputAlloc_Private(const char *path, const McOutputSpec *spec,
  * the last successful flush left it anyway, so the descriptor HDF5 writes
  * through is pointed at /dev/null: the close "succeeds", nothing more
  * reaches the file, and the file keeps its SWMR mark like after a crash
- * (readers open it with swmr=True or after h5clear -s). */
+ * (readers open it with swmr=True or after h5clear -s --increment=0). */
 static void McDetachFailedFile(McOutput o)
 {
   int *fdp = NULL, null;

@@ -73,15 +73,16 @@ def start(*args, **kw):
 def open_killed(path):
     """Opens a file left by a killed writer. Killed in the short window of a
     resume before SWMR writing starts, the file is marked open without
-    SWMR: readers then need h5clear -s, applied here to a copy (mcmc-run
-    --resume clears the mark itself)."""
+    SWMR: readers then need h5clear -s (with --increment=0, for an end of
+    allocation left behind blocks a killed flush wrote), applied here to a
+    copy (mcmc-run --resume clears the mark itself)."""
     try:
         return h5py.File(path, "r", swmr=True)
     except OSError:
         copy = path + ".cleared"
         shutil.copyfile(path, copy)
-        subprocess.run(["h5clear", "-s", copy], check=True)
-        print("(file marked open without SWMR: read through h5clear -s)")
+        subprocess.run(["h5clear", "-s", "--increment=0", copy], check=True)
+        print("(file marked open without SWMR: read through h5clear -s --increment=0)")
         return h5py.File(copy, "r")
 
 

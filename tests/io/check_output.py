@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -503,6 +504,16 @@ def check_staleeoa(driver, work):
         unpack("killed_midflush.h5.gz", path)
         size = os.path.getsize(path)
         superblock.set_eoa(path, int(size * frac))
+        # The advice for readers that do not open with SWMR: h5clear -s
+        # --increment=0 on a copy, then every draw reads as with SWMR.
+        copy = path + ".cleared"
+        shutil.copyfile(path, copy)
+        subprocess.run(["h5clear", "-s", "--increment=0", copy], check=True)
+        with h5py.File(path, "r", libver="latest", swmr=True) as f, h5py.File(copy, "r") as g:
+            for name in ("posterior/theta", "sample_stats/lp", "posterior_fields/u"):
+                expect(f[name][()].tobytes() == g[name][()].tobytes(),
+                       f"EOA at {frac:.0%}: {name} read after h5clear -s --increment=0 differs from the SWMR read")
+        os.remove(copy)
         r = run(driver, "-file", path, "-resume", "-draws", 1400, "-block", 16, "-ckpt_every", 16, check=False, timeout=120)
         expect(r.returncode == 0, f"EOA at {frac:.0%} of the file: resume exited {r.returncode}:\n{r.stderr[-2000:]}")
         first = r.stdout.strip().splitlines()[0]

@@ -325,7 +325,7 @@ CASES = [
     ("diag-missing", {}, [DIAG, "none.h5"], 1, r"^mcmc-diag: none\.h5: cannot open: No such file or directory$"),
     ("diag-empty-file", {"e.h5": ""}, [DIAG, "e.h5"], 1, r"^mcmc-diag: e\.h5: not a readable HDF5 file$"),
     ("diag-truncated", {"t.h5": ("truncate", 4096)}, [DIAG, "t.h5"], 1, r"^mcmc-diag: t\.h5: cannot open the HDF5 file: it is truncated or damaged, or was left open by a killed "
-     r"writer \(then run 'h5clear -s t\.h5' first\)$"),
+     r"writer \(then run 'h5clear -s --increment=0 t\.h5' first\)$"),
     ("diag-corrupted", {"k.h5": ("corrupt", None)}, [DIAG, "k.h5"], 1, r"^mcmc-diag: k\.h5: cannot read draws 0\.\.50 of /sample_stats/lp$"),
     ("diag-not-a-run", {"n.h5": ("h5py", "foreign")}, [DIAG, "n.h5"], 1, r"^mcmc-diag: n\.h5: no group /posterior \(not an mcmc-run output file\?\)$"),
     ("diag-shape-mismatch", {"w.h5": ("h5py", "theta2d")}, [DIAG, "w.h5"], 1,

@@ -7,8 +7,10 @@
 # through the mpiexec CMake found, with the flags root needs on these machines.
 #
 # Most tests start mcmc-run or a test program as an MPI singleton, hundreds
-# of times in all. Open MPI 4.1 probes the UCX pml at each start (~0.25 s);
-# on one node ob1 uses shared memory and starts at once. Not set:
+# of times in all. Open MPI 4.1 opens its cm pml at each start, which
+# probes the network libraries (~0.2 s); on one node ob1 uses shared memory
+# and starts at once. mcmc-run and mcmc-diag ask for it themselves as
+# singletons (src/app/singleton.c), the test programs do not. Not set:
 # ess_singleton_isolated=1, which skips the singleton's orted (another
 # ~0.12 s) but gives every isolated singleton the same job id and so the
 # same session directory (/tmp/ompi.<host>.<uid>/jf.0/1): two of them

@@ -22,6 +22,11 @@ enum {
  * with (PETSc, HDF5, GSL, MPI) to out. Safe before PetscInitialize. */
 void McPrintVersion(FILE *out, const char *prog);
 
+/* Before MPI_Init, in a process no launcher started (an MPI singleton):
+ * Open MPI's point-to-point layer set to ob1 unless the environment sets
+ * one, since a singleton's only peer is itself (singleton.c). */
+void McSingletonDefaults(void);
+
 /* Splits argv into the program's own long options (--name or --name=value,
  * and plain arguments) and PETSc's single-dash options, which go to
  * PetscInitialize. petsc_argv must hold argc+1 pointers; petsc_argv[0] is

@@ -45,6 +45,7 @@ static int Run(const McDiagOptions *opt)
   char          *args[] = {(char *)"mcmc-diag", NULL}, **argv = args;
 
   /* No PETSc options: the command line is ours. */
+  McSingletonDefaults();
   if (PetscInitialize(&one, &argv, NULL, NULL)) return MC_EXIT_RUNTIME;
   /* User errors arrive as PETSc errors with a full message; print that
    * message alone, not PETSc's traceback. */

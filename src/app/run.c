@@ -615,6 +615,7 @@ int McRunMain(int petsc_argc, char **petsc_argv, const char *config, const McRun
   /* Before PetscInitialize: PETSc's own allocations must go through the
    * counting hooks from the first one, or the memory checks miss them. */
   if (McMemInstallPetscHooks()) return MC_EXIT_RUNTIME;
+  McSingletonDefaults();
   ierr = PetscInitialize(&petsc_argc, &petsc_argv, NULL, NULL);
   if (ierr) return MC_EXIT_RUNTIME;
   /* SIGUSR1 only asks for a progress line: until the loop installs its

@@ -532,10 +532,10 @@ static PetscErrorCode CheckVars(McDiagData *d, const McDiagOptions *opt, const M
 static PetscErrorCode CountDraws(McDiagData *d, hid_t f, const McDiagSource *src, PetscInt nsrc, hsize_t ndraw)
 {
   const McDiagSource *m = NULL;
-  PetscReal    *buf;
-  hid_t         ds;
-  int           rank;
-  hsize_t       dims[3];
+  PetscReal          *buf;
+  hid_t               ds;
+  int                 rank;
+  hsize_t             dims[3];
 
   PetscFunctionBeginUser;
   for (PetscInt i = 0; i < nsrc && !m; i++)
@@ -696,8 +696,9 @@ static void ReadModelHash(McDiagData *d, hid_t f)
   if (a >= 0) H5Aclose(a);
 }
 
-/* Everything after opening the file; src is freed by the caller. With
- * shortest_only, only the shortest chain's draws into *shortest. */
+/* Everything after opening the file but the draws; src (d->src) is freed
+ * with d. With shortest_only, only the shortest chain's draws into
+ * *shortest. */
 static PetscErrorCode ReadOpen(const McDiagOptions *opt, PetscInt max_used, McDiagData *d, hid_t f, McDiagSource *src,
                                PetscInt *nsrc, PetscInt *shortest_only)
 {

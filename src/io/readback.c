@@ -38,6 +38,13 @@ static PetscErrorCode McOpenForReading(const char *path, struct _p_McOutput *dum
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0 && H5Pset(fapl, "clear_status_flags", &clear) >= 0) file = H5Fopen(path, H5F_ACC_RDWR, fapl);
     if (fapl >= 0) H5Pclose(fapl);
+    /* Closing a file opened for writing cuts it to its end of allocation,
+     * which a writer killed inside a flush can leave behind blocks it
+     * wrote (McOpenForResume): raised to the file's end first. */
+    if (file >= 0 && H5Fincrement_filesize(file, 0) < 0) {
+      H5Fclose(file);
+      file = -1;
+    }
     if (file < 0) H5Eset_current_stack(why);
     else H5Eclose_stack(why);
   }

@@ -22,6 +22,9 @@ CHECK: extend        run N, resume with --iterations 2N: equal bit for bit to
                      readable with the draws of its last flush
        dirgone       the output directory removed during the run: exit 2, a
                      message naming the file
+       staleeoa      killed, then the superblock's EOA moved back to half the
+                     file and the file marked open without SWMR: --resume
+                     finishes equal to the uninterrupted run
        flatmem N     N iterations of one chain keeping every draw: the RSS in
                      the file's memory trace at the end within 1 MiB of the
                      RSS after 10^4 iterations, live objects and bytes
@@ -192,6 +195,31 @@ elif check == "sigterm":
     code, out, err = mcmc("--resume", "run2.h5", "--quiet")
     expect(code == 0, "resume after two SIGTERMs: exit code %d %s" % (code, err[-300:]))
     compare(ref, path2, "after two SIGTERMs and --resume")
+
+elif check == "staleeoa":
+    # A SIGKILL inside a flush can leave the superblock's end of allocation
+    # (EOA) behind blocks it wrote, and one in a resume's set-up the file
+    # marked open for writing without SWMR, which only a writer may open
+    # (and HDF5 cuts a file it closes after writing to its EOA). Both at
+    # once, made by rewriting the superblock (tests/io/superblock.py): the
+    # resume must keep every byte and finish equal to the uninterrupted run.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "io"))
+    import superblock
+    ref, refout = reference()
+    cfg = write_config("run.toml", output__path='"run.h5"')
+    path = os.path.join(work, "run.h5")
+    p = start(cfg, "--quiet")
+    prog = wait_committed(path, 3000, p)
+    p.kill()
+    p.communicate()
+    expect(prog is not None and prog["checkpoint_seq"] > 0, "killed after a checkpoint: %s" % prog)
+    size = os.path.getsize(path)
+    superblock.set_eoa(path, size // 2)
+    superblock.set_flags(path, 1)
+    code, out, err = mcmc("--resume", "run.h5", "--quiet")
+    expect(code == 0, "resume with the EOA at %d of %d bytes, marked open without SWMR: exit %d %s"
+           % (size // 2, size, code, err[-400:]))
+    compare(ref, path, "after a resume from a stale EOA and a non-SWMR mark")
 
 elif check == "sigkill":
     kills, seed = int(extra[0]), int(extra[1])

@@ -1,6 +1,8 @@
-"""Reads and rewrites the end-of-allocation address (EOA) in the version 2
-or 3 superblock of an HDF5 file, to make the file a writer killed inside a
-flush can leave: blocks written past the EOA the superblock records.
+"""Reads and rewrites the end-of-allocation address (EOA) and the status
+flags in the version 2 or 3 superblock of an HDF5 file, to make the files a
+killed writer can leave: blocks written past the EOA the superblock records
+(killed inside a flush), the file marked open for writing without SWMR
+(killed in a resume's set-up).
 
 Layout (HDF5 file format specification, superblock version 2 and 3):
 signature (8 bytes), version, size of offsets, size of lengths, flags,
@@ -63,9 +65,20 @@ def eoa(path):
     return struct.unpack("<Q", _read(path)[28:36])[0]
 
 
-def set_eoa(path, value):
+def _rewrite(path, offset, data):
     head = _read(path)
-    head[28:36] = struct.pack("<Q", value)
+    head[offset:offset + len(data)] = data
     head[44:48] = struct.pack("<I", lookup3(bytes(head[:44])))
     with open(path, "r+b") as f:
         f.write(head)
+
+
+def set_eoa(path, value):
+    _rewrite(path, 28, struct.pack("<Q", value))
+
+
+def set_flags(path, value):
+    """The file consistency flags: bit 0 open for writing, bit 2 open for
+    SWMR writing (a killed SWMR writer leaves 5, a writer killed before it
+    started SWMR 1)."""
+    _rewrite(path, 11, bytes([value]))

@@ -69,11 +69,11 @@ static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, 
              where, kernel, R,
              !strcmp(kernel, MC_KERNEL_RWM) || !strcmp(kernel, MC_KERNEL_AM) ? "dense proposal covariance"
                                                                             : "Laplace basis");
-  } else if (cfg->sampler.start != MC_START_PRIOR_MEAN) {
+  } else if (cfg->sampler.start == MC_START_MAP || cfg->sampler.start == MC_START_LAPLACE) {
     Where(cfg, text, "sampler", "start", where, sizeof where);
     snprintf(msg, len,
              "%s: [sampler] start = \"%s\" cannot run with [parallel] ranks_per_chain = %d (the MAP and Laplace "
-             "approximation are not distributed); use start = \"prior_mean\" or ranks_per_chain = 1",
+             "approximation are not distributed); use start = \"prior_mean\" or \"prior\", or ranks_per_chain = 1",
              where, cfg->sampler.start == MC_START_MAP ? "map" : "laplace", R);
   } else if (cfg->model.kind != MC_MODEL_PDE) {
     Where(cfg, text, "model", "kind", where, sizeof where);

@@ -4,6 +4,7 @@
  * (written here, read back on --resume). */
 #include "app/run_impl.h"
 
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <string.h>
 
@@ -11,7 +12,8 @@ PetscBool McRunNeedsLaplace_Private(const McConfig *cfg)
 {
   const char *k = McKernelKindName(cfg->sampler.kernel);
   return !strcmp(k, MC_KERNEL_HPCN) || !strcmp(k, MC_KERNEL_HMALA) || !strcmp(k, MC_KERNEL_DILI) ||
-                 !strcmp(k, MC_KERNEL_DR) || cfg->sampler.start != MC_START_PRIOR_MEAN
+                 !strcmp(k, MC_KERNEL_DR) || cfg->sampler.start == MC_START_MAP ||
+                 cfg->sampler.start == MC_START_LAPLACE
              ? PETSC_TRUE
              : PETSC_FALSE;
 }
@@ -49,11 +51,13 @@ PetscErrorCode McRunComputeGeometry_Private(const McConfig *cfg, McProblem *pb, 
          (double)mr.misfit, (double)mr.grad_norm, (double)mr.grad_norm0);
   fflush(stdout);
   if (!mr.converged) {
+    const char *start = cfg->sampler.start == MC_START_MAP       ? " and start = \"map\""
+                        : cfg->sampler.start == MC_START_LAPLACE ? " and start = \"laplace\""
+                                                                 : "";
     fprintf(stderr,
-            "mcmc-run: the MAP point was not found (%s); kernel \"%s\" and start = \"%s\" need it. Raise [map] "
+            "mcmc-run: the MAP point was not found (%s); kernel \"%s\"%s %s it. Raise [map] "
             "max_iterations or relax gradient_rtol, or choose a kernel without the Laplace approximation\n",
-            mr.reason, McKernelKindName(cfg->sampler.kernel),
-            cfg->sampler.start == MC_START_MAP ? "map" : cfg->sampler.start == MC_START_LAPLACE ? "laplace" : "prior_mean");
+            mr.reason, McKernelKindName(cfg->sampler.kernel), start, start[0] ? "need" : "needs");
     *code = MC_EXIT_RUNTIME;
     PetscFunctionReturn(0);
   }
@@ -270,6 +274,32 @@ PetscErrorCode McRunCreateSurrogate_Private(Run *r)
   PetscFunctionReturn(0);
 }
 
+static double NextGaussian(void *ctx)
+{
+  return gsl_ran_gaussian_ziggurat((gsl_rng *)ctx, 1.0);
+}
+
+/* Chain c's initial state drawn from the Laplace approximation or from the
+ * prior (N(0, I) in the sampler's coordinates, drawn in the natural
+ * numbering: the same draw on any layout), from a stream of its own (seed
+ * and c), apart from the chain's proposals. */
+static PetscErrorCode StartDraw(Run *r, PetscInt c, McChain chain)
+{
+  gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+  Vec      x0;
+
+  PetscFunctionBeginUser;
+  PetscCheck(g, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
+  gsl_rng_set(g, (unsigned long)(r->cfg->chain.seed * 7919 + c + 1));
+  PetscCall(McTargetCreateVec(r->target, &x0));
+  if (r->cfg->sampler.start == MC_START_LAPLACE) PetscCall(McLaplaceSample(r->lap, g, x0));
+  else PetscCall(McVecFillNatural(x0, NextGaussian, g));
+  PetscCall(McChainSetInitialState(chain, x0));
+  PetscCall(VecDestroy(&x0));
+  gsl_rng_free(g);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McRunCreateChains_Private(Run *r)
 {
   const McConfig *cfg = r->cfg;
@@ -323,19 +353,9 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
     PetscCall(McChainSetSink(r->chains[i], sink));
     PetscCall(McSinkDestroy(&sink));
     /* Initial state: xi = 0, the prior mean (the chain's default), the MAP
-     * point, or a draw of the Laplace approximation per chain. */
+     * point, or a draw per chain. */
     if (cfg->sampler.start == MC_START_MAP) PetscCall(McChainSetInitialState(r->chains[i], r->xmap));
-    if (cfg->sampler.start == MC_START_LAPLACE) {
-      gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
-      Vec      x0;
-      PetscCheck(g, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory creating a random number generator");
-      gsl_rng_set(g, (unsigned long)(cfg->chain.seed * 7919 + c + 1));
-      PetscCall(VecDuplicate(r->xmap, &x0));
-      PetscCall(McLaplaceSample(r->lap, g, x0));
-      PetscCall(McChainSetInitialState(r->chains[i], x0));
-      PetscCall(VecDestroy(&x0));
-      gsl_rng_free(g);
-    }
+    if (cfg->sampler.start == MC_START_LAPLACE || cfg->sampler.start == MC_START_PRIOR) PetscCall(StartDraw(r, c, r->chains[i]));
     PetscCall(McChainSetUp(r->chains[i]));
     PetscCall(McCheckpointCreate(r->chains[i], &r->ckpts[i]));
     PetscCall(McRunSinkGetState(r->sinks[i], &count, &xisum));

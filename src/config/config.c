@@ -65,7 +65,7 @@ static const char *const data_kinds[] = {"synthetic", "file", NULL};
 static const char *const truths[] = {"prior_sample", "prior_mean", "inclusion", "two_inclusions", "layers", "channel", "smooth", NULL};
 static const char *const noise_kinds[] = {"absolute", "relative", NULL};
 static const char *const kernels[] = {"pcn", "rwm", "am", "mala", "infmala", "hpcn", "hmala", "dili", "dr", NULL};
-static const char *const starts[] = {"prior_mean", "map", "laplace", NULL};
+static const char *const starts[] = {"prior_mean", "map", "laplace", "prior", NULL};
 static const char *const hessians[] = {"gauss_newton", "newton", NULL};
 static const char *const surrogates[] = {"none", "p1", NULL};
 static const char *const violations[] = {"stop", "warn", NULL};
@@ -262,7 +262,9 @@ static const Key keys[] = {
      "[prior] kl_modes, else the whitened nodal values): one row of N numbers per line, symmetric positive "
      "definite; the step size scales its Cholesky factor. Default: the identity."},
     {"sampler", "start", T_CHOICE, C(sampler.start), "\"prior_mean\"", 0, 0, 0, starts, 0, 0, NULL, 0, NULL, "-",
-     "Initial state: the prior mean, the MAP point, or a draw from the Laplace approximation (each chain its own)."},
+     "Initial state: the prior mean, the MAP point, a draw from the Laplace approximation, or a draw from the prior "
+     "(N(0, I) in the sampler's coordinates; with a UM-Bridge model its reference); each chain its own draw. Draws "
+     "from the prior start the chains apart, as R-hat's comparison of the chains assumes."},
     {"sampler", "beta_perp", T_REAL, C(sampler.beta_perp), "0.5", 0, 1, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
      "dili: pCN step in the complement of the likelihood-informed subspace."},
     {"sampler", "lis_update_every", T_INT, C(sampler.lis_update_every), "0", 0, 1e9, 0, NULL, 0, 0, NULL, 0, NULL,
@@ -1192,10 +1194,10 @@ static int ModelChecks(Ctx *x)
                "[sampler] kernel = \"%s\" needs the MAP point and the Laplace approximation of the PDE model, not "
                "[model] kind = \"umbridge\"; choose pcn, rwm, am, mala or infmala",
                kernels[c->sampler.kernel]);
-  if (c->sampler.start != MC_START_PRIOR_MEAN)
+  if (c->sampler.start == MC_START_MAP || c->sampler.start == MC_START_LAPLACE)
     return Err(x, At(x, KeyIndex("sampler", "start")),
                "[sampler] start = \"%s\" needs the MAP point of the PDE model, not [model] kind = \"umbridge\"; "
-               "use start = \"prior_mean\"",
+               "use start = \"prior_mean\" or \"prior\"",
                starts[c->sampler.start]);
   if (c->model.output == MC_UMB_OBSERVATIONS && c->data.kind == MC_DATA_SYNTHETIC &&
       c->data.truth >= MC_TRUTH_INCLUSION)

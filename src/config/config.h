@@ -49,7 +49,7 @@ typedef enum {
   MC_KERNEL_DILI,
   MC_KERNEL_DR
 } McKernelKind;
-typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE } McStartKind;
+typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE, MC_START_PRIOR } McStartKind;
 typedef enum { MC_HESS_GAUSS_NEWTON, MC_HESS_NEWTON } McHessKind;
 typedef enum { MC_SURROGATE_NONE, MC_SURROGATE_P1 } McSurrogateKind;
 typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;

@@ -30,8 +30,8 @@ CHECK: layout N C   C chains on N ranks: exit 0, the file has C chains and
                     (one on the boundary): the points are located on the
                     chain's distributed mesh; then the same points and one
                     outside from a file: exit 1, one line naming the point
-       rpc4         2 chains x 2 ranks on 4 ranks: each chain equal to its
-                    one-rank run as above
+       rpc4         2 chains x 2 ranks on 4 ranks, started from draws of the
+                    prior: each chain equal to its one-rank run as above
        rpcsigterm   1 chain x 2 ranks, SIGTERM to every rank: every rank
                     exits 4; --resume with R = 2, SIGTERM again, --resume
                     with R = 1 to the end: equal to the uninterrupted
@@ -331,6 +331,10 @@ elif check in ("rpc", "rpc4"):
     its = dict(chain__iterations=150, chain__burn_in=50, chain__thin=1) if kernel == "pcn" else \
         dict(chain__iterations=60, chain__burn_in=20, chain__thin=1)
     kw = dict(sampler__kernel='"%s"' % kernel, chain__chains=C, output__flush_every=50, **its)
+    if check == "rpc4":
+        # Started from a draw of the prior, drawn in the natural numbering:
+        # the same start on 1 and 2 ranks per chain.
+        kw["sampler__start"] = '"prior"'
     points = check == "rpc" and extra[1:] == ["points"]
     if points:
         # Observation points instead of the grid: a copy of CONFIG without

@@ -21,6 +21,12 @@ CHECK: default   the default problem: posterior mean error below a bound and
                  configuration edited to that seed and path; the default seed
                  gives others; the stored configuration records the command
                  line; --print-config shows them; --map follows --output
+       startprior start = "prior" with 16 chains and a pcn step of 1e-9
+                 (the first draw is the start to 1e-8): the starts are
+                 N(0, 1) (mean and variance within 4 standard errors, the
+                 Kolmogorov-Smirnov distance below its 0.1% critical
+                 value), every chain its own, the same for the same seed,
+                 others for another seed
        tty       with stderr on a terminal (a pseudo-terminal) the progress
                  line is rewritten in place: several reports, each starting
                  with a carriage return and ending with erase-to-end-of-line,
@@ -220,6 +226,28 @@ elif check == "overrides":
            "--print-config shows --seed, --output and --iterations (burn-in scaled)")
     code, out, err = mcmc("--map", "--output", "m.h5")
     expect(code == 0 and os.path.exists(os.path.join(work, "m_map.h5")), "--map --output m.h5 writes m_map.h5: exit %d" % code)
+elif check == "startprior":
+    from statistics import NormalDist
+    kw = dict(sampler__kernel='"pcn"', sampler__start='"prior"', sampler__step_size="1e-9", sampler__adapt="false",
+              chain__chains="16", chain__iterations="20", chain__burn_in="0", chain__thin="1", memory__warmup="5",
+              memory__check_every="5", output__flush_every="10")
+    starts = {}
+    for seed in ("12345", "7", "12345"):
+        name = "s%s_%d" % (seed, len(starts))
+        cfg = runcheck.write_config(work, config, name + ".toml", output__path='"%s.h5"' % name, chain__seed=seed, **kw)
+        p = subprocess.run([run, cfg, "--quiet"], cwd=work, capture_output=True, text=True, timeout=240)
+        expect(p.returncode == 0, "start = \"prior\", seed %s: exit %d %s" % (seed, p.returncode, p.stderr[-300:]))
+        with h5py.File(os.path.join(work, name + ".h5"), "r") as f:
+            starts[name] = f["posterior/theta"][:, 0, :]
+    a, b, c = starts.values()
+    x = np.sort(a.ravel())
+    n = x.size
+    ks = max(max(abs((i + 1) / n - NormalDist().cdf(v)), abs(i / n - NormalDist().cdf(v))) for i, v in enumerate(x))
+    expect(abs(x.mean()) < 4 / np.sqrt(n) and abs(x.var() - 1) < 4 * np.sqrt(2 / n) and ks < 1.95 / np.sqrt(n),
+           "the %d starting values are N(0, 1): mean %.3f, variance %.3f, KS distance %.3f" % (n, x.mean(), x.var(), ks))
+    expect(len({row.tobytes() for row in a}) == a.shape[0], "every chain starts at its own draw")
+    expect(np.array_equal(a, c), "the same seed gives the same starts")
+    expect(not np.any(a == b), "seed 7 gives other starts than 12345")
 elif check == "tty":
     # Long enough (150000 iterations, ~2 s here, more under the sanitizers) for
     # a few of the reports made every 0.25 s on a terminal; thinned so the

@@ -293,21 +293,18 @@ static PetscErrorCode McCheckModelHash(McOutput o, const char *expected)
   PetscFunctionReturn(0);
 }
 
-/* Opens for writing even when a killed SWMR writer left the superblock's
- * "open for writing" mark, which h5clear -s would clear: the property
- * HDF5's own h5clear uses. Only one writer may touch the file; the caller
+/* Opens for writing a file a killed writer may have left
+ * (McH5OpenKilled_Private). Only one writer may touch the file; the caller
  * is that writer. */
 static PetscErrorCode McOpenForResume(McOutput o)
 {
-  hid_t   fapl;
-  hbool_t clear = 1;
+  hid_t fapl;
 
   PetscFunctionBeginUser;
   MC_H5(o, o->path, fapl = H5Pcreate(H5P_FILE_ACCESS));
   MC_H5(o, o->path, H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
-  MC_H5(o, o->path, H5Pset(fapl, "clear_status_flags", &clear));
   PetscCall(McH5SetCaches_Private(o, fapl));
-  o->file = H5Fopen(o->path, H5F_ACC_RDWR, fapl);
+  o->file = McH5OpenKilled_Private(o->path, fapl);
   if (o->file < 0) {
     /* A flush that failed half-way (disk full) can leave the superblock's
      * end-of-file address past the real end. What the checkpoint needs
@@ -316,16 +313,13 @@ static PetscErrorCode McOpenForResume(McOutput o)
     hbool_t skip = 1;
     H5Eclear2(H5E_DEFAULT);
     MC_H5(o, o->path, H5Pset(fapl, "skip_eof_check", &skip));
-    MC_H5(o, o->path, o->file = H5Fopen(o->path, H5F_ACC_RDWR, fapl));
+    o->file = McH5OpenKilled_Private(o->path, fapl);
+    if (o->file < 0) {
+      o->failed = PETSC_TRUE;
+      PetscCall(McH5Error_Private(o->path, o->path, "H5Fopen(path)"));
+    }
   }
   MC_H5(o, o->path, H5Pclose(fapl));
-  /* A writer killed inside a flush can leave the superblock's end of
-   * allocation (EOA) behind blocks that flush wrote: chunk index blocks,
-   * chunks, the checkpoint. HDF5 refuses to read past the EOA ("addr
-   * overflow"), and closing the file truncates it to the EOA, so a resume
-   * that failed for any reason would cut off committed draws. Raised to
-   * the file's end at once, before anything is read. */
-  MC_H5(o, o->path, H5Fincrement_filesize(o->file, 0));
   PetscFunctionReturn(0);
 }
 
@@ -414,7 +408,7 @@ static PetscErrorCode McEachGrowing(McOutput o, McGrowOp op, PetscInt64 n[3], ha
  * point past the file's end: the index was written, the chunk not.
  * Writing that chunk again in place (the block after the checkpoint)
  * would then fail with "addr overflow", or a new allocation could overlap
- * it. So the EOA (already at least the file's end, McOpenForResume) is
+ * it. So the EOA (already at least the file's end, McH5OpenKilled_Private) is
  * raised over every chunk past the checkpoint, as h5clear --increment
  * does for a crashed SWMR writer; at most one flush interval's bytes are
  * lost. */

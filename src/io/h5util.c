@@ -43,6 +43,28 @@ PetscErrorCode McH5Error_Private(const char *path, const char *what, const char 
   SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "output file %s: %.*s on %s failed: %s%s%s%s", path, flen - fstart, call + fstart, what, in.desc, in.func[0] ? " (in " : "", in.func, in.func[0] ? ")" : "");
 }
 
+/* The mark is the one h5clear -s clears, by the property h5clear itself
+ * uses. A writer killed inside a flush can also leave the superblock's end
+ * of allocation (EOA) behind blocks that flush wrote (chunk index blocks,
+ * chunks, the checkpoint): HDF5 refuses to read past the EOA ("addr
+ * overflow"), and closing a file opened for writing cuts it to the EOA, so
+ * any failure after the open would cut off committed draws. So the EOA is
+ * raised to the file's end at once, before anything is read, as h5clear
+ * --increment=0 does. */
+hid_t McH5OpenKilled_Private(const char *path, hid_t fapl)
+{
+  hbool_t clear = 1;
+  hid_t   file;
+
+  if (H5Pset(fapl, "clear_status_flags", &clear) < 0) return H5I_INVALID_HID;
+  file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+  if (file >= 0 && H5Fincrement_filesize(file, 0) < 0) {
+    H5Fclose(file);
+    return H5I_INVALID_HID;
+  }
+  return file;
+}
+
 /* netCDF-C writes text attributes as scalar, fixed-length, NUL-terminated
  * strings; text that is not ASCII is marked UTF-8 so readers decode it. */
 PetscErrorCode McH5AttrString_Private(McOutput o, hid_t obj, const char *objname, const char *name, const char *value)

@@ -154,6 +154,11 @@ PetscErrorCode McOutputWriteCheckpoint_Private(McOutput o, const void *const *bl
 #define MC_RELAY_PROXY(o) ((o)->relay && (o)->relay->rank != 0)
 
 PetscErrorCode McH5Error_Private(const char *path, const char *what, const char *call);
+/* Opens path for writing as the one writer of a file a killed writer may
+ * have left (h5util.c): its "open for writing" mark cleared and its end of
+ * allocation raised to the file's end. fapl gets clear_status_flags.
+ * Returns the file, or a negative id with HDF5's error stack set. */
+hid_t McH5OpenKilled_Private(const char *path, hid_t fapl);
 
 /* Bytes of HDF5's metadata cache (fixed, see McH5SetCaches_Private):
  * enough for the layout's object headers and chunk indexes; a larger cache

@@ -7,7 +7,8 @@
  * for writing"; a reader opened with H5F_ACC_SWMR_READ accepts it without
  * h5clear. A writer killed before it started SWMR (in a resume's set-up)
  * leaves a mark no reader accepts; when no process holds the writer's lock,
- * the mark is cleared as h5clear -s would, which McOutputOpenResume does
+ * the file is opened as its writer would (McH5OpenKilled_Private: the mark
+ * cleared, the end of allocation raised), which McOutputOpenResume does
  * anyway. So these work on any file McOutputOpenResume accepts. */
 #include "io/ioimpl.h"
 #include <string.h>
@@ -31,20 +32,12 @@ static PetscErrorCode McOpenForReading(const char *path, struct _p_McOutput *dum
   if (file < 0) {
     /* The read-only open's error says what is wrong with a damaged file:
      * it is the one reported if this open fails too. */
-    hid_t   fapl, why = H5Eget_current_stack();
-    hbool_t clear = 1;
+    hid_t fapl, why = H5Eget_current_stack();
 
     PetscCall(McOutputLock_Private(dummy, PETSC_FALSE));
     fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0 && H5Pset(fapl, "clear_status_flags", &clear) >= 0) file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (fapl >= 0) file = McH5OpenKilled_Private(path, fapl);
     if (fapl >= 0) H5Pclose(fapl);
-    /* Closing a file opened for writing cuts it to its end of allocation,
-     * which a writer killed inside a flush can leave behind blocks it
-     * wrote (McOpenForResume): raised to the file's end first. */
-    if (file >= 0 && H5Fincrement_filesize(file, 0) < 0) {
-      H5Fclose(file);
-      file = -1;
-    }
     if (file < 0) H5Eset_current_stack(why);
     else H5Eclose_stack(why);
   }

@@ -69,7 +69,7 @@ static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, 
              where, kernel, R,
              !strcmp(kernel, MC_KERNEL_RWM) || !strcmp(kernel, MC_KERNEL_AM) ? "dense proposal covariance"
                                                                             : "Laplace basis");
-  } else if (cfg->sampler.start == MC_START_MAP || cfg->sampler.start == MC_START_LAPLACE) {
+  } else if (McStartNeedsMAP(cfg->sampler.start)) {
     Where(cfg, text, "sampler", "start", where, sizeof where);
     snprintf(msg, len,
              "%s: [sampler] start = \"%s\" cannot run with [parallel] ranks_per_chain = %d (the MAP and Laplace "

@@ -12,8 +12,7 @@ PetscBool McRunNeedsLaplace_Private(const McConfig *cfg)
 {
   const char *k = McKernelKindName(cfg->sampler.kernel);
   return !strcmp(k, MC_KERNEL_HPCN) || !strcmp(k, MC_KERNEL_HMALA) || !strcmp(k, MC_KERNEL_DILI) ||
-                 !strcmp(k, MC_KERNEL_DR) || cfg->sampler.start == MC_START_MAP ||
-                 cfg->sampler.start == MC_START_LAPLACE
+                 !strcmp(k, MC_KERNEL_DR) || McStartNeedsMAP(cfg->sampler.start)
              ? PETSC_TRUE
              : PETSC_FALSE;
 }
@@ -355,7 +354,8 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
     /* Initial state: xi = 0, the prior mean (the chain's default), the MAP
      * point, or a draw per chain. */
     if (cfg->sampler.start == MC_START_MAP) PetscCall(McChainSetInitialState(r->chains[i], r->xmap));
-    if (cfg->sampler.start == MC_START_LAPLACE || cfg->sampler.start == MC_START_PRIOR) PetscCall(StartDraw(r, c, r->chains[i]));
+    if (cfg->sampler.start == MC_START_LAPLACE || cfg->sampler.start == MC_START_PRIOR)
+      PetscCall(StartDraw(r, c, r->chains[i]));
     PetscCall(McChainSetUp(r->chains[i]));
     PetscCall(McCheckpointCreate(r->chains[i], &r->ckpts[i]));
     PetscCall(McRunSinkGetState(r->sinks[i], &count, &xisum));

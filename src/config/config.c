@@ -1194,7 +1194,7 @@ static int ModelChecks(Ctx *x)
                "[sampler] kernel = \"%s\" needs the MAP point and the Laplace approximation of the PDE model, not "
                "[model] kind = \"umbridge\"; choose pcn, rwm, am, mala or infmala",
                kernels[c->sampler.kernel]);
-  if (c->sampler.start == MC_START_MAP || c->sampler.start == MC_START_LAPLACE)
+  if (McStartNeedsMAP(c->sampler.start))
     return Err(x, At(x, KeyIndex("sampler", "start")),
                "[sampler] start = \"%s\" needs the MAP point of the PDE model, not [model] kind = \"umbridge\"; "
                "use start = \"prior_mean\" or \"prior\"",

@@ -50,6 +50,12 @@ typedef enum {
   MC_KERNEL_DR
 } McKernelKind;
 typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE, MC_START_PRIOR } McStartKind;
+/* Whether chains started this way need the MAP point (and the Laplace
+ * approximation): not with a remote model, not on several ranks. */
+static inline PetscBool McStartNeedsMAP(McStartKind s)
+{
+  return s == MC_START_MAP || s == MC_START_LAPLACE ? PETSC_TRUE : PETSC_FALSE;
+}
 typedef enum { MC_HESS_GAUSS_NEWTON, MC_HESS_NEWTON } McHessKind;
 typedef enum { MC_SURROGATE_NONE, MC_SURROGATE_P1 } McSurrogateKind;
 typedef enum { MC_VIOLATION_STOP, MC_VIOLATION_WARN } McViolationAction;

@@ -85,21 +85,29 @@ static PetscBool Exists(hid_t loc, const char *name)
 }
 
 /* Opens a dataset (refreshed when the file is being written) and returns
- * its rank and dimensions. */
+ * its rank and dimensions; on failure nothing is left open. */
 static PetscErrorCode OpenDataset(McDiagData *d, hid_t f, const char *name, hid_t *ds, int *rank, hsize_t dims[3])
 {
-  hid_t sp;
+  hid_t       id, sp = H5I_INVALID_HID;
+  const char *failed = NULL;
 
   PetscFunctionBeginUser;
-  MC_H5READ(*ds = H5Dopen2(f, name, H5P_DEFAULT), "%s: cannot open dataset /%s", d->path, name);
-  if (d->swmr) MC_H5READ(H5Drefresh(*ds), "%s: cannot refresh dataset /%s", d->path, name);
-  MC_H5READ(sp = H5Dget_space(*ds), "%s: cannot read the shape of /%s", d->path, name);
-  *rank = H5Sget_simple_extent_ndims(sp);
-  if (*rank > 3)
-    *rank = 4; /* reported as "unexpected rank" by the callers */
-  else
-    MC_H5READ(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: cannot read the shape of /%s", d->path, name);
-  H5Sclose(sp);
+  MC_H5READ(id = H5Dopen2(f, name, H5P_DEFAULT), "%s: cannot open dataset /%s", d->path, name);
+  if (d->swmr && H5Drefresh(id) < 0)
+    failed = "refresh dataset";
+  else if ((sp = H5Dget_space(id)) < 0)
+    failed = "read the shape of";
+  else {
+    *rank = H5Sget_simple_extent_ndims(sp);
+    if (*rank > 3)
+      *rank = 4; /* reported as "unexpected rank" by the callers */
+    else if (H5Sget_simple_extent_dims(sp, dims, NULL) < 0)
+      failed = "read the shape of";
+  }
+  if (sp >= 0) H5Sclose(sp);
+  if (failed) H5Dclose(id);
+  PetscCheck(!failed, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: cannot %s /%s", d->path, failed, name);
+  *ds = id;
   PetscFunctionReturn(0);
 }
 

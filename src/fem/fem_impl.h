@@ -38,6 +38,9 @@ struct _p_McSpace {
 PetscInt       McFEQuadratureOrder_Private(PetscBool simplex, PetscInt k);
 PetscErrorCode McFECreate_Private(PetscInt dim, PetscBool simplex, PetscInt order, PetscInt qorder, PetscFE *fe);
 PetscErrorCode McMeshAlloc_Private(McMesh *mesh);
+/* A local vector holding the global index of each local dof of dm, -1 for
+ * constrained (Dirichlet) dofs: for closures of global column numbers. */
+PetscErrorCode McFEGlobalIndexVector_Private(DM dm, Vec *idx);
 /* natural.c: the serial numbers of the distributed mesh's points, carried
  * by the migration SF from serial (the mesh before distribution, all on the
  * first rank); the natural map of a P1 space, composed on its DM. */

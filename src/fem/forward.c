@@ -380,28 +380,6 @@ static PetscErrorCode LocalIndexVector(DM dm, Vec *idx)
   PetscFunctionReturn(0);
 }
 
-/* Global index of every local dof, -1 for constrained (Dirichlet) dofs. */
-static PetscErrorCode GlobalIndexVector(DM dm, Vec *idx)
-{
-  Vec          g;
-  PetscScalar *a;
-  PetscInt     n, start;
-
-  PetscFunctionBeginUser;
-  PetscCall(DMCreateGlobalVector(dm, &g));
-  PetscCall(VecGetOwnershipRange(g, &start, NULL));
-  PetscCall(VecGetLocalSize(g, &n));
-  PetscCall(VecGetArray(g, &a));
-  for (PetscInt i = 0; i < n; i++)
-    a[i] = (PetscScalar)(start + i);
-  PetscCall(VecRestoreArray(g, &a));
-  PetscCall(DMCreateLocalVector(dm, idx));
-  PetscCall(VecSet(*idx, -1.0));
-  PetscCall(DMGlobalToLocal(dm, g, INSERT_VALUES, *idx));
-  PetscCall(VecDestroy(&g));
-  PetscFunctionReturn(0);
-}
-
 /* Per cell and quadrature point: Gq = w |det J| grad phi_i . grad phi_j
  * (upper triangle), and, if a source function is given, its load. */
 static PetscErrorCode SetUpElementData(McForward fw)
@@ -496,7 +474,7 @@ static PetscErrorCode SetUpElementData(McForward fw)
   PetscCall(PetscFree(gphys));
 
   /* Which closure dofs are Dirichlet, and which cells need lifting. */
-  PetscCall(GlobalIndexVector(dm, &gidx));
+  PetscCall(McFEGlobalIndexVector_Private(dm, &gidx));
   PetscCall(PetscMalloc1((size_t)fw->ncells * nb, &gtmp));
   PetscCall(ClosureIndices(dm, gidx, fw->cStart, fw->cEnd, nb, gtmp));
   {

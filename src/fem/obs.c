@@ -128,7 +128,6 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
   PetscInt      dim, nb, nloc, N;
   Vec           gidx;
   PetscInt     *cellOf, *owner, *gowner;
-  PetscScalar  *a;
 
   PetscFunctionBeginUser;
   PetscCall(PetscObjectGetComm((PetscObject)dm, &comm));
@@ -165,22 +164,13 @@ PetscErrorCode McObsOperatorCreate(McSpace space, PetscInt npoints, const PetscR
     SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "observation point %" PetscInt_FMT " at %s is outside the mesh", p, xs);
   }
 
-  /* Global index of every local dof of the space. */
+  PetscCall(McFEGlobalIndexVector_Private(dm, &gidx));
   {
-    Vec      g;
-    PetscInt start, n;
-    PetscCall(DMCreateGlobalVector(dm, &g));
-    PetscCall(VecGetOwnershipRange(g, &start, NULL));
-    PetscCall(VecGetLocalSize(g, &n));
-    PetscCall(VecGetArray(g, &a));
-    for (PetscInt i = 0; i < n; i++)
-      a[i] = (PetscScalar)(start + i);
-    PetscCall(VecRestoreArray(g, &a));
-    PetscCall(DMCreateLocalVector(dm, &gidx));
-    PetscCall(DMGlobalToLocal(dm, g, INSERT_VALUES, gidx));
+    Vec g;
+    PetscCall(DMGetGlobalVector(dm, &g));
     PetscCall(VecGetLocalSize(g, &nloc));
     PetscCall(VecGetSize(g, &N));
-    PetscCall(VecDestroy(&g));
+    PetscCall(DMRestoreGlobalVector(dm, &g));
   }
   PetscCall(PetscFEGetDimension(space->fe, &nb));
   PetscCall(MatCreateAIJ(comm, PETSC_DECIDE, nloc, npoints, N, nb, NULL, nb, NULL, &obs->B));

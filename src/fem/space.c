@@ -101,6 +101,28 @@ PetscErrorCode McMeshGetSpace(McMesh mesh, PetscInt order, McSpace *space)
   PetscFunctionReturn(0);
 }
 
+/* Global index of every local dof, -1 for constrained (Dirichlet) dofs. */
+PetscErrorCode McFEGlobalIndexVector_Private(DM dm, Vec *idx)
+{
+  Vec          g;
+  PetscScalar *a;
+  PetscInt     n, start;
+
+  PetscFunctionBeginUser;
+  PetscCall(DMCreateGlobalVector(dm, &g));
+  PetscCall(VecGetOwnershipRange(g, &start, NULL));
+  PetscCall(VecGetLocalSize(g, &n));
+  PetscCall(VecGetArray(g, &a));
+  for (PetscInt i = 0; i < n; i++)
+    a[i] = (PetscScalar)(start + i);
+  PetscCall(VecRestoreArray(g, &a));
+  PetscCall(DMCreateLocalVector(dm, idx));
+  PetscCall(VecSet(*idx, -1.0));
+  PetscCall(DMGlobalToLocal(dm, g, INSERT_VALUES, *idx));
+  PetscCall(VecDestroy(&g));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McSpaceGetDM(McSpace space, DM *dm)
 {
   PetscFunctionBeginUser;

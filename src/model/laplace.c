@@ -98,7 +98,7 @@ PetscErrorCode McLaplaceCreate(McPosterior post, Vec xi_map, const McLaplaceOpti
   PetscInt          N, k;
   Vec              *Q, *Y;
   PetscScalar      *c;
-  PetscReal         phi;
+  PetscReal                  phi, top;
   McPosteriorStatus st;
   gsl_rng          *rng;
   gsl_matrix       *T, *U;
@@ -154,23 +154,12 @@ PetscErrorCode McLaplaceCreate(McPosterior post, Vec xi_map, const McLaplaceOpti
   PetscCheck(!gsl_eigen_symmv_sort(S, U, GSL_EIGEN_SORT_VAL_DESC), comm, PETSC_ERR_LIB, "GSL eigenvalue sort failed");
   l->r = 0;
   while (l->r < PetscMin(o->max_rank, k) && gsl_vector_get(S, l->r) > o->threshold) l->r++;
-  if (l->r == 0) {
-    /* The user's setting: release everything, then say so. */
-    PetscReal top = gsl_vector_get(S, 0);
-    gsl_eigen_symmv_free(ws);
-    gsl_vector_free(S);
-    gsl_matrix_free(U);
-    gsl_matrix_free(T);
-    gsl_rng_free(rng);
-    PetscCall(PetscFree(c));
-    PetscCall(VecDestroyVecs(k, &Q));
-    PetscCall(VecDestroyVecs(k, &Y));
-    PetscCall(McLaplaceDestroy(&l));
-    SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE, "Laplace approximation: no eigenvalue of the prior-preconditioned Hessian exceeds the threshold %g (the largest is %g): the data inform nothing at this threshold", (double)o->threshold, (double)top);
+  top = gsl_vector_get(S, 0);
+  if (l->r > 0) {
+    PetscCall(McMalloc((size_t)l->r * sizeof(PetscReal), &l->lambda));
+    PetscCall(McMalloc((size_t)l->r * sizeof(PetscScalar), &l->c));
+    PetscCall(VecDuplicateVecs(xi_map, l->r, &l->V));
   }
-  PetscCall(McMalloc((size_t)l->r * sizeof(PetscReal), &l->lambda));
-  PetscCall(McMalloc((size_t)l->r * sizeof(PetscScalar), &l->c));
-  PetscCall(VecDuplicateVecs(xi_map, l->r, &l->V));
   for (PetscInt i = 0; i < l->r; i++) {
     l->lambda[i] = gsl_vector_get(S, i);
     for (PetscInt j = 0; j < k; j++) c[j] = gsl_matrix_get(U, j, i);
@@ -185,6 +174,14 @@ PetscErrorCode McLaplaceCreate(McPosterior post, Vec xi_map, const McLaplaceOpti
   PetscCall(PetscFree(c));
   PetscCall(VecDestroyVecs(k, &Q));
   PetscCall(VecDestroyVecs(k, &Y));
+  if (l->r == 0) {
+    /* The user's setting, not a failure: nothing is kept, and the message says why. */
+    PetscCall(McLaplaceDestroy(&l));
+    SETERRQ(comm, PETSC_ERR_ARG_OUTOFRANGE,
+            "Laplace approximation: no eigenvalue of the prior-preconditioned Hessian exceeds the threshold %g (the "
+            "largest is %g): the data inform nothing at this threshold",
+            (double)o->threshold, (double)top);
+  }
   PetscCall(PetscTime(&t1));
   l->seconds = t1 - t0;
   *out = l;

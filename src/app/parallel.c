@@ -50,7 +50,7 @@ static void Where(const McConfig *cfg, const char *text, const char *section, co
  * output travel in the natural numbering of a P1 field on a distributed
  * mesh (fem's McVec*Natural). Kernels that keep a dense covariance of the
  * whole parameter vector (rwm, am) or a Laplace basis (hpcn, hmala, dili,
- * dr; start = "map" or "laplace"), KL coordinates, a P2 parameter field and
+ * dr, hhmc; start = "map" or "laplace"), KL coordinates, a P2 parameter field and
  * a remote model have no distributed form yet: refused at set-up, naming
  * the key. */
 static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, int R, char *msg, size_t len,
@@ -61,14 +61,15 @@ static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, 
 
   PetscFunctionBeginUser;
   *valid = PETSC_FALSE;
-  if (strcmp(kernel, MC_KERNEL_PCN) && strcmp(kernel, MC_KERNEL_MALA) && strcmp(kernel, MC_KERNEL_INFMALA)) {
+  if (strcmp(kernel, MC_KERNEL_PCN) && strcmp(kernel, MC_KERNEL_MALA) && strcmp(kernel, MC_KERNEL_INFMALA) &&
+      strcmp(kernel, MC_KERNEL_INFHMC)) {
     Where(cfg, text, "sampler", "kernel", where, sizeof where);
     snprintf(msg, len,
              "%s: [sampler] kernel = \"%s\" cannot run with [parallel] ranks_per_chain = %d (its %s is not "
-             "distributed); use pcn, mala or infmala, or ranks_per_chain = 1",
+             "distributed); use pcn, mala, infmala or infhmc, or ranks_per_chain = 1",
              where, kernel, R,
              !strcmp(kernel, MC_KERNEL_RWM) || !strcmp(kernel, MC_KERNEL_AM) ? "dense proposal covariance"
-                                                                            : "Laplace basis");
+                                                                             : "Laplace basis");
   } else if (McStartNeedsMAP(cfg->sampler.start)) {
     Where(cfg, text, "sampler", "start", where, sizeof where);
     snprintf(msg, len,
@@ -93,7 +94,8 @@ static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, 
              "%s: [fem] parameter_order = %d cannot run with [parallel] ranks_per_chain = %d (only a P1 field has "
              "a natural numbering across ranks); set parameter_order = 1 or ranks_per_chain = 1",
              where, (int)cfg->fem.parameter_order, R);
-  } else *valid = PETSC_TRUE;
+  } else
+    *valid = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 

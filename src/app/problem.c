@@ -775,7 +775,7 @@ static PetscErrorCode CreateRemote(const McConfig *cfg, McProblem *pb, char *msg
   PetscCall(McUmbClientGetSizes(pb->umb, &pb->nparams, &nout));
   PetscCall(McUmbClientSupports(pb->umb, NULL, &grad, NULL, NULL));
   const char *k = McKernelKindName(cfg->sampler.kernel);
-  if (!grad && (!strcmp(k, MC_KERNEL_MALA) || !strcmp(k, MC_KERNEL_INFMALA))) {
+  if (!grad && (!strcmp(k, MC_KERNEL_MALA) || !strcmp(k, MC_KERNEL_INFMALA) || !strcmp(k, MC_KERNEL_INFHMC))) {
     Fail(msg, len, valid,
          "%s: [sampler] kernel = \"%s\" needs the gradient, but UM-Bridge model %s at %s does not support Gradient "
          "(its ModelInfo says so); choose pcn, rwm or am",
@@ -959,8 +959,9 @@ PetscErrorCode McProblemCreateOnComm(const McConfig *cfg, MPI_Comm comm, McProbl
 
 const char *McKernelKindName(McKernelKind k)
 {
-  static const char *const names[] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,   MC_KERNEL_AM,   MC_KERNEL_MALA, MC_KERNEL_INFMALA,
-                                      MC_KERNEL_HPCN, MC_KERNEL_HMALA, MC_KERNEL_DILI, MC_KERNEL_DR};
+  static const char *const names[] = {MC_KERNEL_PCN,     MC_KERNEL_RWM,    MC_KERNEL_AM,    MC_KERNEL_MALA,
+                                      MC_KERNEL_INFMALA, MC_KERNEL_HPCN,   MC_KERNEL_HMALA, MC_KERNEL_DILI,
+                                      MC_KERNEL_DR,      MC_KERNEL_INFHMC, MC_KERNEL_HHMC};
   return names[k];
 }
 

@@ -10,11 +10,7 @@
 
 PetscBool McRunNeedsLaplace_Private(const McConfig *cfg)
 {
-  const char *k = McKernelKindName(cfg->sampler.kernel);
-  return !strcmp(k, MC_KERNEL_HPCN) || !strcmp(k, MC_KERNEL_HMALA) || !strcmp(k, MC_KERNEL_DILI) ||
-                 !strcmp(k, MC_KERNEL_DR) || McStartNeedsMAP(cfg->sampler.start)
-             ? PETSC_TRUE
-             : PETSC_FALSE;
+  return McKernelNeedsLaplace(cfg->sampler.kernel) || McStartNeedsMAP(cfg->sampler.start) ? PETSC_TRUE : PETSC_FALSE;
 }
 
 PetscErrorCode McRunComputeGeometry_Private(const McConfig *cfg, McProblem *pb, Vec *xmap, McLaplace *lap, int *code)
@@ -337,6 +333,9 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
       PetscCall(McKernelSetParameter(kernel, "target2", cfg->sampler.target2));
       PetscCall(McKernelSetParameter(kernel, "adapt_first", cfg->sampler.adapt_first ? 1 : 0));
     }
+    if (!strcmp(McKernelKindName(cfg->sampler.kernel), MC_KERNEL_INFHMC) ||
+        !strcmp(McKernelKindName(cfg->sampler.kernel), MC_KERNEL_HHMC))
+      PetscCall(McKernelSetParameter(kernel, "leapfrog_steps", (PetscReal)cfg->sampler.leapfrog_steps));
     if (r->target_s) {
       McKernel first = kernel;
       PetscCall(McKernelCreateDelayedAcceptance(r->target, first, &kernel));

@@ -54,6 +54,8 @@ static PetscErrorCode RegisterBuiltins(void)
   PetscCall(McKernelRegister(MC_KERNEL_DILI, McKernelCreate_DILI));
   PetscCall(McKernelRegister(MC_KERNEL_DR, McKernelCreate_DR));
   PetscCall(McKernelRegister(MC_KERNEL_DA, McKernelCreate_DA));
+  PetscCall(McKernelRegister(MC_KERNEL_INFHMC, McKernelCreate_InfHMC));
+  PetscCall(McKernelRegister(MC_KERNEL_HHMC, McKernelCreate_HHMC));
   PetscFunctionReturn(0);
 }
 

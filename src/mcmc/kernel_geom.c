@@ -327,3 +327,46 @@ PetscErrorCode McGaussRefNormPrec_Private(McKernel k, Vec w, PetscReal *nrm2)
   *nrm2 = ww;
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode McForceCacheSetUp_Private(McKernel k, McForceCache *f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(VecDuplicate(k->target->tmpl, &f->Gc));
+  PetscCall(VecDuplicate(k->target->tmpl, &f->Pc));
+  PetscCall(VecDuplicate(k->target->tmpl, &f->Gp));
+  PetscCall(VecDuplicate(k->target->tmpl, &f->Pp));
+  f->serial_c = -1; /* no state's yet */
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode McForceCacheDestroy_Private(McForceCache *f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(VecDestroy(&f->Gc));
+  PetscCall(VecDestroy(&f->Pc));
+  PetscCall(VecDestroy(&f->Gp));
+  PetscCall(VecDestroy(&f->Pp));
+  PetscFunctionReturn(0);
+}
+
+PetscBool McForceCacheStale_Private(McKernel k, const McForceCache *f)
+{
+  return f->serial_c != k->cur.serial || f->stamp_c != k->ref.stamp ? PETSC_TRUE : PETSC_FALSE;
+}
+
+void McForceCacheMark_Private(McKernel k, McForceCache *f)
+{
+  f->serial_c = k->cur.serial;
+  f->stamp_c = k->ref.stamp;
+}
+
+void McForceCacheAccepted_Private(McKernel k, McForceCache *f)
+{
+  Vec t;
+
+  if (k->cur.serial == f->serial_c) return; /* rejected: the current state's values stay */
+  t = f->Gc, f->Gc = f->Gp, f->Gp = t;
+  t = f->Pc, f->Pc = f->Pp, f->Pp = t;
+  f->psic = f->psip;
+  f->serial_c = k->cur.serial;
+}

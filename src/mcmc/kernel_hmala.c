@@ -13,37 +13,17 @@
 
 #include <math.h>
 
-/* The current state's G, Sigma G and Psi are kept from the step that made
- * it (the proposal's, swapped in on acceptance) while that state and the
- * reference stay: a rejected step then costs one reference solve less, and
- * the values are the ones a recomputation would give, bit for bit. */
-typedef struct {
-  Vec        Gc, Pc, Gp, Pp; /* G and Sigma G at the current state and the proposal */
-  PetscReal  psic, psip;
-  PetscInt64 serial_c, stamp_c; /* what Gc, Pc, psic belong to */
-} HMALA;
-
 static PetscErrorCode SetUpHMALA(McKernel k)
 {
-  HMALA *h = k->data;
-
   PetscFunctionBeginUser;
-  PetscCall(VecDuplicate(k->target->tmpl, &h->Gc));
-  PetscCall(VecDuplicate(k->target->tmpl, &h->Pc));
-  PetscCall(VecDuplicate(k->target->tmpl, &h->Gp));
-  PetscCall(VecDuplicate(k->target->tmpl, &h->Pp));
+  PetscCall(McForceCacheSetUp_Private(k, k->data));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode DestroyHMALA(McKernel k)
 {
-  HMALA *h = k->data;
-
   PetscFunctionBeginUser;
-  PetscCall(VecDestroy(&h->Gc));
-  PetscCall(VecDestroy(&h->Pc));
-  PetscCall(VecDestroy(&h->Gp));
-  PetscCall(VecDestroy(&h->Pp));
+  PetscCall(McForceCacheDestroy_Private(k->data));
   PetscCall(McFree(&k->data));
   PetscFunctionReturn(0);
 }
@@ -78,15 +58,14 @@ PetscErrorCode McHMALAPropose_Private(McKernel k, McRng rng, PetscReal d, Vec P,
 
 static PetscErrorCode StepHMALA(McKernel k, McRng rng, McStepStats *stats)
 {
-  HMALA    *h = k->data;
-  PetscReal d = McKernelStep_Private(k), r01 = 0, r10 = 0, lr = 0;
-  PetscBool ok;
+  McForceCache *h = k->data;
+  PetscReal     d = McKernelStep_Private(k), r01 = 0, r10 = 0, lr = 0;
+  PetscBool     ok;
 
   PetscFunctionBeginUser;
-  if (h->serial_c != k->cur.serial || h->stamp_c != k->ref.stamp) {
+  if (McForceCacheStale_Private(k, h)) {
     PetscCall(McGaussRefPsiGradPrec_Private(k, &k->cur, &h->psic, h->Gc, h->Pc));
-    h->serial_c = k->cur.serial;
-    h->stamp_c = k->ref.stamp;
+    McForceCacheMark_Private(k, h);
   }
   PetscCall(McHMALAPropose_Private(k, rng, d, h->Pc, k->prop.xi));
   PetscCall(McKernelEvaluate_Private(k, &k->prop, &ok));
@@ -97,23 +76,14 @@ static PetscErrorCode StepHMALA(McKernel k, McRng rng, McStepStats *stats)
     lr = r01 - r10;
   }
   PetscCall(McKernelAcceptReject_Private(k, rng, ok, lr, stats));
-  if (ok && k->cur.serial != h->serial_c) { /* accepted: the proposal's values move along */
-    Vec t = h->Gc;
-    h->Gc = h->Gp;
-    h->Gp = t;
-    t = h->Pc;
-    h->Pc = h->Pp;
-    h->Pp = t;
-    h->psic = h->psip;
-    h->serial_c = k->cur.serial;
-  }
+  McForceCacheAccepted_Private(k, h);
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode McKernelCreate_HMALA(McKernel k)
 {
   PetscFunctionBeginUser;
-  PetscCall(McCalloc(sizeof(HMALA), &k->data));
+  PetscCall(McCalloc(sizeof(McForceCache), &k->data));
   k->need_grad = PETSC_TRUE;
   k->need_ref = PETSC_TRUE;
   k->ops.setup = SetUpHMALA;

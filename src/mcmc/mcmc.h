@@ -184,6 +184,7 @@ typedef struct _p_McKernel *McKernel;
 #define MC_KERNEL_AM      "am"      /* adaptive Metropolis (Haario et al. 2001); step scales chol(C) */
 #define MC_KERNEL_MALA    "mala"    /* Metropolis-adjusted Langevin on the posterior; step = h */
 #define MC_KERNEL_INFMALA "infmala" /* infinity-MALA (Cotter et al. 2013); step = delta */
+#define MC_KERNEL_INFHMC  "infhmc"  /* infinity-HMC (Beskos et al. 2011); step = h in (0, pi/2], "leapfrog_steps" */
 /* Hessian-informed kernels: they need a Gaussian reference (the Laplace
  * approximation at the MAP point), McKernelSetGaussianReference. */
 #define MC_KERNEL_HPCN  "hpcn"  /* generalised pCN with the reference as prior (gpCN); step = beta in (0, 1] */
@@ -191,6 +192,7 @@ typedef struct _p_McKernel *McKernel;
 #define MC_KERNEL_DILI                                                                                                 \
   "dili"                        /* likelihood-informed subspace Langevin + complement pCN; step = delta, "beta_perp",  \
                                  * "lis_update_every" (burn-in subspace updates; needs McTargetSetHessian) */
+#define MC_KERNEL_HHMC  "hhmc"  /* infinity-HMC with the reference; step = h in (0, pi/2], "leapfrog_steps" */
 #define MC_KERNEL_DR    "dr"    /* delayed rejection: hpcn (step = beta), then hmala ("delta2") */
 #define MC_KERNEL_DA    "da"    /* delayed acceptance around a first-stage kernel: McKernelCreateDelayedAcceptance */
 

@@ -173,6 +173,27 @@ PetscErrorCode McGaussRefApply_Private(McKernel k, Vec x, Vec y, PetscBool sqrt_
 /* |w|^2 + sum lambda_i <v_i, w>^2 = w^T Sigma^-1 w. */
 PetscErrorCode McGaussRefNormPrec_Private(McKernel k, Vec w, PetscReal *nrm2);
 
+/* Psi, G = grad Psi and P = Sigma G at the current state, kept from the
+ * step that made it (the proposal's, moved along on acceptance) while that
+ * state and the reference stay: a rejected step then costs one reference
+ * solve less, and the values are the ones a recomputation would give, bit
+ * for bit (hmala, hhmc, infhmc). */
+typedef struct {
+  Vec        Gc, Pc, Gp, Pp; /* at the current state and at the proposal */
+  PetscReal  psic, psip;
+  PetscInt64 serial_c, stamp_c; /* the state and reference Gc, Pc and psic belong to */
+} McForceCache;
+
+PetscErrorCode McForceCacheSetUp_Private(McKernel k, McForceCache *f);
+PetscErrorCode McForceCacheDestroy_Private(McForceCache *f);
+/* Whether Gc, Pc and psic are not the current state's; after computing
+ * them, McForceCacheMark_Private says they are. */
+PetscBool McForceCacheStale_Private(McKernel k, const McForceCache *f);
+void      McForceCacheMark_Private(McKernel k, McForceCache *f);
+/* After the decision: if the proposal was accepted, its values (Gp, Pp,
+ * psip) become the current state's. */
+void McForceCacheAccepted_Private(McKernel k, McForceCache *f);
+
 /* The hmala proposal from k->cur with step d, given P = Sigma grad Psi at
  * the current state, into out (kernel_hmala.c; DR's second stage). */
 PetscErrorCode McHMALAPropose_Private(McKernel k, McRng rng, PetscReal d, Vec P, Vec out);
@@ -188,3 +209,5 @@ PetscErrorCode McKernelCreate_HMALA(McKernel);
 PetscErrorCode McKernelCreate_DILI(McKernel);
 PetscErrorCode McKernelCreate_DR(McKernel);
 PetscErrorCode McKernelCreate_DA(McKernel);
+PetscErrorCode McKernelCreate_InfHMC(McKernel);
+PetscErrorCode McKernelCreate_HHMC(McKernel);

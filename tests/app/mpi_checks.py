@@ -317,7 +317,7 @@ elif check == "refuse":
     print(err)
     expect(code == 1 and all(rank_file("rc", r) == 1 for r in range(2))
            and re.search(r"am\.toml:%d: \[sampler\] kernel = \"am\" cannot run with \[parallel\] ranks_per_chain = 2 "
-                         r"\(its dense proposal covariance is not distributed\); use pcn, mala or infmala" % line, err)
+                         r"\(its dense proposal covariance is not distributed\); use pcn, mala, infmala or infhmc" % line, err)
            is not None and err.count("cannot run") == 1,
            "kernel am with ranks_per_chain = 2: exit 1 on every rank, one line naming am.toml:%d and the keys" % line)
     expect(not os.path.exists(os.path.join(work, "mcmc-run.h5")) and not os.path.exists(os.path.join(work, "tiny.h5")),

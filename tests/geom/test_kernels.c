@@ -1,4 +1,4 @@
-/* The Hessian-informed kernels (hpcn, hmala, dili, dr) leave the posterior
+/* The Hessian-informed kernels (hpcn, hmala, dili, dr, hhmc) leave the posterior
  * invariant: posterior means and variances of every coordinate within 4
  * Monte Carlo standard errors (why 4: see tests/mcmc/test_kernels.c; at
  * most 40 comparisons per run here, so a correct kernel fails ~0.3% of
@@ -215,7 +215,7 @@ static PetscErrorCode Surrogate(const char *problem, PetscInt n, const PetscReal
 }
 
 /* -target_acceptance and -step for the kernel, dr's -second_step,
- * -second_target and -adapt_first, then with a surrogate ts the kernel
+ * -second_target and -adapt_first, hhmc's -leapfrog_steps, then with a surrogate ts the kernel
  * becomes delayed acceptance's first stage for target t. */
 static PetscErrorCode Finish(McTarget t, McTarget ts, McKernel *k)
 {
@@ -233,6 +233,8 @@ static PetscErrorCode Finish(McTarget t, McTarget ts, McKernel *k)
   if (set) PetscCall(McKernelSetParameter(*k, "target2", ta));
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-adapt_first", &ta, &set));
   if (set) PetscCall(McKernelSetParameter(*k, "adapt_first", ta));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-leapfrog_steps", &ta, &set));
+  if (set) PetscCall(McKernelSetParameter(*k, "leapfrog_steps", ta));
   if (ts) {
     McKernel first = *k;
     PetscCall(McKernelCreateDelayedAcceptance(t, first, k));

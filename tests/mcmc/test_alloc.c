@@ -57,7 +57,8 @@ static PetscErrorCode Check(McTarget t, const char *kernel)
 
 int main(int argc, char **argv)
 {
-  const char *kernels[5] = {MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA};
+  const char *kernels[6] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,     MC_KERNEL_AM,
+                            MC_KERNEL_MALA, MC_KERNEL_INFMALA, MC_KERNEL_INFHMC};
   PetscReal   A[10 * 20], y[10], sigma[10];
   McTarget    t;
   McRng       r;
@@ -76,7 +77,8 @@ int main(int argc, char **argv)
   for (int i = 0; i < 10; i++) sigma[i] = 0.3;
   PetscCall(McRngDestroy(&r));
   PetscCall(McTargetCreateLinearGaussian(20, 10, A, y, sigma, &t));
-  for (int i = 0; i < 5; i++) PetscCall(Check(t, kernels[i]));
+  for (int i = 0; i < 6; i++)
+    PetscCall(Check(t, kernels[i]));
   PetscCall(McTargetDestroy(&t));
   PetscCall(McMemAllocCount(&p1, &q1));
   PetscCall(McMemGetLive(&objs1, &bytes1));

@@ -344,7 +344,7 @@ static PetscErrorCode TestAdaptation(const char *kernel, PetscReal step0)
   PetscCall(McChainSetUp(c));
   PetscCall(McChainRun(c));
   PetscCall(McKernelGetStepSize(k, &final));
-  target = strstr(kernel, "mala") ? 0.574 : 0.234;
+  target = strstr(kernel, "mala") ? 0.574 : strstr(kernel, "hmc") ? 0.65 : 0.234;
   PetscCall(McSinkMemoryGetDraws(s, &nd, NULL, &ss, NULL, &draw));
   for (PetscInt i = 0; i < nd; i++) {
     CHECK(draw[i] == i, "draw index %d at position %d", (int)draw[i], (int)i);
@@ -370,8 +370,10 @@ static PetscErrorCode TestAdaptation(const char *kernel, PetscReal step0)
   CHECK(fabs(late - target) < 0.06, "%s: acceptance at end of burn-in %.3f, target %.3f", kernel, (double)late,
         (double)target);
   CHECK(frozen, "%s: the step size changed after burn-in", kernel);
-  CHECK(fabs(samp - target) < 0.04, "%s: acceptance after burn-in %.3f, target %.3f", kernel, (double)samp,
-        (double)target);
+  /* HMC's acceptance is far steeper in its step (L = 10 leapfrog steps):
+   * on seeds 1 to 6 the frozen steps 0.156 to 0.161 gave 0.59 to 0.67. */
+  CHECK(fabs(samp - target) < (strstr(kernel, "hmc") ? 0.1 : 0.04), "%s: acceptance after burn-in %.3f, target %.3f",
+        kernel, (double)samp, (double)target);
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "adaptation %s: step %g -> %g, acceptance %.3f -> %.3f -> %.3f\n", kernel,
                         (double)step0, (double)final, (double)early, (double)late, (double)samp));
   PetscCall(McChainDestroy(&c));
@@ -429,10 +431,11 @@ static PetscErrorCode TestThinning(void)
 
 int main(int argc, char **argv)
 {
-  const char *kernels[5] = {MC_KERNEL_PCN, MC_KERNEL_RWM, MC_KERNEL_AM, MC_KERNEL_MALA, MC_KERNEL_INFMALA};
+  const char *kernels[6] = {MC_KERNEL_PCN,  MC_KERNEL_RWM,     MC_KERNEL_AM,
+                            MC_KERNEL_MALA, MC_KERNEL_INFMALA, MC_KERNEL_INFHMC};
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     PetscCall(TestCheckpoint(kernels[i], 150)); /* mid burn-in */
     PetscCall(TestCheckpoint(kernels[i], 650)); /* mid sampling */
     PetscCall(TestFailures(kernels[i]));
@@ -443,6 +446,7 @@ int main(int argc, char **argv)
   PetscCall(TestAdaptation(MC_KERNEL_AM, 1e-3));
   PetscCall(TestAdaptation(MC_KERNEL_MALA, 5));
   PetscCall(TestAdaptation(MC_KERNEL_INFMALA, 1e-4));
+  PetscCall(TestAdaptation(MC_KERNEL_INFHMC, 1e-3));
   PetscCall(TestThinning());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%d failures\n", failures));
   PetscCall(PetscFinalize());

@@ -74,7 +74,8 @@ int main(int argc, char **argv)
   McTarget     t;
   McSink       sink;
   McChainStats st;
-  const PetscReal *x;
+  const PetscReal   *x;
+  const McStepStats *ss;
   PetscBool        cov = PETSC_FALSE;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -130,7 +131,18 @@ int main(int argc, char **argv)
     CHECK(fabs(st.step_size * PetscSqrtReal((PetscReal)n) / 2.38 - 1) < 0.15,
           "rwm with the posterior covariance, %s: adapted step %.4f, expected 2.38/sqrt(%d) = %.4f within 15%%", problem,
           (double)st.step_size, (int)n, 2.38 / PetscSqrtReal((PetscReal)n));
-  CHECK(st.failed == 0, "%s %s: %d failed proposals on a target that never fails", kernel, problem, (int)st.failed);
+  if (strstr(kernel, "hmc")) {
+    /* A trajectory of the unadapted step can diverge until the potential
+     * overflows: a rejected proposal, counted as failed. Not once the step
+     * is adapted: none among the kept draws. */
+    PetscInt nfail = 0;
+    PetscCall(McSinkMemoryGetDraws(sink, &nd, NULL, &ss, NULL, NULL));
+    for (PetscInt i = 0; i < nd; i++)
+      nfail += ss[i].failed;
+    CHECK(nfail == 0, "%s %s: %d failed proposals after burn-in on a target that never fails", kernel, problem,
+          (int)nfail);
+  } else
+    CHECK(st.failed == 0, "%s %s: %d failed proposals on a target that never fails", kernel, problem, (int)st.failed);
   PetscCall(PetscPrintf(PETSC_COMM_WORLD,
                         "%s%s %s: acceptance %.3f, step %.4g, min ESS %.0f of %d draws, max |z| mean %.2f variance "
                         "%.2f, %.0f it/s\n",

@@ -9,7 +9,8 @@ many MCSE.
 
 With KERNEL, the configuration run with KERNEL is compared with its hmala,
 both without the surrogate and for ITERATIONS (default 50000): another
-kernel of mcmc-run must sample the same posterior.
+kernel of mcmc-run must sample the same posterior. With da:KERNEL, KERNEL
+runs as the first stage on the P1 surrogate.
 
 usage: da_compare.py MCMC_RUN MCMC_DIAG WORKDIR CONFIG [KERNEL [ITERATIONS]]
 """
@@ -28,8 +29,12 @@ os.makedirs(work)
 text = open(config).read()
 means = {}
 # (name, kernel, surrogate): the run under test first, the reference second
-runs = (("da", "hmala", '"p1"'), ("p2", "hmala", '"none"')) if kernel is None else \
-    ((kernel, kernel, '"none"'), ("hmala", "hmala", '"none"'))
+if kernel is None:
+    runs = (("da", "hmala", '"p1"'), ("p2", "hmala", '"none"'))
+elif kernel.startswith("da:"):
+    runs = (("da-" + kernel[3:], kernel[3:], '"p1"'), ("hmala", "hmala", '"none"'))
+else:
+    runs = ((kernel, kernel, '"none"'), ("hmala", "hmala", '"none"'))
 for name, k, surrogate in runs:
     cfg = os.path.join(work, name + ".toml")
     out = os.path.join(work, name + ".h5")

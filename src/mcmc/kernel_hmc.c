@@ -21,7 +21,8 @@
  * volume-preserving and reversible, so this is an exact MH step whatever h
  * and L. Exact Laplace approximation (Psi constant): every trajectory is
  * accepted, and h L = pi/2 makes the proposal an independent draw (h L =
- * pi an antithetic one, 2 pi no move at all: keep h L near pi/2).
+ * pi an antithetic one, 2 pi no move at all: keep h L between about pi/2
+ * and 3).
  * Step = h in (0, pi/2]; parameter "leapfrog_steps" = L. */
 #include "mcmc/mcmc_impl.h"
 
@@ -34,8 +35,9 @@ typedef struct {
   PetscBool geom; /* hhmc: the reference; infhmc: the prior */
   PetscInt  L;    /* leapfrog steps per trajectory */
   Vec       U, E; /* velocity; xi - mu (work) */
-  McForceCache
-      f; /* G = grad Psi, P = Sigma G: at the current state, and along the trajectory (its end on acceptance) */
+  /* G = grad Psi and P = Sigma G at the current state, and along the
+   * trajectory (its end becomes the current state's on acceptance) */
+  McForceCache f;
 } HMC;
 
 static PetscErrorCode SetUpHMC(McKernel k)

@@ -1,5 +1,6 @@
 """mcmc-run sampling models of the in-tree test server (test_server.py):
-an analytic Gaussian and a banana as log densities (pcn, rwm, mala), and a
+an analytic Gaussian and a banana as log densities (pcn, rwm, mala; infhmc
+on the Gaussian), and a
 linear forward model as observations with our N(0, I) prior and Gaussian
 noise (pcn, mala). Means and variances of every coordinate within 4 MCSE
 of the exact values (fixed seeds; a 4-MCSE band fails a correct sampler
@@ -72,6 +73,8 @@ for model in ["gaussian", "banana"]:
     sample(model, "mala", 0.8, 0.57)
 sample("linear", "pcn", 0.5, 0.25)
 sample("linear", "mala", 0.5, 0.57)
+# infhmc: ten gradients (HTTP round trips) per iteration
+sample("gaussian", "infhmc", 0.3, 0.65)
 
 # MALA needs Gradient: refused with a reason when the model lacks it.
 cfg = os.path.join(work, "nograd.toml")

@@ -225,7 +225,8 @@ PetscErrorCode McKernelGetTarget(McKernel kernel, McTarget *target);
 PetscErrorCode McKernelSetStepSize(McKernel kernel, PetscReal step);
 PetscErrorCode McKernelGetStepSize(McKernel kernel, PetscReal *step);
 /* Target acceptance probability of the adaptation (defaults: 0.234 for
- * pcn/rwm/am, 0.574 for mala/infmala). */
+ * pcn/rwm/am, 0.574 for mala/infmala/hmala/dili, 0.3 for hpcn/dr, 0.65 for
+ * infhmc/hhmc). */
 PetscErrorCode McKernelSetTargetAcceptance(McKernel kernel, PetscReal target);
 /* Robbins-Monro gain gamma_n = gain * (n+1)^-decay on log step size
  * (defaults 1 and 0.6; Andrieu & Thoms 2008 need decay in (0.5, 1]). */
@@ -234,7 +235,8 @@ PetscErrorCode McKernelSetAdaptationRate(McKernel kernel, PetscReal gain, PetscR
  * turns it on for burn-in and off at its end. */
 PetscErrorCode McKernelSetAdapt(McKernel kernel, PetscBool adapt);
 /* A kernel-specific numeric parameter by name (am: "t0", "epsilon",
- * "update_every"). An unknown name is an error naming the known ones. */
+ * "update_every"; infhmc, hhmc: "leapfrog_steps"). An unknown name is an
+ * error naming the known ones. */
 PetscErrorCode McKernelSetParameter(McKernel kernel, const char *name, PetscReal value);
 /* rwm: proposal covariance C[n*n] (row-major SPD, serial layout of all N
  * parameters) instead of the identity; the step size scales its Cholesky

@@ -69,7 +69,7 @@ static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, 
              "distributed); use pcn, mala, infmala or infhmc, or ranks_per_chain = 1",
              where, kernel, R,
              !strcmp(kernel, MC_KERNEL_RWM) || !strcmp(kernel, MC_KERNEL_AM) ? "dense proposal covariance"
-                                                                             : "Laplace basis");
+                                                                            : "Laplace basis");
   } else if (McStartNeedsMAP(cfg->sampler.start)) {
     Where(cfg, text, "sampler", "start", where, sizeof where);
     snprintf(msg, len,
@@ -94,8 +94,7 @@ static PetscErrorCode CheckDistributable(const McConfig *cfg, const char *text, 
              "%s: [fem] parameter_order = %d cannot run with [parallel] ranks_per_chain = %d (only a P1 field has "
              "a natural numbering across ranks); set parameter_order = 1 or ranks_per_chain = 1",
              where, (int)cfg->fem.parameter_order, R);
-  } else
-    *valid = PETSC_TRUE;
+  } else *valid = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 

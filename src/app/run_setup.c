@@ -333,8 +333,7 @@ PetscErrorCode McRunCreateChains_Private(Run *r)
       PetscCall(McKernelSetParameter(kernel, "target2", cfg->sampler.target2));
       PetscCall(McKernelSetParameter(kernel, "adapt_first", cfg->sampler.adapt_first ? 1 : 0));
     }
-    if (!strcmp(McKernelKindName(cfg->sampler.kernel), MC_KERNEL_INFHMC) ||
-        !strcmp(McKernelKindName(cfg->sampler.kernel), MC_KERNEL_HHMC))
+    if (McKernelIsHMC(cfg->sampler.kernel))
       PetscCall(McKernelSetParameter(kernel, "leapfrog_steps", (PetscReal)cfg->sampler.leapfrog_steps));
     if (r->target_s) {
       McKernel first = kernel;

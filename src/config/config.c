@@ -282,8 +282,8 @@ static const Key keys[] = {
     {"sampler", "second_step", T_REAL, C(sampler.delta2), "1.0", 0, 2, MIN_EXCL, NULL, 0, 0, NULL, 0, NULL, "-",
      "dr: step of the second (hmala) stage; with adapt = true its initial value, adapted in burn-in towards "
      "second_target_acceptance."},
-    {"sampler", "second_target_acceptance", T_REAL, C(sampler.target2), "0.574", 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0, 0,
-     NULL, 0, NULL, "-",
+    {"sampler", "second_target_acceptance", T_REAL, C(sampler.target2), "0.574", 0, 1, MIN_EXCL | MAX_EXCL, NULL, 0,
+     0, NULL, 0, NULL, "-",
      "dr: acceptance rate of the second stage (over the steps that reach it) that the adaptation of second_step "
      "aims at."},
     {"sampler", "adapt_first_step", T_BOOL, C(sampler.adapt_first), "true", 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, "-",
@@ -357,20 +357,17 @@ static const Key keys[] = {
     {"qoi", "name", T_STRING, Q(name), NULL, 0, 0, REQUIRED, NULL, MC_CONFIG_NAME_MAX, 0, NULL, 0, "\"m_left\"", "-",
      "Name of the quantity in the output file."},
     {"qoi", "kind", T_CHOICE, Q(kind), "\"mean\"", 0, 0, 0, qoi_kinds, 0, 0, NULL, 0, NULL, "-",
-     "\"mean\": the mean of m over a box region; \"point\": the value of field at a point; \"log_flux\": the log of "
-     "the flux through a side."},
+     "\"mean\": the mean of m over a box region; \"point\": the value of field at a point; \"log_flux\": the log of the flux through a side."},
     {"qoi", "field", T_CHOICE, Q(field), "\"m\"", 0, 0, 0, qoi_fields, 0, 0, NULL, 0, NULL, "-",
      "\"m\": the log-coefficient; \"u\": the state (kind = \"point\" only)."},
     {"qoi", "lower", T_REALVEC, Q(lower), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
-     "length",
-     "Lower corner of the region (kind = \"mean\"); lower >= upper in every direction means the whole domain."},
+     "length", "Lower corner of the region (kind = \"mean\"); lower >= upper in every direction means the whole domain."},
     {"qoi", "upper", T_REALVEC, Q(upper), "[0.0]", -BIG, BIG, 0, NULL, 0, LEN_ONEDIM, "kind", MC_QOI_KIND_MEAN, NULL,
      "length", "Upper corner of the region (kind = \"mean\")."},
-    {"qoi", "point", T_REALVEC, Q(point), NULL, -BIG, BIG, 0, NULL, 0, LEN_DIM, "kind", MC_QOI_KIND_POINT, "[0.5, 0.5]",
-     "length", "The point (kind = \"point\"), inside the mesh."},
+    {"qoi", "point", T_REALVEC, Q(point), NULL, -BIG, BIG, 0, NULL, 0, LEN_DIM, "kind", MC_QOI_KIND_POINT,
+     "[0.5, 0.5]", "length", "The point (kind = \"point\"), inside the mesh."},
     {"qoi", "side", T_CHOICE, Q(side), "\"bottom\"", 0, 0, 0, side_choices, 0, 0, "kind", MC_QOI_KIND_LOG_FLUX, NULL,
-     "-",
-     "kind = \"log_flux\": the side of the box mesh the flux log |int exp(m) du/dn ds| crosses (f = 0, Dirichlet "
+     "-", "kind = \"log_flux\": the side of the box mesh the flux log |int exp(m) du/dn ds| crosses (f = 0, Dirichlet "
      "on it and the opposite side, insulated elsewhere)."},
 
     {"solver", "petsc_options", T_OPTIONS, C(solver.petsc_options),
@@ -381,13 +378,12 @@ static const Key keys[] = {
      "-pc_factor_mat_solver_type petsc selects PETSc's own Cholesky."},
 
     {"model", "kind", T_CHOICE, C(model.kind), "\"pde\"", 0, 0, 0, model_kinds, 0, 0, NULL, 0, NULL, "-",
-     "\"pde\": the PDE inverse problem of this file; \"umbridge\": a model served over UM-Bridge at url (the mesh, "
-     "pde, "
+     "\"pde\": the PDE inverse problem of this file; \"umbridge\": a model served over UM-Bridge at url (the mesh, pde, "
      "prior and observations keys are then not used)."},
     {"model", "url", T_STRING, C(model.url), NULL, 0, 0, REQUIRED, NULL, S(model.url), 0, "kind", MC_MODEL_UMBRIDGE,
      "\"http://127.0.0.1:4242\"", "-", "Address of the UM-Bridge server."},
-    {"model", "name", T_STRING, C(model.name), NULL, 0, 0, REQUIRED, NULL, S(model.name), 0, "kind", MC_MODEL_UMBRIDGE,
-     "\"posterior\"", "-", "Name of the model on the server (one of its GET /Info models)."},
+    {"model", "name", T_STRING, C(model.name), NULL, 0, 0, REQUIRED, NULL, S(model.name), 0, "kind",
+     MC_MODEL_UMBRIDGE, "\"posterior\"", "-", "Name of the model on the server (one of its GET /Info models)."},
     {"model", "config", T_STRING, C(model.config), "\"{}\"", 0, 0, 0, NULL, S(model.config), 0, "kind",
      MC_MODEL_UMBRIDGE, NULL, "-", "JSON object sent as \"config\" with every request to the model."},
     {"model", "output", T_CHOICE, C(model.output), "\"logdensity\"", 0, 0, 0, umb_outputs, 0, 0, "kind",
@@ -402,8 +398,8 @@ static const Key keys[] = {
      "retries",
      "Retries of a request that timed out, could not connect or got a 5xx answer; then the run stops (exit code "
      "2) with the draws so far on disk."},
-    {"model", "retry_backoff", T_REAL, C(model.retry_backoff), "0.5", 0, 3600, 0, NULL, 0, 0, "kind", MC_MODEL_UMBRIDGE,
-     NULL, "s", "Wait before the first retry; it doubles with each further retry."},
+    {"model", "retry_backoff", T_REAL, C(model.retry_backoff), "0.5", 0, 3600, 0, NULL, 0, 0, "kind",
+     MC_MODEL_UMBRIDGE, NULL, "s", "Wait before the first retry; it doubles with each further retry."},
 };
 
 #define NKEYS     ((int)(sizeof(keys) / sizeof(keys[0])))
@@ -1145,8 +1141,7 @@ static int SamplerChainChecks(Ctx *x)
   if ((c->sampler.kernel == MC_KERNEL_PCN || c->sampler.kernel == MC_KERNEL_INFMALA) && c->sampler.step_size > 1)
     return Err(x, At(x, ks), "[sampler] step_size must be in (0, 1] with kernel = \"%s\", got %g",
                c->sampler.kernel == MC_KERNEL_PCN ? "pcn" : "infmala", (double)c->sampler.step_size);
-  if ((c->sampler.kernel == MC_KERNEL_INFHMC || c->sampler.kernel == MC_KERNEL_HHMC) &&
-      c->sampler.step_size > PETSC_PI / 2)
+  if (McKernelIsHMC(c->sampler.kernel) && c->sampler.step_size > PETSC_PI / 2)
     return Err(x, At(x, ks), "[sampler] step_size must be in (0, pi/2] = (0, 1.5708] with kernel = \"%s\", got %g",
                kernels[c->sampler.kernel], (double)c->sampler.step_size);
   /* Each kernel's own optimum unless given: a gradient kernel tuned to a
@@ -1566,7 +1561,7 @@ PetscErrorCode McConfigWriteSummary(const McConfig *c, FILE *out)
     if (dr)
       snprintf(second, sizeof(second), ", second step %g%s", (double)c->sampler.delta2,
                c->sampler.adapt ? " (adapted)" : "");
-    if (c->sampler.kernel == MC_KERNEL_INFHMC || c->sampler.kernel == MC_KERNEL_HHMC)
+    if (McKernelIsHMC(c->sampler.kernel))
       snprintf(second, sizeof(second), ", %d leapfrog steps", (int)c->sampler.leapfrog_steps);
     fprintf(out, "sampler  %s%s, step %g%s%s, %d iterations (burn-in %d, thin %d), seed %d\n", kernel[c->sampler.kernel],
             c->sampler.surrogate == MC_SURROGATE_P1 ? " on the P1-state model, with delayed acceptance by the P2 model"

@@ -59,6 +59,11 @@ static inline PetscBool McKernelNeedsLaplace(McKernelKind k)
              ? PETSC_TRUE
              : PETSC_FALSE;
 }
+/* The Hamiltonian kernels: step at most pi/2, [sampler] leapfrog_steps. */
+static inline PetscBool McKernelIsHMC(McKernelKind k)
+{
+  return k == MC_KERNEL_INFHMC || k == MC_KERNEL_HHMC ? PETSC_TRUE : PETSC_FALSE;
+}
 typedef enum { MC_START_PRIOR_MEAN, MC_START_MAP, MC_START_LAPLACE, MC_START_PRIOR } McStartKind;
 /* Whether chains started this way need the MAP point (and the Laplace
  * approximation): not with a remote model, not on several ranks. */
@@ -156,7 +161,7 @@ typedef struct {
     McStartKind  start;                /* where chains start */
     PetscReal    beta_perp, delta2;    /* dili's complement step, dr's second-stage step */
     PetscInt     lis_update_every;     /* dili: burn-in iterations between subspace updates (0: none) */
-    PetscInt        leapfrog_steps;       /* infhmc, hhmc: gradient steps per trajectory */
+    PetscInt     leapfrog_steps;       /* infhmc, hhmc: gradient steps per trajectory */
     PetscReal    target2;              /* dr: second-stage target acceptance of the adaptation */
     PetscBool    adapt_first;          /* dr: adapt the first stage's beta too */
     McSurrogateKind surrogate;         /* delayed acceptance's first-stage model */

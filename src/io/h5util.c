@@ -176,6 +176,17 @@ PetscErrorCode McH5Write_Private(McOutput o, hid_t dset, const char *what, hid_t
   PetscFunctionReturn(0);
 }
 
+/* Writes the dataset's dirty metadata and chunks now. H5Fflush writes the
+ * cache's entries in file-address order, and evicts them in any order, so
+ * without this a reader could see a coordinate grow before the variables
+ * it indexes (posterior/draw's header lies below posterior/theta's). */
+PetscErrorCode McH5FlushDataset_Private(McOutput o, hid_t dset, const char *what)
+{
+  PetscFunctionBeginUser;
+  MC_H5(o, what, H5Dflush(dset));
+  PetscFunctionReturn(0);
+}
+
 /* An int64 dimension scale whose values are 0..n-1 (chain, node, obs_id) or,
  * when unlimited, an empty growing coordinate (draw, iteration) filled by
  * the writer. The scale's NAME equals its dataset name: readers take the

@@ -178,6 +178,7 @@ PetscErrorCode McH5Write_Private(McOutput o, hid_t dset, const char *what, hid_t
 PetscErrorCode McH5ScaleIndex_Private(McOutput o, hid_t loc, const char *gpath, const char *name, hsize_t n, PetscBool unlimited, hsize_t chunk, hid_t *scale);
 PetscErrorCode McH5ScaleStrings_Private(McOutput o, hid_t loc, const char *gpath, const char *name, PetscInt n, const char *const *labels);
 PetscErrorCode McH5Attach_Private(McOutput o, hid_t var, const char *varpath, hid_t scale, unsigned axis);
+PetscErrorCode McH5FlushDataset_Private(McOutput o, hid_t dset, const char *what);
 PetscErrorCode McH5Extent_Private(McOutput o, hid_t dset, const char *what, int axis, hsize_t n);
 PetscErrorCode McH5Transfer_Private(McOutput o, hid_t dset, const char *what, hid_t memtype, void *buf, int rank, const hsize_t *memdims, const hsize_t *filestart, const hsize_t *count, PetscBool write);
 

@@ -2,10 +2,11 @@
  * full blocks written as one hyperslab per dataset, flushes per policy.
  *
  * Order of a block write (OUTPUT.md §6): extend and write every variable,
- * then the field samples, then the draw coordinates last; a flush adds the
- * memory rows and the field summary, then H5Fflush, then the side-car
- * progress file (write tmp + rename). A reader therefore never sees a draw
- * coordinate for draws whose values are not written. */
+ * then the field samples, then the draw coordinates last, each dataset
+ * flushed (H5Dflush) before the coordinate that indexes it grows; a flush
+ * adds the memory rows and the field summary, then H5Fflush, then the
+ * side-car progress file (write tmp + rename). A reader therefore never
+ * sees a draw coordinate for draws whose values are not written. */
 #define _GNU_SOURCE /* F_OFD_SETLK */
 #include "io/ioimpl.h"
 #include <errno.h>
@@ -350,6 +351,7 @@ static PetscErrorCode McTransferBlock(McOutput o, PetscInt64 n, PetscBool write)
     if (write) PetscCall(McH5Extent_Private(o, o->field_dset, o->field_path, 1, (hsize_t)k1));
     PetscCall(McH5Transfer_Private(o, o->field_dset, o->field_path, H5T_NATIVE_DOUBLE, o->field_buf, 3, mdims, start, count, write));
     if (write) {
+      PetscCall(McH5FlushDataset_Private(o, o->field_dset, o->field_path));
       for (PetscInt64 k = kb0; k < k1; k++) o->fdraw_buf[k - kb0] = k * o->T;
       PetscCall(McH5Extent_Private(o, o->field_draw, "posterior_fields/draw", 0, (hsize_t)k1));
       PetscCall(McH5Transfer_Private(o, o->field_draw, "posterior_fields/draw", H5T_NATIVE_INT64, o->fdraw_buf, 1, &fm, &fstart, &fcount, PETSC_TRUE));
@@ -357,6 +359,9 @@ static PetscErrorCode McTransferBlock(McOutput o, PetscInt64 n, PetscBool write)
   }
   if (write) {
     hsize_t bm = (hsize_t)o->B, bstart = (hsize_t)o->block_start, bcount = (hsize_t)n;
+    /* The values reach the file before any draw coordinate grows. */
+    for (PetscInt i = 0; i < o->nvars; i++)
+      PetscCall(McH5FlushDataset_Private(o, o->vars[i].dset, o->vars[i].name));
     for (PetscInt64 j = 0; j < n; j++) o->draw_buf[j] = o->block_start + j;
     for (int s = 0; s < o->ngroups; s++) {
       PetscCall(McH5Extent_Private(o, o->draw_scales[s], mc_draw_scale_paths[s], 0, end));
@@ -383,6 +388,7 @@ PetscErrorCode McOutputTransferMemory_Private(McOutput o, PetscInt64 n, PetscBoo
       PetscCall(McH5Extent_Private(o, o->mem_dset[k], paths[k], 0, start + count));
     }
     PetscCall(McH5Transfer_Private(o, o->mem_dset[k], paths[k], H5T_NATIVE_INT64, o->mem_col, 1, &mdim, &start, &count, write));
+    if (write && k > 0) PetscCall(McH5FlushDataset_Private(o, o->mem_dset[k], paths[k]));
     if (!write)
       for (PetscInt64 r = 0; r < n; r++) o->mem_buf[r * MC_MEM_NCOLS + k] = o->mem_col[r];
   }

@@ -348,6 +348,44 @@ def check_swmr(driver, work):
     expect(seen == sorted(seen), f"draw count went backwards: {seen}")
     expect(len(seen) >= 4 and seen[-1] == n, f"SWMR reader saw draw counts {seen}, expected at least 4 values ending at {n}")
     print(f"SWMR reader saw draw counts {seen}")
+    check_swmr_order(driver, work)
+
+
+def check_swmr_order(driver, work, polls=20000):
+    """A reader polling without pause never sees a coordinate longer than
+    the variables it indexes. Before each dataset was flushed ahead of its
+    coordinate, this saw 25 such states in 60,000 polls (H5Fflush writes
+    posterior/draw's header, which lies first, before theta's)."""
+    path = os.path.join(work, "swmr-order.h5")
+    remove(path)
+    w = subprocess.Popen([driver, "-file", path, "-force", "-draws", "10000000", "-block", "16", "-thin", "1000",
+                          "-memory_block", "1", "-pause_ms", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.time()
+        while not os.path.exists(path + ".progress"):
+            expect(time.time() - t0 < 20, "writer did not start")
+            time.sleep(0.02)
+        # (coordinate, [(variable, its draw axis)])
+        pairs = [("posterior/draw", [("posterior/theta", 1), ("sample_stats/lp", 1), ("timing/seconds", 1)]),
+                 ("memory/iteration", [("memory/rss", 0), ("memory/collections", 0)])]
+        done, worst = 0, []
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            sets = [(coord, f[coord], [(name, f[name], axis) for name, axis in vars]) for coord, vars in pairs]
+            while done < polls and w.poll() is None:
+                for coord, c, vars in sets:
+                    c.refresh()
+                    m = c.shape[0]
+                    for name, d, axis in vars:
+                        d.refresh()
+                        if d.shape[axis] < m:
+                            worst.append(f"{coord} {m} but {name} {d.shape[axis]}")
+                done += 1
+    finally:
+        w.kill()
+        err = w.communicate()[1]
+    expect(done == polls, f"writer stopped after {done} polls: {err[-2000:]}")
+    expect(not worst, f"{len(worst)} of {polls} polls saw a coordinate ahead of its values, e.g. {worst[:3]}")
+    print(f"{polls} polls without pause: no coordinate ahead of its values")
 
 
 def check_kill(driver, work, kills=3):

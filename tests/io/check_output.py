@@ -354,7 +354,7 @@ def check_swmr(driver, work):
 def check_swmr_order(driver, work, polls=20000):
     """A reader polling without pause never sees a coordinate longer than
     the variables it indexes. Before each dataset was flushed ahead of its
-    coordinate, this saw 25 such states in 60,000 polls (H5Fflush writes
+    coordinate, 3 runs of this saw 22 such states (H5Fflush writes
     posterior/draw's header, which lies first, before theta's)."""
     path = os.path.join(work, "swmr-order.h5")
     remove(path)

@@ -440,6 +440,13 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   n[0] = N;
   n[1] = K;
   n[2] = R;
+  /* The progress file may count draws past the checkpoint, which are about
+   * to be dropped: it says N first, so that a kill in this set-up never
+   * leaves it claiming draws the file no longer holds. */
+  o->committed = N;
+  o->committed_fields = K;
+  o->committed_mem = R;
+  PetscCall(McOutputWriteProgress_Private(o));
   PetscCall(McCoverAllocations(o, n));
 
   /* Draws past the checkpoint are dropped: the resumed chain redraws them. */
@@ -450,12 +457,11 @@ static PetscErrorCode McResume(McOutput o, const McOutputSpec *spec)
   o->block_start = N - N % o->B;
   for (PetscInt c = 0; c < o->C; c++) o->fill[c] = (PetscInt)(N - o->block_start);
   PetscCall(McOutputReadBack_Private(o));
-  o->written = o->committed = N;
-  o->committed_fields       = K;
-  o->mem_start              = R - R % o->MB;
-  o->mem_fill               = R - o->mem_start;
+  o->written = N;
+  o->mem_start = R - R % o->MB;
+  o->mem_fill = R - o->mem_start;
   PetscCall(McOutputTransferMemory_Private(o, o->mem_fill, PETSC_FALSE));
-  o->mem_written = o->committed_mem = R;
+  o->mem_written = R;
   MC_H5(o, o->path, H5Fflush(o->file, H5F_SCOPE_GLOBAL));
   MC_H5(o, o->path, H5Fstart_swmr_write(o->file));
   PetscCall(McOutputLock_Private(o, PETSC_TRUE));

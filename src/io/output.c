@@ -580,6 +580,16 @@ PetscErrorCode McOutputCreate(const char *path, const McOutputSpec *spec, McOutp
   PetscFunctionReturn(0);
 }
 
+/* A progress file left by the run being overwritten would count draws
+ * that the create is about to truncate away. */
+static PetscErrorCode McRemoveProgress(McOutput o)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(unlink(o->progress_path) == 0 || errno == ENOENT, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE,
+             "output file %s: cannot remove the old progress file %s: %s", o->path, o->progress_path, strerror(errno));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec, McOutput *out)
 {
   McOutput       o;
@@ -597,6 +607,7 @@ PetscErrorCode McOutputCreate_Private(const char *path, const McOutputSpec *spec
    * HDF5's own lock): take the writer's lock before the truncating
    * create, which keeps the file (the inode the lock is on). */
   ierr = access(path, F_OK) == 0 ? McOutputLock_Private(o, PETSC_TRUE) : 0;
+  if (!ierr) ierr = McRemoveProgress(o);
   if (!ierr) ierr = McOutputBuildLayout_Private(o, spec);
   if (!ierr) {
     MC_H5(o, o->path, H5Fstart_swmr_write(o->file));

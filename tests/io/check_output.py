@@ -368,23 +368,23 @@ def check_swmr_order(driver, work, polls=20000):
         # (coordinate, [(variable, its draw axis)])
         pairs = [("posterior/draw", [("posterior/theta", 1), ("sample_stats/lp", 1), ("timing/seconds", 1)]),
                  ("memory/iteration", [("memory/rss", 0), ("memory/collections", 0)])]
-        done, worst = 0, []
+        done, ahead = 0, []
         with h5py.File(path, "r", libver="latest", swmr=True) as f:
-            sets = [(coord, f[coord], [(name, f[name], axis) for name, axis in vars]) for coord, vars in pairs]
+            sets = [(coord, f[coord], [(name, f[name], axis) for name, axis in indexed]) for coord, indexed in pairs]
             while done < polls and w.poll() is None:
-                for coord, c, vars in sets:
+                for coord, c, indexed in sets:
                     c.refresh()
                     m = c.shape[0]
-                    for name, d, axis in vars:
+                    for name, d, axis in indexed:
                         d.refresh()
                         if d.shape[axis] < m:
-                            worst.append(f"{coord} {m} but {name} {d.shape[axis]}")
+                            ahead.append(f"{coord} {m} but {name} {d.shape[axis]}")
                 done += 1
     finally:
         w.kill()
         err = w.communicate()[1]
     expect(done == polls, f"writer stopped after {done} polls: {err[-2000:]}")
-    expect(not worst, f"{len(worst)} of {polls} polls saw a coordinate ahead of its values, e.g. {worst[:3]}")
+    expect(not ahead, f"{polls} polls saw a coordinate ahead of its values {len(ahead)} times, e.g. {ahead[:3]}")
     print(f"{polls} polls without pause: no coordinate ahead of its values")
 
 
